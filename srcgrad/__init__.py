@@ -1,0 +1,17 @@
+"""srcgrad: automatic differentiation of plain Python/NumPy code by source transformation.
+
+    @srcgrad.grad
+    def loss(w, X, y):
+        return np.mean((X @ w - y) ** 2)
+
+    dw = loss(w, X, y)        # the gradient, computed by generated NumPy code
+    print(loss.source)        # ... which you can read
+"""
+from .api import grad, value_and_grad
+from .errors import (GradientRuntimeError, NoDerivativeRuleError, NonScalarResultError,
+                     SourceUnavailableError, SrcgradError, UnsupportedSyntaxError)
+
+__version__ = "0.1.0"
+__all__ = ["grad", "value_and_grad", "SrcgradError", "UnsupportedSyntaxError",
+           "NoDerivativeRuleError", "NonScalarResultError", "SourceUnavailableError",
+           "GradientRuntimeError"]

@@ -1,0 +1,38 @@
+"""Step 6: compile generated source into a function that lives in the user's module.
+
+The generated function reads the user's globals live (it gets `f.__globals__`) and
+shares `f`'s closure cells; NumPy (when the user's module has no `np`) and runtime
+helpers are bound as extra closure variables, so nothing is added to the user's module.
+The source is registered in `linecache`, so tracebacks and pdb show generated lines.
+"""
+import itertools
+import linecache
+import textwrap
+import types
+
+_serial = itertools.count(1)
+
+
+def build(source, name, parsed, injected):
+    """(function, filename) for generated `source` defining function `name`."""
+    func = parsed.func
+    params = list(injected) + [v for v in func.__code__.co_freevars if v not in injected]
+    text = (f"def __srcgrad_factory__({', '.join(params)}):\n"
+            + textwrap.indent(source, "    ") + f"    return {name}\n")
+    filename = f"<srcgrad: {name} from {parsed.short_filename}:{parsed.node.lineno} #{next(_serial)}>"
+    code = compile(text, filename, "exec")
+    scratch = dict(func.__globals__)   # default values evaluate as in the user's module
+    exec(code, scratch)
+    inner = scratch["__srcgrad_factory__"](*[None] * len(params))
+    cells = []
+    for var in inner.__code__.co_freevars:
+        if var in injected:
+            cells.append(types.CellType(injected[var]))
+        else:
+            cells.append(func.__closure__[func.__code__.co_freevars.index(var)])
+    result = types.FunctionType(inner.__code__, func.__globals__, name, func.__defaults__,
+                                tuple(cells))
+    result.__kwdefaults__ = dict(func.__kwdefaults__) if func.__kwdefaults__ else None
+    result.__doc__ = inner.__doc__
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    return result, filename

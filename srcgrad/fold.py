@@ -1,0 +1,169 @@
+"""Constant folding and the algebra that keeps generated adjoints short.
+
+Applied to instantiated templates (where `axis is None` or `x2 - 1` are known at
+transform time) and again after the optimizer substitutes constants (the seed 1.0).
+"""
+import math
+import operator
+
+import gast
+
+_BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+           gast.Div: operator.truediv, gast.Pow: operator.pow, gast.FloorDiv: operator.floordiv,
+           gast.Mod: operator.mod}
+_COMPARE = {gast.Eq: operator.eq, gast.NotEq: operator.ne, gast.Lt: operator.lt,
+            gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge,
+            gast.Is: operator.is_, gast.IsNot: operator.is_not}
+_NO_VALUE = object()
+
+
+def const_value(node):
+    """The Python value of a constant expression node, or _NO_VALUE."""
+    if isinstance(node, gast.Constant):
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        v = const_value(node.operand)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return -v if isinstance(node.op, gast.USub) else v
+    if isinstance(node, gast.Tuple):
+        values = [const_value(e) for e in node.elts]
+        if all(v is not _NO_VALUE for v in values):
+            return tuple(values)
+    return _NO_VALUE
+
+
+def is_const(node):
+    return const_value(node) is not _NO_VALUE
+
+
+def make_const(value):
+    """A node for `value`: plain Python numbers (never NumPy scalars), negatives as unary
+    minus (so `(-1.0) ** 2` keeps its parentheses when printed).  None if not representable."""
+    if value is None or isinstance(value, (bool, str)):
+        return gast.Constant(value=value, kind=None)
+    if isinstance(value, tuple):
+        elts = [make_const(v) for v in value]
+        if any(e is None for e in elts):
+            return None
+        return gast.Tuple(elts=elts, ctx=gast.Load())
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # a NumPy scalar
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and math.isfinite(value):
+        number = value
+    else:
+        return None
+    if number < 0 or (number == 0 and math.copysign(1, number) < 0):
+        return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-number, kind=None))
+    return gast.Constant(value=number, kind=None)
+
+
+def _is_number(node, number):
+    v = const_value(node)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == number
+
+
+def _negate(node):
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        return node.operand
+    return gast.UnaryOp(op=gast.USub(), operand=node)
+
+
+class _Folder(gast.NodeTransformer):
+    def __init__(self, static_functions):
+        self.static = static_functions
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        left, right, op = node.left, node.right, type(node.op)
+        lv, rv = const_value(left), const_value(right)
+        if lv is not _NO_VALUE and rv is not _NO_VALUE and op in _BINOPS:
+            try:
+                folded = make_const(_BINOPS[op](lv, rv))
+            except Exception:  # e.g. 1 / 0: leave it for run time
+                folded = None
+            if folded is not None:
+                return folded
+        if op is gast.Mult:
+            if _is_number(left, 1):
+                return right
+            if _is_number(right, 1):
+                return left
+            if _is_number(left, -1):
+                return _negate(right)
+            if _is_number(right, -1):
+                return _negate(left)
+        if op in (gast.Div, gast.Pow) and _is_number(right, 1):
+            return left
+        if op is gast.Add and _is_number(left, 0):
+            return right
+        if op in (gast.Add, gast.Sub) and _is_number(right, 0):
+            return left
+        if op is gast.Sub and _is_number(left, 0):
+            return _negate(right)
+        if op is gast.BitAnd:  # `True & (a <= hi)` from a clip bound that is None
+            if lv is True and isinstance(right, gast.Compare):
+                return right
+            if rv is True and isinstance(left, gast.Compare):
+                return left
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        v = const_value(node.operand)
+        if isinstance(node.op, gast.Not) and v is not _NO_VALUE:
+            return make_const(not v)
+        if isinstance(node.op, gast.USub):
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return make_const(-v)
+            if isinstance(node.operand, gast.UnaryOp) and isinstance(node.operand.op, gast.USub):
+                return node.operand.operand
+        return node
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+            lv, rv = const_value(node.left), const_value(node.comparators[0])
+            if lv is not _NO_VALUE and rv is not _NO_VALUE:
+                return make_const(bool(_COMPARE[type(node.ops[0])](lv, rv)))
+        return node
+
+    def visit_BoolOp(self, node):
+        self.generic_visit(node)
+        is_or = isinstance(node.op, gast.Or)
+        values = list(node.values)
+        while len(values) > 1:
+            v = const_value(values[0])
+            if v is _NO_VALUE:
+                break
+            if bool(v) == is_or:      # `True or ...` / `False and ...`
+                return values[0]
+            values.pop(0)             # `False or x` / `True and x`
+        if len(values) == 1:
+            return values[0]
+        node.values = values
+        return node
+
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        v = const_value(node.test)
+        if v is not _NO_VALUE:
+            return node.body if v else node.orelse
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = getattr(node.func, "srcgrad_object", None)
+        if func in self.static and not node.keywords:
+            args = [const_value(a) for a in node.args]
+            if all(a is not _NO_VALUE for a in args):
+                folded = make_const(func(*args))
+                if folded is not None:
+                    return folded
+        return node
+
+
+def fold(node, static_functions=frozenset()):
+    """Fold constants and trivial algebra in an expression (or statement) tree."""
+    return _Folder(static_functions).visit(node)

@@ -1,0 +1,359 @@
+"""Step 2: rewrite the function body as one operation per statement, in SSA form.
+
+`r = X @ w - y` becomes `X_at_w = X @ w; r = X_at_w - y`: every operand is a name or
+a constant, so each statement is one application of one derivative rule.  A name the
+user assigns twice gets a new version (`x`, then `x_2`), so the backward pass can
+read every intermediate value the forward pass made.
+"""
+import re
+from dataclasses import dataclass, field
+
+import gast
+
+from .errors import NonScalarResultError, UnsupportedSyntaxError
+
+
+@dataclass
+class Assign:
+    targets: list            # SSA names; more than one for tuple unpacking
+    value: gast.expr         # one operation whose operands are names or constants
+    line: int
+    temporary: bool = False  # a name srcgrad made up (may be inlined back when printing)
+
+
+@dataclass
+class Effect:
+    node: gast.stmt          # a statement kept for its side effect (print, assert)
+    line: int
+
+
+@dataclass
+class Return:
+    name: str
+    line: int
+
+
+@dataclass
+class NormalFunction:
+    parsed: object
+    params: list
+    body: list
+    namer: "Namer"
+    result_line: int = 0
+    user_names: set = field(default_factory=set)
+
+
+class Namer:
+    """Hands out identifiers that collide with nothing the function mentions."""
+
+    def __init__(self, taken):
+        self.taken = set(taken)
+
+    def fresh(self, base):
+        base = re.sub(r"\W", "_", base).strip("_") or "t"
+        if base[0].isdigit():
+            base = "t" + base
+        name, n = base, 1
+        while name in self.taken:
+            n += 1
+            name = f"{base}_{n}"
+        self.taken.add(name)
+        return name
+
+
+_NUMBER_WORDS = {0: "zero", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five",
+                 10: "ten", 0.5: "half"}
+_OP_WORDS = {gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: "over",
+             gast.MatMult: "at", gast.Pow: "pow", gast.FloorDiv: "floordiv", gast.Mod: "mod"}
+
+# Statements and expressions this version refuses, with what to tell the user.
+_LOOPS_HINT = ("branches and loops are not supported by this version of srcgrad: express a "
+               "branch with np.where(cond, a, b), or move the loop outside the differentiated function")
+_UNSUPPORTED_STMT = {
+    gast.If: ("`if` statement", _LOOPS_HINT), gast.For: ("`for` loop", _LOOPS_HINT),
+    gast.While: ("`while` loop", _LOOPS_HINT), gast.AsyncFor: ("`async for` loop", None),
+    gast.With: ("`with` statement", "move the `with` block outside the differentiated function"),
+    gast.AsyncWith: ("`async with` statement", None),
+    gast.Try: ("`try` statement", "move error handling outside the differentiated function"),
+    gast.FunctionDef: ("nested function definition", "define helper functions at module level"),
+    gast.AsyncFunctionDef: ("nested function definition", None),
+    gast.ClassDef: ("class definition", "define classes at module level"),
+    gast.Global: ("`global` declaration", "pass the value in as an argument"),
+    gast.Nonlocal: ("`nonlocal` declaration", "pass the value in as an argument"),
+    gast.Delete: ("`del` statement", "remove the `del`; srcgrad keeps the values it needs"),
+    gast.Import: ("`import` inside the function", "import at module level"),
+    gast.ImportFrom: ("`import` inside the function", "import at module level"),
+    gast.Raise: ("`raise` statement", "validate inputs before calling the gradient"),
+}
+_UNSUPPORTED_EXPR = {
+    gast.IfExp: ("conditional expression `a if c else b`", "use np.where(c, a, b)"),
+    gast.BoolOp: ("`and` / `or` expression", "use np.logical_and / np.logical_or on masks"),
+    gast.Lambda: ("lambda", "define the function with `def` at module level"),
+    gast.ListComp: ("list comprehension", "use a NumPy expression over whole arrays"),
+    gast.SetComp: ("set comprehension", None), gast.DictComp: ("dict comprehension", None),
+    gast.GeneratorExp: ("generator expression", "use a NumPy expression over whole arrays"),
+    gast.Dict: ("dict literal", None), gast.Set: ("set literal", None),
+    gast.Yield: ("`yield`", "return one scalar instead of generating values"),
+    gast.YieldFrom: ("`yield from`", None), gast.Await: ("`await`", None),
+    gast.NamedExpr: ("assignment expression `:=`", "assign with a separate statement"),
+    gast.JoinedStr: ("f-string", None), gast.Starred: ("starred expression `*x`", None),
+}
+
+
+class Normalizer:
+    def __init__(self, parsed):
+        self.parsed = parsed
+        func = parsed.node
+        taken = {n.id for n in gast.walk(func) if isinstance(n, gast.Name)}
+        self.namer = Namer(taken)
+        self.current = {}       # user variable -> its SSA name now
+        self.body = []
+        self.line = func.lineno
+
+    def error(self, message, node, construct=None, hint=None):
+        return self.parsed.error(UnsupportedSyntaxError, message, node=node,
+                                 construct=construct, hint=hint)
+
+    def unsupported(self, node, table):
+        construct, hint = table.get(type(node), (type(node).__name__, None))
+        return self.error(f"srcgrad cannot differentiate a function containing a {construct}",
+                          node, construct=construct, hint=hint)
+
+    # --- names -----------------------------------------------------------------------
+    def define(self, name):
+        """The SSA name for a new value of user variable `name`."""
+        ssa = name if name not in self.current else self.namer.fresh(name)
+        self.current[name] = ssa
+        return ssa
+
+    def load(self, name):
+        return gast.Name(id=self.current.get(name, name), ctx=gast.Load(),
+                         annotation=None, type_comment=None)
+
+    def is_global_chain(self, node):
+        """`np`, `np.linalg.norm`, `math.pi`: attributes of names the function does not assign."""
+        while isinstance(node, gast.Attribute):
+            node = node.value
+        return isinstance(node, gast.Name) and node.id not in self.current
+
+    # --- expressions -----------------------------------------------------------------
+    def describe(self, node):
+        """A readable name for the value of `node` (a one-operation expression)."""
+        def word(n):
+            if isinstance(n, gast.Name):
+                return n.id
+            if isinstance(n, gast.Constant) and isinstance(n.value, (int, float)) \
+                    and n.value in _NUMBER_WORDS:
+                return _NUMBER_WORDS[n.value]
+            if isinstance(n, gast.Attribute):
+                return n.attr
+            return None
+        name = None
+        if isinstance(node, gast.BinOp):
+            left, right = word(node.left), word(node.right)
+            if isinstance(node.op, gast.Pow) and right in ("two", "three"):
+                name = f"{left}_{'sq' if right == 'two' else 'cube'}" if left else None
+            elif isinstance(node.op, (gast.Mult, gast.Add)) and isinstance(node.left, gast.Constant) \
+                    and left and right:     # 3 * b reads best as b_times_three
+                name = f"{right}_{_OP_WORDS[type(node.op)]}_{left}"
+            elif left and right:
+                name = f"{left}_{_OP_WORDS.get(type(node.op), 'op')}_{right}"
+            name = name or _OP_WORDS.get(type(node.op), "value")
+        elif isinstance(node, gast.UnaryOp):
+            name = f"neg_{word(node.operand)}" if word(node.operand) else "neg"
+        elif isinstance(node, gast.Call):
+            fname = word(node.func) or "call"
+            if isinstance(node.func, gast.Attribute) and not self.is_global_chain(node.func):
+                recv = word(node.func.value)
+                name = f"{recv}_{fname}" if recv else fname
+            else:
+                arg = word(node.args[0]) if node.args else None
+                name = f"{fname}_{arg}" if arg else fname
+            if len(name) > 18:
+                name = fname
+        elif isinstance(node, gast.Attribute):
+            name = f"{word(node.value)}_{node.attr}"
+        elif isinstance(node, gast.Subscript):
+            name = f"{word(node.value) or 'item'}_item"
+        elif isinstance(node, gast.Compare):
+            name = "mask"
+        if name and len(name) > 18:
+            name = _OP_WORDS.get(type(getattr(node, "op", None))) or name.split("_")[0]
+        return name or "t"
+
+    def atom(self, node):
+        """Normalize `node` to a name or constant, emitting statements for what it computes."""
+        if isinstance(node, gast.Name):
+            return self.load(node.id)
+        if isinstance(node, gast.Constant):
+            return node
+        if isinstance(node, gast.UnaryOp) and isinstance(node.operand, gast.Constant) \
+                and isinstance(node.op, (gast.USub, gast.UAdd)):
+            return node
+        if isinstance(node, gast.Attribute) and self.is_global_chain(node):
+            return node
+        if isinstance(node, (gast.Tuple, gast.List)):   # shapes, axes, lists of arrays
+            return type(node)(elts=[self.atom(e) for e in node.elts], ctx=gast.Load())
+        value = self.operation(node)
+        name = self.namer.fresh(self.describe(value))
+        self.body.append(Assign([name], value, self.line, temporary=True))
+        return self.load(name)
+
+    def operation(self, node):
+        """One operation of `node` applied to atoms."""
+        if isinstance(node, gast.BinOp):
+            return gast.BinOp(left=self.atom(node.left), op=node.op, right=self.atom(node.right))
+        if isinstance(node, gast.UnaryOp):
+            return gast.UnaryOp(op=node.op, operand=self.atom(node.operand))
+        if isinstance(node, gast.Call):
+            func = node.func
+            if isinstance(func, gast.Attribute) and not self.is_global_chain(func):
+                func = gast.Attribute(value=self.atom(func.value), attr=func.attr, ctx=gast.Load())
+            elif not self.is_global_chain(func):
+                raise self.error("srcgrad cannot differentiate a call to a computed function",
+                                 node, construct="call", hint="call a function by its name")
+            for a in node.args:
+                if isinstance(a, gast.Starred):
+                    raise self.error("srcgrad cannot differentiate a call with `*args`", node,
+                                     construct="starred argument", hint="pass arguments one by one")
+            if any(k.arg is None for k in node.keywords):
+                raise self.error("srcgrad cannot differentiate a call with `**kwargs`", node,
+                                 construct="`**` argument", hint="pass keyword arguments one by one")
+            args = [self.atom(a) for a in node.args]
+            keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in node.keywords]
+            return gast.Call(func=func, args=args, keywords=keywords)
+        if isinstance(node, gast.Attribute):
+            return gast.Attribute(value=self.atom(node.value), attr=node.attr, ctx=gast.Load())
+        if isinstance(node, gast.Subscript):
+            return gast.Subscript(value=self.atom(node.value), slice=self.index(node.slice),
+                                  ctx=gast.Load())
+        if isinstance(node, gast.Compare):
+            return gast.Compare(left=self.atom(node.left), ops=node.ops,
+                                comparators=[self.atom(c) for c in node.comparators])
+        if isinstance(node, (gast.Tuple, gast.List)):
+            return self.atom(node)
+        if isinstance(node, (gast.Name, gast.Constant)):
+            return self.atom(node)
+        raise self.unsupported(node, _UNSUPPORTED_EXPR)
+
+    def index(self, node):
+        if isinstance(node, gast.Slice):
+            return gast.Slice(*[self.atom(p) if p is not None else None
+                                for p in (node.lower, node.upper, node.step)])
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[self.index(e) for e in node.elts], ctx=gast.Load())
+        return self.atom(node)
+
+    # --- statements ------------------------------------------------------------------
+    def assign(self, target, value_node):
+        """Assign the value of expression `value_node` to target `target` (a gast node)."""
+        if isinstance(target, gast.Name):
+            if isinstance(value_node, (gast.Name, gast.Constant)) or (
+                    isinstance(value_node, gast.Attribute) and self.is_global_chain(value_node)):
+                value = self.atom(value_node)
+            else:
+                value = self.operation(value_node)
+            self.body.append(Assign([self.define(target.id)], value, self.line))
+            return
+        if isinstance(target, (gast.Tuple, gast.List)) and all(
+                isinstance(t, gast.Name) for t in target.elts):
+            if isinstance(value_node, (gast.Tuple, gast.List)) and len(value_node.elts) == len(target.elts):
+                atoms = [self.atom(v) for v in value_node.elts]     # all right-hand sides first
+                for t, a in zip(target.elts, atoms):
+                    self.body.append(Assign([self.define(t.id)], a, self.line))
+                return
+            value = self.atom(value_node) if isinstance(value_node, gast.Name) else self.operation(value_node)
+            self.body.append(Assign([self.define(t.id) for t in target.elts], value, self.line))
+            return
+        if isinstance(target, (gast.Subscript, gast.Attribute)):
+            raise self.error("srcgrad cannot differentiate assignment to an element or attribute",
+                             target, construct="subscript assignment" if isinstance(target, gast.Subscript)
+                             else "attribute assignment",
+                             hint="build the new array with an expression (np.where, np.concatenate) instead")
+        raise self.error("srcgrad cannot differentiate this assignment target", target,
+                         construct=type(target).__name__)
+
+    def rename_loads(self, node):
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                n.id = self.current.get(n.id, n.id)
+            elif isinstance(n, gast.NamedExpr):
+                raise self.unsupported(n, _UNSUPPORTED_EXPR)
+        return node
+
+    def statement(self, stmt, is_first):
+        self.line = stmt.lineno
+        if isinstance(stmt, gast.Assign):
+            if len(stmt.targets) == 1:
+                self.assign(stmt.targets[0], stmt.value)
+            else:   # a = b = value
+                first = stmt.targets[0]
+                self.assign(first, stmt.value)
+                for t in stmt.targets[1:]:
+                    self.assign(t, first)
+        elif isinstance(stmt, gast.AnnAssign):
+            if stmt.value is not None:
+                self.assign(stmt.target, stmt.value)
+        elif isinstance(stmt, gast.AugAssign):
+            if not isinstance(stmt.target, gast.Name):
+                self.assign(stmt.target, None)   # raises the element-assignment error
+            operand = self.atom(stmt.value)
+            value = gast.BinOp(left=self.load(stmt.target.id), op=stmt.op, right=operand)
+            self.body.append(Assign([self.define(stmt.target.id)], value, self.line))
+        elif isinstance(stmt, gast.Expr):
+            if isinstance(stmt.value, gast.Constant):
+                return   # docstring or a bare constant
+            if isinstance(stmt.value, (gast.Yield, gast.YieldFrom, gast.Await)):
+                raise self.unsupported(stmt.value, _UNSUPPORTED_EXPR)
+            self.body.append(Effect(self.rename_loads(stmt), self.line))
+        elif isinstance(stmt, gast.Assert):
+            self.body.append(Effect(self.rename_loads(stmt), self.line))
+        elif isinstance(stmt, gast.Pass):
+            return
+        elif isinstance(stmt, gast.Return):
+            self.ret(stmt)
+        else:
+            raise self.unsupported(stmt, _UNSUPPORTED_STMT)
+
+    def ret(self, stmt):
+        if stmt.value is None or isinstance(stmt.value, (gast.Tuple, gast.List, gast.Dict)):
+            what = "nothing" if stmt.value is None else "a " + type(stmt.value).__name__.lower()
+            raise self.parsed.error(
+                NonScalarResultError, f"the function returns {what}; srcgrad differentiates a "
+                "function that returns one scalar", node=stmt,
+                hint="return the scalar loss, e.g. `return np.sum(...)`")
+        if isinstance(stmt.value, gast.Name):
+            name = self.atom(stmt.value).id
+        else:
+            value = self.operation(stmt.value)
+            base = self.parsed.name if self.parsed.name not in self.namer.taken else "result"
+            name = self.namer.fresh(base)
+            self.body.append(Assign([name], value, self.line))
+        self.body.append(Return(name, self.line))
+
+    def run(self):
+        func = self.parsed.node
+        args = func.args
+        if args.vararg is not None or args.kwarg is not None:
+            pass   # allowed; such parameters are never differentiated
+        self.params = [a.id for a in args.posonlyargs + args.args + args.kwonlyargs]
+        extra = [a.id for a in (args.vararg, args.kwarg) if a is not None]
+        self.user_names = set(self.params) | set(extra)
+        for p in self.params + extra:
+            self.current[p] = p
+        for i, stmt in enumerate(func.body):
+            self.statement(stmt, i == 0)
+            if isinstance(stmt, gast.Return):
+                break
+        else:
+            raise self.parsed.error(
+                NonScalarResultError, f"{func.name} has no `return` statement; srcgrad "
+                "differentiates a function that returns one scalar", node=func,
+                hint="end the function with `return <scalar loss>`")
+        return NormalFunction(self.parsed, self.params, self.body, self.namer,
+                              result_line=self.line, user_names=self.user_names)
+
+
+def normalize(parsed):
+    """The NormalFunction of a ParsedFunction."""
+    return Normalizer(parsed).run()

@@ -1,0 +1,539 @@
+"""Step 3: reverse-mode differentiation of a normalized function.
+
+For each statement this pass decides what it computes (a rule, a copy, nothing
+differentiable), which values depend on the requested inputs ("varied") and which
+reach the result ("useful"), and a *shape class* per value: two values in one class
+certainly have one shape, so no broadcast can happen between them.  It then walks the
+statements backwards and pastes each rule's adjoint template, summing the adjoints of
+a value over all its uses: the first contribution is assigned, later ones added.
+
+An adjoint may be *loose*: smaller than its value but broadcasting to it (the adjoint
+of `np.sum(x)` is the scalar `g`, which stands for an array of g's).  Elementwise rules
+and reductions take loose adjoints as they are; other rules get them broadcast first.
+"""
+import builtins
+import copy
+import types
+from dataclasses import dataclass, field
+
+import gast
+import numpy as np
+
+from . import rules, templates
+from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
+from .fold import const_value, fold, make_const
+from .normalize import Assign, Effect, Return
+
+SCALAR = "scalar"          # shape class of 0-d values
+SHAPE = "shape"            # shape class of `x.shape` tuples (their items are scalars)
+_BINOP_FUNCS = {gast.Add: np.add, gast.Sub: np.subtract, gast.Mult: np.multiply,
+                gast.Div: np.divide, gast.Pow: np.power, gast.MatMult: np.matmul}
+_UNARY_FUNCS = {gast.USub: np.negative, gast.UAdd: np.positive}
+_NONDIFF_BUILTINS = {len, int, bool, round, range, print, isinstance, str, repr, type}
+
+
+def name_node(name, store=False):
+    return gast.Name(id=name, ctx=gast.Store() if store else gast.Load(),
+                     annotation=None, type_comment=None)
+
+
+def assign(name, value):
+    target = (gast.Tuple(elts=[name_node(n, True) for n in name], ctx=gast.Store())
+              if isinstance(name, (list, tuple)) else name_node(name, True))
+    return gast.Assign(targets=[target], value=value, type_comment=None)
+
+
+def np_call(ns, func, *args):
+    return gast.Call(func=gast.Attribute(value=ns.reference(np, "np"), attr=func, ctx=gast.Load()),
+                     args=list(args), keywords=[])
+
+
+class Namespace:
+    """The names generated code uses for NumPy and runtime helpers, and what to inject."""
+
+    def __init__(self, func, namer):
+        self.func, self.namer = func, namer
+        self.injected = {}      # name -> object, bound as closure variables
+        self._names = {}        # id(object) -> name
+
+    def reference(self, obj, preferred):
+        name = self._names.get(id(obj))
+        if name is None:
+            if self.func.__globals__.get(preferred, None) is obj and preferred in self.namer.taken:
+                name = preferred          # the user's own global (e.g. their `np`)
+            else:
+                name = self.namer.fresh(preferred)
+                self.injected[name] = obj
+            self._names[id(obj)] = name
+        node = name_node(name)
+        node.srcgrad_object = obj
+        return node
+
+    def lookup(self, node):
+        """The object a global chain like `np.linalg.norm` refers to in the user's function."""
+        if isinstance(node, gast.Attribute):
+            return getattr(self.lookup(node.value), node.attr)
+        code, func = self.func.__code__, self.func
+        if node.id in code.co_freevars:
+            return func.__closure__[code.co_freevars.index(node.id)].cell_contents
+        if node.id in func.__globals__:
+            return func.__globals__[node.id]
+        return getattr(builtins, node.id)
+
+
+@dataclass
+class Op:
+    """What one normalized assignment computes, as far as differentiation cares."""
+    kind: str                        # rule | copy | nondiff | problem
+    rule: object = None
+    bindings: dict = field(default_factory=dict)
+    entries: list = field(default_factory=list)   # (param, differentiable?) per template entry
+    operands: list = field(default_factory=list)  # atoms a gradient may flow into
+    problem: Exception = None
+
+
+@dataclass
+class Adjoint:
+    name: str
+    loose: bool
+
+
+@dataclass
+class Line:
+    """A statement of the generated function and the source line it came from."""
+    stmt: gast.stmt
+    line: int
+    section: str                     # forward | adjoint
+    temporary: bool = False
+
+
+@dataclass
+class Gradient:
+    parsed: object
+    name: str
+    lines: list
+    outputs: list                    # one expression per requested gradient
+    value: object                    # expression for f's value, or None
+    namespace: Namespace
+    wrt: tuple
+    namer: object
+
+
+def _names_in(node):
+    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name)]
+
+
+class ReverseMode:
+    def __init__(self, normal, wrt, with_value):
+        self.normal = normal
+        self.parsed = normal.parsed
+        self.wrt = wrt
+        self.with_value = with_value
+        self.namer = normal.namer
+        self.ns = Namespace(self.parsed.func, self.namer)
+        self.tokens = {}            # value name -> shape class
+        self.varied = set(wrt)
+        self.ops = {}               # id(Assign) -> Op
+        self.adjoints = {}          # value name -> Adjoint
+        self.primal_of = {}         # adjoint name -> value name
+        self.lines = []
+        self._token_count = 0
+        self.representative = {}    # shape class -> the first value of that class
+
+    # --- errors ------------------------------------------------------------------
+    def problem(self, cls, message, line, construct=None, hint=None):
+        return Op("problem", problem=self.parsed.error(cls, message, lineno=line,
+                                                       construct=construct, hint=hint))
+
+    # --- shape classes -----------------------------------------------------------
+    def new_token(self):
+        self._token_count += 1
+        return f"class{self._token_count}"
+
+    def token(self, atom):
+        if isinstance(atom, gast.Name):
+            return self.tokens.setdefault(atom.id, atom.id)   # parameters and globals: their own
+        value = const_value(atom)
+        if isinstance(value, (int, float)):
+            return SCALAR
+        return self.new_token()
+
+    def shape_only(self, expr):
+        """Replace values used only for their shape (np.size(x), unbroadcast(g, x)) by the
+        first value of the same shape class, so x need not be kept or even computed."""
+        for node in gast.walk(expr):
+            if not isinstance(node, gast.Call):
+                continue
+            func = node.func
+            if isinstance(func, gast.Attribute) and getattr(func.value, "srcgrad_object", None) is np \
+                    and func.attr in ("size", "shape", "ndim") and len(node.args) == 1:
+                slot = 0
+            elif getattr(func, "srcgrad_object", None) is rules.unbroadcast:
+                slot = 1
+            else:
+                continue
+            arg = node.args[slot]
+            if isinstance(arg, gast.Name) and arg.id in self.tokens:
+                node.args[slot] = name_node(self.representative.get(self.tokens[arg.id], arg.id))
+        return fold(expr, rules.STATIC)
+
+    def broadcast_token(self, atoms):
+        classes = {self.token(a) for a in atoms} - {SCALAR}
+        if not classes:
+            return SCALAR
+        return classes.pop() if len(classes) == 1 else self.new_token()
+
+    # --- what each statement computes ---------------------------------------------
+    def is_varied(self, atom):
+        if isinstance(atom, (gast.Tuple, gast.List)):
+            return any(self.is_varied(e) for e in atom.elts)
+        return isinstance(atom, gast.Name) and atom.id in self.varied
+
+    def rule_op(self, rule, args, keywords, stmt):
+        params, vararg, defaults = templates.parameters(rule.template)
+        bound = {}
+        shown = rule.name
+        if len(args) > len(params) and vararg is None:
+            return self.problem(UnsupportedSyntaxError, f"srcgrad's rule for {shown} takes at most "
+                                f"{len(params)} positional arguments", stmt.line, construct=shown)
+        for p, a in zip(params, args):
+            bound[p] = a
+        if vararg is not None:
+            bound[vararg] = gast.Tuple(elts=list(args[len(params):]), ctx=gast.Load())
+        for k in keywords:
+            if k.arg not in params or k.arg in bound:
+                return self.problem(UnsupportedSyntaxError,
+                                    f"srcgrad's rule for {shown} does not support the argument "
+                                    f"`{k.arg}=`", stmt.line, construct=f"{shown}({k.arg}=...)",
+                                    hint=f"call {shown} with the arguments: {', '.join(params)}")
+            bound[k.arg] = k.value
+        for p in params:
+            if p not in bound:
+                if p not in defaults:
+                    return self.problem(UnsupportedSyntaxError, f"{shown} is missing argument `{p}`",
+                                        stmt.line, construct=shown)
+                bound[p] = make_const(defaults[p])
+        body = templates.lambda_node(rule.template).body
+        names = params + ([vararg] if vararg else [])
+        elts = body.elts if isinstance(body, gast.Tuple) else [body]
+        entries = [(p, not (isinstance(e, gast.Constant) and e.value is None))
+                   for p, e in zip(names, elts)]
+        operands = [bound[p] for p, diff in entries if diff]
+        return Op("rule", rule=rule, bindings=bound, entries=entries, operands=operands)
+
+    def resolve(self, stmt):
+        """The Op of one Assign."""
+        value, line = stmt.value, stmt.line
+        if isinstance(value, gast.Name):
+            return Op("copy", operands=[value])
+        if isinstance(value, gast.BinOp) and type(value.op) in _BINOP_FUNCS:
+            return self.rule_op(rules.RULES[_BINOP_FUNCS[type(value.op)]],
+                                [value.left, value.right], [], stmt)
+        if isinstance(value, gast.UnaryOp) and type(value.op) in _UNARY_FUNCS:
+            return self.rule_op(rules.RULES[_UNARY_FUNCS[type(value.op)]], [value.operand], [], stmt)
+        if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) \
+                and value.value.id in self.tokens:
+            if value.attr in rules.ATTRIBUTES:
+                return self.rule_op(rules.RULES[rules.ATTRIBUTES[value.attr]], [value.value], [], stmt)
+            if value.attr in rules.SHAPE_ATTRIBUTES or not self.is_varied(value.value):
+                return Op("nondiff")
+            return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the "
+                                f"attribute `.{value.attr}`", line, construct=f".{value.attr}")
+        if isinstance(value, gast.Call):
+            return self.resolve_call(value, stmt)
+        varied = [n for n in gast.walk(value) if isinstance(n, gast.Name) and n.id in self.varied]
+        if not varied:
+            return Op("nondiff")
+        if isinstance(value, gast.Subscript):
+            return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate indexing "
+                                f"(`{varied[0].id}[...]`) in this version", line, construct="indexing",
+                                hint="compute with whole arrays (e.g. np.sum(x * mask)) or pass the "
+                                     "piece you need as its own argument")
+        if isinstance(value, (gast.Tuple, gast.List)):
+            return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate a tuple or "
+                                "list holding differentiated values in this version", line,
+                                construct="container", hint="keep arrays in separate variables")
+        return Op("nondiff")    # comparisons, `not`, `~`: no gradient
+
+    def resolve_call(self, call, stmt):
+        func, args = call.func, list(call.args)
+        any_varied = any(self.is_varied(a) for a in args + [k.value for k in call.keywords])
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
+                and func.value.id in self.tokens:             # a method of a local value
+            if not self.is_varied(func.value) and not any_varied:
+                return Op("nondiff")
+            target = rules.METHODS.get(func.attr)
+            if target is None or (target not in rules.RULES and target not in rules.NONDIFF):
+                return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the "
+                                    f"method `.{func.attr}()`", stmt.line, construct=f".{func.attr}()",
+                                    hint="call the NumPy function instead, or compute this value "
+                                         "outside the differentiated function")
+            rest = args
+            if func.attr in ("reshape", "transpose") and len(rest) > 1:
+                rest = [gast.Tuple(elts=rest, ctx=gast.Load())]
+            args = [func.value] + rest
+            if target in rules.NONDIFF:
+                return Op("nondiff")
+            return self.rule_op(rules.RULES[target], args, call.keywords, stmt)
+        try:
+            obj = self.ns.lookup(func)
+        except (AttributeError, KeyError, IndexError, ValueError):
+            return self.problem(UnsupportedSyntaxError, f"name `{_source(func)}` is not defined",
+                                stmt.line, construct=_source(func))
+        obj = rules.BUILTINS.get(obj, obj) if _hashable(obj) else obj
+        if _hashable(obj) and obj in rules.RULES:
+            if not any_varied:
+                return Op("nondiff")
+            return self.rule_op(rules.RULES[obj], args, call.keywords, stmt)
+        if not any_varied or (_hashable(obj) and (obj in rules.NONDIFF or obj in _NONDIFF_BUILTINS)) \
+                or _is_random(obj):
+            return Op("nondiff")
+        if isinstance(obj, types.FunctionType):
+            return self.problem(UnsupportedSyntaxError, f"srcgrad cannot differentiate through a call "
+                                f"to your function `{_source(func)}` in this version", stmt.line,
+                                construct="user function call",
+                                hint=f"inline the body of {_source(func)} into the differentiated function")
+        return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for "
+                            f"`{_source(func)}`", stmt.line, construct=_source(func),
+                            hint=f"rewrite with functions srcgrad knows (see the rule table in the docs), "
+                                 f"or compute {_source(func)}(...) outside the differentiated function "
+                                 f"and pass it in as an argument")
+
+    def shape_token(self, stmt, op):
+        value = stmt.value
+        if op.kind == "copy":
+            return self.token(value)
+        if op.kind == "rule":
+            family = op.rule.family
+            if family == "elementwise":
+                return self.broadcast_token([op.bindings[p] for p, _ in op.entries])
+            if family == "reduction":
+                if const_value(op.bindings.get("axis", make_const(0))) is None and \
+                        const_value(op.bindings.get("keepdims")) is False:
+                    return SCALAR
+            return self.new_token()
+        if isinstance(value, gast.Attribute):
+            return SHAPE if value.attr == "shape" else SCALAR if value.attr in ("ndim", "size") \
+                else self.new_token()
+        if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) \
+                and self.tokens.get(value.value.id) == SHAPE \
+                and isinstance(const_value(value.slice), int):
+            return SCALAR
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id == "len":
+            return SCALAR
+        if isinstance(value, gast.Compare):
+            return self.broadcast_token([value.left] + value.comparators)
+        if isinstance(value, gast.Constant) or const_value(value) is not None and \
+                isinstance(const_value(value), (int, float)):
+            return self.token(value)
+        return self.new_token()
+
+    # --- the passes ----------------------------------------------------------------
+    def analyze(self):
+        """Resolve every statement; compute varied values and shape classes (forward)."""
+        for p in self.normal.params:
+            self.tokens[p] = p
+            self.representative[p] = p
+        for stmt in self.normal.body:
+            if not isinstance(stmt, Assign):
+                continue
+            op = self.resolve(stmt)
+            self.ops[id(stmt)] = op
+            if op.kind in ("rule", "copy", "problem") and (
+                    op.kind == "problem" or any(self.is_varied(a) for a in op.operands)):
+                self.varied.update(stmt.targets)
+            token = self.shape_token(stmt, op) if len(stmt.targets) == 1 else None
+            for t in stmt.targets:
+                self.tokens[t] = token if token is not None else self.new_token()
+                self.representative.setdefault(self.tokens[t], t)
+
+    def find_useful(self, result):
+        """Values through which the result depends on the inputs (backward)."""
+        useful = {result}
+        for stmt in reversed(self.normal.body):
+            if isinstance(stmt, Assign) and useful.intersection(stmt.targets):
+                op = self.ops[id(stmt)]
+                if op.kind == "problem" and self.varied.intersection(stmt.targets):
+                    raise op.problem
+                for atom in op.operands:
+                    useful.update(_names_in(atom))
+        return useful
+
+    def emit(self, stmt, line, section="adjoint", temporary=False):
+        self.lines.append(Line(stmt, line, section, temporary))
+
+    def run(self):
+        self.analyze()
+        ret = next(s for s in self.normal.body if isinstance(s, Return))
+        useful = self.find_useful(ret.name)
+        for stmt in self.normal.body:
+            if isinstance(stmt, Assign):
+                target = stmt.targets if len(stmt.targets) > 1 else stmt.targets[0]
+                self.emit(assign(target, stmt.value), stmt.line, "forward", stmt.temporary)
+            elif isinstance(stmt, Effect):
+                self.emit(stmt.node, stmt.line, "forward")
+        if self.tokens.get(ret.name) != SCALAR:
+            self.emit(self.scalar_check(ret), ret.line, "forward")
+        seed = self.namer.fresh("d" + ret.name)
+        self.adjoints[ret.name] = Adjoint(seed, False)
+        self.primal_of[seed] = ret.name
+        if ret.name in self.varied:
+            self.emit(assign(seed, make_const(1.0)), ret.line)
+        for stmt in reversed(self.normal.body):
+            if isinstance(stmt, Assign) and useful.intersection(stmt.targets) \
+                    and self.varied.intersection(stmt.targets):
+                self.backward(stmt)
+        outputs = [name_node(self.adjoints[w].name) if w in self.adjoints and w in self.varied
+                   else make_const(0.0) for w in self.wrt]
+        value = name_node(ret.name) if self.with_value else None
+        prefix = "value_and_grad_" if self.with_value else "grad_"
+        return Gradient(self.parsed, prefix + self.parsed.name, self.lines, outputs, value,
+                        self.ns, self.wrt, self.namer)
+
+    def scalar_check(self, ret):
+        parsed = self.parsed
+
+        def nonscalar_result(value):
+            from .errors import NonScalarResultError
+            raise parsed.error(NonScalarResultError,
+                               f"{parsed.name} must return a scalar to be differentiated, but it "
+                               f"returned a value of shape {np.shape(value)}", lineno=ret.line,
+                               hint="reduce the result to a scalar (np.sum, np.mean), or take "
+                                    "the gradient of one element")
+        test = gast.Compare(left=np_call(self.ns, "ndim", name_node(ret.name)), ops=[gast.NotEq()],
+                            comparators=[make_const(0)])
+        raise_call = gast.Call(func=self.ns.reference(nonscalar_result, "nonscalar_result"),
+                               args=[name_node(ret.name)], keywords=[])
+        return gast.If(test=test, body=[gast.Expr(value=raise_call)], orelse=[])
+
+    # --- adjoints -------------------------------------------------------------------
+    def contribute(self, name, expr, loose, line):
+        """Add `expr` to the adjoint of value `name`."""
+        adj = self.adjoints.get(name)
+        if adj is None:
+            adj = self.adjoints[name] = Adjoint(self.namer.fresh("d" + name), loose)
+            self.primal_of[adj.name] = name
+            self.emit(assign(adj.name, expr), line)
+        else:
+            self.emit(assign(adj.name, gast.BinOp(left=name_node(adj.name), op=gast.Add(),
+                                                  right=expr)), line)
+            adj.loose = adj.loose and loose
+
+    def materialize(self, name, line):
+        """Broadcast a loose adjoint to its value's full shape."""
+        adj = self.adjoints[name]
+        if adj.loose:
+            shape = np_call(self.ns, "shape", name_node(name))
+            self.emit(assign(adj.name, np_call(self.ns, "broadcast_to", name_node(adj.name), shape)), line)
+            adj.loose = False
+
+    def exact(self, expr, token):
+        """Whether `expr` (elementwise in its leaves) certainly has shape class `token` in full."""
+        for leaf in _elementwise_leaves(expr):
+            if isinstance(leaf, gast.Name):
+                primal = self.primal_of.get(leaf.id)
+                if primal is not None:
+                    if self.tokens.get(primal) == token and not self.adjoints[primal].loose:
+                        return True
+                elif self.tokens.get(leaf.id) == token:
+                    return True
+        return False
+
+    def backward(self, stmt):
+        op, line = self.ops[id(stmt)], stmt.line
+        if op.kind == "copy":
+            adj = self.adjoints[stmt.targets[0]]
+            self.contribute(stmt.value.id, name_node(adj.name), adj.loose, line)
+            return
+        rule = op.rule
+        out = stmt.targets[rule.output or 0] if len(stmt.targets) > 1 else stmt.targets[0]
+        if out not in self.adjoints:
+            return
+        z_token = self.tokens[out]
+        family = rule.family
+        if family == "vjp" or (family == "reduction" and not (
+                const_value(op.bindings.get("axis", make_const(None))) is None
+                or const_value(op.bindings.get("keepdims")) is True)):
+            self.materialize(out, line)
+        adj = self.adjoints[out]
+        bindings = dict(op.bindings, g=name_node(adj.name), ans=name_node(out))
+        for position, (param, differentiable) in enumerate(op.entries):
+            if not differentiable:
+                continue
+            bound = op.bindings[param]
+            if isinstance(bound, (gast.Tuple, gast.List)) and templates.template_uses(rule.template, "index"):
+                pieces = list(enumerate(bound.elts))
+            else:
+                pieces = [(None, bound)]
+            for index, atom in pieces:
+                if not self.is_varied(atom):
+                    continue
+                if not isinstance(atom, gast.Name):
+                    raise self.parsed.error(UnsupportedSyntaxError, f"srcgrad cannot differentiate "
+                                            f"{rule.name} of a list held in a variable", lineno=line,
+                                            construct=rule.name, hint="write the list out: "
+                                            f"{rule.name}([a, b, ...])")
+                extra = {"index": make_const(index)} if index is not None else {}
+                expr = templates.instantiate(rule.template, dict(bindings, **extra), self.ns)[position]
+                expr, loose = self.fit_shape(expr, atom, out, z_token, family)
+                self.contribute(atom.id, self.shape_only(expr), loose, line)
+
+    def fit_shape(self, expr, atom, out, z_token, family):
+        """The contribution `expr` made to fit operand `atom`, and whether it is loose."""
+        x_token = self.tokens.get(atom.id, atom.id)
+        if family == "reduction":
+            return expr, not self.exact(expr, x_token)
+        if family != "elementwise":
+            return expr, False
+        if x_token == z_token:
+            return expr, not self.exact(expr, z_token)
+        if not self.exact(expr, z_token):
+            expr = np_call(self.ns, "broadcast_to", expr, np_call(self.ns, "shape", name_node(out)))
+        if x_token == SCALAR:
+            return np_call(self.ns, "sum", expr), False
+        helper = self.ns.reference(rules.unbroadcast, "unbroadcast")
+        return gast.Call(func=helper, args=[expr, name_node(atom.id)], keywords=[]), False
+
+
+def _elementwise_leaves(expr):
+    if isinstance(expr, gast.BinOp):
+        yield from _elementwise_leaves(expr.left)
+        yield from _elementwise_leaves(expr.right)
+    elif isinstance(expr, gast.UnaryOp):
+        yield from _elementwise_leaves(expr.operand)
+    elif isinstance(expr, gast.Compare):
+        yield from _elementwise_leaves(expr.left)
+        for c in expr.comparators:
+            yield from _elementwise_leaves(c)
+    elif isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) and \
+            getattr(expr.func.value, "srcgrad_object", None) is np and (
+            isinstance(getattr(np, expr.func.attr, None), np.ufunc) or expr.func.attr == "where"):
+        for a in expr.args:
+            yield from _elementwise_leaves(a)
+    else:
+        yield expr
+
+
+def _hashable(obj):
+    try:
+        hash(obj)
+        return True
+    except TypeError:
+        return False
+
+
+def _is_random(obj):
+    owner = getattr(obj, "__self__", None)
+    return isinstance(owner, (np.random.RandomState, np.random.Generator)) or \
+        getattr(obj, "__module__", "") in ("numpy.random", "numpy.random.mtrand")
+
+
+def _source(node):
+    if isinstance(node, gast.Attribute):
+        return f"{_source(node.value)}.{node.attr}"
+    return getattr(node, "id", "?")
+
+
+def differentiate(normal, wrt, with_value=False):
+    """The Gradient (generated statements and outputs) of `normal` w.r.t. parameters `wrt`."""
+    return ReverseMode(normal, tuple(wrt), with_value).run()

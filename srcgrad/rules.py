@@ -1,0 +1,192 @@
+"""The derivative rules: one line per function, read like a page of a calculus book.
+
+Each rule is a lambda `(g, ans, *args)`: `g` is the adjoint of the result, `ans` the
+result itself, the rest are the function's parameters (NumPy's own names, so keyword
+calls bind).  It returns the adjoint of each differentiable parameter — a tuple whose
+i-th entry belongs to the i-th parameter, `None` where there is none.
+
+The lambdas are real code you can call, and they are also *templates*: srcgrad reads
+their source, substitutes the names of the user's variables, folds what is known at
+transform time (`axis is None`, `keepdims`, constant exponents) and pastes the result
+into the generated gradient.  So `d(tanh)` below becomes `dx = dh * (1.0 - h * h)`.
+
+Families:
+  elementwise  broadcasting ops; srcgrad sums an adjoint back to its argument's shape
+               where broadcasting can have happened.
+  reduction    `g` may be a scalar standing for a full array (the adjoint of a sum);
+               these rules broadcast it themselves.
+  vjp          everything else; `g` has the result's full shape.
+  nondiff      no derivative (zero almost everywhere, or integer valued).
+"""
+import numpy as np
+
+from .runtime import (concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
+                      hstack_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
+                      matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint,
+                      solve_adjoint, tensordot_adjoint, tile_adjoint, trace_adjoint,
+                      unbroadcast, vstack_adjoint)
+
+RULES = {}        # NumPy function -> Rule
+NONDIFF = set()   # NumPy functions whose result carries no gradient
+MACROS = {}       # name -> lambda, inlined into templates that call it
+STATIC = {inverse_permutation}   # evaluated at transform time when their arguments are known
+HELPERS = (unbroadcast, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
+           hstack_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
+           matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint, solve_adjoint,
+           tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint)
+
+LN2, LN10 = float(np.log(2.0)), float(np.log(10.0))
+
+
+class Rule:
+    def __init__(self, func, name, template, family, output=None):
+        self.func, self.name, self.template = func, name, template
+        self.family = family
+        self.output = output      # for tuple-valued functions: the output `g` belongs to
+
+    def __repr__(self):
+        return f"<rule {self.name} ({self.family})>"
+
+
+def _resolve(names):
+    """NumPy objects for names like "max amax" or "linalg.norm"; missing ones skipped."""
+    for name in names.split():
+        obj = np
+        for part in name.split("."):
+            obj = getattr(obj, part, None)
+        if obj is not None:
+            yield "np." + name, obj
+
+
+def _register(names, template, family, **options):
+    for name, func in _resolve(names):
+        RULES[func] = Rule(func, name, template, family, **options)
+
+
+def elementwise(names, template):
+    _register(names, template, "elementwise")
+
+
+def reduction(names, template):
+    _register(names, template, "reduction")
+
+
+def vjp(names, template, **options):
+    _register(names, template, "vjp", **options)
+
+
+def nondiff(names):
+    NONDIFF.update(func for _, func in _resolve(names))
+
+
+# Template building blocks, inlined where they are used.
+keep = MACROS["keep"] = lambda g, axis, keepdims: g if keepdims or axis is None else np.expand_dims(g, axis)
+count = MACROS["count"] = lambda a, ans, axis: np.size(a) if axis is None else np.size(a) / np.size(ans)
+mT = MACROS["mT"] = lambda x: np.swapaxes(x, -1, -2)
+
+# --- arithmetic -------------------------------------------------------------------
+elementwise("add",        lambda g, ans, x1, x2: (g, g))
+elementwise("subtract",   lambda g, ans, x1, x2: (g, -g))
+elementwise("multiply",   lambda g, ans, x1, x2: (g * x2, g * x1))
+elementwise("divide",     lambda g, ans, x1, x2: (g / x2, -g * ans / x2))
+elementwise("negative",   lambda g, ans, x: -g)
+elementwise("positive",   lambda g, ans, x: g)
+elementwise("power",      lambda g, ans, x1, x2: (g * x2 * x1 ** (x2 - 1), g * ans * np.log(x1)))
+elementwise("float_power", lambda g, ans, x1, x2: (g * x2 * x1 ** (x2 - 1), g * ans * np.log(x1)))
+elementwise("square",     lambda g, ans, x: g * 2.0 * x)
+elementwise("sqrt",       lambda g, ans, x: g * 0.5 / ans)
+elementwise("cbrt",       lambda g, ans, x: g / (3.0 * ans * ans))
+elementwise("reciprocal", lambda g, ans, x: -g * ans * ans)
+# --- exponentials and logarithms -----------------------------------------------------
+elementwise("exp",        lambda g, ans, x: g * ans)
+elementwise("exp2",       lambda g, ans, x: g * ans * LN2)
+elementwise("expm1",      lambda g, ans, x: g * (ans + 1.0))
+elementwise("log",        lambda g, ans, x: g / x)
+elementwise("log2",       lambda g, ans, x: g / (x * LN2))
+elementwise("log10",      lambda g, ans, x: g / (x * LN10))
+elementwise("log1p",      lambda g, ans, x: g / (1.0 + x))
+elementwise("logaddexp",  lambda g, ans, x1, x2: (g * np.exp(x1 - ans), g * np.exp(x2 - ans)))
+elementwise("logaddexp2", lambda g, ans, x1, x2: (g * np.exp2(x1 - ans), g * np.exp2(x2 - ans)))
+# --- trigonometric and hyperbolic ----------------------------------------------------
+elementwise("sin",        lambda g, ans, x: g * np.cos(x))
+elementwise("cos",        lambda g, ans, x: -g * np.sin(x))
+elementwise("tan",        lambda g, ans, x: g * (1.0 + ans * ans))
+elementwise("arcsin",     lambda g, ans, x: g / np.sqrt(1.0 - x * x))
+elementwise("arccos",     lambda g, ans, x: -g / np.sqrt(1.0 - x * x))
+elementwise("arctan",     lambda g, ans, x: g / (1.0 + x * x))
+elementwise("arctan2",    lambda g, ans, x1, x2: (g * x2 / (x1 * x1 + x2 * x2), -g * x1 / (x1 * x1 + x2 * x2)))
+elementwise("hypot",      lambda g, ans, x1, x2: (g * x1 / ans, g * x2 / ans))
+elementwise("sinh",       lambda g, ans, x: g * np.cosh(x))
+elementwise("cosh",       lambda g, ans, x: g * np.sinh(x))
+elementwise("tanh",       lambda g, ans, x: g * (1.0 - ans * ans))
+elementwise("arcsinh",    lambda g, ans, x: g / np.sqrt(x * x + 1.0))
+elementwise("arccosh",    lambda g, ans, x: g / np.sqrt(x * x - 1.0))
+elementwise("arctanh",    lambda g, ans, x: g / (1.0 - x * x))
+elementwise("deg2rad radians", lambda g, ans, x: g * (np.pi / 180.0))
+elementwise("rad2deg degrees", lambda g, ans, x: g * (180.0 / np.pi))
+# --- piecewise: ties share the gradient evenly ---------------------------------------
+elementwise("absolute fabs", lambda g, ans, x: g * np.sign(x))
+elementwise("maximum fmax", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
+elementwise("minimum fmin", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
+elementwise("clip",       lambda g, ans, a, a_min=None, a_max=None: (g * ((a_min is None or a >= a_min) & (a_max is None or a <= a_max)), g * (a < a_min), g * (a > a_max)))
+elementwise("where",      lambda g, ans, condition, x, y: (None, np.where(condition, g, 0.0), np.where(condition, 0.0, g)))
+# --- reductions ----------------------------------------------------------------------
+reduction("sum",          lambda g, ans, a, axis=None, keepdims=False: keep(g, axis, keepdims))
+reduction("mean",         lambda g, ans, a, axis=None, keepdims=False: keep(g, axis, keepdims) / count(a, ans, axis))
+reduction("prod",         lambda g, ans, a, axis=None, keepdims=False: prod_adjoint(g, ans, a, axis, keepdims))
+reduction("max amax min amin", lambda g, ans, a, axis=None, keepdims=False: keep(g, axis, keepdims) * (a == keep(ans, axis, keepdims)) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=True))
+reduction("var",          lambda g, ans, a, axis=None, ddof=0, keepdims=False: keep(g, axis, keepdims) * 2.0 * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof))
+reduction("std",          lambda g, ans, a, axis=None, ddof=0, keepdims=False: keep(g / ans, axis, keepdims) * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof))
+reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x * keep(g / ans, axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims))
+vjp("cumsum",             lambda g, ans, a, axis=None: np.flip(np.cumsum(np.flip(g, axis), axis), axis) if axis is not None else np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a)))
+# --- linear algebra ------------------------------------------------------------------
+vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if np.ndim(x2) == 2 else matmul_adjoint_lhs(g, x1, x2), x1.T @ g if np.ndim(x1) == 2 else matmul_adjoint_rhs(g, x1, x2)))
+vjp("dot",                lambda g, ans, a, b: (g @ b.T if np.ndim(b) == 2 and np.ndim(a) >= 1 else dot_adjoint(g, a, b, 0), a.T @ g if np.ndim(a) == 2 and np.ndim(b) <= 2 else dot_adjoint(g, a, b, 1)))
+vjp("outer",              lambda g, ans, a, b: (np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))))
+vjp("inner",              lambda g, ans, a, b: (inner_adjoint(g, a, b, 0), inner_adjoint(g, a, b, 1)))
+vjp("vdot",               lambda g, ans, a, b: (g * np.reshape(b, np.shape(a)), g * np.reshape(a, np.shape(b))))
+vjp("tensordot",          lambda g, ans, a, b, axes=2: (tensordot_adjoint(g, a, b, axes, 0), tensordot_adjoint(g, a, b, axes, 1)))
+vjp("einsum",             lambda g, ans, subscripts, *operands: (None, einsum_adjoint(g, subscripts, operands, index)))
+vjp("trace",              lambda g, ans, a, offset=0, axis1=0, axis2=1: trace_adjoint(g, a, offset, axis1, axis2))
+vjp("diag",               lambda g, ans, v, k=0: diag_adjoint(g, v, k))
+vjp("linalg.inv",         lambda g, ans, a: -(mT(ans) @ g @ mT(ans)))
+vjp("linalg.solve",       lambda g, ans, a, b: (solve_adjoint(g, ans, a, b, 0), solve_adjoint(g, ans, a, b, 1)))
+vjp("linalg.det",         lambda g, ans, a: np.expand_dims(g * ans, (-1, -2)) * mT(np.linalg.inv(a)))
+vjp("linalg.slogdet",     lambda g, ans, a: np.expand_dims(g, (-1, -2)) * mT(np.linalg.inv(a)), output=1)
+# --- shape ---------------------------------------------------------------------------
+vjp("reshape",            lambda g, ans, a, shape=None, newshape=None: np.reshape(g, np.shape(a)))
+vjp("ravel",              lambda g, ans, a: np.reshape(g, np.shape(a)))
+vjp("expand_dims",        lambda g, ans, a, axis: np.reshape(g, np.shape(a)))
+vjp("squeeze",            lambda g, ans, a, axis=None: np.reshape(g, np.shape(a)))
+vjp("asarray array",      lambda g, ans, a: g)
+vjp("transpose",          lambda g, ans, a, axes=None: g.T if axes is None else np.transpose(g, inverse_permutation(axes)))
+vjp("swapaxes",           lambda g, ans, a, axis1, axis2: np.swapaxes(g, axis1, axis2))
+vjp("moveaxis",           lambda g, ans, a, source, destination: np.moveaxis(g, destination, source))
+vjp("flip",               lambda g, ans, m, axis=None: np.flip(g, axis))
+vjp("roll",               lambda g, ans, a, shift, axis=None: np.reshape(np.roll(g, np.negative(shift), axis), np.shape(a)))
+vjp("triu",               lambda g, ans, m, k=0: np.triu(g, k))
+vjp("tril",               lambda g, ans, m, k=0: np.tril(g, k))
+vjp("broadcast_to",       lambda g, ans, array, shape: unbroadcast(g, array))
+vjp("concatenate concat", lambda g, ans, arrays, axis=0: concatenate_adjoint(g, arrays, axis, index))
+vjp("stack",              lambda g, ans, arrays, axis=0: np.take(g, index, axis))
+vjp("hstack",             lambda g, ans, tup: hstack_adjoint(g, tup, index))
+vjp("vstack",             lambda g, ans, tup: vstack_adjoint(g, tup, index))
+vjp("tile",               lambda g, ans, A, reps: tile_adjoint(g, A, reps))
+vjp("repeat",             lambda g, ans, a, repeats, axis=None: repeat_adjoint(g, a, repeats, axis))
+# --- no derivative ---------------------------------------------------------------------
+nondiff("zeros ones empty full zeros_like ones_like empty_like full_like eye identity arange "
+        "linspace logspace geomspace meshgrid tri shape ndim size result_type "
+        "sign floor ceil round around rint trunc fix heaviside "
+        "argmax argmin argsort argwhere nonzero flatnonzero count_nonzero searchsorted "
+        "equal not_equal less less_equal greater greater_equal isclose allclose array_equal "
+        "logical_and logical_or logical_not logical_xor isnan isinf isfinite signbit all any "
+        "floor_divide")
+
+# Array methods and attributes, as the NumPy functions they stand for.
+METHODS = {name: getattr(np, name) for name in (
+    "sum mean prod max min var std cumsum dot reshape ravel transpose swapaxes squeeze clip "
+    "trace repeat round argmax argmin all any nonzero").split()}
+METHODS.update(flatten=np.ravel, copy=np.asarray)
+ATTRIBUTES = {"T": np.transpose}
+SHAPE_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
+BUILTINS = {abs: np.absolute}

@@ -1,0 +1,353 @@
+"""Helpers the generated code may call at run time.
+
+Ordinary operations never come here: their adjoints are inline NumPy in the generated
+source.  These are the adjoints that need work no single expression does — summing a
+broadcast adjoint back to its argument's shape, contractions of arbitrary rank, and
+the odd linear-algebra or shape function.  Each takes plain arrays and returns one.
+"""
+import numpy as np
+
+
+def unbroadcast(g, like):
+    """Sum `g` over the axes along which `like` was broadcast, giving `like`'s shape."""
+    try:
+        shape = like.shape
+    except AttributeError:
+        shape = np.shape(like)
+    try:
+        gshape = g.shape
+    except AttributeError:
+        gshape = np.shape(g)
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+    return np.reshape(np.sum(g, axis=axes), shape)
+
+
+def inverse_permutation(axes):
+    """The axes that undo `np.transpose(x, axes)`."""
+    return tuple(int(i) for i in np.argsort(axes))
+
+
+# --- contractions of any rank ------------------------------------------------------
+
+def _swap_last(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def _matmul_promote(g, a, b):
+    """View `a @ b` with 1-D operands as 2-D ones (NumPy's own rule), g to match."""
+    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    if b.ndim == 1:
+        g = g[..., None]
+    if a.ndim == 1:
+        g = np.expand_dims(g, -2)
+    return g, a2, b2
+
+
+def matmul_adjoint_lhs(g, a, b):
+    """Adjoint of `a` in `a @ b`, any ranks (batched operands broadcast)."""
+    g2, a2, b2 = _matmul_promote(g, a, b)
+    return np.reshape(unbroadcast(g2 @ _swap_last(b2), a2), np.shape(a))
+
+
+def matmul_adjoint_rhs(g, a, b):
+    """Adjoint of `b` in `a @ b`, any ranks (batched operands broadcast)."""
+    g2, a2, b2 = _matmul_promote(g, a, b)
+    return np.reshape(unbroadcast(_swap_last(a2) @ g2, b2), np.shape(b))
+
+
+def _tensordot_axes(a_ndim, b_ndim, axes):
+    """NumPy's `axes` argument of tensordot as two lists of non-negative axes."""
+    if isinstance(axes, (int, np.integer)):
+        return list(range(a_ndim - axes, a_ndim)), list(range(axes))
+    ia, ib = axes
+    ia = [ia] if isinstance(ia, (int, np.integer)) else list(ia)
+    ib = [ib] if isinstance(ib, (int, np.integer)) else list(ib)
+    return [i % a_ndim for i in ia], [i % b_ndim for i in ib]
+
+
+def tensordot_adjoint(g, a, b, axes, which):
+    """Adjoint of operand `which` (0 or 1) of `np.tensordot(a, b, axes)`."""
+    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    ia, ib = _tensordot_axes(a.ndim, b.ndim, axes)
+    a_free = [i for i in range(a.ndim) if i not in ia]
+    b_free = [i for i in range(b.ndim) if i not in ib]
+    nfa = len(a_free)
+    if which == 0:
+        # g's trailing axes pair with b's free axes; what is left is a's free axes
+        # followed by b's contracted axes in b's order, which pair with ia.
+        out = np.tensordot(g, b, axes=(list(range(nfa, g.ndim)), b_free))
+        contracted = sorted(ib)
+        order = a_free + [ia[ib.index(j)] for j in contracted]
+    else:
+        out = np.tensordot(a, g, axes=(a_free, list(range(nfa))))
+        contracted = sorted(ia)
+        order = [ib[ia.index(j)] for j in contracted] + b_free
+    return np.transpose(out, np.argsort(order))
+
+
+def dot_adjoint(g, a, b, which):
+    """Adjoint of operand `which` of `np.dot(a, b)`, any ranks."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        other = b if which == 0 else a
+        return unbroadcast(g * other, a if which == 0 else b)
+    axes = ([a.ndim - 1], [max(b.ndim - 2, 0)])
+    return tensordot_adjoint(g, a, b, axes, which)
+
+
+def inner_adjoint(g, a, b, which):
+    """Adjoint of operand `which` of `np.inner(a, b)`, any ranks."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        other = b if which == 0 else a
+        return unbroadcast(g * other, a if which == 0 else b)
+    return tensordot_adjoint(g, a, b, ([a.ndim - 1], [b.ndim - 1]), which)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _einsum_labels(subscripts, operands):
+    """Explicit per-operand label strings and output labels, ellipses spelled out."""
+    subscripts = subscripts.replace(" ", "")
+    inputs, arrow, output = subscripts.partition("->")
+    inputs = inputs.split(",")
+    used = set(subscripts) - set(".,->")
+    spare = [c for c in _LETTERS if c not in used]
+    ell_ndim = max((np.ndim(op) - (len(s) - 3) for s, op in zip(inputs, operands) if "..." in s),
+                   default=0)
+    ell = "".join(spare[:ell_ndim])
+    labels = []
+    for s, op in zip(inputs, operands):
+        if "..." in s:
+            n = np.ndim(op) - (len(s) - 3)
+            s = s.replace("...", ell[ell_ndim - n:] if n else "")
+        labels.append(s)
+    if arrow:
+        output = output.replace("...", ell)
+    else:
+        counts = {}
+        for s in labels:
+            for c in s:
+                counts[c] = counts.get(c, 0) + 1
+        output = ell + "".join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
+    return labels, output
+
+
+def einsum_adjoint(g, subscripts, operands, which):
+    """Adjoint of operand `which` of `np.einsum(subscripts, *operands)`."""
+    labels, output = _einsum_labels(subscripts, operands)
+    target = labels[which]
+    op = np.asarray(operands[which])
+    others = [(s, o) for i, (s, o) in enumerate(zip(labels, operands)) if i != which]
+    known = set(output).union(*[set(s) for s, _ in others]) if others else set(output)
+    unique = "".join(dict.fromkeys(c for c in target if c in known))
+    spec = ",".join([output] + [s for s, _ in others]) + "->" + unique
+    part = np.einsum(spec, g, *[o for _, o in others])
+    # Labels only `which` carries were summed away inside it: broadcast them back.
+    sizes = {c: n for c, n in zip(target, op.shape)}
+    full = "".join(dict.fromkeys(target))
+    part = np.einsum(unique + "->" + unique, part)  # a copy we may expand
+    part = np.expand_dims(part, tuple(i for i, c in enumerate(full) if c not in unique))
+    part = np.broadcast_to(part, [sizes[c] for c in full])
+    if full == target:
+        return np.array(part)
+    # Repeated labels (a diagonal such as "ii"): write onto that diagonal of zeros.
+    out = np.zeros(op.shape, dtype=np.result_type(part.dtype, op.dtype, float))
+    np.einsum(target + "->" + full, out)[...] = part
+    return out
+
+
+# --- reductions and linear algebra -------------------------------------------------
+
+def _keep(g, axis, ndim):
+    """Re-insert reduced axes into `g` so it broadcasts against the input."""
+    if axis is None:
+        return np.reshape(g, (1,) * ndim)
+    return np.expand_dims(g, axis)
+
+
+def prod_adjoint(g, ans, a, axis=None, keepdims=False):
+    """Adjoint of np.prod, exact when `a` has zeros (product of all the others)."""
+    a = np.asarray(a)
+    if not keepdims:
+        g = _keep(g, axis, a.ndim)
+    axes = tuple(range(a.ndim)) if axis is None else tuple(np.atleast_1d(axis) % max(a.ndim, 1))
+    rest = [i for i in range(a.ndim) if i not in axes]
+    moved = np.transpose(a, rest + list(axes))
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat[..., 1:], -1)], axis=-1),
+                               axis=-1), -1)
+    others = np.transpose((left * right).reshape(moved.shape), np.argsort(rest + list(axes)))
+    return g * others
+
+
+def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
+    """Adjoint of np.linalg.norm for the orders NumPy defines on vectors and matrices."""
+    x = np.asarray(x)
+    matrix = (axis is None and x.ndim == 2 and ord is not None) or (
+        axis is not None and np.ndim(axis) == 1 and len(axis) == 2)
+    if axis is None:
+        axis_t = tuple(range(x.ndim))
+    else:
+        axis_t = tuple(int(i) % x.ndim for i in np.atleast_1d(axis))
+    if not keepdims:
+        g = np.expand_dims(g, axis_t)
+        ans = np.expand_dims(ans, axis_t)
+    if ord in (None, "fro") or (ord == 2 and not matrix):
+        return g * x / ans
+    if not matrix:
+        if ord == np.inf or ord == -np.inf:
+            hit = np.abs(x) == ans
+            return g * np.sign(x) * hit / np.sum(hit, axis=axis_t, keepdims=True)
+        if ord == 0:
+            return np.zeros_like(x, dtype=float)
+        return g * np.sign(x) * np.abs(x) ** (ord - 1) / ans ** (ord - 1)
+    r, c = axis_t
+    xm = np.moveaxis(x, (r, c), (-2, -1))
+    gm = np.moveaxis(g, (r, c), (-2, -1))
+    if ord in ("nuc", 2, -2):
+        u, s, vt = np.linalg.svd(xm, full_matrices=False)
+        if ord == "nuc":
+            d = u @ vt
+        else:
+            k = 0 if ord == 2 else -1
+            d = u[..., :, k:k + 1 or None] @ vt[..., k:k + 1 or None, :]
+        return np.moveaxis(gm * d, (-2, -1), (r, c))
+    if ord in (1, -1, np.inf, -np.inf):
+        along = -2 if ord in (1, -1) else -1         # column sums for 1, row sums for inf
+        sums = np.sum(np.abs(xm), axis=along, keepdims=True)
+        best = np.max(sums, axis=-1 if along == -2 else -2, keepdims=True) if ord > 0 else \
+            np.min(sums, axis=-1 if along == -2 else -2, keepdims=True)
+        hit = sums == best
+        d = np.sign(xm) * hit / np.sum(hit, axis=(-2, -1), keepdims=True)
+        return np.moveaxis(gm * d, (-2, -1), (r, c))
+    raise NotImplementedError(f"srcgrad has no derivative of np.linalg.norm with ord={ord!r}")
+
+
+def solve_adjoint(g, ans, a, b, which):
+    """Adjoint of operand `which` of x = np.linalg.solve(a, b)."""
+    vector = np.ndim(b) == 1
+    g_mat = g[..., None] if vector else g
+    gb = np.linalg.solve(np.swapaxes(a, -1, -2), g_mat)
+    if which == 1:
+        return unbroadcast(gb[..., 0] if vector else gb, b)
+    x = ans[..., None] if vector else ans
+    return unbroadcast(-gb @ np.swapaxes(x, -1, -2), a)
+
+
+def _diagonal_index(shape, offset):
+    rows, cols = shape[-2], shape[-1]
+    start_r, start_c = (0, offset) if offset >= 0 else (-offset, 0)
+    n = max(0, min(rows - start_r, cols - start_c))
+    i = np.arange(n)
+    return i + start_r, i + start_c
+
+
+def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
+    """Adjoint of np.trace: `g` on the chosen diagonal, zeros elsewhere."""
+    a = np.asarray(a)
+    out = np.zeros(a.shape, dtype=np.result_type(g, a.dtype, float))
+    view = np.moveaxis(out, (axis1, axis2), (-2, -1))
+    r, c = _diagonal_index(view.shape, offset)
+    view[..., r, c] = np.expand_dims(g, -1)
+    return out
+
+
+def diag_adjoint(g, v, k=0):
+    """Adjoint of np.diag (which builds a matrix from a vector or reads a diagonal)."""
+    v = np.asarray(v)
+    if v.ndim == 1:
+        return np.array(np.diag(g, k))
+    out = np.zeros(v.shape, dtype=np.result_type(g, v.dtype, float))
+    r, c = _diagonal_index(v.shape, k)
+    out[r, c] = g
+    return out
+
+
+# --- joining and repeating ---------------------------------------------------------
+
+def _piece(g, arrays, axis, index, sizes):
+    start = sum(sizes[:index])
+    where = [slice(None)] * g.ndim
+    where[axis] = slice(start, start + sizes[index])
+    return g[tuple(where)]
+
+
+def concatenate_adjoint(g, arrays, axis, index):
+    """Adjoint of array number `index` of np.concatenate(arrays, axis)."""
+    if axis is None:
+        sizes = [np.size(a) for a in arrays]
+        return np.reshape(_piece(np.ravel(g), arrays, 0, index, sizes), np.shape(arrays[index]))
+    axis = axis % g.ndim
+    return _piece(g, arrays, axis, index, [np.shape(a)[axis] for a in arrays])
+
+
+def hstack_adjoint(g, arrays, index):
+    """Adjoint of array number `index` of np.hstack(arrays)."""
+    axis = 0 if np.ndim(arrays[0]) <= 1 else 1
+    sizes = [np.shape(np.atleast_1d(a))[axis] for a in arrays]
+    return np.reshape(_piece(g, arrays, axis, index, sizes), np.shape(arrays[index]))
+
+
+def vstack_adjoint(g, arrays, index):
+    """Adjoint of array number `index` of np.vstack(arrays)."""
+    sizes = [np.shape(np.atleast_2d(a))[0] for a in arrays]
+    return np.reshape(_piece(g, arrays, 0, index, sizes), np.shape(arrays[index]))
+
+
+def tile_adjoint(g, a, reps):
+    """Adjoint of np.tile: sum the copies."""
+    shape = np.shape(a)
+    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
+    n = max(len(shape), len(reps))
+    shape_n = (1,) * (n - len(shape)) + tuple(shape)
+    reps_n = (1,) * (n - len(reps)) + reps
+    split = np.reshape(g, [d for pair in zip(reps_n, shape_n) for d in pair])
+    return np.reshape(np.sum(split, axis=tuple(range(0, 2 * n, 2))), shape)
+
+
+def repeat_adjoint(g, a, repeats, axis=None):
+    """Adjoint of np.repeat: sum each element's copies."""
+    shape = np.shape(a)
+    if axis is None:
+        n, axis, g_moved = int(np.prod(shape)), 0, np.ravel(g)
+    else:
+        axis = axis % len(shape)
+        n, g_moved = shape[axis], np.moveaxis(g, axis, 0)
+    owner = np.repeat(np.arange(n), repeats)
+    out = np.zeros((n,) + g_moved.shape[1:], dtype=np.result_type(g_moved, float))
+    np.add.at(out, owner, g_moved)
+    if axis is None or len(shape) == 0:
+        return np.reshape(out, shape)
+    return np.moveaxis(out, 0, axis)
+
+
+# --- the wrapper's finishing touch -------------------------------------------------
+
+def fit_gradient(grad, like, copy):
+    """Give `grad` the shape and floating dtype of the argument `like` it belongs to.
+
+    `copy` is set where the generated code's result may alias another array.
+    """
+    if type(like) is np.ndarray:
+        dtype = like.dtype if like.dtype.kind in "fc" else np.dtype(float)
+        if (not copy and type(grad) is np.ndarray and grad.dtype == dtype
+                and grad.shape == like.shape):
+            return grad
+        out = np.empty(like.shape, dtype)
+        out[...] = grad
+        return out
+    if isinstance(like, (float, int)) and np.ndim(grad) == 0:
+        return float(grad)
+    if isinstance(like, np.generic) and np.ndim(grad) == 0:
+        return (like.dtype.type if like.dtype.kind in "fc" else np.float64)(grad)
+    return fit_gradient(grad, np.asarray(like), copy)

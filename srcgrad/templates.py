@@ -1,0 +1,92 @@
+"""Rules are lambdas; their source is the template pasted into generated code.
+
+`instantiate` finds a rule lambda's syntax tree, substitutes the expressions bound to
+its parameters, inlines macros (`keep`, `mT`), names NumPy and runtime helpers through
+the generated function's namespace, and folds what is known at transform time.
+"""
+import builtins
+import copy
+import linecache
+
+import gast
+import numpy as np
+
+from . import rules
+from .fold import fold, make_const
+
+_LAMBDAS = {}   # (filename, first line) -> [gast.Lambda, ...]
+
+
+def lambda_node(fn):
+    """The gast.Lambda node that defined the lambda `fn`."""
+    code = fn.__code__
+    key = (code.co_filename, code.co_firstlineno)
+    if key not in _LAMBDAS:
+        tree = gast.parse("".join(linecache.getlines(code.co_filename)))
+        for node in gast.walk(tree):
+            if isinstance(node, gast.Lambda):
+                _LAMBDAS.setdefault((code.co_filename, node.lineno), []).append(node)
+    nodes = [n for n in _LAMBDAS.get(key, ())
+             if [a.id for a in n.args.args] == list(code.co_varnames[:code.co_argcount])]
+    if len(nodes) != 1:
+        raise RuntimeError(f"cannot find the source of rule {fn!r} "
+                           f"({code.co_filename}:{code.co_firstlineno}): one lambda per line")
+    return nodes[0]
+
+
+def parameters(fn):
+    """(positional parameter names after g and ans, vararg name or None, defaults dict)."""
+    node = lambda_node(fn)
+    names = [a.id for a in node.args.args]
+    defaults = dict(zip(names[len(names) - len(fn.__defaults__ or ()):], fn.__defaults__ or ()))
+    vararg = node.args.vararg.id if node.args.vararg is not None else None
+    return names[2:], vararg, defaults
+
+
+class _Instantiate(gast.NodeTransformer):
+    def __init__(self, bindings, env, namespace):
+        self.bindings, self.env, self.namespace = bindings, env, namespace
+
+    def visit_Name(self, node):
+        if node.id in self.bindings:
+            return copy.deepcopy(self.bindings[node.id])
+        obj = self.env.get(node.id, getattr(builtins, node.id, None))
+        if obj is np:
+            return self.namespace.reference(np, "np")
+        if isinstance(obj, (int, float)) and not isinstance(obj, bool):
+            return make_const(obj)
+        if obj in rules.HELPERS:
+            return self.namespace.reference(obj, obj.__name__)
+        if obj is not None and getattr(builtins, node.id, None) is obj:
+            return node
+        raise RuntimeError(f"template name {node.id!r} is neither a parameter nor known")
+
+    def visit_Call(self, node):
+        target = self.env.get(getattr(node.func, "id", None))
+        if isinstance(node.func, gast.Name) and any(target is m for m in rules.MACROS.values()):
+            args = [self.visit(a) for a in node.args]
+            names = [a.id for a in lambda_node(target).args.args]
+            return _expand(target, dict(zip(names, args)), self.namespace)
+        self.generic_visit(node)
+        return node
+
+
+def _expand(fn, bindings, namespace):
+    body = copy.deepcopy(lambda_node(fn).body)
+    return _Instantiate(bindings, fn.__globals__, namespace).visit(body)
+
+
+def instantiate(fn, bindings, namespace):
+    """The folded body of rule lambda `fn` with parameters replaced by `bindings`.
+
+    Returns a list with one expression (or None) per differentiable parameter."""
+    body = fold(_expand(fn, bindings, namespace), rules.STATIC)
+    if isinstance(lambda_node(fn).body, gast.Tuple) and isinstance(body, gast.Tuple):
+        return [None if (isinstance(e, gast.Constant) and e.value is None) else e
+                for e in body.elts]
+    return [body]
+
+
+def template_uses(fn, name):
+    """Whether the rule's template mentions parameter `name` (e.g. "ans")."""
+    return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(lambda_node(fn).body))
