@@ -103,6 +103,44 @@ def inline_temporaries(lines, outputs):
     return lines
 
 
+class _ShapeAttributes(gast.NodeTransformer):
+    """`np.size(x)` -> `x.size` where x is certainly a NumPy object (an attribute is cheaper)."""
+
+    def __init__(self, numpy_typed):
+        self.numpy_typed = numpy_typed
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        query = getattr(node, "srcgrad_shape_query", None)
+        if query and isinstance(node.args[0], gast.Name) and node.args[0].id in self.numpy_typed:
+            return gast.Attribute(value=node.args[0], attr=query, ctx=gast.Load())
+        return node
+
+
+def resolve_shape_queries(gradient, lines, outputs):
+    """Where a value is used only for its shape, use a value of the same shape class that
+    the code keeps anyway, so the first one need not be kept (or computed at all)."""
+    nodes = [line.stmt for line in lines] + [o for o in outputs if o is not None]
+    real = {n.id for node in nodes for n in _loads(node) if not hasattr(n, "srcgrad_shape_class")}
+    params = set(gradient.order[:len(gradient.parsed.node.args.args)])
+    stand_in = {}
+    for prefer_numpy in (True, False):
+        for name in gradient.order:
+            cls = gradient.classes.get(name)
+            usable = name in real or (name in params and not prefer_numpy)
+            if cls is not None and usable and cls not in stand_in and \
+                    (name in gradient.numpy_typed or not prefer_numpy):
+                stand_in[cls] = name
+    for node in nodes:
+        for n in _loads(node):
+            cls = getattr(n, "srcgrad_shape_class", None)
+            if cls is not None and n.id not in real and cls in stand_in:
+                n.id = stand_in[cls]
+    rewrite = _ShapeAttributes(gradient.numpy_typed)
+    for line in lines:
+        line.stmt = rewrite.visit(line.stmt)
+
+
 def _is_fresh(expr):
     """Whether `expr` certainly makes a new array (rather than returning or viewing one)."""
     if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)) or is_const(expr):
@@ -142,5 +180,7 @@ def optimize(gradient):
     ends = propagate_copies(gradient.lines, ends)
     gradient.outputs, gradient.value = ends[:-1], ends[-1]
     lines = eliminate_dead(gradient.lines, ends)
+    resolve_shape_queries(gradient, lines, ends)
+    lines = eliminate_dead(lines, ends)
     gradient.lines = inline_temporaries(lines, ends)
     return output_copies(gradient.lines, gradient.outputs)

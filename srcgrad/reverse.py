@@ -117,6 +117,9 @@ class Gradient:
     namespace: Namespace
     wrt: tuple
     namer: object
+    classes: dict = None             # value name -> shape class
+    numpy_typed: set = None          # values certainly NumPy arrays or scalars
+    order: list = None               # value names in order of definition
 
 
 def _names_in(node):
@@ -138,7 +141,8 @@ class ReverseMode:
         self.primal_of = {}         # adjoint name -> value name
         self.lines = []
         self._token_count = 0
-        self.representative = {}    # shape class -> the first value of that class
+        self.numpy_typed = set()    # values certainly ndarray or NumPy scalar (have .size)
+        self.order = []             # value names in order of definition
 
     # --- errors ------------------------------------------------------------------
     def problem(self, cls, message, line, construct=None, hint=None):
@@ -158,24 +162,25 @@ class ReverseMode:
             return SCALAR
         return self.new_token()
 
-    def shape_only(self, expr):
-        """Replace values used only for their shape (np.size(x), unbroadcast(g, x)) by the
-        first value of the same shape class, so x need not be kept or even computed."""
+    def mark_shape_queries(self, expr):
+        """Mark uses of a value for its shape only (np.size(x), unbroadcast(g, x)); the
+        optimizer may swap x for another value of its shape class that is kept anyway."""
         for node in gast.walk(expr):
             if not isinstance(node, gast.Call):
                 continue
             func = node.func
             if isinstance(func, gast.Attribute) and getattr(func.value, "srcgrad_object", None) is np \
                     and func.attr in ("size", "shape", "ndim") and len(node.args) == 1:
-                slot = 0
+                node.srcgrad_shape_query = func.attr
+                arg = node.args[0]
             elif getattr(func, "srcgrad_object", None) is rules.unbroadcast:
-                slot = 1
+                arg = node.args[1:]
             else:
                 continue
-            arg = node.args[slot]
-            if isinstance(arg, gast.Name) and arg.id in self.tokens:
-                node.args[slot] = name_node(self.representative.get(self.tokens[arg.id], arg.id))
-        return fold(expr, rules.STATIC)
+            for a in arg if isinstance(arg, list) else [arg]:
+                if isinstance(a, gast.Name) and a.id in self.tokens:
+                    a.srcgrad_shape_class = self.tokens[a.id]
+        return expr
 
     def broadcast_token(self, atoms):
         classes = {self.token(a) for a in atoms} - {SCALAR}
@@ -299,6 +304,22 @@ class ReverseMode:
                                  f"or compute {_source(func)}(...) outside the differentiated function "
                                  f"and pass it in as an argument")
 
+    def numpy_result(self, stmt, op):
+        """Whether the value is certainly a NumPy array or scalar (not a Python number)."""
+        value = stmt.value
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
+            return True         # Python numbers have no `@`: the result is NumPy's
+        if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Name)) or \
+                (isinstance(value, gast.Attribute) and value.attr == "T"):
+            return any(isinstance(n, gast.Name) and n.id in self.numpy_typed
+                       for n in gast.walk(value))
+        if isinstance(value, gast.Call):
+            if isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) \
+                    and value.func.value.id in self.tokens:      # a method of a local value
+                return value.func.value.id in self.numpy_typed
+            return op.kind == "rule" or (op.kind == "nondiff" and _is_numpy_call(self.ns, value.func))
+        return False
+
     def shape_token(self, stmt, op):
         value = stmt.value
         if op.kind == "copy":
@@ -333,7 +354,7 @@ class ReverseMode:
         """Resolve every statement; compute varied values and shape classes (forward)."""
         for p in self.normal.params:
             self.tokens[p] = p
-            self.representative[p] = p
+            self.order.append(p)
         for stmt in self.normal.body:
             if not isinstance(stmt, Assign):
                 continue
@@ -342,10 +363,12 @@ class ReverseMode:
             if op.kind in ("rule", "copy", "problem") and (
                     op.kind == "problem" or any(self.is_varied(a) for a in op.operands)):
                 self.varied.update(stmt.targets)
+            if self.numpy_result(stmt, op):
+                self.numpy_typed.update(stmt.targets)
             token = self.shape_token(stmt, op) if len(stmt.targets) == 1 else None
             for t in stmt.targets:
                 self.tokens[t] = token if token is not None else self.new_token()
-                self.representative.setdefault(self.tokens[t], t)
+                self.order.append(t)
 
     def find_useful(self, result):
         """Values through which the result depends on the inputs (backward)."""
@@ -388,7 +411,8 @@ class ReverseMode:
         value = name_node(ret.name) if self.with_value else None
         prefix = "value_and_grad_" if self.with_value else "grad_"
         return Gradient(self.parsed, prefix + self.parsed.name, self.lines, outputs, value,
-                        self.ns, self.wrt, self.namer)
+                        self.ns, self.wrt, self.namer, self.tokens, self.numpy_typed,
+                        self.order + list(self.adjoints))
 
     def scalar_check(self, ret):
         parsed = self.parsed
@@ -417,7 +441,8 @@ class ReverseMode:
         else:
             self.emit(assign(adj.name, gast.BinOp(left=name_node(adj.name), op=gast.Add(),
                                                   right=expr)), line)
-            adj.loose = adj.loose and loose
+            adj.loose = adj.loose and loose and (
+                "scalar" if adj.loose == loose == "scalar" else "partial")
 
     def materialize(self, name, line):
         """Broadcast a loose adjoint to its value's full shape."""
@@ -427,17 +452,28 @@ class ReverseMode:
             self.emit(assign(adj.name, np_call(self.ns, "broadcast_to", name_node(adj.name), shape)), line)
             adj.loose = False
 
-    def exact(self, expr, token):
-        """Whether `expr` (elementwise in its leaves) certainly has shape class `token` in full."""
+    def looseness(self, expr, token):
+        """How `expr` (elementwise in its leaves) fills shape class `token`: False if in
+        full, "scalar" if it is a 0-d stand-in, "partial" if it only broadcasts to it."""
+        scalar = True
         for leaf in _elementwise_leaves(expr):
             if isinstance(leaf, gast.Name):
                 primal = self.primal_of.get(leaf.id)
                 if primal is not None:
-                    if self.tokens.get(primal) == token and not self.adjoints[primal].loose:
-                        return True
-                elif self.tokens.get(leaf.id) == token:
-                    return True
-        return False
+                    loose = self.adjoints[primal].loose
+                    if not loose and self.tokens.get(primal) == token:
+                        return False
+                    scalar = scalar and (loose == "scalar" or
+                                         (not loose and self.tokens.get(primal) == SCALAR))
+                else:
+                    if self.tokens.get(leaf.id) == token:
+                        return False
+                    scalar = scalar and self.tokens.get(leaf.id) == SCALAR
+            elif isinstance(leaf, gast.Call) and getattr(leaf, "srcgrad_shape_query", None) in ("size", "ndim"):
+                continue
+            elif not isinstance(const_value(leaf), (int, float)):
+                scalar = False
+        return "scalar" if scalar else "partial"
 
     def backward(self, stmt):
         op, line = self.ops[id(stmt)], stmt.line
@@ -476,23 +512,33 @@ class ReverseMode:
                 extra = {"index": make_const(index)} if index is not None else {}
                 expr = templates.instantiate(rule.template, dict(bindings, **extra), self.ns)[position]
                 expr, loose = self.fit_shape(expr, atom, out, z_token, family)
-                self.contribute(atom.id, self.shape_only(expr), loose, line)
+                self.contribute(atom.id, self.mark_shape_queries(expr), loose, line)
 
     def fit_shape(self, expr, atom, out, z_token, family):
-        """The contribution `expr` made to fit operand `atom`, and whether it is loose."""
+        """The contribution `expr` made to fit operand `atom`, and how loose it is."""
         x_token = self.tokens.get(atom.id, atom.id)
         if family == "reduction":
-            return expr, not self.exact(expr, x_token)
+            return expr, self.looseness(self.mark_shape_queries(expr), x_token)
         if family != "elementwise":
             return expr, False
+        loose = self.looseness(self.mark_shape_queries(expr), z_token)
         if x_token == z_token:
-            return expr, not self.exact(expr, z_token)
-        if not self.exact(expr, z_token):
-            expr = np_call(self.ns, "broadcast_to", expr, np_call(self.ns, "shape", name_node(out)))
+            return expr, loose
+        if loose == "scalar":
+            # g stands for a full array of g's: summing it over the broadcast axes of x
+            # multiplies it by the number of copies.
+            size = np_call(self.ns, "size", name_node(out))
+            if x_token == SCALAR:
+                return gast.BinOp(left=expr, op=gast.Mult(), right=size), False
+            ratio = gast.BinOp(left=size, op=gast.Div(), right=np_call(self.ns, "size", name_node(atom.id)))
+            return gast.BinOp(left=expr, op=gast.Mult(), right=ratio), "scalar"
         if x_token == SCALAR:
+            if loose:
+                expr = np_call(self.ns, "broadcast_to", expr, np_call(self.ns, "shape", name_node(out)))
             return np_call(self.ns, "sum", expr), False
         helper = self.ns.reference(rules.unbroadcast, "unbroadcast")
-        return gast.Call(func=helper, args=[expr, name_node(atom.id)], keywords=[]), False
+        args = [expr, name_node(atom.id)] + ([name_node(out)] if loose else [])
+        return gast.Call(func=helper, args=args, keywords=[]), False
 
 
 def _elementwise_leaves(expr):
@@ -512,6 +558,15 @@ def _elementwise_leaves(expr):
             yield from _elementwise_leaves(a)
     else:
         yield expr
+
+
+def _is_numpy_call(ns, func):
+    try:
+        obj = ns.lookup(func)
+    except Exception:
+        return False
+    return isinstance(obj, np.ufunc) or (getattr(obj, "__module__", None) or "").startswith("numpy") \
+        and obj not in (np.shape, np.ndim, np.size) and not _is_random(obj)
 
 
 def _hashable(obj):

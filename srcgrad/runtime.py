@@ -8,16 +8,29 @@ the odd linear-algebra or shape function.  Each takes plain arrays and returns o
 import numpy as np
 
 
-def unbroadcast(g, like):
-    """Sum `g` over the axes along which `like` was broadcast, giving `like`'s shape."""
+def _shape(x):
     try:
-        shape = like.shape
+        return x.shape
     except AttributeError:
-        shape = np.shape(like)
-    try:
-        gshape = g.shape
-    except AttributeError:
-        gshape = np.shape(g)
+        return np.shape(x)
+
+
+def unbroadcast(g, like, full=None):
+    """Sum `g` over the axes along which `like` was broadcast, giving `like`'s shape.
+
+    `g` has the shape of the broadcast result, or, when `full` is given, broadcasts to
+    the shape of `full` (the result) and stands for that broadcast array.
+    """
+    shape, gshape = _shape(like), _shape(g)
+    if full is not None:
+        full_shape = _shape(full)
+        if gshape != full_shape:
+            if gshape == shape and len(shape) == len(full_shape):
+                # g's shape is like's; what broadcasting repeated, sum as a count.
+                counts = [f // s for f, s in zip(full_shape, shape) if s != f]
+                return g * np.prod(counts) if counts else g
+            g = np.broadcast_to(g, full_shape)
+            gshape = full_shape
     if gshape == shape:
         return g
     lead = len(gshape) - len(shape)
