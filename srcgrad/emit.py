@@ -1,5 +1,7 @@
 """Step 5: print the generated gradient as Python source, with a comment per adjoint block."""
 import copy
+import io
+import tokenize
 
 import astor
 import gast
@@ -8,6 +10,18 @@ import gast
 def to_source(node):
     """Python source of a gast node (statement or expression)."""
     return astor.to_source(gast.gast_to_ast(node)).rstrip("\n")
+
+
+def code_only(text):
+    """A source line without its trailing comment and extra spaces, for quoting."""
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text.strip()).readline)
+                  if t.type == tokenize.COMMENT]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return text.strip()
+    if tokens:
+        text = text.strip()[:tokens[0].start[1]]
+    return text.strip()
 
 
 def _signature(parsed, name):
@@ -47,7 +61,7 @@ def emit(gradient):
                 out.append("")
                 started_adjoint = True
             block_line = line.line
-            out.append(f"    # {parsed.short_filename}:{line.line}  {parsed.line(line.line).strip()}")
+            out.append(f"    # {parsed.short_filename}:{line.line}  {code_only(parsed.line(line.line))}")
         for text in to_source(line.stmt).splitlines():
             out.append("    " + text)
             line_map[len(out)] = line.line

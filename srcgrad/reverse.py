@@ -158,7 +158,7 @@ class ReverseMode:
         if isinstance(atom, gast.Name):
             return self.tokens.setdefault(atom.id, atom.id)   # parameters and globals: their own
         value = const_value(atom)
-        if isinstance(value, (int, float)):
+        if value is None or isinstance(value, (int, float)):   # None: an absent bound, say
             return SCALAR
         return self.new_token()
 
