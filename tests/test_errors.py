@@ -1,0 +1,246 @@
+"""Bad input gets a SrcgradError naming file, line and construct, never a wrong gradient."""
+import inspect
+import os
+
+import numpy as np
+import pytest
+
+import srcgrad
+from srcgrad import (GradientRuntimeError, NoDerivativeRuleError, NonScalarResultError,
+                     SourceUnavailableError, SrcgradError, UnsupportedSyntaxError)
+
+HERE = os.path.basename(__file__)
+
+
+def line_of(func, text):
+    """Absolute line number of the first line of `func` containing `text`."""
+    lines, start = inspect.getsourcelines(func)
+    return start + next(i for i, line in enumerate(lines) if text in line)
+
+
+def raises(func, cls, wrt=0, args=(np.ones(3),)):
+    with pytest.raises(cls) as info:
+        srcgrad.grad(func, wrt=wrt)(*args)
+    return info.value
+
+
+def with_if(x):
+    y = x * 2.0
+    if np.sum(y) > 0:
+        y = y * 3.0
+    return np.sum(y)
+
+
+def with_for(x):
+    s = 0.0
+    for i in range(3):
+        s = s + np.sum(x)
+    return s
+
+
+def with_while(x):
+    while np.sum(x) < 10:
+        x = x * 2.0
+    return np.sum(x)
+
+
+def with_with(x):
+    with np.errstate(all="ignore"):
+        y = np.log(x)
+    return np.sum(y)
+
+
+def with_try(x):
+    try:
+        y = np.log(x)
+    except ValueError:
+        y = x
+    return np.sum(y)
+
+
+def with_nested_def(x):
+    def inner(v):
+        return v * 2.0
+    return np.sum(x)
+
+
+def with_global(x):
+    global SOMETHING
+    SOMETHING = 1
+    return np.sum(x)
+
+
+def with_lambda(x):
+    f = lambda v: v * 2.0  # noqa: E731
+    return np.sum(x)
+
+
+def with_comprehension(x):
+    parts = [x * i for i in range(3)]
+    return np.sum(x)
+
+
+@pytest.mark.parametrize("func,marker,construct", [
+    (with_if, "if np.sum", "`if` statement"),
+    (with_for, "for i in", "`for` loop"),
+    (with_while, "while np.sum", "`while` loop"),
+    (with_with, "with np.errstate", "`with` statement"),
+    (with_try, "try:", "`try` statement"),
+    (with_nested_def, "def inner", "nested function definition"),
+    (with_global, "global SOMETHING", "`global` declaration"),
+    (with_lambda, "lambda v", "lambda"),
+    (with_comprehension, "parts = [", "list comprehension"),
+])
+def test_unsupported_syntax_names_file_line_construct(func, marker, construct):
+    err = raises(func, UnsupportedSyntaxError)
+    line = line_of(func, marker)
+    assert err.lineno == line and err.construct == construct
+    text = str(err)
+    assert text.startswith(f"{func.__code__.co_filename}:{line}: ")
+    assert construct in text and marker in text      # the source line is quoted
+    assert "hint:" in text or construct in ("lambda",)
+
+
+def test_error_is_raised_at_transform_time_by_source_too():
+    with pytest.raises(UnsupportedSyntaxError):
+        srcgrad.grad(with_for).source
+
+
+def fft_loss(x):
+    y = np.fft.fft(x)
+    return np.sum(np.abs(y))
+
+
+def test_function_without_rule_names_it():
+    err = raises(fft_loss, NoDerivativeRuleError)
+    assert err.lineno == line_of(fft_loss, "np.fft.fft")
+    assert "np.fft.fft" in str(err) and "hint:" in str(err)
+
+
+def test_function_without_rule_on_data_only_is_fine():
+    def f(x, data):
+        spectrum = np.abs(np.fft.fft(data))        # no gradient needed through fft
+        return np.sum(x * spectrum)
+    data = np.arange(4.0)
+    np.testing.assert_allclose(srcgrad.grad(f)(np.ones(4), data), np.abs(np.fft.fft(data)))
+
+
+def method_without_rule(x):
+    return np.sum(x.cumprod())
+
+
+def test_method_without_rule():
+    err = raises(method_without_rule, NoDerivativeRuleError)
+    assert ".cumprod()" in str(err) and err.lineno == line_of(method_without_rule, "cumprod")
+
+
+def helper(v):
+    return v * 2.0
+
+
+def calls_user_function(x):
+    return np.sum(helper(x))
+
+
+def test_call_to_user_function_is_reported():
+    err = raises(calls_user_function, UnsupportedSyntaxError)
+    assert "helper" in str(err) and err.lineno == line_of(calls_user_function, "helper(x)")
+
+
+def indexes(x):
+    return np.sum(x[0] * 2.0)
+
+
+def test_indexing_a_differentiated_value_is_reported():
+    err = raises(indexes, UnsupportedSyntaxError)
+    assert "indexing" in str(err) and err.lineno == line_of(indexes, "x[0]")
+
+
+def bad_keyword(x):
+    return np.sum(x, dtype=np.float32)
+
+
+def test_unsupported_keyword_of_a_rule():
+    err = raises(bad_keyword, UnsupportedSyntaxError)
+    assert "dtype=" in str(err) and "np.sum" in str(err)
+
+
+def returns_vector(x):
+    return x * 2.0
+
+
+def test_non_scalar_result_names_shape():
+    err = raises(returns_vector, NonScalarResultError)
+    assert "scalar" in str(err) and "(3,)" in str(err)
+    assert err.lineno == line_of(returns_vector, "return x * 2.0")
+
+
+def returns_tuple(x):
+    return np.sum(x), np.mean(x)
+
+
+def no_return(x):
+    y = x * 2
+
+
+@pytest.mark.parametrize("func", [returns_tuple, no_return])
+def test_result_that_is_not_one_value(func):
+    err = raises(func, NonScalarResultError)
+    assert "scalar" in str(err)
+
+
+def test_source_unavailable():
+    namespace = {}
+    exec("import numpy as np\ndef typed_in_repl(x):\n    return np.sum(x)\n", namespace)
+    with pytest.raises(SourceUnavailableError) as info:
+        srcgrad.grad(namespace["typed_in_repl"])(np.ones(2))
+    assert "source" in str(info.value) and "hint:" in str(info.value)
+
+
+def test_lambda_is_refused_with_a_hint():
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        srcgrad.grad(lambda x: x ** 2)(1.0)
+    assert "def" in str(info.value)
+
+
+def test_not_a_function():
+    with pytest.raises(SrcgradError):
+        srcgrad.grad(np.sum)
+    with pytest.raises(SrcgradError):
+        srcgrad.grad(42)
+
+
+@pytest.mark.parametrize("wrt,words", [(5, "out of range"), ("z", "not a parameter"),
+                                       ((0, "w"), "twice"), ((), "no gradient"),
+                                       (1.5, "position or name")])
+def test_bad_wrt(wrt, words):
+    def f(w, X):
+        return np.sum(w * X)
+    with pytest.raises(SrcgradError) as info:
+        srcgrad.grad(f, wrt=wrt)
+    assert words in str(info.value)
+
+
+def shape_mismatch(w, X):
+    z = X @ w
+    return np.sum(z)
+
+
+def test_runtime_error_names_user_line_and_keeps_cause():
+    with pytest.raises(GradientRuntimeError) as info:
+        srcgrad.grad(shape_mismatch)(np.ones(4), np.ones((3, 5)))
+    err = info.value
+    assert err.lineno == line_of(shape_mismatch, "z = X @ w")
+    assert isinstance(err.__cause__, ValueError)
+    assert "ValueError" in str(err) and "generated gradient" in str(err)
+
+
+def test_wrong_call_signature_is_plain_type_error():
+    with pytest.raises(TypeError):
+        srcgrad.grad(shape_mismatch)(np.ones(4))
+
+
+def test_errors_are_srcgrad_errors():
+    for cls in (UnsupportedSyntaxError, NoDerivativeRuleError, NonScalarResultError,
+                SourceUnavailableError, GradientRuntimeError):
+        assert issubclass(cls, SrcgradError)
