@@ -15,4 +15,4 @@ w = np.zeros(3)
 for step in range(200):
     w -= 0.1 * loss(w, X, y)           # plain gradient descent
 print("w =", np.round(w, 2))
-print(loss.source)
+print(loss.source, end="")
