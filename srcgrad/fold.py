@@ -59,6 +59,20 @@ def make_const(value):
     return gast.Constant(value=number, kind=None)
 
 
+def _truth(test):
+    """The truth value of a condition, when it is known (`x or True` is true whatever x is)."""
+    v = const_value(test)
+    if v is not _NO_VALUE:
+        return bool(v)
+    if isinstance(test, gast.BoolOp):
+        known = [bool(const_value(e)) for e in test.values if is_const(e)]
+        if isinstance(test.op, gast.Or) and any(known):
+            return True
+        if isinstance(test.op, gast.And) and not all(known) and known:
+            return False
+    return _NO_VALUE
+
+
 def _is_number(node, number):
     v = const_value(node)
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v == number
@@ -147,7 +161,7 @@ class _Folder(gast.NodeTransformer):
 
     def visit_IfExp(self, node):
         self.generic_visit(node)
-        v = const_value(node.test)
+        v = _truth(node.test)
         if v is not _NO_VALUE:
             return node.body if v else node.orelse
         return node
