@@ -60,7 +60,8 @@ def _resolve(names):
 
 def _register(names, template, family, **options):
     for name, func in _resolve(names):
-        RULES[func] = Rule(func, name, template, family, **options)
+        if func not in RULES:       # NumPy aliases (concat, concatenate): the first name shows
+            RULES[func] = Rule(func, name, template, family, **options)
 
 
 def elementwise(names, template):
@@ -131,14 +132,16 @@ elementwise("minimum fmin", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2
 elementwise("clip",       lambda g, ans, a, a_min=None, a_max=None: (g * ((a_min is None or a >= a_min) & (a_max is None or a <= a_max)), g * (a < a_min), g * (a > a_max)))
 elementwise("where",      lambda g, ans, condition, x, y: (None, np.where(condition, g, 0.0), np.where(condition, 0.0, g)))
 # --- reductions ----------------------------------------------------------------------
-reduction("sum",          lambda g, ans, a, axis=None, keepdims=False: keep(g, axis, keepdims))
-reduction("mean",         lambda g, ans, a, axis=None, keepdims=False: keep(g, axis, keepdims) / count(a, ans, axis))
-reduction("prod",         lambda g, ans, a, axis=None, keepdims=False: prod_adjoint(g, ans, a, axis, keepdims))
-reduction("max amax min amin", lambda g, ans, a, axis=None, keepdims=False: keep(g, axis, keepdims) * (a == keep(ans, axis, keepdims)) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=True))
-reduction("var",          lambda g, ans, a, axis=None, ddof=0, keepdims=False: keep(g, axis, keepdims) * 2.0 * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof))
-reduction("std",          lambda g, ans, a, axis=None, ddof=0, keepdims=False: keep(g / ans, axis, keepdims) * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof))
+# `_dtype` and `_out` hold NumPy's positional slots, so `np.sum(x, 0, None, None, True)`
+# binds `keepdims` (and `np.var(x, 0, None, None, 1)` binds `ddof`) where NumPy does.
+reduction("sum",          lambda g, ans, a, axis=None, _dtype=None, _out=None, keepdims=False: keep(g, axis, keepdims))
+reduction("mean",         lambda g, ans, a, axis=None, _dtype=None, _out=None, keepdims=False: keep(g, axis, keepdims) / count(a, ans, axis))
+reduction("prod",         lambda g, ans, a, axis=None, _dtype=None, _out=None, keepdims=False: prod_adjoint(g, ans, a, axis, keepdims))
+reduction("max amax min amin", lambda g, ans, a, axis=None, _out=None, keepdims=False: keep(g, axis, keepdims) * (a == keep(ans, axis, keepdims)) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=True))
+reduction("var",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g, axis, keepdims) * 2.0 * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof))
+reduction("std",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g / ans, axis, keepdims) * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof))
 reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x * keep(g / ans, axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims))
-vjp("cumsum",             lambda g, ans, a, axis=None: np.flip(np.cumsum(np.flip(g, axis), axis), axis) if axis is not None else np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a)))
+vjp("cumsum",             lambda g, ans, a, axis=None, _dtype=None, _out=None: np.flip(np.cumsum(np.flip(g, axis), axis), axis) if axis is not None else np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a)))
 # --- linear algebra ------------------------------------------------------------------
 vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if np.ndim(x2) == 2 else matmul_adjoint_lhs(g, x1, x2), x1.T @ g if np.ndim(x1) == 2 else matmul_adjoint_rhs(g, x1, x2)))
 vjp("dot",                lambda g, ans, a, b: (g @ b.T if np.ndim(b) == 2 and np.ndim(a) >= 1 else dot_adjoint(g, a, b, 0), a.T @ g if np.ndim(a) == 2 and np.ndim(b) <= 2 else dot_adjoint(g, a, b, 1)))
@@ -147,7 +150,7 @@ vjp("inner",              lambda g, ans, a, b: (inner_adjoint(g, a, b, 0), inner
 vjp("vdot",               lambda g, ans, a, b: (g * np.reshape(b, np.shape(a)), g * np.reshape(a, np.shape(b))))
 vjp("tensordot",          lambda g, ans, a, b, axes=2: (tensordot_adjoint(g, a, b, axes, 0), tensordot_adjoint(g, a, b, axes, 1)))
 vjp("einsum",             lambda g, ans, subscripts, *operands: (None, einsum_adjoint(g, subscripts, operands, index)))
-vjp("trace",              lambda g, ans, a, offset=0, axis1=0, axis2=1: trace_adjoint(g, a, offset, axis1, axis2))
+vjp("trace",              lambda g, ans, a, offset=0, axis1=0, axis2=1, _dtype=None, _out=None: trace_adjoint(g, a, offset, axis1, axis2))
 vjp("diag",               lambda g, ans, v, k=0: diag_adjoint(g, v, k))
 vjp("linalg.inv",         lambda g, ans, a: -(mT(ans) @ g @ mT(ans)))
 vjp("linalg.solve",       lambda g, ans, a, b: (solve_adjoint(g, ans, a, b, 0), solve_adjoint(g, ans, a, b, 1)))
