@@ -100,6 +100,31 @@ _UNSUPPORTED_EXPR = {
 }
 
 
+_AUG_SYMBOLS = {gast.Add: "+=", gast.Sub: "-=", gast.Mult: "*=", gast.Div: "/=",
+                gast.Pow: "**=", gast.MatMult: "@=", gast.FloorDiv: "//=", gast.Mod: "%="}
+# Functions and methods whose result may be a view of their first argument.
+_VIEWS = {"reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims", "squeeze",
+          "asarray", "asanyarray", "broadcast_to", "diagonal", "flip", "fliplr", "flipud",
+          "atleast_1d", "atleast_2d", "atleast_3d", "view", "real", "imag", "T", "mT"}
+
+
+def _shared_source(value):
+    """The name whose memory the value of `value` may share, if any."""
+    if isinstance(value, gast.Name):
+        return value.id
+    if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+        return value.value.id
+    if isinstance(value, gast.Attribute) and value.attr in _VIEWS and isinstance(value.value, gast.Name):
+        return value.value.id
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr in _VIEWS:
+        receiver = value.func.value
+        if isinstance(receiver, gast.Name) and receiver.id not in ("np", "numpy"):
+            return receiver.id                       # x.reshape(...)
+        if value.args and isinstance(value.args[0], gast.Name):
+            return value.args[0].id                  # np.reshape(x, ...)
+    return None
+
+
 class Normalizer:
     def __init__(self, parsed):
         self.parsed = parsed
@@ -108,6 +133,8 @@ class Normalizer:
         self.namer = Namer(taken)
         self.current = {}       # user variable -> its SSA name now
         self.body = []
+        self.shares = {}        # SSA name -> names that may share its memory (copies, views)
+        self.updates = []       # (augmented-assignment statement, old SSA name)
         self.line = func.lineno
 
     def error(self, message, node, construct=None, hint=None):
@@ -297,6 +324,8 @@ class Normalizer:
         elif isinstance(stmt, gast.AugAssign):
             if not isinstance(stmt.target, gast.Name):
                 self.assign(stmt.target, None)   # raises the element-assignment error
+            self.updates.append((stmt, self.current.get(stmt.target.id, stmt.target.id),
+                                 len(self.body)))
             operand = self.atom(stmt.value)
             value = gast.BinOp(left=self.load(stmt.target.id), op=stmt.op, right=operand)
             self.body.append(Assign([self.define(stmt.target.id)], value, self.line))
@@ -305,6 +334,14 @@ class Normalizer:
                 return   # docstring or a bare constant
             if isinstance(stmt.value, (gast.Yield, gast.YieldFrom, gast.Await)):
                 raise self.unsupported(stmt.value, _UNSUPPORTED_EXPR)
+            call = stmt.value
+            if not isinstance(call, gast.Call) or not self.is_global_chain(call.func) or \
+                    any(k.arg == "out" for k in call.keywords):
+                raise self.error(
+                    "srcgrad cannot differentiate a statement that may change an array in place",
+                    stmt, construct="expression statement",
+                    hint="compute a new value and assign it (`x = np.clip(x, 0, 1)` rather than "
+                         "`np.clip(x, 0, 1, out=x)` or `x.fill(0)`)")
             self.body.append(Effect(self.rename_loads(stmt), self.line))
         elif isinstance(stmt, gast.Assert):
             self.body.append(Effect(self.rename_loads(stmt), self.line))
@@ -331,6 +368,35 @@ class Normalizer:
             self.body.append(Assign([name], value, self.line))
         self.body.append(Return(name, self.line))
 
+    def check_in_place_updates(self):
+        """`a += b` updates an array in place, and with it every name that shares its memory;
+        the SSA form rebinds `a` only.  Refuse when such a name is read after the update."""
+        group = {}
+        for stmt in self.body:
+            if not isinstance(stmt, Assign) or len(stmt.targets) != 1:
+                continue
+            source = _shared_source(stmt.value)
+            if source is not None and source in group:
+                group[stmt.targets[0]] = group[source]
+                group[source].add(stmt.targets[0])
+            else:
+                group[stmt.targets[0]] = {stmt.targets[0]}
+        for aug, old, index in self.updates:
+            sharing = group.get(old, {old}) - {old}
+            for later in self.body[index:]:
+                node = later.value if isinstance(later, Assign) else getattr(later, "node", None)
+                used = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)} if node else set()
+                if isinstance(later, Return):
+                    used = {later.name}
+                if used & sharing:
+                    other = sorted(used & sharing)[0]
+                    raise self.error(
+                        f"`{aug.target.id} {_AUG_SYMBOLS.get(type(aug.op), '?=')} ...` updates an "
+                        f"array in place that `{other}` also refers to, and `{other}` is read "
+                        "afterwards", aug, construct="in-place update of a shared array",
+                        hint=f"write `{aug.target.id} = {aug.target.id} "
+                             f"{_AUG_SYMBOLS.get(type(aug.op), '?=')[:-1]} ...` to make a new array")
+
     def run(self):
         func = self.parsed.node
         args = func.args
@@ -350,6 +416,7 @@ class Normalizer:
                 NonScalarResultError, f"{func.name} has no `return` statement; srcgrad "
                 "differentiates a function that returns one scalar", node=func,
                 hint="end the function with `return <scalar loss>`")
+        self.check_in_place_updates()
         return NormalFunction(self.parsed, self.params, self.body, self.namer,
                               result_line=self.line, user_names=self.user_names)
 

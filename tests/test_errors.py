@@ -244,3 +244,56 @@ def test_errors_are_srcgrad_errors():
     for cls in (UnsupportedSyntaxError, NoDerivativeRuleError, NonScalarResultError,
                 SourceUnavailableError, GradientRuntimeError):
         assert issubclass(cls, SrcgradError)
+
+
+def in_place_on_shared(w):
+    a = w * 2.0
+    b = a
+    a += 1.0
+    return np.sum(b * w)
+
+
+def in_place_on_view(w):
+    a = w * 2.0
+    v = a.T
+    a *= 3.0
+    return np.sum(v)
+
+
+def fill_in_place(w):
+    a = w * 2.0
+    a.fill(1.0)
+    return np.sum(a * w)
+
+
+def out_argument(w):
+    a = w * 2.0
+    np.clip(a, 0.0, 1.0, out=a)
+    return np.sum(a)
+
+
+@pytest.mark.parametrize("func,marker", [(in_place_on_shared, "a += 1.0"), (in_place_on_view, "a *= 3.0"),
+                                         (fill_in_place, "a.fill"), (out_argument, "out=a")])
+def test_in_place_updates_that_would_change_other_names_are_refused(func, marker):
+    err = raises(func, UnsupportedSyntaxError)
+    assert err.lineno == line_of(func, marker)
+    assert "in place" in str(err)
+
+
+def test_in_place_update_of_an_unshared_array_is_fine():
+    def f(w):
+        a = w * 2.0
+        a += 1.0
+        a *= w
+        b = a                     # a copy after the updates is fine
+        return np.sum(b)
+    from gradcheck import check
+    check(f, np.linspace(-1, 1, 4))
+
+
+def test_print_is_kept_and_runs(capsys):
+    def f(w):
+        print("loss is being differentiated")
+        return np.sum(w * w)
+    srcgrad.grad(f)(np.ones(2))
+    assert "loss is being differentiated" in capsys.readouterr().out
