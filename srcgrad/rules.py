@@ -192,4 +192,4 @@ METHODS = {name: getattr(np, name) for name in (
 METHODS.update(flatten=np.ravel, copy=np.asarray)
 ATTRIBUTES = {"T": np.transpose}
 SHAPE_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
-BUILTINS = {abs: np.absolute}
+BUILTINS = {abs: np.absolute, float: np.asarray}
