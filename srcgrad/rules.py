@@ -144,7 +144,7 @@ reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False:
 vjp("cumsum",             lambda g, ans, a, axis=None, _dtype=None, _out=None: np.flip(np.cumsum(np.flip(g, axis), axis), axis) if axis is not None else np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a)))
 # --- linear algebra ------------------------------------------------------------------
 vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if np.ndim(x2) == 2 else matmul_adjoint_lhs(g, x1, x2), x1.T @ g if np.ndim(x1) == 2 else matmul_adjoint_rhs(g, x1, x2)))
-vjp("dot",                lambda g, ans, a, b: (g @ b.T if np.ndim(b) == 2 and np.ndim(a) >= 1 else dot_adjoint(g, a, b, 0), a.T @ g if np.ndim(a) == 2 and np.ndim(b) <= 2 else dot_adjoint(g, a, b, 1)))
+vjp("dot",                lambda g, ans, a, b: (g @ b.T if np.ndim(b) == 2 and np.ndim(a) >= 1 else dot_adjoint(g, a, b, 0), a.T @ g if np.ndim(a) == 2 and 1 <= np.ndim(b) <= 2 else dot_adjoint(g, a, b, 1)))
 vjp("outer",              lambda g, ans, a, b: (np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))))
 vjp("inner",              lambda g, ans, a, b: (inner_adjoint(g, a, b, 0), inner_adjoint(g, a, b, 1)))
 vjp("vdot",               lambda g, ans, a, b: (g * np.reshape(b, np.shape(a)), g * np.reshape(a, np.shape(b))))
@@ -154,8 +154,8 @@ vjp("trace",              lambda g, ans, a, offset=0, axis1=0, axis2=1, _dtype=N
 vjp("diag",               lambda g, ans, v, k=0: diag_adjoint(g, v, k))
 vjp("linalg.inv",         lambda g, ans, a: -(mT(ans) @ g @ mT(ans)))
 vjp("linalg.solve",       lambda g, ans, a, b: (solve_adjoint(g, ans, a, b, 0), solve_adjoint(g, ans, a, b, 1)))
-vjp("linalg.det",         lambda g, ans, a: np.expand_dims(g * ans, (-1, -2)) * mT(np.linalg.inv(a)))
-vjp("linalg.slogdet",     lambda g, ans, a: np.expand_dims(g, (-1, -2)) * mT(np.linalg.inv(a)), output=1)
+vjp("linalg.det",         lambda g, ans, a: np.expand_dims(g * ans, (-1, -2)) * np.linalg.inv(mT(a)))
+vjp("linalg.slogdet",     lambda g, ans, a: np.expand_dims(g, (-1, -2)) * np.linalg.inv(mT(a)), output=1)
 # --- shape ---------------------------------------------------------------------------
 vjp("reshape",            lambda g, ans, a, shape=None, newshape=None: np.reshape(g, np.shape(a)))
 vjp("ravel",              lambda g, ans, a: np.reshape(g, np.shape(a)))

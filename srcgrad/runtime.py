@@ -163,8 +163,12 @@ def einsum_adjoint(g, subscripts, operands, which):
     unique = "".join(dict.fromkeys(c for c in target if c in known))
     spec = ",".join([output] + [s for s, _ in others]) + "->" + unique
     part = np.einsum(spec, g, *[o for _, o in others])
-    # Labels only `which` carries were summed away inside it: broadcast them back.
     sizes = {c: n for c, n in zip(target, op.shape)}
+    # Ellipsis dimensions of size 1 that einsum broadcast against the others: sum them.
+    wide = tuple(i for i, c in enumerate(unique) if sizes[c] == 1 and part.shape[i] != 1)
+    if wide:
+        part = np.sum(part, axis=wide, keepdims=True)
+    # Labels only `which` carries were summed away inside it: broadcast them back.
     full = "".join(dict.fromkeys(target))
     part = np.einsum(unique + "->" + unique, part)  # a copy we may expand
     part = np.expand_dims(part, tuple(i for i, c in enumerate(full) if c not in unique))
