@@ -40,8 +40,10 @@ def unbroadcast(g, like, full=None):
 
 
 def inverse_permutation(axes):
-    """The axes that undo `np.transpose(x, axes)`."""
-    return tuple(int(i) for i in np.argsort(axes))
+    """The axes that undo `np.transpose(x, axes)` (`axes` may count from the end)."""
+    if axes is None:          # reversing the axes is its own inverse
+        return None
+    return tuple(int(i) for i in np.argsort([int(i) % len(axes) for i in axes]))
 
 
 # --- contractions of any rank ------------------------------------------------------
@@ -336,14 +338,14 @@ def repeat_adjoint(g, a, repeats, axis=None):
     """Adjoint of np.repeat: sum each element's copies."""
     shape = np.shape(a)
     if axis is None:
-        n, axis, g_moved = int(np.prod(shape)), 0, np.ravel(g)
+        n, g_moved = int(np.prod(shape)), np.ravel(g)
     else:
         axis = axis % len(shape)
         n, g_moved = shape[axis], np.moveaxis(g, axis, 0)
     owner = np.repeat(np.arange(n), repeats)
     out = np.zeros((n,) + g_moved.shape[1:], dtype=np.result_type(g_moved, float))
     np.add.at(out, owner, g_moved)
-    if axis is None or len(shape) == 0:
+    if axis is None:          # np.repeat flattened `a`: give the sums a's shape back
         return np.reshape(out, shape)
     return np.moveaxis(out, 0, axis)
 

@@ -1,0 +1,510 @@
+"""Gradient tests for the shape rules of srcgrad/rules.py, and for non-differentiable
+functions used inside a differentiated function.
+
+Shape functions only move, copy or drop elements, so their gradient is a permutation,
+a sum of copies or a zero-fill of the incoming adjoint.  A random weight on the result
+makes every element's adjoint distinct, so a misplaced element cannot go unnoticed.
+"""
+import numpy as np
+import pytest
+from gradcheck import check
+
+import srcgrad
+
+
+def rand(shape, lo=-1.0, hi=1.0, seed=0):
+    return np.random.default_rng(seed).uniform(lo, hi, size=shape)
+
+
+def weight_like(value, seed=99):
+    return rand(np.shape(value), 0.5, 1.5, seed=seed)
+
+
+def adjoint_part(source):
+    """The backward half of generated source (after the first blank line), no comments."""
+    lines = source.split("\n\n", 1)[1].splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+
+
+# --- reshape, ravel, flatten ---------------------------------------------------------
+
+def test_reshape_forms():
+    x = rand((2, 6), seed=1)
+    w = weight_like(np.zeros((3, 4)))
+
+    def function_tuple(x):
+        return np.sum(w * np.reshape(x, (3, 4)))
+
+    def function_minus_one(x):
+        return np.sum(w * np.reshape(x, (3, -1)))
+
+    def method_args(x):
+        return np.sum(w * x.reshape(3, 4))
+
+    def method_tuple(x):
+        return np.sum(w * x.reshape((3, 4)))
+
+    def method_minus_one(x):
+        return np.sum(w * x.reshape(-1, 4))
+
+    def keyword(x):
+        return np.sum(w * np.reshape(x, shape=(3, 4)))
+    for f in (function_tuple, function_minus_one, method_args, method_tuple, method_minus_one, keyword):
+        np.testing.assert_allclose(check(f, x), w.reshape(2, 6), err_msg=f.__name__)
+
+
+def test_reshape_to_flat_and_back():
+    def f(x):
+        v = x.reshape(-1)
+        return np.sum(np.cumsum(v) * np.reshape(v * v, (4, 3)).ravel())
+    check(f, rand((3, 4), seed=2))
+
+
+def test_reshape_summed_seed_and_scalar():
+    def f(x):
+        return np.sum(np.reshape(x, (2, 2, 3))) + np.sum(np.reshape(x, 12))
+    x = rand((3, 4), seed=3)
+    np.testing.assert_allclose(srcgrad.grad(f)(x), np.full((3, 4), 2.0))
+
+
+def test_reshape_0d_to_1d():
+    def f(x):
+        return np.sum(np.reshape(x, (1,)) * 3.0)
+    assert srcgrad.grad(f)(np.array(2.0)) == 3.0
+    assert srcgrad.grad(f)(2.0) == 3.0
+
+
+def test_ravel_and_flatten():
+    x = rand((2, 3, 2), seed=4)
+    w = weight_like(np.zeros(12))
+
+    def ravel_fn(x):
+        return np.sum(w * np.ravel(x))
+
+    def ravel_method(x):
+        return np.sum(w * x.ravel())
+
+    def flatten_method(x):
+        return np.sum(w * x.flatten())
+    for f in (ravel_fn, ravel_method, flatten_method):
+        np.testing.assert_allclose(check(f, x), w.reshape(2, 3, 2), err_msg=f.__name__)
+
+
+# --- transposes and axis moves ----------------------------------------------------------
+
+@pytest.mark.parametrize("axes", [None, (0, 1, 2), (2, 0, 1), (1, 0, 2), (0, 2, 1), (-1, 0, 1)],
+                         ids=str)
+def test_transpose_function(axes):
+    x = rand((2, 3, 4), seed=5)
+    w = weight_like(np.transpose(x, axes))
+
+    def f(x):
+        return np.sum(w * np.transpose(x, axes))
+    np.testing.assert_allclose(check(f, x), np.transpose(w, np.argsort(np.arange(3)[list(axes)]))
+                               if axes is not None else w.T)
+
+
+def test_transpose_literal_forms():
+    x = rand((2, 3, 4), seed=6)
+    w = weight_like(np.zeros((4, 2, 3)))
+
+    def function_literal(x):
+        return np.sum(w * np.transpose(x, (2, 0, 1)))
+
+    def method_args(x):
+        return np.sum(w * x.transpose(2, 0, 1))
+
+    def method_tuple(x):
+        return np.sum(w * x.transpose((2, 0, 1)))
+
+    def keyword(x):
+        return np.sum(w * np.transpose(x, axes=[2, 0, 1]))
+    for f in (function_literal, method_args, method_tuple, keyword):
+        np.testing.assert_allclose(check(f, x), np.transpose(w, (1, 2, 0)), err_msg=f.__name__)
+
+
+def test_transpose_without_axes_and_T():
+    x = rand((2, 3, 4), seed=7)
+    w = weight_like(x.T)
+
+    def fn(x):
+        return np.sum(w * np.transpose(x))
+
+    def method(x):
+        return np.sum(w * x.transpose())
+
+    def attribute(x):
+        return np.sum(w * x.T)
+    for f in (fn, method, attribute):
+        np.testing.assert_allclose(check(f, x), w.T, err_msg=f.__name__)
+
+
+def test_T_of_vector_and_source():
+    def f(x):
+        return np.sum(x.T * np.arange(3.0))
+    np.testing.assert_allclose(srcgrad.grad(f)(rand((3,), seed=1)), [0.0, 1.0, 2.0])
+    src = adjoint_part(srcgrad.grad(f).source)
+    assert ".T" in src
+
+
+@pytest.mark.parametrize("a1,a2", [(0, 1), (0, 2), (2, 1), (-1, 0), (1, 1)])
+def test_swapaxes(a1, a2):
+    x = rand((2, 3, 4), seed=8)
+    w = weight_like(np.swapaxes(x, a1, a2))
+
+    def f(x):
+        return np.sum(w * np.swapaxes(x, a1, a2))
+
+    def method(x):
+        return np.sum(w * x.swapaxes(a1, a2))
+    np.testing.assert_allclose(check(f, x), np.swapaxes(w, a1, a2))
+    np.testing.assert_allclose(check(method, x), np.swapaxes(w, a1, a2))
+
+
+@pytest.mark.parametrize("src,dst", [(0, 2), (2, 0), (-1, 1), ((0, 1), (2, 0)), ([0, 2], [-1, 0])],
+                         ids=str)
+def test_moveaxis(src, dst):
+    x = rand((2, 3, 4), seed=9)
+    w = weight_like(np.moveaxis(x, src, dst))
+
+    def f(x):
+        return np.sum(w * np.moveaxis(x, src, dst))
+    np.testing.assert_allclose(check(f, x), np.moveaxis(w, dst, src))
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, (0, 2), (0, -1)], ids=str)
+def test_expand_dims(axis):
+    x = rand((3, 4), seed=10)
+    w = weight_like(np.expand_dims(x, axis))
+
+    def f(x):
+        return np.sum(w * np.expand_dims(x, axis))
+    np.testing.assert_allclose(check(f, x), np.reshape(w, (3, 4)))
+
+
+@pytest.mark.parametrize("axis", [None, 0, 2, (0, 2), -1], ids=str)
+def test_squeeze(axis):
+    x = rand((1, 3, 1, 4) if axis != -1 else (3, 4, 1), seed=11)
+    w = weight_like(np.squeeze(x, axis))
+
+    def f(x):
+        return np.sum(w * np.squeeze(x, axis=axis))
+
+    def method(x):
+        return np.sum(w * x.squeeze(axis))
+    np.testing.assert_allclose(check(f, x), np.reshape(w, x.shape))
+    np.testing.assert_allclose(check(method, x), np.reshape(w, x.shape))
+
+
+def test_newaxis_style_broadcast_via_expand_dims():
+    def f(x, y):
+        return np.sum(np.tanh(np.expand_dims(x, 1) - np.expand_dims(y, 0)))
+    check(f, rand((3,), seed=1), rand((4,), seed=2), wrt=(0, 1))
+
+
+# --- joining ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("axis", [0, 1, -1, None], ids=str)
+def test_concatenate_2d(axis):
+    a = rand((2, 3), seed=1)
+    b = rand((2, 3) if axis is None else ((4, 3) if axis == 0 else (2, 5)), seed=2)
+    c = rand((1, 3) if axis == 0 else (2, 1), seed=3)
+    w = weight_like(np.concatenate([a, b, c], axis=axis))
+
+    def f(a, b, c):
+        return np.sum(w * np.concatenate([a, b, c], axis=axis))
+    check(f, a, b, c, wrt=(0, 1, 2))
+
+
+def test_concatenate_literal_and_closed_form():
+    def f(a, b):
+        return np.sum(np.concatenate((a, b)) * np.arange(5.0))
+    da, db = check(f, rand((2,), seed=1), rand((3,), seed=2), wrt=(0, 1))
+    np.testing.assert_allclose(da, [0.0, 1.0])
+    np.testing.assert_allclose(db, [2.0, 3.0, 4.0])
+
+
+def test_concatenate_same_array_twice_and_constant():
+    def f(x):
+        return np.sum(np.concatenate([x, np.ones(2), x * 2.0]) * np.arange(8.0))
+    np.testing.assert_allclose(check(f, rand((3,), seed=3)), [0 + 10, 1 + 12, 2 + 14])
+
+
+def test_concat_alias():
+    def f(a, b):
+        return np.sum(np.concat([a, b], axis=1) ** 2)
+    check(f, rand((2, 2), seed=1), rand((2, 3), seed=2), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1, 2], ids=str)
+def test_stack(axis):
+    a, b, c = rand((2, 3), seed=1), rand((2, 3), seed=2), rand((2, 3), seed=3)
+    w = weight_like(np.stack([a, b, c], axis=axis))
+
+    def f(a, b, c):
+        return np.sum(w * np.stack([a, b, c], axis=axis))
+    da, db, dc = check(f, a, b, c, wrt=(0, 1, 2))
+    np.testing.assert_allclose(db, np.take(w, 1, axis=axis))
+
+
+def test_stack_default_axis_of_scalars_and_1d():
+    def f(x, y):
+        return np.sum(np.stack([x, y, x * y]) * np.array([1.0, 2.0, 3.0]))
+    dx, dy = check(f, 0.5, -1.5, wrt=(0, 1))
+    assert dx == pytest.approx(1.0 + 3.0 * -1.5) and dy == pytest.approx(2.0 + 3.0 * 0.5)
+
+    def g(u, v):
+        return np.sum(np.stack((u, v)) ** 2)
+    check(g, rand((3,), seed=1), rand((3,), seed=2), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("shapes", [[(2,), (3,)], [(2, 1), (2, 3)], [(), (2,)], [(2, 1, 2), (2, 3, 2)]],
+                         ids=str)
+def test_hstack(shapes):
+    arrays = [rand(s, seed=i + 1) for i, s in enumerate(shapes)]
+    w = weight_like(np.hstack(arrays))
+
+    def f(a, b):
+        return np.sum(w * np.hstack([a, b]))
+    check(f, *arrays, wrt=(0, 1))
+
+
+@pytest.mark.parametrize("shapes", [[(3,), (3,)], [(2, 3), (3,)], [(1, 3), (2, 3)], [(), ()],
+                                    [(2, 2, 2), (1, 2, 2)]], ids=str)
+def test_vstack(shapes):
+    arrays = [rand(s, seed=i + 1) for i, s in enumerate(shapes)]
+    w = weight_like(np.vstack(arrays))
+
+    def f(a, b):
+        return np.sum(w * np.vstack((a, b)))
+    check(f, *arrays, wrt=(0, 1))
+
+
+# --- broadcasting and repeating --------------------------------------------------------
+
+@pytest.mark.parametrize("xshape,shape", [((4,), (3, 4)), ((3, 1), (3, 4)), ((), (2, 3)),
+                                          ((1, 4), (2, 3, 4)), ((3, 4), (3, 4))], ids=str)
+def test_broadcast_to(xshape, shape):
+    x = rand(xshape, seed=1)
+    w = weight_like(np.zeros(shape))
+
+    def f(x):
+        return np.sum(w * np.broadcast_to(x, shape))
+    got = check(f, x)
+    assert np.shape(got) == xshape
+
+
+def test_broadcast_to_literal_shape():
+    def f(x):
+        return np.sum(np.broadcast_to(x, (2, 3)) * np.arange(6.0).reshape(2, 3))
+    np.testing.assert_allclose(check(f, rand((3,), seed=2)), [3.0, 5.0, 7.0])
+
+
+@pytest.mark.parametrize("xshape,reps", [((3,), 2), ((3,), (2, 2)), ((2, 3), 2), ((2, 3), (2, 1)),
+                                         ((2, 3), (1, 2, 3)), ((2, 1, 2), (2, 2)), ((), 3)], ids=str)
+def test_tile(xshape, reps):
+    x = rand(xshape, seed=3)
+    w = weight_like(np.tile(x, reps))
+
+    def f(x):
+        return np.sum(w * np.tile(x, reps))
+    check(f, x)
+
+
+@pytest.mark.parametrize("xshape,repeats,axis", [
+    ((4,), 2, None), ((2, 3), 2, None), ((2, 3), 3, 0), ((2, 3), 2, 1), ((2, 3), 2, -1),
+    ((3,), [1, 0, 2], None), ((2, 3), [2, 1], 0), ((2, 3), [0, 3, 1], 1), ((2, 3), [1, 2, 0, 1, 1, 2], None),
+    ((), 3, None),
+], ids=str)
+def test_repeat(xshape, repeats, axis):
+    x = rand(xshape, seed=4)
+    w = weight_like(np.repeat(x, repeats, axis=axis))
+
+    def f(x):
+        return np.sum(w * np.repeat(x, repeats, axis=axis))
+
+    def method(x):
+        return np.sum(w * x.repeat(repeats, axis))
+    check(f, x)
+    if xshape != ():
+        check(method, x)
+
+
+def test_repeat_closed_form():
+    def f(x):
+        return np.sum(np.repeat(x, [3, 0, 1]) * np.arange(4.0))
+    np.testing.assert_allclose(srcgrad.grad(f)(np.ones(3)), [0.0 + 1.0 + 2.0, 0.0, 3.0])
+
+
+# --- reordering and masking ------------------------------------------------------------
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 1)], ids=str)
+def test_flip(axis):
+    x = rand((3, 4), seed=5)
+    w = weight_like(x)
+
+    def f(x):
+        return np.sum(w * np.flip(x, axis))
+    np.testing.assert_allclose(check(f, x), np.flip(w, axis))
+
+
+def test_flip_literal_and_slices_equivalent():
+    def f(x):
+        return np.sum(np.flip(x) * np.arange(4.0)) + np.sum(np.flip(x, axis=0) * np.arange(4.0) ** 2)
+    np.testing.assert_allclose(check(f, rand((4,), seed=1)), [3.0 + 9.0, 2.0 + 4.0, 1.0 + 1.0, 0.0])
+
+
+@pytest.mark.parametrize("shift,axis", [(1, None), (-2, None), (5, None), (1, 0), (-1, 1),
+                                        (2, -1), ((1, 2), (0, 1)), ((1, -1), (1, 0))], ids=str)
+def test_roll(shift, axis):
+    x = rand((3, 4), seed=6)
+    w = weight_like(x)
+
+    def f(x):
+        return np.sum(w * np.roll(x, shift, axis=axis))
+    np.testing.assert_allclose(check(f, x), np.roll(w, np.negative(shift), axis=axis))
+
+
+@pytest.mark.parametrize("k", [0, 1, -1, 3, -4])
+@pytest.mark.parametrize("fn", [np.triu, np.tril], ids=["triu", "tril"])
+def test_triu_tril(fn, k):
+    x = rand((4, 4), seed=7)
+    w = weight_like(x)
+
+    def f(x):
+        return np.sum(w * fn(x, k))
+    np.testing.assert_allclose(check(f, x), fn(w, k))
+
+
+def test_triu_tril_batched_and_rectangular():
+    def f(x):
+        return np.sum(np.triu(x, 1) ** 2) + np.sum(np.tril(x, k=-1) * 3.0)
+    x = rand((2, 3, 4), seed=8)
+    np.testing.assert_allclose(check(f, x), 2 * np.triu(x, 1) + 3.0 * np.tril(np.ones((3, 4)), -1))
+
+
+def test_asarray_and_array():
+    def f(x):
+        return np.sum(np.asarray(x) ** 2) + np.sum(np.array(x) * 3.0)
+    x = rand((2, 3), seed=9)
+    np.testing.assert_allclose(check(f, x), 2 * x + 3.0)
+    assert check(f, 0.5) == pytest.approx(4.0)
+
+
+def test_copy_method():
+    def f(x):
+        return np.sum(x.copy() * x)
+    x = rand((3,), seed=10)
+    np.testing.assert_allclose(check(f, x), 2 * x)
+
+
+def test_shape_chain():
+    """Several shape rules in a row: every element must come back to its place."""
+    def f(x):
+        y = np.transpose(x.reshape(2, 3, 4), (2, 0, 1))
+        z = np.concatenate([np.flip(y, 1), np.roll(y, 1, axis=2)], axis=0)
+        t = np.swapaxes(np.repeat(z, 2, axis=1), 0, 2)
+        return np.sum(np.tril(np.moveaxis(t, 0, -1).reshape(8, -1)) * np.arange(96.0).reshape(8, 12))
+    x = rand((6, 4), seed=11)
+    check(f, x)
+
+
+def test_source_reshape_adjoint_reads_shape_only():
+    def f(x):
+        return np.sum(np.tanh(np.reshape(x, (-1,))))
+    src = adjoint_part(srcgrad.grad(f).source)
+    assert "np.reshape(" in src and "np.shape(x)" in src
+    check(f, rand((2, 3), seed=1))
+
+
+# --- non-differentiable functions inside a differentiated function -------------------
+
+def test_constructors_contribute_nothing():
+    def f(x):
+        z = np.zeros_like(x) + np.ones(x.shape) * 2.0 + np.full(x.shape, 0.5)
+        e = np.eye(x.shape[0]) + np.zeros((3, 3)) + np.ones_like(x) + np.full_like(x, 1.0)
+        a = np.arange(x.size).reshape(x.shape) + np.linspace(0.0, 1.0, 3)
+        return np.sum(x * z) + np.sum(e) + np.sum(x * a)
+    x = rand((3, 3), seed=1)
+    expected = 2.5 + np.arange(9.0).reshape(3, 3) + np.linspace(0.0, 1.0, 3)
+    np.testing.assert_allclose(check(f, x), expected)
+
+
+def test_shape_queries_contribute_nothing():
+    def f(x):
+        n = len(x)
+        m = x.shape[1]
+        return np.sum(x) / n + np.sum(x * x) / m + x.ndim + np.ndim(x) + np.size(x) + np.shape(x)[0] + x.size
+    x = rand((3, 4), seed=2)
+    np.testing.assert_allclose(check(f, x), 1 / 3 + 2 * x / 4)
+
+
+def test_comparisons_and_masks_contribute_nothing():
+    def f(x, y):
+        mask = (x > 0) & (y < 0.5)
+        other = np.logical_or(x < -0.5, np.isfinite(y)) * np.equal(x, y) + np.greater_equal(x, 0.1)
+        return np.sum(x * mask) + np.sum(y * other) + np.sum(x > y)
+    x, y = rand((3, 4), seed=3), rand((3, 4), seed=4)
+    dx, dy = check(f, x, y, wrt=(0, 1))
+    np.testing.assert_allclose(dx, (x > 0) & (y < 0.5))
+    np.testing.assert_allclose(dy, np.logical_or(x < -0.5, True) * (x == y) + (x >= 0.1))
+
+
+def test_argmax_argmin_and_sorting_contribute_nothing():
+    def f(x):
+        i = np.argmax(x)
+        j = x.argmin()
+        onehot = np.arange(x.size) == i
+        order = np.argsort(x)
+        return np.sum(x * onehot) + np.sum(x * (np.arange(x.size) == j)) * 2.0 + np.sum(order * x)
+    x = np.array([0.3, -1.2, 2.5, 0.1])
+    np.testing.assert_allclose(check(f, x), [0.0 + 0.0 + 1.0, 0.0 + 2.0 + 3.0, 1.0 + 0.0 + 0.0, 0.0 + 0.0 + 2.0])
+
+
+def test_rounding_functions_contribute_nothing():
+    def f(x):
+        return np.sum(np.floor(x) * x) + np.sum(np.round(x, 1)) + np.sum(x.round()) + np.sum(np.sign(x) * x)
+    x = rand((5,), -3, 3, seed=5)
+    np.testing.assert_allclose(check(f, x), np.floor(x) + np.sign(x))
+
+
+def test_random_numbers_contribute_nothing():
+    def f(x):
+        noise = np.random.normal(size=x.shape)
+        mask = np.random.uniform(size=x.shape) < 2.0
+        return np.sum(x * mask) + np.sum(noise * 0.0)
+
+    def g(x, rng):
+        return np.sum(x * rng.uniform(size=x.shape) * 0.0 + x)
+    x = rand((3,), seed=6)
+    np.testing.assert_allclose(srcgrad.grad(f)(x), np.ones(3))
+    np.testing.assert_allclose(srcgrad.grad(g)(x, np.random.default_rng(0)), np.ones(3))
+
+
+def test_nondiff_result_alone_gives_zero_gradient():
+    def f(x):
+        return np.sum(np.floor(x)) + np.argmax(x) + np.count_nonzero(x > 0)
+    x = rand((2, 3), seed=7)
+    got = srcgrad.grad(f)(x)
+    assert got.shape == (2, 3)
+    np.testing.assert_array_equal(got, np.zeros((2, 3)))
+
+
+def test_source_nondiff_values_are_not_differentiated():
+    def f(x):
+        mask = x > 0
+        k = np.argmax(x)
+        return np.sum(x * mask) + k
+    src = adjoint_part(srcgrad.grad(f).source)
+    assert "dmask" not in src and "dk" not in src and "argmax" not in src
+    np.testing.assert_allclose(srcgrad.grad(f)(np.array([-1.0, 2.0])), [0.0, 1.0])
+
+
+def test_same_array_joined_twice():
+    def f(x):
+        a = np.stack([x, x * 2.0], axis=1)
+        b = np.hstack([x, x])
+        c = np.vstack([x, x])
+        return np.sum(a * np.arange(6.0).reshape(3, 2)) + np.sum(b * np.arange(6.0)) + np.sum(c)
+    x = rand((3,), seed=12)
+    np.testing.assert_allclose(check(f, x), [0 + 2 * 1 + 0 + 3 + 2, 2 + 2 * 3 + 1 + 4 + 2, 4 + 2 * 5 + 2 + 5 + 2])
