@@ -348,6 +348,23 @@ def test_power_both_arguments_broadcast():
     np.testing.assert_allclose(dy, np.sum(x ** y * np.log(x), axis=0, keepdims=True))
 
 
+def test_power_exponent_gradient_at_zero_base():
+    """0 ** y is 0 for every y > 0: the exponent's gradient there is 0, not nan."""
+    def f(x, p):
+        return np.sum(x ** p) + np.sum(np.float_power(x, p))
+    x = np.array([0.0, 1.0, 2.0])
+    dx, dp = srcgrad.grad(f, wrt=(0, 1))(x, 2.0)
+    np.testing.assert_allclose(dx, 2 * 2 * x)
+    assert dp == pytest.approx(2 * 4.0 * np.log(2.0), rel=1e-14)
+
+
+def test_source_constant_base_folds_its_log():
+    def f(x):
+        return np.sum(2.0 ** x)
+    src = adjoint_part(srcgrad.grad(f).source)
+    assert "np.log(2.0)" in src and "==" not in src
+
+
 def test_power_exponent_only():
     """Only the exponent is differentiated; the base is an array argument."""
     def f(b, y):

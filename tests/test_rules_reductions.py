@@ -61,6 +61,16 @@ def test_reduction_summed(fn, shape, axis):
     check(f, rand(shape, 0.5, 1.5, seed=2))
 
 
+@pytest.mark.parametrize("shape,axis", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("fn", REDUCTIONS, ids=RED_IDS)
+def test_reduction_keepdims_summed_then_reduced_again(fn, shape, axis):
+    """keepdims=True with the scalar seed, and a reduction of a reduction."""
+    def f(x):
+        r = fn(x, axis=axis, keepdims=True)
+        return np.sum(r) + np.sum(np.mean(r * r, axis=-1))
+    check(f, rand(shape, 0.5, 1.5, seed=2))
+
+
 @pytest.mark.parametrize("fn", REDUCTIONS, ids=RED_IDS)
 def test_reduction_to_scalar_returned(fn):
     def f(x):

@@ -508,3 +508,67 @@ def test_same_array_joined_twice():
         return np.sum(a * np.arange(6.0).reshape(3, 2)) + np.sum(b * np.arange(6.0)) + np.sum(c)
     x = rand((3,), seed=12)
     np.testing.assert_allclose(check(f, x), [0 + 2 * 1 + 0 + 3 + 2, 2 + 2 * 3 + 1 + 4 + 2, 4 + 2 * 5 + 2 + 5 + 2])
+
+
+def weights(shape):
+    return np.arange(np.prod(shape), dtype=float).reshape(shape)
+
+
+def neg_trace(x):
+    return np.sum(np.trace(x, 1, -1, -3) * np.arange(3.0))
+
+
+def neg_moveaxis(x):
+    return np.sum(np.moveaxis(x, -1, -3) * weights((4, 2, 3)))
+
+
+def neg_expand_squeeze(x):
+    y = np.expand_dims(x, (-1, 0)) * weights((1, 2, 3, 4, 1))
+    return np.sum(np.squeeze(y, (-1, 0)) * x)
+
+
+def neg_flip(x):
+    return np.sum(np.flip(x, (-1, -3)) * weights((2, 3, 4)))
+
+
+def neg_roll(x):
+    return np.sum(np.roll(x, (1, -2), (-1, -3)) * weights((2, 3, 4)))
+
+
+def neg_stack(x):
+    return np.sum(np.stack([x, x * x], axis=-2) * weights((2, 3, 2, 4)))
+
+
+def neg_concatenate(x):
+    return np.sum(np.concatenate([x, x * x], axis=-2) * weights((2, 6, 4)))
+
+
+def neg_repeat(x):
+    return np.sum(np.repeat(x, [1, 2, 0], axis=-2) * weights((2, 3, 4)))
+
+
+def neg_swapaxes(x):
+    return np.sum(np.swapaxes(x, -1, -3) * weights((4, 3, 2)))
+
+
+def neg_transpose_method(x):
+    return np.sum(x.transpose(-1, 0, -2) * weights((4, 2, 3)))
+
+
+def neg_transpose_literal(x):
+    return np.sum(np.transpose(x, (0, -1, 1)) * weights((2, 4, 3)))
+
+
+@pytest.mark.parametrize("f", [neg_trace, neg_moveaxis, neg_expand_squeeze, neg_flip, neg_roll,
+                               neg_stack, neg_concatenate, neg_repeat, neg_swapaxes,
+                               neg_transpose_method, neg_transpose_literal],
+                         ids=lambda f: f.__name__)
+def test_negative_axes(f):
+    check(f, rand((2, 3, 4), seed=13))
+
+
+def test_transpose_negative_axes_closed_form():
+    def f(x):
+        return np.sum(np.transpose(x, (-1, 0, 1)) * weights((4, 2, 3)))
+    np.testing.assert_array_equal(srcgrad.grad(f)(np.ones((2, 3, 4))),
+                                  np.transpose(weights((4, 2, 3)), (1, 2, 0)))
