@@ -404,6 +404,14 @@ def test_solve_broadcast_matrix_over_batch():
     check(f, A, b, wrt=(0, 1))
 
 
+def test_solve_batched_matrix_vector_b():
+    A, b = well_conditioned(3, seed=10, batch=(2,)), rand((3,), seed=11)
+
+    def f(A, b):
+        return np.sum(np.linalg.solve(A, b) * np.arange(6.0).reshape(2, 3))
+    check(f, A, b, wrt=(0, 1))
+
+
 def test_solve_only_b_and_only_a():
     A, b = well_conditioned(3, seed=6), rand((3,), seed=7)
 
