@@ -409,6 +409,25 @@ def test_max_min_ties_with_broadcasting(fn):
     np.testing.assert_allclose(dy, np.sum(1.0 - share_x, axis=0))
 
 
+def test_fmax_fmin_send_the_gradient_past_nan():
+    """fmax/fmin ignore a NaN operand, so the other operand gets the whole gradient."""
+    x = np.array([np.nan, 1.0, 3.0])
+    y = np.array([2.0, np.nan, 1.0])
+    w = np.array([1.0, 2.0, 3.0])
+
+    def big(x, y):
+        return np.sum(w * np.fmax(x, y))
+
+    def small(x, y):
+        return np.sum(w * np.fmin(x, y))
+    dx, dy = srcgrad.grad(big, wrt=(0, 1))(x, y)
+    np.testing.assert_array_equal(dx, [0.0, 2.0, 3.0])
+    np.testing.assert_array_equal(dy, [1.0, 0.0, 0.0])
+    dx, dy = srcgrad.grad(small, wrt=(0, 1))(x, y)
+    np.testing.assert_array_equal(dx, [0.0, 2.0, 0.0])
+    np.testing.assert_array_equal(dy, [1.0, 0.0, 3.0])
+
+
 def test_relu_at_zero_and_scalar_tie():
     def f(x):
         return np.sum(np.maximum(x, 0.0))
