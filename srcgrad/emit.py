@@ -1,10 +1,11 @@
 """Step 5: print the generated gradient as Python source, with a comment per adjoint block."""
-import copy
 import io
 import tokenize
 
 import astor
 import gast
+
+from .fold import copy_tree
 
 
 def to_source(node):
@@ -25,7 +26,7 @@ def code_only(text):
 
 
 def _signature(parsed, name):
-    args = copy.deepcopy(parsed.node.args)
+    args = copy_tree(parsed.node.args)
     for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
         if a is not None:
             a.annotation = None

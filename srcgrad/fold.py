@@ -17,6 +17,17 @@ _COMPARE = {gast.Eq: operator.eq, gast.NotEq: operator.ne, gast.Lt: operator.lt,
 _NO_VALUE = object()
 
 
+def copy_tree(node):
+    """A copy of a syntax tree; annotations such as `srcgrad_object` are shared, not copied."""
+    if isinstance(node, list):
+        return [copy_tree(n) for n in node]
+    if not isinstance(node, gast.AST):
+        return node
+    new = node.__class__.__new__(node.__class__)
+    new.__dict__.update((k, copy_tree(v)) for k, v in node.__dict__.items())
+    return new
+
+
 def const_value(node):
     """The Python value of a constant expression node, or _NO_VALUE."""
     if isinstance(node, gast.Constant):

@@ -6,13 +6,12 @@
   they came from, so the forward pass reads like the user's code again.
 Works on straight-line code, where a name's latest assignment is the one in force.
 """
-import copy
 
 import gast
 import numpy as np
 
 from . import rules
-from .fold import fold, is_const
+from .fold import copy_tree, fold, is_const
 
 # Calls whose result is a new array, never a view of an input (see `output_copies`).
 _FRESH_NUMPY = {"sum", "mean", "prod", "where", "outer", "dot", "matmul", "inner", "vdot",
@@ -36,7 +35,7 @@ class _Substitute(gast.NodeTransformer):
 
     def visit_Name(self, node):
         if isinstance(node.ctx, gast.Load) and node.id in self.mapping:
-            return copy.deepcopy(self.mapping[node.id])
+            return copy_tree(self.mapping[node.id])
         return node
 
 

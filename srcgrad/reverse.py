@@ -12,7 +12,6 @@ of `np.sum(x)` is the scalar `g`, which stands for an array of g's).  Elementwis
 and reductions take loose adjoints as they are; other rules get them broadcast first.
 """
 import builtins
-import copy
 import types
 from dataclasses import dataclass, field
 
@@ -27,7 +26,9 @@ from .normalize import Assign, Effect, Return
 SCALAR = "scalar"          # shape class of 0-d values
 SHAPE = "shape"            # shape class of `x.shape` tuples (their items are scalars)
 _BINOP_FUNCS = {gast.Add: np.add, gast.Sub: np.subtract, gast.Mult: np.multiply,
-                gast.Div: np.divide, gast.Pow: np.power, gast.MatMult: np.matmul}
+                gast.Div: np.divide, gast.Pow: np.power, gast.MatMult: np.matmul,
+                gast.Mod: np.mod, gast.FloorDiv: np.floor_divide}
+_BITWISE = (gast.BitAnd, gast.BitOr, gast.BitXor, gast.Invert, gast.Not)  # masks: no gradient
 _UNARY_FUNCS = {gast.USub: np.negative, gast.UAdd: np.positive}
 _NONDIFF_BUILTINS = {len, int, bool, round, range, print, isinstance, str, repr, type}
 
@@ -232,8 +233,10 @@ class ReverseMode:
         if isinstance(value, gast.Name):
             return Op("copy", operands=[value])
         if isinstance(value, gast.BinOp) and type(value.op) in _BINOP_FUNCS:
-            return self.rule_op(rules.RULES[_BINOP_FUNCS[type(value.op)]],
-                                [value.left, value.right], [], stmt)
+            func = _BINOP_FUNCS[type(value.op)]
+            if func in rules.NONDIFF:
+                return Op("nondiff")
+            return self.rule_op(rules.RULES[func], [value.left, value.right], [], stmt)
         if isinstance(value, gast.UnaryOp) and type(value.op) in _UNARY_FUNCS:
             return self.rule_op(rules.RULES[_UNARY_FUNCS[type(value.op)]], [value.operand], [], stmt)
         if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) \
@@ -258,7 +261,10 @@ class ReverseMode:
             return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate a tuple or "
                                 "list holding differentiated values in this version", line,
                                 construct="container", hint="keep arrays in separate variables")
-        return Op("nondiff")    # comparisons, `not`, `~`: no gradient
+        if isinstance(value, gast.Compare) or isinstance(getattr(value, "op", None), _BITWISE):
+            return Op("nondiff")    # comparisons and masks: no gradient
+        return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate this operation",
+                            line, construct=type(getattr(value, "op", value)).__name__)
 
     def resolve_call(self, call, stmt):
         func, args = call.func, list(call.args)

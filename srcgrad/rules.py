@@ -98,6 +98,7 @@ elementwise("float_power", lambda g, ans, x1, x2: (g * x2 * x1 ** (x2 - 1), g * 
 elementwise("square",     lambda g, ans, x: g * 2.0 * x)
 elementwise("sqrt",       lambda g, ans, x: g * 0.5 / ans)
 elementwise("cbrt",       lambda g, ans, x: g / (3.0 * ans * ans))
+elementwise("mod remainder fmod", lambda g, ans, x1, x2: (g, -g * ((x1 - ans) / x2)))
 elementwise("reciprocal", lambda g, ans, x: -g * ans * ans)
 # --- exponentials and logarithms -----------------------------------------------------
 elementwise("exp",        lambda g, ans, x: g * ans)

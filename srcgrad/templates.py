@@ -5,14 +5,13 @@ its parameters, inlines macros (`keep`, `mT`), names NumPy and runtime helpers t
 the generated function's namespace, and folds what is known at transform time.
 """
 import builtins
-import copy
 import linecache
 
 import gast
 import numpy as np
 
 from . import rules
-from .fold import fold, make_const
+from .fold import copy_tree, fold, make_const
 
 _LAMBDAS = {}   # (filename, first line) -> [gast.Lambda, ...]
 
@@ -49,7 +48,7 @@ class _Instantiate(gast.NodeTransformer):
 
     def visit_Name(self, node):
         if node.id in self.bindings:
-            return copy.deepcopy(self.bindings[node.id])
+            return copy_tree(self.bindings[node.id])
         obj = self.env.get(node.id, getattr(builtins, node.id, None))
         if obj is np:
             return self.namespace.reference(np, "np")
@@ -72,7 +71,7 @@ class _Instantiate(gast.NodeTransformer):
 
 
 def _expand(fn, bindings, namespace):
-    body = copy.deepcopy(lambda_node(fn).body)
+    body = copy_tree(lambda_node(fn).body)
     return _Instantiate(bindings, fn.__globals__, namespace).visit(body)
 
 

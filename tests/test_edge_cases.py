@@ -4,6 +4,7 @@ import pytest
 from gradcheck import check
 
 import srcgrad
+from srcgrad.rules import mT  # noqa: F401  (a template macro used by a rule below)
 
 RNG = np.random.default_rng(7)
 
@@ -101,3 +102,31 @@ def test_integer_argument_is_not_differentiated_but_used():
     def f(x, n):
         return np.sum(x ** n) / n
     check(f, RNG.uniform(0.5, 1.5, size=3), 3)
+
+
+def test_bitwise_masks_carry_no_gradient_and_shifts_are_refused():
+    def f(x):
+        mask = (x > 0) & (x < 1)
+        return np.sum(x * mask)
+    np.testing.assert_array_equal(srcgrad.grad(f)(np.array([-1.0, 0.5, 2.0])), [0.0, 1.0, 0.0])
+
+    def g(x):
+        return np.sum(x << 1)
+    with pytest.raises(srcgrad.UnsupportedSyntaxError):
+        srcgrad.grad(g)(np.arange(3))
+
+
+def test_rule_with_numpy_inside_a_macro_argument():
+    from srcgrad import rules
+
+    def det_loss(a):
+        return np.linalg.det(a)
+    saved = rules.RULES[np.linalg.det]
+    rules.RULES[np.linalg.det] = rules.Rule(
+        np.linalg.det, "np.linalg.det",
+        lambda g, ans, a: np.expand_dims(g * ans, (-1, -2)) * mT(np.linalg.inv(a)), "vjp")
+    try:
+        a = np.array([[2.0, 0.5], [0.3, 1.0]])
+        check(det_loss, a)
+    finally:
+        rules.RULES[np.linalg.det] = saved

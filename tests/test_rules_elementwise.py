@@ -690,9 +690,6 @@ def test_broadcast_chain_through_several_rules():
     check(f, x, b, c, wrt=(0, 1, 2))
 
 
-@pytest.mark.xfail(strict=True, reason="reverse.py resolves a BinOp it has no rule for (here `%`, "
-                   "gast.Mod) as non-differentiable, so the gradient is silently 0 instead of an "
-                   "error or d(x % c)/dx = 1")
 def test_modulo_operator_is_not_silently_constant():
     def f(x):
         return np.sum((x % 1.0) * 3.0)
@@ -702,3 +699,19 @@ def test_modulo_operator_is_not_silently_constant():
     except srcgrad.NoDerivativeRuleError:
         return                      # refusing is fine too; a wrong answer is not
     np.testing.assert_allclose(got, [3.0, 3.0, 3.0])
+
+
+@pytest.mark.parametrize("op", ["mod", "fmod", "operator"])
+def test_modulo_both_operands(op):
+    def f_mod(x, c):
+        return np.sum(np.mod(x, c) ** 2)
+
+    def f_fmod(x, c):
+        return np.sum(np.fmod(x, c) ** 2)
+
+    def f_operator(x, c):
+        return np.sum((x % c) ** 2)
+    f = {"mod": f_mod, "fmod": f_fmod, "operator": f_operator}[op]
+    x = np.array([[0.3, 1.7, -2.2], [4.1, -0.6, 5.3]])
+    c = np.array([0.7, 1.3, 2.1])
+    check(f, x, c, wrt=(0, 1))
