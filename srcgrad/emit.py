@@ -9,8 +9,38 @@ from .fold import copy_tree
 
 
 def to_source(node):
-    """Python source of a gast node (statement or expression)."""
-    return astor.to_source(gast.gast_to_ast(node)).rstrip("\n")
+    """Python source of a gast node (statement or expression), one line per statement."""
+    return astor.to_source(gast.gast_to_ast(node), pretty_source="".join).rstrip("\n")
+
+
+def _as_branches(stmt):
+    """`x = A if c else B` (or `x = x + (A if c else B)`) as an if/else statement."""
+    if not isinstance(stmt, gast.Assign):
+        return None
+    value = stmt.value
+    if isinstance(value, gast.IfExp):
+        def branch(v):
+            return gast.Assign(targets=stmt.targets, value=v, type_comment=None)
+    elif isinstance(value, gast.BinOp) and isinstance(value.right, gast.IfExp):
+        binop = value
+
+        def branch(v):
+            return gast.Assign(targets=stmt.targets, value=gast.BinOp(
+                left=binop.left, op=binop.op, right=v), type_comment=None)
+        value = value.right
+    else:
+        return None
+    return gast.If(test=value.test, body=[branch(value.body)], orelse=[branch(value.orelse)])
+
+
+def statement_source(stmt, width=88):
+    """Source of a generated statement; long conditional assignments become if/else."""
+    text = to_source(stmt)
+    if len(text) + 4 > width:
+        branches = _as_branches(stmt)
+        if branches is not None:
+            return to_source(branches)
+    return text
 
 
 def code_only(text):
@@ -63,9 +93,11 @@ def emit(gradient):
                 started_adjoint = True
             block_line = line.line
             out.append(f"    # {parsed.short_filename}:{line.line}  {code_only(parsed.line(line.line))}")
-        for text in to_source(line.stmt).splitlines():
+        for text in statement_source(line.stmt).splitlines():
             out.append("    " + text)
             line_map[len(out)] = line.line
+    if not started_adjoint and len(out) > 2:
+        out.append("")       # the backward pass folded away entirely: keep the layout
     out.append(f"    return {_returned(gradient)}")
     line_map[len(out)] = parsed.node.lineno
     return "\n".join(out) + "\n", line_map

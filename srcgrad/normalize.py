@@ -5,6 +5,7 @@ a constant, so each statement is one application of one derivative rule.  A name
 user assigns twice gets a new version (`x`, then `x_2`), so the backward pass can
 read every intermediate value the forward pass made.
 """
+import builtins
 import re
 from dataclasses import dataclass, field
 
@@ -130,7 +131,7 @@ class Normalizer:
         self.parsed = parsed
         func = parsed.node
         taken = {n.id for n in gast.walk(func) if isinstance(n, gast.Name)}
-        self.namer = Namer(taken)
+        self.namer = Namer(taken | set(dir(builtins)))   # never shadow `sum`, `abs`, ...
         self.current = {}       # user variable -> its SSA name now
         self.body = []
         self.shares = {}        # SSA name -> names that may share its memory (copies, views)

@@ -403,6 +403,7 @@ class ReverseMode:
                 self.emit(stmt.node, stmt.line, "forward")
         if self.tokens.get(ret.name) != SCALAR:
             self.emit(self.scalar_check(ret), ret.line, "forward")
+            self.known_scalar(ret.name)         # past the check, the result is a scalar
         seed = self.namer.fresh("d" + ret.name)
         self.adjoints[ret.name] = Adjoint(seed, False)
         self.primal_of[seed] = ret.name
@@ -419,6 +420,27 @@ class ReverseMode:
         return Gradient(self.parsed, prefix + self.parsed.name, self.lines, outputs, value,
                         self.ns, self.wrt, self.namer, self.tokens, self.numpy_typed,
                         self.order + list(self.adjoints))
+
+    def known_scalar(self, name):
+        """Record that `name` is 0-d, and with it every operand of the elementwise
+        operations that made it (broadcasting never lowers the number of dimensions)."""
+        self.rename_class(self.tokens[name], SCALAR)
+        for stmt in reversed(self.normal.body):
+            if not isinstance(stmt, Assign) or len(stmt.targets) != 1 or \
+                    self.tokens.get(stmt.targets[0]) != SCALAR:
+                continue
+            op = self.ops[id(stmt)]
+            if op.kind == "copy" or (op.kind == "rule" and op.rule.family == "elementwise"):
+                operands = [stmt.value] if op.kind == "copy" else \
+                    [op.bindings[p] for p, _ in op.entries]
+                for atom in operands:
+                    if isinstance(atom, gast.Name) and atom.id in self.tokens:
+                        self.rename_class(self.tokens[atom.id], SCALAR)
+
+    def rename_class(self, old, new):
+        for name, token in self.tokens.items():
+            if token == old:
+                self.tokens[name] = new
 
     def scalar_check(self, ret):
         parsed = self.parsed
@@ -493,12 +515,14 @@ class ReverseMode:
             return
         z_token = self.tokens[out]
         family = rule.family
-        if family == "vjp" or (family == "reduction" and not (
+        adj = self.adjoints[out]
+        if family == "vjp" or (family == "reduction" and adj.loose == "partial" and not (
                 const_value(op.bindings.get("axis", make_const(None))) is None
                 or const_value(op.bindings.get("keepdims")) is True)):
             self.materialize(out, line)
-        adj = self.adjoints[out]
-        bindings = dict(op.bindings, g=name_node(adj.name), ans=name_node(out))
+        g = name_node(adj.name)
+        g.srcgrad_scalar = adj.loose == "scalar"
+        bindings = dict(op.bindings, g=g, ans=name_node(out))
         for position, (param, differentiable) in enumerate(op.entries):
             if not differentiable:
                 continue

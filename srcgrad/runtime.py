@@ -187,6 +187,8 @@ def einsum_adjoint(g, subscripts, operands, which):
 
 def _keep(g, axis, ndim):
     """Re-insert reduced axes into `g` so it broadcasts against the input."""
+    if np.ndim(g) == 0:
+        return g              # a 0-d adjoint (standing for a full one) broadcasts as it is
     if axis is None:
         return np.reshape(g, (1,) * ndim)
     return np.expand_dims(g, axis)
@@ -219,7 +221,7 @@ def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
     else:
         axis_t = tuple(int(i) % x.ndim for i in np.atleast_1d(axis))
     if not keepdims:
-        g = np.expand_dims(g, axis_t)
+        g = _keep(g, axis_t, x.ndim)
         ans = np.expand_dims(ans, axis_t)
     if ord in (None, "fro") or (ord == 2 and not matrix):
         return g * x / ans
@@ -232,7 +234,7 @@ def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
         return g * np.sign(x) * np.abs(x) ** (ord - 1) / ans ** (ord - 1)
     r, c = axis_t
     xm = np.moveaxis(x, (r, c), (-2, -1))
-    gm = np.moveaxis(g, (r, c), (-2, -1))
+    gm = g if np.ndim(g) == 0 else np.moveaxis(g, (r, c), (-2, -1))
     if ord in ("nuc", 2, -2):
         u, s, vt = np.linalg.svd(xm, full_matrices=False)
         if ord == "nuc":

@@ -64,6 +64,8 @@ class _Instantiate(gast.NodeTransformer):
         target = self.env.get(getattr(node.func, "id", None))
         if isinstance(node.func, gast.Name) and any(target is m for m in rules.MACROS.values()):
             args = [self.visit(a) for a in node.args]
+            if target is rules.keep and getattr(args[0], "srcgrad_scalar", False):
+                return args[0]        # a 0-d adjoint broadcasts without re-inserted axes
             names = [a.id for a in lambda_node(target).args.args]
             return _expand(target, dict(zip(names, args)), self.namespace)
         self.generic_visit(node)
