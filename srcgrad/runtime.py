@@ -66,12 +66,16 @@ def _matmul_promote(g, a, b):
 
 def matmul_adjoint_lhs(g, a, b):
     """Adjoint of `a` in `a @ b`, any ranks (batched operands broadcast)."""
+    if np.ndim(a) == 1 == np.ndim(b):
+        return g * b
     g2, a2, b2 = _matmul_promote(g, a, b)
     return np.reshape(unbroadcast(g2 @ _swap_last(b2), a2), np.shape(a))
 
 
 def matmul_adjoint_rhs(g, a, b):
     """Adjoint of `b` in `a @ b`, any ranks (batched operands broadcast)."""
+    if np.ndim(a) == 1 == np.ndim(b):
+        return g * a
     g2, a2, b2 = _matmul_promote(g, a, b)
     return np.reshape(unbroadcast(_swap_last(a2) @ g2, b2), np.shape(b))
 
@@ -109,7 +113,7 @@ def tensordot_adjoint(g, a, b, axes, which):
 def dot_adjoint(g, a, b, which):
     """Adjoint of operand `which` of `np.dot(a, b)`, any ranks."""
     a, b = np.asarray(a), np.asarray(b)
-    if a.ndim == 0 or b.ndim == 0:
+    if a.ndim == 0 or b.ndim == 0 or a.ndim == 1 == b.ndim:
         other = b if which == 0 else a
         return unbroadcast(g * other, a if which == 0 else b)
     axes = ([a.ndim - 1], [max(b.ndim - 2, 0)])
