@@ -139,9 +139,10 @@ class GradientFunction:
             like = args[pos] if pos is not None and pos < len(args) else kwargs.get(name, default)
             out = fit_gradient(out, like, t.copies[0])
         else:
-            out = tuple(fit_gradient(g, args[pos] if pos is not None and pos < len(args)
-                                     else kwargs.get(name, default), c)
-                        for g, (pos, name, default), c in zip(out, self._where, t.copies))
+            n = len(args)
+            out = tuple([fit_gradient(g, args[pos] if pos is not None and pos < n
+                                      else kwargs.get(name, default), c)
+                         for g, (pos, name, default), c in zip(out, self._where, t.copies)])
         return (value, out) if self._with_value else out
 
     def __get__(self, obj, objtype=None):

@@ -13,10 +13,12 @@ import numpy as np
 from . import rules
 from .fold import copy_tree, fold, is_const
 
-# Calls whose result is a new array, never a view of an input (see `output_copies`).
+# Calls that may return (a view of) their first argument rather than a new array.
+_ALIASING_NUMPY = {"reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims",
+                   "squeeze", "broadcast_to", "flip", "asarray", "array"}
+_ALIASING_HELPERS = {"unbroadcast", "concatenate_adjoint", "hstack_adjoint", "vstack_adjoint"}
 _FRESH_NUMPY = {"sum", "mean", "prod", "where", "outer", "dot", "matmul", "inner", "vdot",
                 "tensordot", "take", "cumsum", "triu", "tril", "full", "zeros", "ones"}
-_VIEW_HELPERS = {"unbroadcast", "concatenate_adjoint", "hstack_adjoint", "vstack_adjoint"}
 
 
 def _loads(node):
@@ -140,37 +142,52 @@ def resolve_shape_queries(gradient, lines, outputs):
         line.stmt = rewrite.visit(line.stmt)
 
 
-def _is_fresh(expr):
-    """Whether `expr` certainly makes a new array (rather than returning or viewing one)."""
-    if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)) or is_const(expr):
-        return True
+def _roots(expr, defs, forward, seen=()):
+    """The arrays `expr` may share memory with: names of adjoints made fresh, "input" for
+    anything the caller may hold (a parameter or a forward value), "?" when unknown."""
+    if is_const(expr) or isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+        return set()                                   # arithmetic makes a new array
+    if isinstance(expr, gast.Name):
+        if expr.id in forward or expr.id not in defs or expr.id in seen:
+            return {"input"}
+        inner = _roots(defs[expr.id], defs, forward, seen + (expr.id,))
+        return {expr.id} if not inner else inner
     if isinstance(expr, gast.IfExp):
-        return _is_fresh(expr.body) and _is_fresh(expr.orelse)
+        return _roots(expr.body, defs, forward, seen) | _roots(expr.orelse, defs, forward, seen)
+    if isinstance(expr, (gast.Attribute, gast.Subscript)):
+        return _roots(expr.value, defs, forward, seen)
     if isinstance(expr, gast.Call):
-        obj = getattr(expr.func, "srcgrad_object", None)
-        if obj is not None:
-            return obj.__name__ not in _VIEW_HELPERS
-        if isinstance(expr.func, gast.Attribute) and \
-                getattr(expr.func.value, "srcgrad_object", None) is np:
-            return isinstance(getattr(np, expr.func.attr, None), np.ufunc) or \
-                expr.func.attr in _FRESH_NUMPY
-    return False
+        helper = getattr(expr.func, "srcgrad_object", None)
+        numpy_attr = expr.func.attr if isinstance(expr.func, gast.Attribute) and \
+            getattr(expr.func.value, "srcgrad_object", None) is np else None
+        if helper is not None:
+            if helper.__name__ in _ALIASING_HELPERS:
+                return _roots(expr.args[0], defs, forward, seen)
+            return set()
+        if numpy_attr is not None:
+            if numpy_attr in _ALIASING_NUMPY:
+                return _roots(expr.args[0], defs, forward, seen)
+            if isinstance(getattr(np, numpy_attr, None), np.ufunc) or numpy_attr in _FRESH_NUMPY:
+                return set()
+    return {"?"}
 
 
-def output_copies(lines, outputs):
-    """Per output, whether the caller must copy it (it may alias an input or another output)."""
-    last = {}
+def output_copies(gradient, lines, outputs):
+    """Per output, whether the caller must copy it: it may alias an array the caller holds
+    (an argument), or another output."""
+    defs, forward = {}, set(gradient.order[:len(gradient.parsed.node.args.args)])
     for line in lines:
         for t in _targets(line.stmt):
-            last[t] = line.stmt.value
-    flags = []
+            if line.section == "forward":
+                forward.add(t)
+            else:
+                defs[t] = line.stmt.value
+    flags, claimed = [], set()
     for o in outputs:
-        if isinstance(o, gast.Name):
-            flags.append(o.id not in last or not _is_fresh(last[o.id]))
-        else:
-            flags.append(not _is_fresh(o))
-    names = [o.id for o in outputs if isinstance(o, gast.Name)]
-    return [f or (isinstance(o, gast.Name) and names.count(o.id) > 1) for f, o in zip(flags, outputs)]
+        roots = _roots(o, defs, forward)
+        flags.append(bool(roots & ({"input", "?"} | claimed)))
+        claimed |= roots
+    return flags
 
 
 def optimize(gradient):
@@ -182,4 +199,4 @@ def optimize(gradient):
     resolve_shape_queries(gradient, lines, ends)
     lines = eliminate_dead(lines, ends)
     gradient.lines = inline_temporaries(lines, ends)
-    return output_copies(gradient.lines, gradient.outputs)
+    return output_copies(gradient, gradient.lines, gradient.outputs)

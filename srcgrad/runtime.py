@@ -34,6 +34,8 @@ def unbroadcast(g, like, full=None):
     if gshape == shape:
         return g
     lead = len(gshape) - len(shape)
+    if gshape[lead:] == shape:          # the common case: only leading axes were added
+        return g.sum(axis=0) if lead == 1 else g.sum(axis=tuple(range(lead)))
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
     return np.reshape(np.sum(g, axis=axes), shape)
@@ -364,11 +366,10 @@ def fit_gradient(grad, like, copy):
     `copy` is set where the generated code's result may alias another array.
     """
     if type(like) is np.ndarray:
-        dtype = like.dtype if like.dtype.kind in "fc" else np.dtype(float)
-        if (not copy and type(grad) is np.ndarray and grad.dtype == dtype
-                and grad.shape == like.shape):
+        if not copy and type(grad) is np.ndarray and grad.shape == like.shape and (
+                grad.dtype is like.dtype or grad.dtype == like.dtype) and like.dtype.kind in "fc":
             return grad
-        out = np.empty(like.shape, dtype)
+        out = np.empty(like.shape, like.dtype if like.dtype.kind in "fc" else np.float64)
         out[...] = grad
         return out
     if isinstance(like, (float, int)) and np.ndim(grad) == 0:
