@@ -11,7 +11,7 @@ import gast
 import numpy as np
 
 from . import rules
-from .fold import copy_tree, fold, is_const
+from .fold import copy_tree, fold, is_const, make_const
 
 # Calls that may return (a view of) their first argument rather than a new array.
 _ALIASING_NUMPY = {"reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims",
@@ -104,42 +104,123 @@ def inline_temporaries(lines, outputs):
     return lines
 
 
-class _ShapeAttributes(gast.NodeTransformer):
-    """`np.size(x)` -> `x.size` where x is certainly a NumPy object (an attribute is cheaper)."""
+def _needed(lines, outputs, params):
+    """Names the code computes anyway: live when uses for a shape alone do not count."""
+    live = {n.id for o in outputs if o is not None for n in _loads(o)}
+    needed = set(params)
+    for line in reversed(lines):
+        targets = _targets(line.stmt)
+        if isinstance(line.stmt, gast.Assign) and not live.intersection(targets):
+            continue
+        needed.update(targets)
+        live.difference_update(targets)
+        live.update(n.id for n in _loads(line.stmt) if not hasattr(n, "srcgrad_shape_class"))
+    return needed
 
-    def __init__(self, numpy_typed):
-        self.numpy_typed = numpy_typed
+
+class _ShapeQueries(gast.NodeTransformer):
+    """Answer each shape-only use from values the code keeps anyway: a value of the same
+    shape class, or the NumPy broadcast of values whose classes make it up."""
+
+    def __init__(self, gradient, needed, ns):
+        self.gradient, self.needed, self.ns = gradient, needed, ns
+        self.classes = gradient.classes
+        by_preference = sorted(needed, key=lambda n: (n not in gradient.numpy_typed,
+                                                      gradient.order.index(n)
+                                                      if n in gradient.order else 0))
+        self.candidates = [n for n in by_preference if n in self.classes]
+
+    def stand_in(self, node):
+        cls = getattr(node, "srcgrad_shape_class", None)
+        if cls is None or node.id in self.needed:
+            return node
+        for name in self.candidates:
+            if self.classes[name] == cls:
+                return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+        cover, covered = [], frozenset()
+        for name in sorted(self.candidates, key=lambda n: -len(self.classes[n])):
+            part = self.classes[name]
+            if part and part <= cls and not part <= covered:
+                cover.append(name)
+                covered |= part
+        if covered != cls or not cover:
+            return node
+        call = gast.Call(func=gast.Attribute(value=self.ns.reference(np, "np"), attr="broadcast",
+                                             ctx=gast.Load()),
+                         args=[gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None)
+                               for n in cover], keywords=[])
+        call.srcgrad_broadcast = True
+        return call
 
     def visit_Call(self, node):
-        self.generic_visit(node)
         query = getattr(node, "srcgrad_shape_query", None)
-        if query and isinstance(node.args[0], gast.Name) and node.args[0].id in self.numpy_typed:
-            return gast.Attribute(value=node.args[0], attr=query, ctx=gast.Load())
+        if query and isinstance(node.args[0], gast.Name):
+            arg = node.args[0]
+            if getattr(arg, "srcgrad_shape_class", None) == frozenset():   # 0-d
+                return make_const({"size": 1, "ndim": 0, "shape": ()}[query])
+            arg = self.stand_in(arg)
+            if getattr(arg, "srcgrad_broadcast", False) or (
+                    isinstance(arg, gast.Name) and arg.id in self.gradient.numpy_typed):
+                return gast.Attribute(value=arg, attr=query, ctx=gast.Load())   # x.size: cheaper
+            node.args[0] = arg
+            return node
+        self.generic_visit(node)
+        if getattr(node.func, "srcgrad_object", None) is rules.unbroadcast:
+            node.args[1:] = [self.stand_in(a) if isinstance(a, gast.Name) else a
+                             for a in node.args[1:]]
         return node
 
 
-def resolve_shape_queries(gradient, lines, outputs):
-    """Where a value is used only for its shape, use a value of the same shape class that
-    the code keeps anyway, so the first one need not be kept (or computed at all)."""
-    nodes = [line.stmt for line in lines] + [o for o in outputs if o is not None]
-    real = {n.id for node in nodes for n in _loads(node) if not hasattr(n, "srcgrad_shape_class")}
-    params = set(gradient.order[:len(gradient.parsed.node.args.args)])
-    stand_in = {}
-    for prefer_numpy in (True, False):
-        for name in gradient.order:
-            cls = gradient.classes.get(name)
-            usable = name in real or (name in params and not prefer_numpy)
-            if cls is not None and usable and cls not in stand_in and \
-                    (name in gradient.numpy_typed or not prefer_numpy):
-                stand_in[cls] = name
-    for node in nodes:
-        for n in _loads(node):
-            cls = getattr(n, "srcgrad_shape_class", None)
-            if cls is not None and n.id not in real and cls in stand_in:
-                n.id = stand_in[cls]
-    rewrite = _ShapeAttributes(gradient.numpy_typed)
+def _broadcast_key(node):
+    if getattr(node, "srcgrad_broadcast", False):
+        return tuple(a.id for a in node.args)
+    return None
+
+
+class _NameBroadcasts(gast.NodeTransformer):
+    def __init__(self, names):
+        self.names = names
+
+    def visit_Call(self, node):
+        key = _broadcast_key(node)
+        if key in self.names:
+            return gast.Name(id=self.names[key], ctx=gast.Load(), annotation=None, type_comment=None)
+        self.generic_visit(node)
+        return node
+
+
+def _hoist_broadcasts(gradient, lines):
+    """Compute each `np.broadcast(a, b)` that appears more than once just once."""
+    counts = {}
     for line in lines:
-        line.stmt = rewrite.visit(line.stmt)
+        for node in gast.walk(line.stmt):
+            key = _broadcast_key(node)
+            if key:
+                counts[key] = counts.get(key, 0) + 1
+    names, out = {}, []
+    for line in lines:
+        for node in gast.walk(line.stmt):
+            key = _broadcast_key(node)
+            if key and counts[key] > 1 and key not in names:
+                names[key] = gradient.namer.fresh("shape_of_" + "_".join(key))
+                out.append(type(line)(gast.Assign(
+                    targets=[gast.Name(id=names[key], ctx=gast.Store(), annotation=None,
+                                       type_comment=None)],
+                    value=copy_tree(node), type_comment=None), line.line, line.section))
+        if names:
+            line.stmt = _NameBroadcasts(names).visit(line.stmt)
+        out.append(line)
+    return out
+
+
+def resolve_shape_queries(gradient, lines, outputs):
+    """Where a value is used only for its shape, use values the code keeps anyway, so the
+    first one need not be kept (or computed at all)."""
+    params = gradient.order[:len(gradient.parsed.node.args.args)]
+    rewrite = _ShapeQueries(gradient, _needed(lines, outputs, params), gradient.namespace)
+    for line in lines:
+        line.stmt = fold(rewrite.visit(line.stmt), rules.STATIC)
+    return _hoist_broadcasts(gradient, lines)
 
 
 def _roots(expr, defs, forward, seen=()):
@@ -196,7 +277,7 @@ def optimize(gradient):
     ends = propagate_copies(gradient.lines, ends)
     gradient.outputs, gradient.value = ends[:-1], ends[-1]
     lines = eliminate_dead(gradient.lines, ends)
-    resolve_shape_queries(gradient, lines, ends)
+    lines = resolve_shape_queries(gradient, lines, ends)
     lines = eliminate_dead(lines, ends)
     gradient.lines = inline_temporaries(lines, ends)
     return output_copies(gradient, gradient.lines, gradient.outputs)

@@ -23,8 +23,10 @@ from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, fold, make_const
 from .normalize import Assign, Effect, Return
 
-SCALAR = "scalar"          # shape class of 0-d values
-SHAPE = "shape"            # shape class of `x.shape` tuples (their items are scalars)
+# A shape class is the set of "base" shapes whose broadcast it is: `x * y` has class
+# {x, y}, as do `y * x` and `(x * y) - y`.  Equal classes mean equal shapes.
+SCALAR = frozenset()                     # 0-d values
+SHAPE = frozenset({"<x.shape>"})         # shape tuples (their items are scalars)
 _BINOP_FUNCS = {gast.Add: np.add, gast.Sub: np.subtract, gast.Mult: np.multiply,
                 gast.Div: np.divide, gast.Pow: np.power, gast.MatMult: np.matmul,
                 gast.Mod: np.mod, gast.FloorDiv: np.floor_divide}
@@ -153,11 +155,11 @@ class ReverseMode:
     # --- shape classes -----------------------------------------------------------
     def new_token(self):
         self._token_count += 1
-        return f"class{self._token_count}"
+        return frozenset({f"<shape {self._token_count}>"})
 
     def token(self, atom):
-        if isinstance(atom, gast.Name):
-            return self.tokens.setdefault(atom.id, atom.id)   # parameters and globals: their own
+        if isinstance(atom, gast.Name):     # parameters and globals: a base shape of their own
+            return self.tokens.setdefault(atom.id, frozenset({atom.id}))
         value = const_value(atom)
         if value is None or isinstance(value, (int, float)):   # None: an absent bound, say
             return SCALAR
@@ -184,10 +186,7 @@ class ReverseMode:
         return expr
 
     def broadcast_token(self, atoms):
-        classes = {self.token(a) for a in atoms} - {SCALAR}
-        if not classes:
-            return SCALAR
-        return classes.pop() if len(classes) == 1 else self.new_token()
+        return frozenset().union(*[self.token(a) for a in atoms])
 
     # --- what each statement computes ---------------------------------------------
     def is_varied(self, atom):
@@ -359,7 +358,7 @@ class ReverseMode:
     def analyze(self):
         """Resolve every statement; compute varied values and shape classes (forward)."""
         for p in self.normal.params:
-            self.tokens[p] = p
+            self.tokens[p] = frozenset({p})
             self.order.append(p)
         for stmt in self.normal.body:
             if not isinstance(stmt, Assign):
@@ -422,25 +421,10 @@ class ReverseMode:
                         self.order + list(self.adjoints))
 
     def known_scalar(self, name):
-        """Record that `name` is 0-d, and with it every operand of the elementwise
-        operations that made it (broadcasting never lowers the number of dimensions)."""
-        self.rename_class(self.tokens[name], SCALAR)
-        for stmt in reversed(self.normal.body):
-            if not isinstance(stmt, Assign) or len(stmt.targets) != 1 or \
-                    self.tokens.get(stmt.targets[0]) != SCALAR:
-                continue
-            op = self.ops[id(stmt)]
-            if op.kind == "copy" or (op.kind == "rule" and op.rule.family == "elementwise"):
-                operands = [stmt.value] if op.kind == "copy" else \
-                    [op.bindings[p] for p, _ in op.entries]
-                for atom in operands:
-                    if isinstance(atom, gast.Name) and atom.id in self.tokens:
-                        self.rename_class(self.tokens[atom.id], SCALAR)
-
-    def rename_class(self, old, new):
-        for name, token in self.tokens.items():
-            if token == old:
-                self.tokens[name] = new
+        """Record that `name` is 0-d: then so is every base shape its class broadcasts
+        (broadcasting never lowers the number of dimensions)."""
+        bases = self.tokens[name]
+        self.tokens = {n: t - bases for n, t in self.tokens.items()}
 
     def scalar_check(self, ret):
         parsed = self.parsed
@@ -546,7 +530,7 @@ class ReverseMode:
 
     def fit_shape(self, expr, atom, out, z_token, family):
         """The contribution `expr` made to fit operand `atom`, and how loose it is."""
-        x_token = self.tokens.get(atom.id, atom.id)
+        x_token = self.token(atom)
         if family == "reduction":
             return expr, self.looseness(self.mark_shape_queries(expr), x_token)
         if family != "elementwise":

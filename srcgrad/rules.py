@@ -84,6 +84,7 @@ def nondiff(names):
 keep = MACROS["keep"] = lambda g, axis, keepdims: g if keepdims or axis is None else np.expand_dims(g, axis)
 count = MACROS["count"] = lambda a, ans, axis: np.size(a) if axis is None else np.size(a) / np.size(ans)
 mT = MACROS["mT"] = lambda x: np.swapaxes(x, -1, -2)
+sigmoid = MACROS["sigmoid"] = lambda x: 0.5 + 0.5 * np.tanh(0.5 * x)   # 1 / (1 + e^-x), no overflow
 
 # --- arithmetic -------------------------------------------------------------------
 elementwise("add",        lambda g, ans, x1, x2: (g, g))
@@ -108,8 +109,8 @@ elementwise("log",        lambda g, ans, x: g / x)
 elementwise("log2",       lambda g, ans, x: g / (x * LN2))
 elementwise("log10",      lambda g, ans, x: g / (x * LN10))
 elementwise("log1p",      lambda g, ans, x: g / (1.0 + x))
-elementwise("logaddexp",  lambda g, ans, x1, x2: (g * np.exp(x1 - ans), g * np.exp(x2 - ans)))
-elementwise("logaddexp2", lambda g, ans, x1, x2: (g * np.exp2(x1 - ans), g * np.exp2(x2 - ans)))
+elementwise("logaddexp",  lambda g, ans, x1, x2: (g * sigmoid(x1 - x2), g * sigmoid(x2 - x1)))
+elementwise("logaddexp2", lambda g, ans, x1, x2: (g * sigmoid((x1 - x2) * LN2), g * sigmoid((x2 - x1) * LN2)))
 # --- trigonometric and hyperbolic ----------------------------------------------------
 elementwise("sin",        lambda g, ans, x: g * np.cos(x))
 elementwise("cos",        lambda g, ans, x: -g * np.sin(x))
