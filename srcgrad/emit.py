@@ -65,13 +65,12 @@ def _signature(parsed, name):
     return to_source(header).splitlines()[:-1]
 
 
-def _returned(gradient):
-    grads = [to_source(o) for o in gradient.outputs]
-    grad_text = grads[0] if len(grads) == 1 else ", ".join(grads)
-    if gradient.value is None:
-        return grad_text
-    value = to_source(gradient.value)
-    return f"{value}, {grad_text}" if len(grads) == 1 else f"{value}, ({grad_text})"
+def _return_statement(gradient):
+    grads = gradient.outputs[0] if len(gradient.outputs) == 1 else \
+        gast.Tuple(elts=list(gradient.outputs), ctx=gast.Load())
+    value = grads if gradient.value is None else \
+        gast.Tuple(elts=[gradient.value, grads], ctx=gast.Load())
+    return to_source(gast.Return(value=value))
 
 
 def emit(gradient):
@@ -98,6 +97,6 @@ def emit(gradient):
             line_map[len(out)] = line.line
     if not started_adjoint and len(out) > 2:
         out.append("")       # the backward pass folded away entirely: keep the layout
-    out.append(f"    return {_returned(gradient)}")
+    out.append("    " + _return_statement(gradient))
     line_map[len(out)] = parsed.node.lineno
     return "\n".join(out) + "\n", line_map

@@ -89,6 +89,20 @@ def _is_number(node, number):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v == number
 
 
+def _is_scalar(node):
+    """Whether `node` is certainly a 0-d value: a number, or a name marked as one."""
+    if getattr(node, "srcgrad_scalar", False):
+        return True
+    v = const_value(node)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return True
+    if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Mult, gast.Div, gast.Add, gast.Sub)):
+        return _is_scalar(node.left) and _is_scalar(node.right)
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        return _is_scalar(node.operand)
+    return False
+
+
 def _negate(node):
     if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
         return node.operand
@@ -110,6 +124,11 @@ class _Folder(gast.NodeTransformer):
                 folded = None
             if folded is not None:
                 return folded
+        if op is gast.Mult and isinstance(right, gast.BinOp) and isinstance(right.op, gast.Mult) \
+                and _is_scalar(left) and _is_scalar(right.left):
+            # g * (0.5 * Y) -> (g * 0.5) * Y: one multiplication of an array instead of two
+            return self.visit(gast.BinOp(left=gast.BinOp(left=left, op=gast.Mult(), right=right.left),
+                                         op=gast.Mult(), right=right.right))
         if op is gast.Mult:
             if _is_number(left, 1):
                 return right

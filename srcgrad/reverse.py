@@ -427,19 +427,31 @@ class ReverseMode:
         self.tokens = {n: t - bases for n, t in self.tokens.items()}
 
     def scalar_check(self, ret):
-        parsed = self.parsed
+        """`if <result not 0-d>: raise`, tested on the values whose shapes the result's
+        broadcasts (often just parameters), so the result itself need not be computed."""
+        parsed, cls = self.parsed, self.tokens[ret.name]
+        witnesses = []
+        for base in sorted(cls):
+            name = base if self.tokens.get(base) == frozenset({base}) else next(
+                (n for n in self.order if self.tokens.get(n) == frozenset({base})), None)
+            if name is None:
+                witnesses = [ret.name]
+                break
+            witnesses.append(name)
 
-        def nonscalar_result(value):
+        def nonscalar_result(*values):
             from .errors import NonScalarResultError
             raise parsed.error(NonScalarResultError,
                                f"{parsed.name} must return a scalar to be differentiated, but it "
-                               f"returned a value of shape {np.shape(value)}", lineno=ret.line,
-                               hint="reduce the result to a scalar (np.sum, np.mean), or take "
-                                    "the gradient of one element")
-        test = gast.Compare(left=np_call(self.ns, "ndim", name_node(ret.name)), ops=[gast.NotEq()],
-                            comparators=[make_const(0)])
+                               f"returned a value of shape {np.broadcast(*values).shape}",
+                               lineno=ret.line, hint="reduce the result to a scalar (np.sum, "
+                               "np.mean), or take the gradient of one element")
+        args = [name_node(w) for w in witnesses]
+        ndim = np_call(self.ns, "ndim", *args) if len(args) == 1 else \
+            gast.Attribute(value=np_call(self.ns, "broadcast", *args), attr="ndim", ctx=gast.Load())
+        test = gast.Compare(left=ndim, ops=[gast.NotEq()], comparators=[make_const(0)])
         raise_call = gast.Call(func=self.ns.reference(nonscalar_result, "nonscalar_result"),
-                               args=[name_node(ret.name)], keywords=[])
+                               args=[name_node(w) for w in witnesses], keywords=[])
         return gast.If(test=test, body=[gast.Expr(value=raise_call)], orelse=[])
 
     # --- adjoints -------------------------------------------------------------------
@@ -505,7 +517,7 @@ class ReverseMode:
                 or const_value(op.bindings.get("keepdims")) is True)):
             self.materialize(out, line)
         g = name_node(adj.name)
-        g.srcgrad_scalar = adj.loose == "scalar"
+        g.srcgrad_scalar = adj.loose == "scalar" or (not adj.loose and self.tokens[out] == SCALAR)
         bindings = dict(op.bindings, g=g, ans=name_node(out))
         for position, (param, differentiable) in enumerate(op.entries):
             if not differentiable:

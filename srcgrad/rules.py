@@ -84,7 +84,7 @@ def nondiff(names):
 keep = MACROS["keep"] = lambda g, axis, keepdims: g if keepdims or axis is None else np.expand_dims(g, axis)
 count = MACROS["count"] = lambda a, ans, axis: np.size(a) if axis is None else np.size(a) / np.size(ans)
 mT = MACROS["mT"] = lambda x: np.swapaxes(x, -1, -2)
-sigmoid = MACROS["sigmoid"] = lambda x: 0.5 + 0.5 * np.tanh(0.5 * x)   # 1 / (1 + e^-x), no overflow
+sigmoid = MACROS["sigmoid"] = lambda x: 0.5 * (1.0 + np.tanh(0.5 * x))   # 1 / (1 + e^-x), no overflow
 
 # --- arithmetic -------------------------------------------------------------------
 elementwise("add",        lambda g, ans, x1, x2: (g, g))

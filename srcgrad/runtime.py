@@ -8,11 +8,16 @@ the odd linear-algebra or shape function.  Each takes plain arrays and returns o
 import numpy as np
 
 
+_PYTHON_SCALARS = (float, int, bool, complex)
+
+
 def _shape(x):
-    try:
+    if type(x) is np.ndarray:
         return x.shape
-    except AttributeError:
-        return np.shape(x)
+    if type(x) in _PYTHON_SCALARS:
+        return ()
+    shape = getattr(x, "shape", None)       # NumPy scalars, np.broadcast objects
+    return shape if shape is not None else np.shape(x)
 
 
 def unbroadcast(g, like, full=None):
@@ -34,6 +39,8 @@ def unbroadcast(g, like, full=None):
     if gshape == shape:
         return g
     lead = len(gshape) - len(shape)
+    if not shape:
+        return g.sum()
     if gshape[lead:] == shape:          # the common case: only leading axes were added
         return g.sum(axis=0) if lead == 1 else g.sum(axis=tuple(range(lead)))
     axes = tuple(range(lead)) + tuple(
@@ -372,7 +379,7 @@ def fit_gradient(grad, like, copy):
         out = np.empty(like.shape, like.dtype if like.dtype.kind in "fc" else np.float64)
         out[...] = grad
         return out
-    if isinstance(like, (float, int)) and np.ndim(grad) == 0:
+    if type(like) in _PYTHON_SCALARS and _shape(grad) == ():
         return float(grad)
     if isinstance(like, np.generic) and np.ndim(grad) == 0:
         return (like.dtype.type if like.dtype.kind in "fc" else np.float64)(grad)
