@@ -10,6 +10,8 @@ import inspect
 import types
 import weakref
 
+import numpy as np
+
 from .build import build
 from .emit import emit
 from .errors import GradientRuntimeError, SrcgradError
@@ -98,6 +100,7 @@ class GradientFunction:
         self._wrt, self._single = _resolve_wrt(func, wrt)
         self._with_value = with_value
         self._transformed = None
+        self._fast_finish, self._max_position = None, 0
         params = {p.name: p for p in _parameters(func)}
         positional = [p.name for p in params.values()
                       if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -113,6 +116,7 @@ class GradientFunction:
             per_function = _CACHE.setdefault(self._func, {})
             if key not in per_function:
                 per_function[key] = Transformed(self._func, self._wrt, self._with_value)
+            self._fast_finish, self._max_position = self._specialize(per_function[key].copies)
             self._transformed = per_function[key]
         return self._transformed
 
@@ -132,6 +136,8 @@ class GradientFunction:
             if error is None:
                 raise
             raise error from exc
+        if self._fast_finish is not None and len(args) > self._max_position:
+            return self._fast_finish(out, args)
         if self._with_value:
             value, out = out
         if self._single:
@@ -144,6 +150,35 @@ class GradientFunction:
                                       else kwargs.get(name, default), c)
                          for g, (pos, name, default), c in zip(out, self._where, t.copies)])
         return (value, out) if self._with_value else out
+
+    def _specialize(self, copies):
+        """A finishing step for calls that pass every differentiated argument by position:
+        straight-line code with the common case (a fresh array of the right shape and
+        floating dtype) checked inline, `fit_gradient` called only otherwise."""
+        positions = [pos for pos, _, _ in self._where]
+        if None in positions:
+            return None, 0
+        names = [f"g{i}" for i in range(len(positions))]
+        lines = [f"def finish(out, args):"]
+        unpack = ", ".join(names) + ("," if len(names) == 1 else "")
+        target = f"value, ({unpack})" if self._with_value and not self._single else \
+            f"value, {names[0]}" if self._with_value else \
+            names[0] if self._single else f"({unpack})"
+        lines.append(f"    {target} = out")
+        for name, pos, copy in zip(names, positions, copies):
+            if copy:
+                lines.append(f"    {name} = fit(({name}), args[{pos}], True)")
+                continue
+            lines.append(f"    a = args[{pos}]")
+            lines.append(f"    if not (type({name}) is ndarray and type(a) is ndarray and "
+                         f"{name}.shape == a.shape and {name}.dtype is a.dtype and "
+                         f"a.dtype.kind == 'f'):")
+            lines.append(f"        {name} = fit({name}, a, False)")
+        grads = names[0] if self._single else "(" + ", ".join(names) + ",)"
+        lines.append(f"    return {'(value, ' + grads + ')' if self._with_value else grads}")
+        scope = {"fit": fit_gradient, "ndarray": np.ndarray}
+        exec("\n".join(lines), scope)
+        return scope["finish"], max(positions)
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else types.MethodType(self, obj)

@@ -26,6 +26,9 @@ def unbroadcast(g, like, full=None):
     `g` has the shape of the broadcast result, or, when `full` is given, broadcasts to
     the shape of `full` (the result) and stands for that broadcast array.
     """
+    if type(g) is np.ndarray and type(like) is np.ndarray and g.shape == like.shape and (
+            full is None or g.shape == _shape(full)):
+        return g                            # nothing was broadcast: the usual case, kept fast
     shape, gshape = _shape(like), _shape(g)
     if full is not None:
         full_shape = _shape(full)
