@@ -170,7 +170,9 @@ class GradientFunction:
                 lines.append(f"    {name} = fit(({name}), args[{pos}], True)")
                 continue
             lines.append(f"    a = args[{pos}]")
-            lines.append(f"    if not (type({name}) is ndarray and type(a) is ndarray and "
+            lines.append(f"    if type(a) is float:")
+            lines.append(f"        {name} = float({name})")
+            lines.append(f"    elif not (type({name}) is ndarray and type(a) is ndarray and "
                          f"{name}.shape == a.shape and {name}.dtype is a.dtype and "
                          f"a.dtype.kind == 'f'):")
             lines.append(f"        {name} = fit({name}, a, False)")

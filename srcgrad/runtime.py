@@ -29,6 +29,8 @@ def unbroadcast(g, like, full=None):
     if type(g) is np.ndarray and type(like) is np.ndarray and g.shape == like.shape and (
             full is None or g.shape == _shape(full)):
         return g                            # nothing was broadcast: the usual case, kept fast
+    if type(like) in _PYTHON_SCALARS and full is None:
+        return g.sum() if type(g) is np.ndarray else g
     shape, gshape = _shape(like), _shape(g)
     if full is not None:
         full_shape = _shape(full)
