@@ -80,16 +80,24 @@ def _matmul_promote(g, a, b):
 
 def matmul_adjoint_lhs(g, a, b):
     """Adjoint of `a` in `a @ b`, any ranks (batched operands broadcast)."""
-    if np.ndim(a) == 1 == np.ndim(b):
-        return g * b
+    a_ndim, b_ndim = np.ndim(a), np.ndim(b)
+    if b_ndim == 1:
+        if a_ndim == 1:
+            return g * b
+        if a_ndim == 2:
+            return np.outer(g, b)
     g2, a2, b2 = _matmul_promote(g, a, b)
     return np.reshape(unbroadcast(g2 @ _swap_last(b2), a2), np.shape(a))
 
 
 def matmul_adjoint_rhs(g, a, b):
     """Adjoint of `b` in `a @ b`, any ranks (batched operands broadcast)."""
-    if np.ndim(a) == 1 == np.ndim(b):
-        return g * a
+    a_ndim, b_ndim = np.ndim(a), np.ndim(b)
+    if a_ndim == 1:
+        if b_ndim == 1:
+            return g * a
+        if b_ndim == 2:
+            return np.outer(a, g)
     g2, a2, b2 = _matmul_promote(g, a, b)
     return np.reshape(unbroadcast(_swap_last(a2) @ g2, b2), np.shape(b))
 
