@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import gast
 
+from .fold import copy_tree
 from .errors import NonScalarResultError, UnsupportedSyntaxError
 
 
@@ -20,6 +21,17 @@ class Assign:
     value: gast.expr         # one operation whose operands are names or constants
     line: int
     temporary: bool = False  # a name srcgrad made up (may be inlined back when printing)
+    opaque: bool = False     # a condition, kept whole: evaluated, never differentiated
+
+
+@dataclass
+class Branch:
+    """`if test: body else: orelse`; names assigned in either branch are merged by copies at
+    the end of both (so after the branch each name has one version, whichever path ran)."""
+    test: str                # name of the (non-differentiable) condition value
+    body: list
+    orelse: list
+    line: int
 
 
 @dataclass
@@ -68,10 +80,10 @@ _OP_WORDS = {gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: 
              gast.MatMult: "at", gast.Pow: "pow", gast.FloorDiv: "floordiv", gast.Mod: "mod"}
 
 # Statements and expressions this version refuses, with what to tell the user.
-_LOOPS_HINT = ("branches and loops are not supported by this version of srcgrad: express a "
-               "branch with np.where(cond, a, b), or move the loop outside the differentiated function")
+_LOOPS_HINT = ("loops are not supported by this version of srcgrad: write the computation with "
+               "whole-array operations, or move the loop outside the differentiated function")
 _UNSUPPORTED_STMT = {
-    gast.If: ("`if` statement", _LOOPS_HINT), gast.For: ("`for` loop", _LOOPS_HINT),
+    gast.For: ("`for` loop", _LOOPS_HINT),
     gast.While: ("`while` loop", _LOOPS_HINT), gast.AsyncFor: ("`async for` loop", None),
     gast.With: ("`with` statement", "move the `with` block outside the differentiated function"),
     gast.AsyncWith: ("`async with` statement", None),
@@ -87,8 +99,6 @@ _UNSUPPORTED_STMT = {
     gast.Raise: ("`raise` statement", "validate inputs before calling the gradient"),
 }
 _UNSUPPORTED_EXPR = {
-    gast.IfExp: ("conditional expression `a if c else b`", "use np.where(c, a, b)"),
-    gast.BoolOp: ("`and` / `or` expression", "use np.logical_and / np.logical_or on masks"),
     gast.Lambda: ("lambda", "define the function with `def` at module level"),
     gast.ListComp: ("list comprehension", "use a NumPy expression over whole arrays"),
     gast.SetComp: ("set comprehension", None), gast.DictComp: ("dict comprehension", None),
@@ -126,6 +136,56 @@ def _shared_source(value):
     return None
 
 
+RESULT = "<result>"     # the pseudo-variable every `return` assigns
+
+
+def _flatten(body):
+    """The statements of a normalized body in program order, branches included."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, Branch):
+            yield from _flatten(stmt.body)
+            yield from _flatten(stmt.orelse)
+
+
+def _has_return(stmt):
+    return any(isinstance(n, gast.Return) for n in gast.walk(stmt))
+
+
+def _always_returns(stmts):
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, gast.Return):
+        return True
+    return isinstance(last, gast.If) and _always_returns(last.body) and _always_returns(last.orelse)
+
+
+def restructure_returns(stmts, normalizer):
+    """Rewrite a body so that every `return` ends its path: what follows an `if` that returns
+    on some paths moves into the branches that do not (statements after a return, which
+    never run, are dropped)."""
+    out = []
+    for i, stmt in enumerate(stmts):
+        if isinstance(stmt, gast.Return):
+            out.append(stmt)
+            return out
+        if isinstance(stmt, gast.If) and _has_return(stmt):
+            rest = stmts[i + 1:]
+            if not _always_returns(stmt.body):
+                stmt.body = stmt.body + copy_tree(rest)
+            if not _always_returns(stmt.orelse):
+                stmt.orelse = stmt.orelse + copy_tree(rest)
+            stmt.body = restructure_returns(stmt.body, normalizer)
+            stmt.orelse = restructure_returns(stmt.orelse, normalizer)
+            out.append(stmt)
+            return out
+        if isinstance(stmt, (gast.For, gast.While)) and _has_return(stmt):
+            raise normalizer.unsupported(stmt, _UNSUPPORTED_STMT)
+        out.append(stmt)
+    return out
+
+
 class Normalizer:
     def __init__(self, parsed):
         self.parsed = parsed
@@ -150,7 +210,10 @@ class Normalizer:
     # --- names -----------------------------------------------------------------------
     def define(self, name):
         """The SSA name for a new value of user variable `name`."""
-        ssa = name if name not in self.current else self.namer.fresh(name)
+        if name == RESULT:
+            ssa = self.namer.fresh(self.result_base)
+        else:
+            ssa = name if name not in self.current else self.namer.fresh(name)
         self.current[name] = ssa
         return ssa
 
@@ -223,6 +286,8 @@ class Normalizer:
         if isinstance(node, (gast.Tuple, gast.List)):   # shapes, axes, lists of arrays
             return type(node)(elts=[self.atom(e) for e in node.elts], ctx=gast.Load())
         value = self.operation(node)
+        if isinstance(node, (gast.IfExp, gast.BoolOp)):
+            return value
         name = self.namer.fresh(self.describe(value))
         self.body.append(Assign([name], value, self.line, temporary=True))
         return self.load(name)
@@ -262,6 +327,10 @@ class Normalizer:
             return self.atom(node)
         if isinstance(node, (gast.Name, gast.Constant)):
             return self.atom(node)
+        if isinstance(node, gast.IfExp):
+            return self.choose(node)
+        if isinstance(node, gast.BoolOp):
+            return self.boolean_value(node)
         raise self.unsupported(node, _UNSUPPORTED_EXPR)
 
     def index(self, node):
@@ -276,7 +345,7 @@ class Normalizer:
     def assign(self, target, value_node):
         """Assign the value of expression `value_node` to target `target` (a gast node)."""
         if isinstance(target, gast.Name):
-            if isinstance(value_node, (gast.Name, gast.Constant)) or (
+            if isinstance(value_node, (gast.Name, gast.Constant, gast.IfExp, gast.BoolOp)) or (
                     isinstance(value_node, gast.Attribute) and self.is_global_chain(value_node)):
                 value = self.atom(value_node)
             else:
@@ -309,7 +378,7 @@ class Normalizer:
                 raise self.unsupported(n, _UNSUPPORTED_EXPR)
         return node
 
-    def statement(self, stmt, is_first):
+    def statement(self, stmt):
         self.line = stmt.lineno
         if isinstance(stmt, gast.Assign):
             if len(stmt.targets) == 1:
@@ -325,11 +394,11 @@ class Normalizer:
         elif isinstance(stmt, gast.AugAssign):
             if not isinstance(stmt.target, gast.Name):
                 self.assign(stmt.target, None)   # raises the element-assignment error
-            self.updates.append((stmt, self.current.get(stmt.target.id, stmt.target.id),
-                                 len(self.body)))
+            old = self.current.get(stmt.target.id, stmt.target.id)
             operand = self.atom(stmt.value)
             value = gast.BinOp(left=self.load(stmt.target.id), op=stmt.op, right=operand)
             self.body.append(Assign([self.define(stmt.target.id)], value, self.line))
+            self.updates.append((stmt, old, self.body[-1]))
         elif isinstance(stmt, gast.Expr):
             if isinstance(stmt.value, gast.Constant):
                 return   # docstring or a bare constant
@@ -350,30 +419,95 @@ class Normalizer:
             return
         elif isinstance(stmt, gast.Return):
             self.ret(stmt)
+        elif isinstance(stmt, gast.If):
+            test = self.condition(stmt.test)
+            self.branch(test, lambda: self.statements(stmt.body),
+                        lambda: self.statements(stmt.orelse), stmt.lineno)
         else:
             raise self.unsupported(stmt, _UNSUPPORTED_STMT)
 
+    def statements(self, stmts):
+        for stmt in stmts:
+            self.statement(stmt)
+
+    def condition(self, node):
+        """Evaluate a condition into a name. Conditions carry no gradient, so it is kept
+        whole (`np.sum(x) > 0 and n < 3`) rather than split into operations."""
+        name = self.namer.fresh("cond")
+        self.body.append(Assign([name], self.rename_loads(node), self.line, opaque=True))
+        return name
+
+    def branch(self, test, emit_then, emit_else, line):
+        """Emit a Branch whose two sides `emit_then()` and `emit_else()` write, then merge
+        the names either side assigned."""
+        before, outer = dict(self.current), self.body
+        sides = []
+        for emit in (emit_then, emit_else):
+            self.current, self.body = dict(before), []
+            emit()
+            sides.append((self.body, self.current))
+        (then_body, then_env), (else_body, else_env) = sides
+        self.body, self.current = outer, dict(before)
+        for name in sorted(set(then_env) | set(else_env)):
+            t, e = then_env.get(name), else_env.get(name)
+            if t == e or t is None or e is None:
+                # unchanged, or bound on one path only (using it after the other path is a
+                # NameError in Python too)
+                self.current[name] = t or e
+                continue
+            merged = self.namer.fresh(self.result_base if name == RESULT else name)
+            then_body.append(Assign([merged], self.load_ssa(t), line))
+            else_body.append(Assign([merged], self.load_ssa(e), line))
+            self.current[name] = merged
+        self.body.append(Branch(test, then_body, else_body, line))
+
+    def load_ssa(self, ssa):
+        return gast.Name(id=ssa, ctx=gast.Load(), annotation=None, type_comment=None)
+
+    def choose(self, node):
+        """`a if c else b` as a Branch assigning a fresh name on both sides."""
+        test = self.condition(node.test)
+        key = self.namer.fresh(self.describe_choice(node))
+        self.branch(test, lambda: self.assign_name(key, node.body),
+                    lambda: self.assign_name(key, node.orelse), self.line)
+        return self.load(key)
+
+    def describe_choice(self, node):
+        return "chosen"
+
+    def boolean_value(self, node):
+        """`a and b` / `a or b` used as a value: the operand that decides, as Python does."""
+        left = self.atom(node.values[0])
+        for value in node.values[1:]:
+            test = self.condition(copy_tree(left))
+            key = self.namer.fresh("either" if isinstance(node.op, gast.Or) else "both")
+            first, second = (value, left) if isinstance(node.op, gast.And) else (left, value)
+            self.branch(test, lambda v=first: self.assign_name(key, v),
+                        lambda v=second: self.assign_name(key, v), self.line)
+            left = self.load(key)
+        return left
+
+    def assign_name(self, name, value_node):
+        self.assign(gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None),
+                    value_node)
+
     def ret(self, stmt):
+        """`return value` (always at the end of a path, see `restructure_returns`)."""
         if stmt.value is None or isinstance(stmt.value, (gast.Tuple, gast.List, gast.Dict)):
             what = "nothing" if stmt.value is None else "a " + type(stmt.value).__name__.lower()
             raise self.parsed.error(
                 NonScalarResultError, f"the function returns {what}; srcgrad differentiates a "
                 "function that returns one scalar", node=stmt,
                 hint="return the scalar loss, e.g. `return np.sum(...)`")
-        if isinstance(stmt.value, gast.Name):
-            name = self.atom(stmt.value).id
-        else:
-            value = self.operation(stmt.value)
-            base = self.parsed.name if self.parsed.name not in self.namer.taken else "result"
-            name = self.namer.fresh(base)
-            self.body.append(Assign([name], value, self.line))
-        self.body.append(Return(name, self.line))
+        self.assign_name(RESULT, stmt.value)
+        self.result_line = stmt.lineno
 
     def check_in_place_updates(self):
         """`a += b` updates an array in place, and with it every name that shares its memory;
         the SSA form rebinds `a` only.  Refuse when such a name is read after the update."""
+        flat = list(_flatten(self.body))
         group = {}
-        for stmt in self.body:
+        for stmt in flat:
             if not isinstance(stmt, Assign) or len(stmt.targets) != 1:
                 continue
             source = _shared_source(stmt.value)
@@ -382,10 +516,12 @@ class Normalizer:
                 group[source].add(stmt.targets[0])
             else:
                 group[stmt.targets[0]] = {stmt.targets[0]}
-        for aug, old, index in self.updates:
+        for aug, old, marker in self.updates:
             sharing = group.get(old, {old}) - {old}
-            for later in self.body[index:]:
+            index = next((i for i, st in enumerate(flat) if st is marker), len(flat))
+            for later in flat[index:]:
                 node = later.value if isinstance(later, Assign) else getattr(later, "node", None)
+                node = None if isinstance(later, Branch) else node
                 used = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)} if node else set()
                 if isinstance(later, Return):
                     used = {later.name}
@@ -408,15 +544,16 @@ class Normalizer:
         self.user_names = set(self.params) | set(extra)
         for p in self.params + extra:
             self.current[p] = p
-        for i, stmt in enumerate(func.body):
-            self.statement(stmt, i == 0)
-            if isinstance(stmt, gast.Return):
-                break
-        else:
+        self.result_base = self.parsed.name if self.parsed.name not in self.namer.taken else "result"
+        self.result_line = func.lineno
+        body = restructure_returns(func.body, self)
+        if not _always_returns(body):
             raise self.parsed.error(
-                NonScalarResultError, f"{func.name} has no `return` statement; srcgrad "
-                "differentiates a function that returns one scalar", node=func,
-                hint="end the function with `return <scalar loss>`")
+                NonScalarResultError, f"{func.name} does not end with a `return` on every path; "
+                "srcgrad differentiates a function that returns one scalar", node=func,
+                hint="end every path of the function with `return <scalar loss>`")
+        self.statements(body)
+        self.body.append(Return(self.current[RESULT], self.result_line))
         self.check_in_place_updates()
         return NormalFunction(self.parsed, self.params, self.body, self.namer,
                               result_line=self.line, user_names=self.user_names)

@@ -4,7 +4,8 @@
 - dead-code elimination: only what reaches the returned values stays;
 - temporaries srcgrad introduced and used once are inlined back into the expression
   they came from, so the forward pass reads like the user's code again.
-Works on straight-line code, where a name's latest assignment is the one in force.
+Branches are `Line`s with `body`/`orelse`: each pass recurses, and treats a branch as
+assigning every name either side assigns.
 """
 
 import gast
@@ -31,6 +32,27 @@ def _targets(stmt):
     return []
 
 
+def _all_lines(lines):
+    """Every Line, nested ones included, in program order."""
+    for line in lines:
+        yield line
+        if line.body is not None:
+            yield from _all_lines(line.body)
+            yield from _all_lines(line.orelse)
+
+
+def _assigned(line):
+    """Names a Line assigns (a branch: what either side assigns)."""
+    if line.body is None:
+        return _targets(line.stmt)
+    return [t for inner in _all_lines(line.body + line.orelse) for t in _targets(inner.stmt)]
+
+
+def _nodes(lines):
+    """The statement nodes of Lines (branch headers, i.e. their tests, included)."""
+    return [line.stmt for line in _all_lines(lines)]
+
+
 class _Substitute(gast.NodeTransformer):
     def __init__(self, mapping):
         self.mapping = mapping
@@ -47,85 +69,116 @@ def _substitute(node, mapping):
     return _Substitute(mapping).visit(node)
 
 
-def propagate_copies(lines, outputs):
-    copies = {}
+def _propagate(lines, copies):
     for line in lines:
         stmt = line.stmt
-        if isinstance(stmt, gast.Assign):
+        if line.body is not None:
+            stmt.test = fold(_substitute(stmt.test, copies), rules.STATIC)
+            _propagate(line.body, dict(copies))
+            _propagate(line.orelse, dict(copies))
+        elif isinstance(stmt, gast.Assign):
             stmt.value = fold(_substitute(stmt.value, copies), rules.STATIC)
         else:
-            line.stmt = fold(_substitute(stmt, copies), rules.STATIC)
-        for t in _targets(line.stmt):
+            line.stmt = stmt = fold(_substitute(stmt, copies), rules.STATIC)
+        for t in _assigned(line):
             copies = {k: v for k, v in copies.items()
                       if k != t and t not in {n.id for n in _loads(v)}}
-        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) and \
+        if line.body is None and isinstance(stmt, gast.Assign) and \
+                isinstance(stmt.targets[0], gast.Name) and \
                 (isinstance(stmt.value, gast.Name) or is_const(stmt.value)) and \
-                stmt.value is not None and getattr(stmt.value, "id", None) != stmt.targets[0].id:
+                getattr(stmt.value, "id", None) != stmt.targets[0].id:
             copies[stmt.targets[0].id] = stmt.value
+    return copies
+
+
+def propagate_copies(lines, outputs):
+    copies = _propagate(lines, {})
     return [fold(_substitute(o, copies), rules.STATIC) if o is not None else None for o in outputs]
 
 
-def eliminate_dead(lines, outputs):
-    live = {n.id for o in outputs if o is not None for n in _loads(o)}
+def _eliminate(lines, live, ignore_shape_uses=False):
+    """(kept lines, names live before them); assignments nobody reads are dropped."""
     kept = []
     for line in reversed(lines):
+        if line.body is not None:
+            body, live_body = _eliminate(line.body, set(live), ignore_shape_uses)
+            orelse, live_else = _eliminate(line.orelse, set(live), ignore_shape_uses)
+            if not body and not orelse:
+                continue
+            line.body, line.orelse = body, orelse
+            live = live_body | live_else | {n.id for n in _loads(line.stmt.test)}
+            kept.append(line)
+            continue
         targets = _targets(line.stmt)
         if isinstance(line.stmt, gast.Assign) and not live.intersection(targets):
             continue
         live.difference_update(targets)
-        live.update(n.id for n in _loads(line.stmt))
+        live.update(n.id for n in _loads(line.stmt)
+                    if not (ignore_shape_uses and hasattr(n, "srcgrad_shape_class")))
         kept.append(line)
-    return kept[::-1]
+    return kept[::-1], live
+
+
+def eliminate_dead(lines, outputs):
+    live = {n.id for o in outputs if o is not None for n in _loads(o)}
+    return _eliminate(lines, live)[0]
 
 
 def inline_temporaries(lines, outputs):
     """Put single-use forward temporaries back into the statement right after them."""
     uses = {}
-    for node in [line.stmt for line in lines] + [o for o in outputs if o is not None]:
+    for node in _nodes(lines) + [o for o in outputs if o is not None]:
         for n in _loads(node):
             uses[n.id] = uses.get(n.id, 0) + 1
+    _inline(lines, uses)
+    return lines
+
+
+def _inline(lines, uses):
+    for line in lines:
+        if line.body is not None:
+            _inline(line.body, uses)
+            _inline(line.orelse, uses)
     changed = True
     while changed:
         changed = False
         for i in range(len(lines) - 1):
             line, nxt = lines[i], lines[i + 1]
-            if not (line.temporary and line.section == "forward" == nxt.section):
+            if not (line.temporary and line.section == "forward" == nxt.section) or \
+                    nxt.body is not None or not isinstance(nxt.stmt, gast.Assign):
                 continue
             (name,) = _targets(line.stmt) or (None,)
             if name is None or uses.get(name) != 1 or name not in {n.id for n in _loads(nxt.stmt)}:
                 continue
-            if isinstance(nxt.stmt, gast.Assign):
-                nxt.stmt.value = _substitute(nxt.stmt.value, {name: line.stmt.value})
-            else:
-                continue
+            nxt.stmt.value = _substitute(nxt.stmt.value, {name: line.stmt.value})
             del lines[i]
             changed = True
             break
-    return lines
 
 
 def _needed(lines, outputs, params):
     """Names the code computes anyway: live when uses for a shape alone do not count."""
     live = {n.id for o in outputs if o is not None for n in _loads(o)}
-    needed = set(params)
-    for line in reversed(lines):
-        targets = _targets(line.stmt)
-        if isinstance(line.stmt, gast.Assign) and not live.intersection(targets):
-            continue
-        needed.update(targets)
-        live.difference_update(targets)
-        live.update(n.id for n in _loads(line.stmt) if not hasattr(n, "srcgrad_shape_class"))
-    return needed
+    kept, _ = _eliminate([_shallow(line) for line in lines], live, ignore_shape_uses=True)
+    return set(params) | {t for line in kept for t in _assigned(line)}
+
+
+def _shallow(line):
+    """A copy of a Line tree sharing statements (so elimination can be tried, not done)."""
+    if line.body is None:
+        return line
+    return type(line)(line.stmt, line.line, line.section, line.temporary,
+                      [_shallow(x) for x in line.body], [_shallow(x) for x in line.orelse])
 
 
 class _ShapeQueries(gast.NodeTransformer):
     """Answer each shape-only use from values the code keeps anyway: a value of the same
     shape class, or the NumPy broadcast of values whose classes make it up."""
 
-    def __init__(self, gradient, needed, ns):
+    def __init__(self, gradient, needed, ns, everywhere):
         self.gradient, self.needed, self.ns = gradient, needed, ns
         self.classes = gradient.classes
-        by_preference = sorted(needed, key=lambda n: (n not in gradient.numpy_typed,
+        by_preference = sorted(everywhere, key=lambda n: (n not in gradient.numpy_typed,
                                                       gradient.order.index(n)
                                                       if n in gradient.order else 0))
         self.candidates = [n for n in by_preference if n in self.classes]
@@ -189,16 +242,22 @@ class _NameBroadcasts(gast.NodeTransformer):
         return node
 
 
-def _hoist_broadcasts(gradient, lines):
+def _hoist_broadcasts(gradient, lines, counts=None, names=None):
     """Compute each `np.broadcast(a, b)` that appears more than once just once."""
-    counts = {}
+    if counts is None:
+        counts, names = {}, {}
+        for node in _nodes(lines):
+            for sub in gast.walk(node):
+                key = _broadcast_key(sub)
+                if key:
+                    counts[key] = counts.get(key, 0) + 1
+    out = []
     for line in lines:
-        for node in gast.walk(line.stmt):
-            key = _broadcast_key(node)
-            if key:
-                counts[key] = counts.get(key, 0) + 1
-    names, out = {}, []
-    for line in lines:
+        if line.body is not None:
+            line.body = _hoist_broadcasts(gradient, line.body, counts, names)
+            line.orelse = _hoist_broadcasts(gradient, line.orelse, counts, names)
+            out.append(line)
+            continue
         for node in gast.walk(line.stmt):
             key = _broadcast_key(node)
             if key and counts[key] > 1 and key not in names:
@@ -213,12 +272,27 @@ def _hoist_broadcasts(gradient, lines):
     return out
 
 
+def _available(lines):
+    """Names the forward pass binds on every path (so they exist wherever adjoints run)."""
+    names = set()
+    for line in lines:
+        if line.section != "forward":
+            continue
+        if line.body is not None:
+            names |= _available(line.body) & _available(line.orelse)
+        else:
+            names.update(_targets(line.stmt))
+    return names
+
+
 def resolve_shape_queries(gradient, lines, outputs):
     """Where a value is used only for its shape, use values the code keeps anyway, so the
     first one need not be kept (or computed at all)."""
     params = gradient.order[:len(gradient.parsed.node.args.args)]
-    rewrite = _ShapeQueries(gradient, _needed(lines, outputs, params), gradient.namespace)
-    for line in lines:
+    needed = _needed(lines, outputs, params)
+    rewrite = _ShapeQueries(gradient, needed, gradient.namespace,
+                            needed & (_available(lines) | set(params)))
+    for line in _all_lines(lines):
         line.stmt = fold(rewrite.visit(line.stmt), rules.STATIC)
     return _hoist_broadcasts(gradient, lines)
 
@@ -253,16 +327,30 @@ def _roots(expr, defs, forward, seen=()):
     return {"?"}
 
 
-def output_copies(gradient, lines, outputs):
-    """Per output, whether the caller must copy it: it may alias an array the caller holds
-    (an argument), or another output."""
-    defs, forward = {}, set(gradient.order[:len(gradient.parsed.node.args.args)])
+def _definitions(lines, defs, forward):
+    """Latest definition of each adjoint name; after a branch, either side's."""
     for line in lines:
+        if line.body is not None:
+            sides = [_definitions(side, dict(defs), forward) for side in (line.body, line.orelse)]
+            for name in set(sides[0]) | set(sides[1]):
+                a, b = sides[0].get(name), sides[1].get(name)
+                defs[name] = a if a is b else gast.IfExp(
+                    test=gast.Constant(value=True, kind=None),
+                    body=a if a is not None else b, orelse=b if b is not None else a)
+            continue
         for t in _targets(line.stmt):
             if line.section == "forward":
                 forward.add(t)
             else:
                 defs[t] = line.stmt.value
+    return defs
+
+
+def output_copies(gradient, lines, outputs):
+    """Per output, whether the caller must copy it: it may alias an array the caller holds
+    (an argument), or another output."""
+    forward = set(gradient.order[:len(gradient.parsed.node.args.args)])
+    defs = _definitions(lines, {}, forward)
     flags, claimed = [], set()
     for o in outputs:
         roots = _roots(o, defs, forward)

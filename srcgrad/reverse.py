@@ -21,7 +21,7 @@ import numpy as np
 from . import rules, templates
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, fold, make_const
-from .normalize import Assign, Effect, Return
+from .normalize import Assign, Branch, Effect, Return, _flatten
 
 # A shape class is the set of "base" shapes whose broadcast it is: `x * y` has class
 # {x, y}, as do `y * x` and `(x * y) - y`.  Equal classes mean equal shapes.
@@ -103,11 +103,25 @@ class Adjoint:
 
 @dataclass
 class Line:
-    """A statement of the generated function and the source line it came from."""
+    """A statement of the generated function and the source line it came from.  A branch
+    is a Line whose `stmt` is the `if` header and whose `body`/`orelse` hold Lines."""
     stmt: gast.stmt
     line: int
     section: str                     # forward | adjoint
     temporary: bool = False
+    body: list = None
+    orelse: list = None
+
+
+def branch_line(test, line, section, body, orelse):
+    header = gast.If(test=name_node(test), body=[], orelse=[])
+    return Line(header, line, section, body=body, orelse=orelse)
+
+
+def _merge_loose(a, b):
+    if not a and not b:
+        return False
+    return "scalar" if a == b == "scalar" else "partial"
 
 
 @dataclass
@@ -140,7 +154,8 @@ class ReverseMode:
         self.tokens = {}            # value name -> shape class
         self.varied = set(wrt)
         self.ops = {}               # id(Assign) -> Op
-        self.adjoints = {}          # value name -> Adjoint
+        self.adjoints = {}          # value name -> Adjoint, on the path being generated
+        self.adjoint_names = {}     # value name -> the name of its adjoint
         self.primal_of = {}         # adjoint name -> value name
         self.lines = []
         self._token_count = 0
@@ -229,6 +244,8 @@ class ReverseMode:
     def resolve(self, stmt):
         """The Op of one Assign."""
         value, line = stmt.value, stmt.line
+        if stmt.opaque:
+            return Op("nondiff")
         if isinstance(value, gast.Name):
             return Op("copy", operands=[value])
         if isinstance(value, gast.BinOp) and type(value.op) in _BINOP_FUNCS:
@@ -360,7 +377,7 @@ class ReverseMode:
         for p in self.normal.params:
             self.tokens[p] = frozenset({p})
             self.order.append(p)
-        for stmt in self.normal.body:
+        for stmt in _flatten(self.normal.body):
             if not isinstance(stmt, Assign):
                 continue
             op = self.resolve(stmt)
@@ -368,18 +385,28 @@ class ReverseMode:
             if op.kind in ("rule", "copy", "problem") and (
                     op.kind == "problem" or any(self.is_varied(a) for a in op.operands)):
                 self.varied.update(stmt.targets)
-            if self.numpy_result(stmt, op):
-                self.numpy_typed.update(stmt.targets)
+            numpy_result = self.numpy_result(stmt, op)
             token = self.shape_token(stmt, op) if len(stmt.targets) == 1 else None
             for t in stmt.targets:
-                self.tokens[t] = token if token is not None else self.new_token()
-                self.order.append(t)
+                token_t = token if token is not None else self.new_token()
+                if t in self.tokens:        # assigned on two paths (merged after a branch)
+                    if self.tokens[t] != token_t:
+                        token_t = self.new_token()
+                    if not numpy_result:
+                        self.numpy_typed.discard(t)
+                else:
+                    self.order.append(t)
+                    if numpy_result:
+                        self.numpy_typed.add(t)
+                self.tokens[t] = token_t
 
-    def find_useful(self, result):
+    def find_useful(self, body, useful):
         """Values through which the result depends on the inputs (backward)."""
-        useful = {result}
-        for stmt in reversed(self.normal.body):
-            if isinstance(stmt, Assign) and useful.intersection(stmt.targets):
+        for stmt in reversed(body):
+            if isinstance(stmt, Branch):
+                useful = self.find_useful(stmt.body, set(useful)) | \
+                    self.find_useful(stmt.orelse, set(useful))
+            elif isinstance(stmt, Assign) and useful.intersection(stmt.targets):
                 op = self.ops[id(stmt)]
                 if op.kind == "problem" and self.varied.intersection(stmt.targets):
                     raise op.problem
@@ -387,38 +414,86 @@ class ReverseMode:
                     useful.update(_names_in(atom))
         return useful
 
+    def forward_lines(self, body):
+        lines = []
+        for stmt in body:
+            if isinstance(stmt, Assign):
+                target = stmt.targets if len(stmt.targets) > 1 else stmt.targets[0]
+                lines.append(Line(assign(target, stmt.value), stmt.line, "forward", stmt.temporary))
+            elif isinstance(stmt, Effect):
+                lines.append(Line(stmt.node, stmt.line, "forward"))
+            elif isinstance(stmt, Branch):
+                lines.append(branch_line(stmt.test, stmt.line, "forward",
+                                         self.forward_lines(stmt.body),
+                                         self.forward_lines(stmt.orelse)))
+        return lines
+
+    def is_active(self, stmt, useful):
+        return isinstance(stmt, Assign) and bool(useful.intersection(stmt.targets)) \
+            and bool(self.varied.intersection(stmt.targets))
+
+    def backward_block(self, body, useful):
+        for stmt in reversed(body):
+            if isinstance(stmt, Branch):
+                self.backward_branch(stmt, useful)
+            elif self.is_active(stmt, useful):
+                self.backward(stmt)
+
+    def backward_branch(self, branch, useful):
+        """`if test:` around the adjoints of each side; an adjoint that only one side
+        contributes to is set to 0.0 (a scalar, not a buffer) on the other."""
+        if not any(self.is_active(s, useful) for s in _flatten(branch.body + branch.orelse)):
+            return
+        before, outer = self.adjoints, self.lines
+        sides = []
+        for side in (branch.body, branch.orelse):
+            self.adjoints = {k: Adjoint(v.name, v.loose) for k, v in before.items()}
+            self.lines = []
+            self.backward_block(side, useful)
+            sides.append((self.lines, self.adjoints))
+        (then_lines, then_adj), (else_lines, else_adj) = sides
+        merged = {}
+        for primal in list(then_adj) + [p for p in else_adj if p not in then_adj]:
+            a, b = then_adj.get(primal), else_adj.get(primal)
+            for missing, present, lines in ((a, b, then_lines), (b, a, else_lines)):
+                if missing is None:
+                    lines.append(Line(assign(present.name, make_const(0.0)), branch.line, "adjoint"))
+            a = a or Adjoint(b.name, "scalar")
+            b = b or Adjoint(a.name, "scalar")
+            merged[primal] = Adjoint(a.name, _merge_loose(a.loose, b.loose))
+        self.adjoints, self.lines = merged, outer
+        self.lines.append(branch_line(branch.test, branch.line, "adjoint", then_lines, else_lines))
+
     def emit(self, stmt, line, section="adjoint", temporary=False):
         self.lines.append(Line(stmt, line, section, temporary))
 
     def run(self):
         self.analyze()
-        ret = next(s for s in self.normal.body if isinstance(s, Return))
-        useful = self.find_useful(ret.name)
-        for stmt in self.normal.body:
-            if isinstance(stmt, Assign):
-                target = stmt.targets if len(stmt.targets) > 1 else stmt.targets[0]
-                self.emit(assign(target, stmt.value), stmt.line, "forward", stmt.temporary)
-            elif isinstance(stmt, Effect):
-                self.emit(stmt.node, stmt.line, "forward")
+        ret = self.normal.body[-1]
+        useful = self.find_useful(self.normal.body, {ret.name})
+        self.lines = self.forward_lines(self.normal.body)
         if self.tokens.get(ret.name) != SCALAR:
             self.emit(self.scalar_check(ret), ret.line, "forward")
             self.known_scalar(ret.name)         # past the check, the result is a scalar
-        seed = self.namer.fresh("d" + ret.name)
+        seed = self.adjoint_name(ret.name)
         self.adjoints[ret.name] = Adjoint(seed, False)
-        self.primal_of[seed] = ret.name
         if ret.name in self.varied:
             self.emit(assign(seed, make_const(1.0)), ret.line)
-        for stmt in reversed(self.normal.body):
-            if isinstance(stmt, Assign) and useful.intersection(stmt.targets) \
-                    and self.varied.intersection(stmt.targets):
-                self.backward(stmt)
+        self.backward_block(self.normal.body, useful)
         outputs = [name_node(self.adjoints[w].name) if w in self.adjoints and w in self.varied
                    else make_const(0.0) for w in self.wrt]
         value = name_node(ret.name) if self.with_value else None
         prefix = "value_and_grad_" if self.with_value else "grad_"
         return Gradient(self.parsed, prefix + self.parsed.name, self.lines, outputs, value,
                         self.ns, self.wrt, self.namer, self.tokens, self.numpy_typed,
-                        self.order + list(self.adjoints))
+                        self.order + list(self.adjoint_names.values()))
+
+    def adjoint_name(self, name):
+        """The name of the adjoint of `name`: one name on every path."""
+        if name not in self.adjoint_names:
+            self.adjoint_names[name] = self.namer.fresh("d" + name)
+            self.primal_of[self.adjoint_names[name]] = name
+        return self.adjoint_names[name]
 
     def known_scalar(self, name):
         """Record that `name` is 0-d: then so is every base shape its class broadcasts
@@ -459,8 +534,7 @@ class ReverseMode:
         """Add `expr` to the adjoint of value `name`."""
         adj = self.adjoints.get(name)
         if adj is None:
-            adj = self.adjoints[name] = Adjoint(self.namer.fresh("d" + name), loose)
-            self.primal_of[adj.name] = name
+            adj = self.adjoints[name] = Adjoint(self.adjoint_name(name), loose)
             self.emit(assign(adj.name, expr), line)
         else:
             self.emit(assign(adj.name, gast.BinOp(left=name_node(adj.name), op=gast.Add(),

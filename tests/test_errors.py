@@ -24,13 +24,6 @@ def raises(func, cls, wrt=0, args=(np.ones(3),)):
     return info.value
 
 
-def with_if(x):
-    y = x * 2.0
-    if np.sum(y) > 0:
-        y = y * 3.0
-    return np.sum(y)
-
-
 def with_for(x):
     s = 0.0
     for i in range(3):
@@ -81,7 +74,6 @@ def with_comprehension(x):
 
 
 @pytest.mark.parametrize("func,marker,construct", [
-    (with_if, "if np.sum", "`if` statement"),
     (with_for, "for i in", "`for` loop"),
     (with_while, "while np.sum", "`while` loop"),
     (with_with, "with np.errstate", "`with` statement"),
