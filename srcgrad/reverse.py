@@ -248,6 +248,10 @@ class ReverseMode:
             return Op("nondiff")
         if isinstance(value, gast.Name):
             return Op("copy", operands=[value])
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult) and \
+                isinstance(value.left, gast.Name) and isinstance(value.right, gast.Name) and \
+                value.left.id == value.right.id:       # x * x: one contribution, 2 * g * x
+            return self.rule_op(rules.RULES[np.power], [value.left, make_const(2)], [], stmt)
         if isinstance(value, gast.BinOp) and type(value.op) in _BINOP_FUNCS:
             func = _BINOP_FUNCS[type(value.op)]
             if func in rules.NONDIFF:

@@ -146,7 +146,7 @@ reduction("std",          lambda g, ans, a, axis=None, _dtype=None, _out=None, d
 reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x * keep(g / ans, axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims))
 vjp("cumsum",             lambda g, ans, a, axis=None, _dtype=None, _out=None: np.flip(np.cumsum(np.flip(g, axis), axis), axis) if axis is not None else np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a)))
 # --- linear algebra ------------------------------------------------------------------
-vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if np.ndim(x2) == 2 else matmul_adjoint_lhs(g, x1, x2), x1.T @ g if np.ndim(x1) == 2 else matmul_adjoint_rhs(g, x1, x2)))
+vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if x2.ndim == 2 else matmul_adjoint_lhs(g, x1, x2), x1.T @ g if x1.ndim == 2 else matmul_adjoint_rhs(g, x1, x2)))
 vjp("dot",                lambda g, ans, a, b: (g @ b.T if np.ndim(b) == 2 and np.ndim(a) >= 1 else dot_adjoint(g, a, b, 0), a.T @ g if np.ndim(a) == 2 and 1 <= np.ndim(b) <= 2 else dot_adjoint(g, a, b, 1)))
 vjp("outer",              lambda g, ans, a, b: (np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))))
 vjp("inner",              lambda g, ans, a, b: (inner_adjoint(g, a, b, 0), inner_adjoint(g, a, b, 1)))

@@ -26,9 +26,13 @@ def unbroadcast(g, like, full=None):
     `g` has the shape of the broadcast result, or, when `full` is given, broadcasts to
     the shape of `full` (the result) and stands for that broadcast array.
     """
-    if type(g) is np.ndarray and type(like) is np.ndarray and g.shape == like.shape and (
-            full is None or g.shape == _shape(full)):
-        return g                            # nothing was broadcast: the usual case, kept fast
+    if type(g) is np.ndarray and type(like) is np.ndarray:
+        gshape, shape = g.shape, like.shape
+        if gshape == shape and (full is None or gshape == _shape(full)):
+            return g                        # nothing was broadcast: the usual case, kept fast
+        lead = len(gshape) - len(shape)
+        if full is None and lead > 0 and gshape[lead:] == shape:   # a bias added to rows
+            return g.sum(axis=0) if lead == 1 else g.sum(axis=tuple(range(lead)))
     if type(like) in _PYTHON_SCALARS and full is None:
         return g.sum() if type(g) is np.ndarray else g
     shape, gshape = _shape(like), _shape(g)
