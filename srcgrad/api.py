@@ -22,7 +22,6 @@ from .runtime import fit_gradient
 from .source import parse_function
 
 _CACHE = weakref.WeakKeyDictionary()   # function -> {(wrt names, with_value): Transformed}
-_MISSING = object()
 
 
 class Transformed:
@@ -89,6 +88,16 @@ def _resolve_wrt(func, wrt):
     return tuple(resolved), single
 
 
+class _Spelled:
+    """A default value that prints as the name it is bound to in a generated signature."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
 class GradientFunction:
     """The callable `grad` and `value_and_grad` return; `.source` shows the generated code."""
 
@@ -100,14 +109,6 @@ class GradientFunction:
         self._wrt, self._single = _resolve_wrt(func, wrt)
         self._with_value = with_value
         self._transformed = None
-        self._fast_finish, self._max_position = None, 0
-        params = {p.name: p for p in _parameters(func)}
-        positional = [p.name for p in params.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        # Where each differentiated argument is found in a call: (position, name, default).
-        self._where = [(positional.index(n) if n in positional else None, n,
-                        params[n].default if params[n].default is not params[n].empty else _MISSING)
-                       for n in self._wrt]
         functools.update_wrapper(self, func)
 
     def _transform(self):
@@ -116,8 +117,9 @@ class GradientFunction:
             per_function = _CACHE.setdefault(self._func, {})
             if key not in per_function:
                 per_function[key] = Transformed(self._func, self._wrt, self._with_value)
-            self._fast_finish, self._max_position = self._specialize(per_function[key].copies)
             self._transformed = per_function[key]
+            fast = self._compile_call(self._transformed)
+            self.__class__ = type(type(self).__name__, (type(self),), {"__call__": fast})
         return self._transformed
 
     @property
@@ -126,61 +128,56 @@ class GradientFunction:
         return self._transform().source
 
     def __call__(self, *args, **kwargs):
-        t = self._transformed or self._transform()
-        try:
-            out = t.fn(*args, **kwargs)
-        except SrcgradError:
-            raise
-        except Exception as exc:
-            error = t.runtime_error(exc)
-            if error is None:
-                raise
-            raise error from exc
-        if self._fast_finish is not None and len(args) > self._max_position:
-            return self._fast_finish(out, args)
-        if self._with_value:
-            value, out = out
-        if self._single:
-            pos, name, default = self._where[0]
-            like = args[pos] if pos is not None and pos < len(args) else kwargs.get(name, default)
-            out = fit_gradient(out, like, t.copies[0])
-        else:
-            n = len(args)
-            out = tuple([fit_gradient(g, args[pos] if pos is not None and pos < n
-                                      else kwargs.get(name, default), c)
-                         for g, (pos, name, default), c in zip(out, self._where, t.copies)])
-        return (value, out) if self._with_value else out
+        self._transform()           # installs the compiled __call__ below, then runs it
+        return self(*args, **kwargs)
 
-    def _specialize(self, copies):
-        """A finishing step for calls that pass every differentiated argument by position:
-        straight-line code with the common case (a fresh array of the right shape and
-        floating dtype) checked inline, `fit_gradient` called only otherwise."""
-        positions = [pos for pos, _, _ in self._where]
-        if None in positions:
-            return None, 0
-        names = [f"g{i}" for i in range(len(positions))]
-        lines = [f"def finish(out, args):"]
-        unpack = ", ".join(names) + ("," if len(names) == 1 else "")
-        target = f"value, ({unpack})" if self._with_value and not self._single else \
-            f"value, {names[0]}" if self._with_value else \
-            names[0] if self._single else f"({unpack})"
-        lines.append(f"    {target} = out")
-        for name, pos, copy in zip(names, positions, copies):
-            if copy:
-                lines.append(f"    {name} = fit(({name}), args[{pos}], True)")
-                continue
-            lines.append(f"    a = args[{pos}]")
-            lines.append(f"    if type(a) is float:")
-            lines.append(f"        {name} = float({name})")
-            lines.append(f"    elif not (type({name}) is ndarray and type(a) is ndarray and "
-                         f"{name}.shape == a.shape and {name}.dtype is a.dtype and "
-                         f"a.dtype.kind == 'f'):")
-            lines.append(f"        {name} = fit({name}, a, False)")
-        grads = names[0] if self._single else "(" + ", ".join(names) + ",)"
-        lines.append(f"    return {'(value, ' + grads + ')' if self._with_value else grads}")
-        scope = {"fit": fit_gradient, "ndarray": np.ndarray}
-        exec("\n".join(lines), scope)
-        return scope["finish"], max(positions)
+    def _raise_runtime_error(self, exc):
+        error = self._transformed.runtime_error(exc)
+        if error is not None:
+            raise error from exc
+
+    def _compile_call(self, t):
+        """A `__call__` with `f`'s own signature: call the generated gradient, then give
+        each result its argument's shape and floating dtype, checking the usual case (a
+        fresh array of the right shape and dtype) inline."""
+        sig = inspect.signature(self._func)
+        scope = {"_srcgrad_fn": t.fn, "_srcgrad_fit": fit_gradient, "_srcgrad_ndarray": np.ndarray,
+                 "_srcgrad_Error": SrcgradError}
+        params, call = [], []
+        for i, p in enumerate(sig.parameters.values()):
+            if p.default is not p.empty:
+                scope[f"_srcgrad_default{i}"] = p.default
+                p = p.replace(default=_Spelled(f"_srcgrad_default{i}"))
+            params.append(p.replace(annotation=p.empty))
+            star = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**"}.get(p.kind, "")
+            call.append(f"{p.name}={p.name}" if p.kind == p.KEYWORD_ONLY else star + p.name)
+        signature = str(sig.replace(parameters=params, return_annotation=sig.empty))
+        grads = [f"_srcgrad_g{i}" for i in range(len(self._wrt))]
+        lines = [f"def __call__(_srcgrad_self, {signature[1:-1]}):" if params else
+                 "def __call__(_srcgrad_self):",
+                 "    try:",
+                 f"        _srcgrad_out = _srcgrad_fn({', '.join(call)})",
+                 "    except _srcgrad_Error:",
+                 "        raise",
+                 "    except Exception as exc:",
+                 "        _srcgrad_self._raise_runtime_error(exc)",
+                 "        raise"]
+        unpack = ", ".join(grads) + ("," if len(grads) == 1 and not self._single else "")
+        lines.append(f"    {'_srcgrad_value, ' if self._with_value else ''}"
+                     f"{'(' + unpack + ')' if self._with_value and not self._single else unpack}"
+                     f" = _srcgrad_out")
+        for g, name, copy in zip(grads, self._wrt, t.copies):
+            if not copy:
+                lines.append(f"    if not (type({g}) is _srcgrad_ndarray and type({name}) is "
+                             f"_srcgrad_ndarray and {g}.shape == {name}.shape and {g}.dtype is "
+                             f"{name}.dtype and {name}.dtype.kind == 'f'):")
+                lines.append(f"        {g} = _srcgrad_fit({g}, {name}, False)")
+            else:
+                lines.append(f"    {g} = _srcgrad_fit({g}, {name}, True)")
+        result = grads[0] if self._single else "(" + ", ".join(grads) + ",)"
+        lines.append(f"    return {'(_srcgrad_value, ' + result + ')' if self._with_value else result}")
+        exec(compile("\n".join(lines), f"<srcgrad call of {self._func.__qualname__}>", "exec"), scope)
+        return scope["__call__"]
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else types.MethodType(self, obj)
