@@ -80,7 +80,13 @@ def _print(lines, parsed, out, line_map, indent, block_line):
             block_line = line.line
             out.append(f"{indent}# {parsed.short_filename}:{line.line}  {code_only(parsed.line(line.line))}")
         if line.body is not None:
-            out.append(f"{indent}if {to_source(line.stmt.test)}:")
+            header = line.stmt
+            if isinstance(header, gast.For):
+                out.append(f"{indent}for {to_source(header.target)} in {to_source(header.iter)}:")
+            elif isinstance(header, gast.While):
+                out.append(f"{indent}while True:")
+            else:
+                out.append(f"{indent}if {to_source(header.test)}:")
             line_map[len(out)] = line.line
             _print(line.body, parsed, out, line_map, indent + "    ", line.line) or \
                 out.append(indent + "    pass")

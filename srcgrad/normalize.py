@@ -35,6 +35,33 @@ class Branch:
 
 
 @dataclass
+class Loop:
+    """`for target in range(...)` or `while`.  Names the body rebinds are "carried": they
+    get a loop version (copied in before the loop, copied back at the end of each path
+    through the body), so after the loop they name the last iteration's values."""
+    kind: str                # "for" | "while"
+    target: str              # for: the loop variable
+    iterable: gast.expr      # for: `range(...)` on names and constants
+    body: list
+    line: int
+    counter: str             # counts the iterations that ran; the backward loop runs as many
+    carried: list            # loop versions of the carried names
+
+
+@dataclass
+class IterationEnd:
+    """Where an iteration ends: the values its adjoint will need are saved here."""
+    loop: Loop
+    line: int
+
+
+@dataclass
+class Jump:
+    kind: str                # "break" | "continue"
+    line: int
+
+
+@dataclass
 class Effect:
     node: gast.stmt          # a statement kept for its side effect (print, assert)
     line: int
@@ -80,11 +107,10 @@ _OP_WORDS = {gast.Add: "plus", gast.Sub: "minus", gast.Mult: "times", gast.Div: 
              gast.MatMult: "at", gast.Pow: "pow", gast.FloorDiv: "floordiv", gast.Mod: "mod"}
 
 # Statements and expressions this version refuses, with what to tell the user.
-_LOOPS_HINT = ("loops are not supported by this version of srcgrad: write the computation with "
-               "whole-array operations, or move the loop outside the differentiated function")
+_LOOPS_HINT = ("a `return` inside a loop is not supported by this version of srcgrad: `break` "
+               "out of the loop and return after it")
 _UNSUPPORTED_STMT = {
-    gast.For: ("`for` loop", _LOOPS_HINT),
-    gast.While: ("`while` loop", _LOOPS_HINT), gast.AsyncFor: ("`async for` loop", None),
+    gast.AsyncFor: ("`async for` loop", None),
     gast.With: ("`with` statement", "move the `with` block outside the differentiated function"),
     gast.AsyncWith: ("`async with` statement", None),
     gast.Try: ("`try` statement", "move error handling outside the differentiated function"),
@@ -146,6 +172,8 @@ def _flatten(body):
         if isinstance(stmt, Branch):
             yield from _flatten(stmt.body)
             yield from _flatten(stmt.orelse)
+        elif isinstance(stmt, Loop):
+            yield from _flatten(stmt.body)
 
 
 def _has_return(stmt):
@@ -159,6 +187,58 @@ def _always_returns(stmts):
     if isinstance(last, gast.Return):
         return True
     return isinstance(last, gast.If) and _always_returns(last.body) and _always_returns(last.orelse)
+
+
+def _assigned_names(stmts):
+    """User names a block assigns (loop targets included)."""
+    names = set()
+    for stmt in stmts:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                names.add(node.id)
+            elif isinstance(node, gast.Return):
+                names.add(RESULT)
+    return names
+
+
+def _jumps(stmt):
+    """Whether a statement contains a `break`/`continue` of the enclosing loop."""
+    if isinstance(stmt, (gast.Break, gast.Continue)):
+        return True
+    if isinstance(stmt, gast.If):
+        return any(_jumps(s) for s in stmt.body + stmt.orelse)
+    return False
+
+
+def _always_jumps(stmts):
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, (gast.Break, gast.Continue)):
+        return True
+    return isinstance(last, gast.If) and _always_jumps(last.body) and _always_jumps(last.orelse)
+
+
+def restructure_jumps(stmts):
+    """Rewrite a loop body so that every `break`/`continue` ends its path (what follows an
+    `if` that jumps on some paths moves into the branches that do not)."""
+    out = []
+    for i, stmt in enumerate(stmts):
+        if isinstance(stmt, (gast.Break, gast.Continue)):
+            out.append(stmt)
+            return out
+        if isinstance(stmt, gast.If) and _jumps(stmt):
+            rest = stmts[i + 1:]
+            if not _always_jumps(stmt.body):
+                stmt.body = stmt.body + copy_tree(rest)
+            if not _always_jumps(stmt.orelse):
+                stmt.orelse = stmt.orelse + copy_tree(rest)
+            stmt.body = restructure_jumps(stmt.body)
+            stmt.orelse = restructure_jumps(stmt.orelse)
+            out.append(stmt)
+            return out
+        out.append(stmt)
+    return out
 
 
 def restructure_returns(stmts, normalizer):
@@ -181,7 +261,8 @@ def restructure_returns(stmts, normalizer):
             out.append(stmt)
             return out
         if isinstance(stmt, (gast.For, gast.While)) and _has_return(stmt):
-            raise normalizer.unsupported(stmt, _UNSUPPORTED_STMT)
+            raise normalizer.error("srcgrad cannot differentiate a `return` in a loop", stmt,
+                                   construct="`return` in a loop", hint=_LOOPS_HINT)
         out.append(stmt)
     return out
 
@@ -194,7 +275,8 @@ class Normalizer:
         self.namer = Namer(taken | set(dir(builtins)))   # never shadow `sum`, `abs`, ...
         self.current = {}       # user variable -> its SSA name now
         self.body = []
-        self.shares = {}        # SSA name -> names that may share its memory (copies, views)
+        self.loops = []         # (Loop, carried versions) of the loops being normalized
+        self.user_of = {}       # SSA name -> the user variable it is a version of
         self.updates = []       # (augmented-assignment statement, old SSA name)
         self.line = func.lineno
 
@@ -214,6 +296,7 @@ class Normalizer:
             ssa = self.namer.fresh(self.result_base)
         else:
             ssa = name if name not in self.current else self.namer.fresh(name)
+        self.user_of[ssa] = name
         self.current[name] = ssa
         return ssa
 
@@ -423,8 +506,78 @@ class Normalizer:
             test = self.condition(stmt.test)
             self.branch(test, lambda: self.statements(stmt.body),
                         lambda: self.statements(stmt.orelse), stmt.lineno)
+        elif isinstance(stmt, gast.For):
+            self.for_loop(stmt)
+        elif isinstance(stmt, gast.While):
+            if stmt.orelse:
+                raise self.error("srcgrad cannot differentiate `while ... else`", stmt,
+                                 construct="`while`-`else`", hint="move the `else` part after the loop")
+            body = [gast.If(test=stmt.test, body=stmt.body,
+                            orelse=[gast.copy_location(gast.Break(), stmt)])]
+            gast.copy_location(body[0], stmt)
+            self.loop("while", None, None, body, stmt.lineno)
+        elif isinstance(stmt, (gast.Break, gast.Continue)):
+            if not self.loops:
+                raise self.error("`break`/`continue` outside a loop", stmt, construct="jump")
+            self.end_iteration()
+            self.body.append(Jump("break" if isinstance(stmt, gast.Break) else "continue", stmt.lineno))
         else:
             raise self.unsupported(stmt, _UNSUPPORTED_STMT)
+
+    def for_loop(self, stmt):
+        it = stmt.iter
+        if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"
+                and "range" not in self.current):
+            raise self.error("srcgrad cannot differentiate a `for` loop over a sequence in this "
+                             "version, only over `range(...)`", stmt,
+                             construct="`for` loop over a sequence",
+                             hint="loop over indices: `for i in range(len(xs)): x = xs[i]`")
+        if not isinstance(stmt.target, gast.Name):
+            raise self.error("srcgrad needs a single loop variable in `for ... in range(...)`",
+                             stmt.target, construct="`for` target")
+        if stmt.orelse:
+            raise self.error("srcgrad cannot differentiate `for ... else`", stmt,
+                             construct="`for`-`else`", hint="move the `else` part after the loop")
+        iterable = gast.Call(func=it.func, args=[self.atom(a) for a in it.args], keywords=[])
+        self.loop("for", stmt.target.id, iterable, stmt.body, stmt.lineno)
+
+    def loop(self, kind, target, iterable, stmts, line):
+        # An explicit `continue` ends the body, so every path through it ends in a jump and
+        # gets its own iteration end (after `restructure_jumps`, nothing follows a jump).
+        end = gast.Continue()
+        end.lineno, end.col_offset = (stmts[-1].lineno if stmts else line), 0
+        stmts = restructure_jumps(stmts + [end])
+        assigned = sorted(_assigned_names(stmts) | ({target} if target else set()))
+        versions = {}
+        for name in assigned:
+            if name == target:
+                continue
+            versions[name] = self.namer.fresh(self.result_base if name == RESULT else name)
+            self.user_of[versions[name]] = name
+            before = self.load_ssa(self.current[name]) if name in self.current else \
+                gast.Constant(value=None, kind=None)
+            self.body.append(Assign([versions[name]], before, line))
+            self.current[name] = versions[name]
+        node = Loop(kind, None, iterable, [], line, self.namer.fresh("n_iterations"),
+                    list(versions.values()))
+        outer, self.body = self.body, []
+        if target:
+            node.target = self.define(target)
+        self.loops.append((node, versions))
+        self.statements(stmts)
+        self.loops.pop()
+        node.body, self.body = self.body, outer
+        self.body.append(node)
+        for name, version in versions.items():
+            self.current[name] = version
+
+    def end_iteration(self):
+        """Save what this iteration's adjoint needs, then copy the carried names back."""
+        node, versions = self.loops[-1]
+        self.body.append(IterationEnd(node, self.line))
+        for name, version in versions.items():
+            if self.current.get(name) not in (None, version):
+                self.body.append(Assign([version], self.load_ssa(self.current[name]), self.line))
 
     def statements(self, stmts):
         for stmt in stmts:
@@ -448,6 +601,10 @@ class Normalizer:
             sides.append((self.body, self.current))
         (then_body, then_env), (else_body, else_env) = sides
         self.body, self.current = outer, dict(before)
+        if then_body and isinstance(then_body[-1], Jump):
+            then_env = else_env        # that path left the iteration: nothing to merge
+        elif else_body and isinstance(else_body[-1], Jump):
+            else_env = then_env
         for name in sorted(set(then_env) | set(else_env)):
             t, e = then_env.get(name), else_env.get(name)
             if t == e or t is None or e is None:
@@ -456,6 +613,7 @@ class Normalizer:
                 self.current[name] = t or e
                 continue
             merged = self.namer.fresh(self.result_base if name == RESULT else name)
+            self.user_of[merged] = name
             then_body.append(Assign([merged], self.load_ssa(t), line))
             else_body.append(Assign([merged], self.load_ssa(e), line))
             self.current[name] = merged
@@ -517,11 +675,13 @@ class Normalizer:
             else:
                 group[stmt.targets[0]] = {stmt.targets[0]}
         for aug, old, marker in self.updates:
-            sharing = group.get(old, {old}) - {old}
+            # other versions of the same variable are not other names for the array
+            variable = self.user_of.get(old, old)
+            sharing = {n for n in group.get(old, {old}) if self.user_of.get(n, n) != variable}
             index = next((i for i, st in enumerate(flat) if st is marker), len(flat))
             for later in flat[index:]:
                 node = later.value if isinstance(later, Assign) else getattr(later, "node", None)
-                node = None if isinstance(later, Branch) else node
+                node = None if isinstance(later, (Branch, Loop, IterationEnd, Jump)) else node
                 used = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)} if node else set()
                 if isinstance(later, Return):
                     used = {later.name}

@@ -69,13 +69,41 @@ def _substitute(node, mapping):
     return _Substitute(mapping).visit(node)
 
 
+def _is_loop(line):
+    return isinstance(line.stmt, (gast.For, gast.While))
+
+
+def _header(line):
+    """The expression a compound Line evaluates on entry: an if's test, a for's iterable."""
+    return line.stmt.iter if isinstance(line.stmt, gast.For) else line.stmt.test
+
+
+def _set_header(line, value):
+    if isinstance(line.stmt, gast.For):
+        line.stmt.iter = value
+    else:
+        line.stmt.test = value
+
+
+def _without(copies, names):
+    return {k: v for k, v in copies.items()
+            if k not in names and not names.intersection(n.id for n in _loads(v))}
+
+
 def _propagate(lines, copies):
-    for line in lines:
+    for line in list(lines):
         stmt = line.stmt
+        if line.body is None and isinstance(stmt, gast.Assign) and \
+                isinstance(stmt.targets[0], gast.Name) and \
+                isinstance(copies.get(getattr(stmt.value, "id", None)), gast.Name) and \
+                copies[stmt.value.id].id == stmt.targets[0].id:
+            lines.remove(line)               # `a = b` where b is a copy of a: nothing to do
+            continue
         if line.body is not None:
-            stmt.test = fold(_substitute(stmt.test, copies), rules.STATIC)
-            _propagate(line.body, dict(copies))
-            _propagate(line.orelse, dict(copies))
+            _set_header(line, fold(_substitute(_header(line), copies), rules.STATIC))
+            inner = _without(copies, set(_assigned(line))) if _is_loop(line) else copies
+            _propagate(line.body, dict(inner))
+            _propagate(line.orelse, dict(inner))
         elif isinstance(stmt, gast.Assign):
             stmt.value = fold(_substitute(stmt.value, copies), rules.STATIC)
         else:
@@ -85,9 +113,11 @@ def _propagate(lines, copies):
                       if k != t and t not in {n.id for n in _loads(v)}}
         if line.body is None and isinstance(stmt, gast.Assign) and \
                 isinstance(stmt.targets[0], gast.Name) and \
-                (isinstance(stmt.value, gast.Name) or is_const(stmt.value)) and \
-                getattr(stmt.value, "id", None) != stmt.targets[0].id:
-            copies[stmt.targets[0].id] = stmt.value
+                (isinstance(stmt.value, gast.Name) or is_const(stmt.value)):
+            if getattr(stmt.value, "id", None) == stmt.targets[0].id:
+                lines.remove(line)           # `a = a`
+            else:
+                copies[stmt.targets[0].id] = stmt.value
     return copies
 
 
@@ -100,6 +130,22 @@ def _eliminate(lines, live, ignore_shape_uses=False):
     """(kept lines, names live before them); assignments nobody reads are dropped."""
     kept = []
     for line in reversed(lines):
+        if line.body is not None and _is_loop(line):
+            # live at the end of an iteration: what is live after the loop, and what the
+            # next iteration reads; found by iterating (on copies) until nothing is added
+            loop_live = set(live)
+            while True:
+                _, more = _eliminate([_shallow(x) for x in line.body], set(loop_live),
+                                     ignore_shape_uses)
+                if more <= loop_live:
+                    break
+                loop_live |= more
+            line.body, _ = _eliminate(line.body, set(loop_live), ignore_shape_uses)
+            if not line.body:
+                continue
+            live = loop_live | {n.id for n in _loads(_header(line))}
+            kept.append(line)
+            continue
         if line.body is not None:
             body, live_body = _eliminate(line.body, set(live), ignore_shape_uses)
             orelse, live_else = _eliminate(line.orelse, set(live), ignore_shape_uses)
@@ -117,6 +163,15 @@ def _eliminate(lines, live, ignore_shape_uses=False):
                     if not (ignore_shape_uses and hasattr(n, "srcgrad_shape_class")))
         kept.append(line)
     return kept[::-1], live
+
+
+def _shallow(line):
+    """A copy of a Line tree sharing statements (so elimination can be tried, not done)."""
+    if line.body is None:
+        return line
+    copy = type(line)(line.stmt, line.line, line.section, line.temporary,
+                      [_shallow(x) for x in line.body], [_shallow(x) for x in line.orelse])
+    return copy
 
 
 def eliminate_dead(lines, outputs):
@@ -144,10 +199,19 @@ def _inline(lines, uses):
         changed = False
         for i in range(len(lines) - 1):
             line, nxt = lines[i], lines[i + 1]
-            if not (line.temporary and line.section == "forward" == nxt.section) or \
-                    nxt.body is not None or not isinstance(nxt.stmt, gast.Assign):
+            if not (line.temporary and line.section == "forward" == nxt.section):
                 continue
             (name,) = _targets(line.stmt) or (None,)
+            if nxt.body is not None:       # into a loop header: `for t in range(n):`
+                if not isinstance(nxt.stmt, gast.For) or uses.get(name) != 1 or \
+                        name not in {n.id for n in _loads(nxt.stmt.iter)}:
+                    continue
+                nxt.stmt.iter = _substitute(nxt.stmt.iter, {name: line.stmt.value})
+                del lines[i]
+                changed = True
+                break
+            if not isinstance(nxt.stmt, gast.Assign):
+                continue
             if name is None or uses.get(name) != 1 or name not in {n.id for n in _loads(nxt.stmt)}:
                 continue
             nxt.stmt.value = _substitute(nxt.stmt.value, {name: line.stmt.value})
@@ -161,14 +225,6 @@ def _needed(lines, outputs, params):
     live = {n.id for o in outputs if o is not None for n in _loads(o)}
     kept, _ = _eliminate([_shallow(line) for line in lines], live, ignore_shape_uses=True)
     return set(params) | {t for line in kept for t in _assigned(line)}
-
-
-def _shallow(line):
-    """A copy of a Line tree sharing statements (so elimination can be tried, not done)."""
-    if line.body is None:
-        return line
-    return type(line)(line.stmt, line.line, line.section, line.temporary,
-                      [_shallow(x) for x in line.body], [_shallow(x) for x in line.orelse])
 
 
 class _ShapeQueries(gast.NodeTransformer):
@@ -279,7 +335,8 @@ def _available(lines):
         if line.section != "forward":
             continue
         if line.body is not None:
-            names |= _available(line.body) & _available(line.orelse)
+            if not _is_loop(line):
+                names |= _available(line.body) & _available(line.orelse)
         else:
             names.update(_targets(line.stmt))
     return names
@@ -359,6 +416,55 @@ def output_copies(gradient, lines, outputs):
     return flags
 
 
+def place_tape(gradient):
+    """Each backward loop pops, at the start of an iteration, the values its body reads
+    that the forward loop rebinds; the forward loop pushes them where its iterations end.
+    Decided last, so only what the final code reads is saved."""
+    saves, tape = {}, None
+    for line in list(_all_lines(gradient.lines)):
+        loop_and_inside = getattr(line, "restores", None)
+        if loop_and_inside is None:
+            continue
+        loop, inside = loop_and_inside
+        read = sorted({n.id for node in _nodes(line.body) for n in _loads(node)} & inside)
+        if not read:
+            continue
+        tape = tape or gradient.namer.fresh("tape")
+        values = [gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None) for n in read]
+        target = gast.Tuple(elts=[gast.Name(id=n, ctx=gast.Store(), annotation=None, type_comment=None)
+                                  for n in read], ctx=gast.Store()) if len(read) > 1 else \
+            gast.Name(id=read[0], ctx=gast.Store(), annotation=None, type_comment=None)
+        pop = gast.Assign(targets=[target], value=gast.Call(func=gast.Attribute(
+            value=gast.Name(id=tape, ctx=gast.Load(), annotation=None, type_comment=None),
+            attr="pop", ctx=gast.Load()), args=[], keywords=[]), type_comment=None)
+        line.body.insert(0, type(line)(pop, line.line, "adjoint"))
+        saves[id(loop)] = gast.Expr(value=gast.Call(func=gast.Attribute(
+            value=gast.Name(id=tape, ctx=gast.Load(), annotation=None, type_comment=None),
+            attr="append", ctx=gast.Load()),
+            args=[gast.Tuple(elts=values, ctx=gast.Load()) if len(values) > 1 else values[0]],
+            keywords=[]))
+
+    def fill(lines):
+        out = []
+        for line in lines:
+            if line.body is not None:
+                line.body, line.orelse = fill(line.body), fill(line.orelse)
+            loop = getattr(line, "saves_for", None)
+            if loop is not None:
+                if id(loop) not in saves:
+                    continue
+                line.stmt = copy_tree(saves[id(loop)])
+            out.append(line)
+        return out
+    gradient.lines = fill(gradient.lines)
+    if tape is not None:
+        first = gradient.lines[0] if gradient.lines else None
+        init = gast.Assign(targets=[gast.Name(id=tape, ctx=gast.Store(), annotation=None,
+                                              type_comment=None)],
+                           value=gast.List(elts=[], ctx=gast.Load()), type_comment=None)
+        gradient.lines.insert(0, type(first)(init, gradient.parsed.node.lineno, "forward"))
+
+
 def optimize(gradient):
     """Optimize the Gradient's statements in place; returns per-output copy flags."""
     ends = gradient.outputs + [gradient.value]
@@ -368,4 +474,5 @@ def optimize(gradient):
     lines = resolve_shape_queries(gradient, lines, ends)
     lines = eliminate_dead(lines, ends)
     gradient.lines = inline_temporaries(lines, ends)
+    place_tape(gradient)
     return output_copies(gradient, gradient.lines, gradient.outputs)

@@ -20,8 +20,8 @@ import numpy as np
 
 from . import rules, templates
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
-from .fold import const_value, fold, make_const
-from .normalize import Assign, Branch, Effect, Return, _flatten
+from .fold import const_value, copy_tree, fold, make_const
+from .normalize import Assign, Branch, Effect, IterationEnd, Jump, Loop, Return, _flatten
 
 # A shape class is the set of "base" shapes whose broadcast it is: `x * y` has class
 # {x, y}, as do `y * x` and `(x * y) - y`.  Equal classes mean equal shapes.
@@ -160,6 +160,7 @@ class ReverseMode:
         self.lines = []
         self._token_count = 0
         self.numpy_typed = set()    # values certainly ndarray or NumPy scalar (have .size)
+        self.fixed = set()          # loop-carried values: shape class fixed (unknown) at entry
         self.order = []             # value names in order of definition
 
     # --- errors ------------------------------------------------------------------
@@ -381,28 +382,51 @@ class ReverseMode:
         for p in self.normal.params:
             self.tokens[p] = frozenset({p})
             self.order.append(p)
-        for stmt in _flatten(self.normal.body):
-            if not isinstance(stmt, Assign):
+        self.analyze_block(self.normal.body)
+
+    def analyze_block(self, body):
+        for stmt in body:
+            if isinstance(stmt, Assign):
+                self.analyze_assign(stmt)
+            elif isinstance(stmt, Branch):
+                self.analyze_block(stmt.body)
+                self.analyze_block(stmt.orelse)
+            elif isinstance(stmt, Loop):
+                for name in [stmt.counter] + ([stmt.target] if stmt.target else []):
+                    self.tokens[name] = SCALAR
+                for name in stmt.carried:        # its shape may change from one iteration to the next
+                    self.tokens[name] = self.new_token()
+                    self.numpy_typed.discard(name)
+                    self.fixed.add(name)
+                inner = {t for s in _flatten(stmt.body) if isinstance(s, Assign)
+                         for t in s.targets} - self.fixed
+                for _ in range(2):               # twice: what the body varies feeds back into it
+                    for name in inner:
+                        self.tokens.pop(name, None)
+                    self.analyze_block(stmt.body)
+
+    def analyze_assign(self, stmt):
+        op = self.resolve(stmt)
+        self.ops[id(stmt)] = op
+        if op.kind in ("rule", "copy", "problem") and (
+                op.kind == "problem" or any(self.is_varied(a) for a in op.operands)):
+            self.varied.update(stmt.targets)
+        numpy_result = self.numpy_result(stmt, op)
+        token = self.shape_token(stmt, op) if len(stmt.targets) == 1 else None
+        for t in stmt.targets:
+            if t in self.fixed:
                 continue
-            op = self.resolve(stmt)
-            self.ops[id(stmt)] = op
-            if op.kind in ("rule", "copy", "problem") and (
-                    op.kind == "problem" or any(self.is_varied(a) for a in op.operands)):
-                self.varied.update(stmt.targets)
-            numpy_result = self.numpy_result(stmt, op)
-            token = self.shape_token(stmt, op) if len(stmt.targets) == 1 else None
-            for t in stmt.targets:
-                token_t = token if token is not None else self.new_token()
-                if t in self.tokens:        # assigned on two paths (merged after a branch)
-                    if self.tokens[t] != token_t:
-                        token_t = self.new_token()
-                    if not numpy_result:
-                        self.numpy_typed.discard(t)
-                else:
-                    self.order.append(t)
-                    if numpy_result:
-                        self.numpy_typed.add(t)
-                self.tokens[t] = token_t
+            token_t = token if token is not None else self.new_token()
+            if t in self.tokens:        # assigned on several paths or in a loop
+                if self.tokens[t] != token_t:
+                    token_t = self.new_token()
+                if not numpy_result:
+                    self.numpy_typed.discard(t)
+            else:
+                self.order.append(t)
+                if numpy_result:
+                    self.numpy_typed.add(t)
+            self.tokens[t] = token_t
 
     def find_useful(self, body, useful):
         """Values through which the result depends on the inputs (backward)."""
@@ -410,6 +434,12 @@ class ReverseMode:
             if isinstance(stmt, Branch):
                 useful = self.find_useful(stmt.body, set(useful)) | \
                     self.find_useful(stmt.orelse, set(useful))
+            elif isinstance(stmt, Loop):
+                while True:                      # until the next iteration adds nothing
+                    more = self.find_useful(stmt.body, set(useful))
+                    if more <= useful:
+                        break
+                    useful |= more
             elif isinstance(stmt, Assign) and useful.intersection(stmt.targets):
                 op = self.ops[id(stmt)]
                 if op.kind == "problem" and self.varied.intersection(stmt.targets):
@@ -430,6 +460,25 @@ class ReverseMode:
                 lines.append(branch_line(stmt.test, stmt.line, "forward",
                                          self.forward_lines(stmt.body),
                                          self.forward_lines(stmt.orelse)))
+            elif isinstance(stmt, Loop):
+                lines.append(Line(assign(stmt.counter, make_const(0)), stmt.line, "forward"))
+                count = Line(assign(stmt.counter, gast.BinOp(left=name_node(stmt.counter), op=gast.Add(),
+                                                             right=make_const(1))), stmt.line, "forward")
+                if stmt.kind == "for":
+                    header = gast.For(target=name_node(stmt.target, store=True),
+                                      iter=copy_tree(stmt.iterable), body=[], orelse=[],
+                                      type_comment=None)
+                else:
+                    header = gast.While(test=make_const(True), body=[], orelse=[])
+                lines.append(Line(header, stmt.line, "forward",
+                                  body=[count] + self.forward_lines(stmt.body), orelse=[]))
+            elif isinstance(stmt, IterationEnd):
+                marker = Line(gast.Pass(), stmt.line, "forward")
+                marker.saves_for = stmt.loop
+                lines.append(marker)
+            elif isinstance(stmt, Jump) and stmt.kind == "break":
+                lines.append(Line(gast.Break(), stmt.line, "forward"))
+            # (a `continue` always ends its path here, so it is left out)
         return lines
 
     def is_active(self, stmt, useful):
@@ -440,8 +489,58 @@ class ReverseMode:
         for stmt in reversed(body):
             if isinstance(stmt, Branch):
                 self.backward_branch(stmt, useful)
+            elif isinstance(stmt, Loop):
+                self.backward_loop(stmt, useful)
             elif self.is_active(stmt, useful):
                 self.backward(stmt)
+                for t in stmt.targets:            # its definition is done: earlier uses
+                    self.adjoints.pop(t, None)    # saw another value (in a loop, say)
+
+    def backward_loop(self, loop, useful):
+        """`for _ in range(n_iterations):` restore the iteration's values from the tape,
+        then run the body's adjoints.  Adjoints of values from outside the loop (and of
+        the carried ones) accumulate over iterations, starting from 0.0."""
+        body = list(_flatten(loop.body))
+        if not any(self.is_active(s, useful) for s in body):
+            return
+        inside = set(loop.carried) | {loop.counter} | ({loop.target} if loop.target else set())
+        for s in body:
+            if isinstance(s, Assign):
+                inside.update(s.targets)
+            elif isinstance(s, Loop):
+                inside.update([s.counter] + ([s.target] if s.target else []))
+        accumulate = {v for v in loop.carried if v in self.varied and v in useful}
+        for s in body:
+            if self.is_active(s, useful):
+                for atom in self.ops[id(s)].operands:
+                    accumulate.update(n for n in _names_in(atom)
+                                      if n not in inside and n in self.varied)
+        outer, self.lines = self.lines, []
+        for name in sorted(accumulate):
+            if name not in self.adjoints:
+                self.emit(assign(self.adjoint_name(name), make_const(0.0)), loop.line)
+            self.adjoints[name] = Adjoint(self.adjoint_name(name), "partial")
+        before_loop, self.lines = self.lines, []
+        for name in list(self.adjoints):
+            if name in inside and name not in accumulate:
+                del self.adjoints[name]
+        self.backward_block(loop.body, useful)
+        for name in sorted(accumulate):          # the same state at the end of each iteration
+            if name not in self.adjoints:
+                self.emit(assign(self.adjoint_name(name), make_const(0.0)), loop.line)
+            self.adjoints[name] = Adjoint(self.adjoint_name(name), "partial")
+        for name in list(self.adjoints):
+            if name in inside and name not in accumulate:
+                del self.adjoints[name]
+        body_lines, self.lines = self.lines, outer
+        index = "_" if "_" not in self.namer.taken else self.namer.fresh("iteration")
+        header = gast.For(target=name_node(index, store=True),
+                          iter=gast.Call(func=name_node("range"), args=[name_node(loop.counter)],
+                                         keywords=[]), body=[], orelse=[], type_comment=None)
+        self.lines.extend(before_loop)
+        reverse = Line(header, loop.line, "adjoint", body=body_lines, orelse=[])
+        reverse.restores = (loop, inside)       # the tape is placed once the code is final
+        self.lines.append(reverse)
 
     def backward_branch(self, branch, useful):
         """`if test:` around the adjoints of each side; an adjoint that only one side
@@ -580,8 +679,9 @@ class ReverseMode:
     def backward(self, stmt):
         op, line = self.ops[id(stmt)], stmt.line
         if op.kind == "copy":
-            adj = self.adjoints[stmt.targets[0]]
-            self.contribute(stmt.value.id, name_node(adj.name), adj.loose, line)
+            adj = self.adjoints.get(stmt.targets[0])
+            if adj is not None:                 # (none: its adjoint is zero on this path)
+                self.contribute(stmt.value.id, name_node(adj.name), adj.loose, line)
             return
         rule = op.rule
         out = stmt.targets[rule.output or 0] if len(stmt.targets) > 1 else stmt.targets[0]
@@ -643,6 +743,14 @@ class ReverseMode:
         helper = self.ns.reference(rules.unbroadcast, "unbroadcast")
         args = [expr, name_node(atom.id)] + ([name_node(out)] if loose else [])
         return gast.Call(func=helper, args=args, keywords=[]), False
+
+
+def _walk_lines(lines):
+    for line in lines:
+        yield line
+        if line.body is not None:
+            yield from _walk_lines(line.body)
+            yield from _walk_lines(line.orelse)
 
 
 def _elementwise_leaves(expr):

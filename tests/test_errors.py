@@ -24,17 +24,18 @@ def raises(func, cls, wrt=0, args=(np.ones(3),)):
     return info.value
 
 
-def with_for(x):
+def with_for_over_array(x):
     s = 0.0
-    for i in range(3):
-        s = s + np.sum(x)
+    for row in x:
+        s = s + np.sum(row)
     return s
 
 
-def with_while(x):
-    while np.sum(x) < 10:
-        x = x * 2.0
-    return np.sum(x)
+def with_return_in_loop(x):
+    for i in range(3):
+        if i == 1:
+            return np.sum(x)
+    return np.sum(x * 2.0)
 
 
 def with_with(x):
@@ -74,8 +75,8 @@ def with_comprehension(x):
 
 
 @pytest.mark.parametrize("func,marker,construct", [
-    (with_for, "for i in", "`for` loop"),
-    (with_while, "while np.sum", "`while` loop"),
+    (with_for_over_array, "for row in", "`for` loop over a sequence"),
+    (with_return_in_loop, "for i in", "`return` in a loop"),
     (with_with, "with np.errstate", "`with` statement"),
     (with_try, "try:", "`try` statement"),
     (with_nested_def, "def inner", "nested function definition"),
@@ -95,7 +96,7 @@ def test_unsupported_syntax_names_file_line_construct(func, marker, construct):
 
 def test_error_is_raised_at_transform_time_by_source_too():
     with pytest.raises(UnsupportedSyntaxError):
-        srcgrad.grad(with_for).source
+        srcgrad.grad(with_for_over_array).source
 
 
 def fft_loss(x):
