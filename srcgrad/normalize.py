@@ -22,6 +22,7 @@ class Assign:
     line: int
     temporary: bool = False  # a name srcgrad made up (may be inlined back when printing)
     opaque: bool = False     # a condition, kept whole: evaluated, never differentiated
+    carry: str = ""          # "in": a loop's entry copy, "out": the copy ending an iteration
 
 
 @dataclass
@@ -556,7 +557,7 @@ class Normalizer:
             self.user_of[versions[name]] = name
             before = self.load_ssa(self.current[name]) if name in self.current else \
                 gast.Constant(value=None, kind=None)
-            self.body.append(Assign([versions[name]], before, line))
+            self.body.append(Assign([versions[name]], before, line, carry="in"))
             self.current[name] = versions[name]
         node = Loop(kind, None, iterable, [], line, self.namer.fresh("n_iterations"),
                     list(versions.values()))
@@ -577,7 +578,8 @@ class Normalizer:
         self.body.append(IterationEnd(node, self.line))
         for name, version in versions.items():
             if self.current.get(name) not in (None, version):
-                self.body.append(Assign([version], self.load_ssa(self.current[name]), self.line))
+                self.body.append(Assign([version], self.load_ssa(self.current[name]), self.line,
+                                        carry="out"))
 
     def statements(self, stmts):
         for stmt in stmts:

@@ -416,6 +416,21 @@ def output_copies(gradient, lines, outputs):
     return flags
 
 
+def _reads(lines):
+    """Names Lines read from outside; a nested backward loop restores its own values, so only
+    what it reads beyond them counts."""
+    names = set()
+    for line in lines:
+        restores = getattr(line, "restores", None)
+        if restores is not None:
+            names |= {n.id for n in _loads(_header(line))} | (_reads(line.body) - restores[1])
+        elif line.body is not None:
+            names |= {n.id for n in _loads(_header(line))} | _reads(line.body) | _reads(line.orelse)
+        else:
+            names |= {n.id for n in _loads(line.stmt)}
+    return names
+
+
 def place_tape(gradient):
     """Each backward loop pops, at the start of an iteration, the values its body reads
     that the forward loop rebinds; the forward loop pushes them where its iterations end.
@@ -426,7 +441,7 @@ def place_tape(gradient):
         if loop_and_inside is None:
             continue
         loop, inside = loop_and_inside
-        read = sorted({n.id for node in _nodes(line.body) for n in _loads(node)} & inside)
+        read = sorted(_reads(line.body) & inside)
         if not read:
             continue
         tape = tape or gradient.namer.fresh("tape")

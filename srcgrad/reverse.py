@@ -160,7 +160,8 @@ class ReverseMode:
         self.lines = []
         self._token_count = 0
         self.numpy_typed = set()    # values certainly ndarray or NumPy scalar (have .size)
-        self.fixed = set()          # loop-carried values: shape class fixed (unknown) at entry
+        self.fixed = set()          # loop-carried values: shape class fixed at loop entry
+        self.carried_ends = {}      # carried value -> classes it is given at iteration ends
         self.order = []             # value names in order of definition
 
     # --- errors ------------------------------------------------------------------
@@ -394,16 +395,26 @@ class ReverseMode:
             elif isinstance(stmt, Loop):
                 for name in [stmt.counter] + ([stmt.target] if stmt.target else []):
                     self.tokens[name] = SCALAR
-                for name in stmt.carried:        # its shape may change from one iteration to the next
-                    self.tokens[name] = self.new_token()
+                # A carried value keeps the shape class it enters with if every iteration
+                # ends with a value of that class (`total = total + scalar`); otherwise its
+                # shape may change from one iteration to the next: a class of its own.
+                for name in stmt.carried:
+                    self.tokens.setdefault(name, self.new_token())
                     self.numpy_typed.discard(name)
                     self.fixed.add(name)
                 inner = {t for s in _flatten(stmt.body) if isinstance(s, Assign)
                          for t in s.targets} - self.fixed
-                for _ in range(2):               # twice: what the body varies feeds back into it
+                for attempt in range(len(stmt.carried) + 2):
                     for name in inner:
                         self.tokens.pop(name, None)
+                    self.carried_ends = {}
                     self.analyze_block(stmt.body)
+                    changed = [v for v in stmt.carried
+                               if self.carried_ends.get(v, {self.tokens[v]}) != {self.tokens[v]}]
+                    for name in changed:
+                        self.tokens[name] = self.new_token()
+                    if not changed and attempt >= 1:   # (twice at least: varied feeds back too)
+                        break
 
     def analyze_assign(self, stmt):
         op = self.resolve(stmt)
@@ -414,7 +425,14 @@ class ReverseMode:
         numpy_result = self.numpy_result(stmt, op)
         token = self.shape_token(stmt, op) if len(stmt.targets) == 1 else None
         for t in stmt.targets:
-            if t in self.fixed:
+            if stmt.carry == "out":             # a carried value: note the class it ends with
+                self.carried_ends.setdefault(t, set()).add(
+                    token if token is not None else self.new_token())
+                continue
+            if stmt.carry == "in":              # ...and the class it enters with
+                self.tokens[t] = token
+                if t not in self.order:
+                    self.order.append(t)
                 continue
             token_t = token if token is not None else self.new_token()
             if t in self.tokens:        # assigned on several paths or in a loop
