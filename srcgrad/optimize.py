@@ -431,6 +431,30 @@ def _reads(lines):
     return names
 
 
+def _maybe_unbound(line, saves):
+    """Names a forward loop saves at the end of an iteration that some path through its
+    body does not bind (a value set in one branch, a nested loop's values)."""
+    if not (_is_loop(line) and line.section == "forward"):
+        return []
+    saved = set()
+    for inner in _all_lines(line.body):
+        loop = getattr(inner, "saves_for", None)
+        if loop is not None and id(loop) in saves:
+            saved |= {n.id for n in _loads(saves[id(loop)].value.args[0])}   # what is appended
+    surely = set()
+    for inner in line.body:                 # statements every iteration runs first
+        if inner.body is not None or getattr(inner, "saves_for", None) is not None:
+            break
+        surely.update(_targets(inner.stmt))
+    if isinstance(line.stmt, gast.For):
+        surely.update(n.id for n in gast.walk(line.stmt.target) if isinstance(n, gast.Name))
+    return sorted(saved - surely - _bound_before(line))
+
+
+def _bound_before(line):
+    return getattr(line, "bound_before", set())
+
+
 def place_tape(gradient):
     """Each backward loop pops, at the start of an iteration, the values its body reads
     that the forward loop rebinds; the forward loop pushes them where its iterations end.
@@ -463,6 +487,12 @@ def place_tape(gradient):
         out = []
         for line in lines:
             if line.body is not None:
+                unbound = _maybe_unbound(line, saves)
+                if unbound:      # saved on every path, bound on some: bind them first
+                    targets = [gast.Name(id=n, ctx=gast.Store(), annotation=None, type_comment=None)
+                               for n in unbound]
+                    out.append(type(line)(gast.Assign(targets=targets, value=gast.Constant(
+                        value=None, kind=None), type_comment=None), line.line, line.section))
                 line.body, line.orelse = fill(line.body), fill(line.orelse)
             loop = getattr(line, "saves_for", None)
             if loop is not None:

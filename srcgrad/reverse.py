@@ -488,8 +488,10 @@ class ReverseMode:
                                       type_comment=None)
                 else:
                     header = gast.While(test=make_const(True), body=[], orelse=[])
-                lines.append(Line(header, stmt.line, "forward",
-                                  body=[count] + self.forward_lines(stmt.body), orelse=[]))
+                forward_loop = Line(header, stmt.line, "forward",
+                                    body=[count] + self.forward_lines(stmt.body), orelse=[])
+                forward_loop.bound_before = set(stmt.carried) | {stmt.counter}
+                lines.append(forward_loop)
             elif isinstance(stmt, IterationEnd):
                 marker = Line(gast.Pass(), stmt.line, "forward")
                 marker.saves_for = stmt.loop
@@ -700,6 +702,8 @@ class ReverseMode:
             adj = self.adjoints.get(stmt.targets[0])
             if adj is not None:                 # (none: its adjoint is zero on this path)
                 self.contribute(stmt.value.id, name_node(adj.name), adj.loose, line)
+            return
+        if op.kind != "rule":       # a constant or data on this path: no gradient flows
             return
         rule = op.rule
         out = stmt.targets[rule.output or 0] if len(stmt.targets) > 1 else stmt.targets[0]
