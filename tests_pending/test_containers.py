@@ -1,0 +1,284 @@
+"""Issue #3, containers: list literals, append and indexing, list comprehensions (with `if`
+filters), tuples, dict literals and `d["k"]` reads inside the differentiated function; and
+parameter containers as wrt: `grad(loss)(params, X, y)` with params a dict / list / tuple
+(nested) of arrays returns the gradient in the same structure, each leaf checked against
+finite differences.
+"""
+import copy
+
+import numpy as np
+import pytest
+from gradcheck import check, numerical_grad
+
+import srcgrad
+
+RNG = np.random.default_rng(17)
+
+
+# --- pytree helpers for the parameter-container tests ------------------------------------------
+
+def leaves(tree, path=()):
+    """(path, leaf) pairs of a nested dict / list / tuple, depth first, in order."""
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from leaves(value, path + (key,))
+    elif isinstance(tree, (list, tuple)):
+        for i, value in enumerate(tree):
+            yield from leaves(value, path + (i,))
+    else:
+        yield path, tree
+
+
+def get(tree, path):
+    for key in path:
+        tree = tree[key]
+    return tree
+
+
+def replace(tree, path, value):
+    """A new tree with the leaf at `path` replaced; containers along the path are rebuilt,
+    everything else is shared."""
+    if not path:
+        return value
+    key, rest = path[0], path[1:]
+    if isinstance(tree, dict):
+        out = dict(tree)
+        out[key] = replace(tree[key], rest, value)
+        return out
+    items = list(tree)
+    items[key] = replace(tree[key], rest, value)
+    return type(tree)(items)
+
+
+def assert_same_structure(got, like, where="gradient"):
+    """`got` has the containers of `like` (same types, same keys or lengths) and, at each
+    leaf, a floating ndarray of the leaf's shape."""
+    if isinstance(like, (dict, list, tuple)):
+        assert type(got) is type(like), f"{where}: {type(got).__name__}, expected {type(like).__name__}"
+        if isinstance(like, dict):
+            assert set(got) == set(like), f"{where}: keys {sorted(got)}, expected {sorted(like)}"
+            for key in like:
+                assert_same_structure(got[key], like[key], f"{where}[{key!r}]")
+        else:
+            assert len(got) == len(like), f"{where}: length {len(got)}, expected {len(like)}"
+            for i, (g, item) in enumerate(zip(got, like)):
+                assert_same_structure(g, item, f"{where}[{i}]")
+    else:
+        assert isinstance(got, np.ndarray), f"{where}: {type(got).__name__}, expected an ndarray"
+        assert got.shape == np.shape(like) and got.dtype.kind == "f", (where, got.shape, got.dtype)
+
+
+def check_tree(f, *args, wrt=0, rtol=1e-5, atol=1e-7):
+    """Assert srcgrad's gradient of f w.r.t. the container argument(s) `wrt` has their
+    structure and, leaf by leaf, matches central finite differences."""
+    got = srcgrad.grad(f, wrt=wrt)(*args)
+    positions = wrt if isinstance(wrt, tuple) else (wrt,)
+    per_position = got if isinstance(wrt, tuple) else (got,)
+    assert len(per_position) == len(positions)
+    for pos, g in zip(positions, per_position):
+        assert_same_structure(g, args[pos])
+        for path, leaf in leaves(args[pos]):
+            def with_leaf(value, pos=pos, path=path):
+                new_args = list(args)
+                new_args[pos] = replace(args[pos], path, value)
+                return f(*new_args)
+            want = numerical_grad(with_leaf, [np.asarray(leaf, dtype=np.float64)])
+            np.testing.assert_allclose(get(g, path), want, rtol=rtol, atol=atol,
+                                       err_msg=f"gradient of argument {pos} at {path}")
+    return got
+
+
+def test_pytree_helpers():
+    tree = {"a": [np.ones(2), (np.zeros(3), np.ones((1, 2)))], "b": np.eye(2)}
+    assert [p for p, _ in leaves(tree)] == [("a", 0), ("a", 1, 0), ("a", 1, 1), ("b",)]
+    new = replace(tree, ("a", 1, 0), np.full(3, 7.0))
+    assert type(new["a"][1]) is tuple and (new["a"][1][0] == 7.0).all()
+    assert (tree["a"][1][0] == 0.0).all() and new["b"] is tree["b"]
+    with pytest.raises(AssertionError):
+        assert_same_structure({"a": [np.ones(2), [np.zeros(3), np.ones((1, 2))]], "b": np.eye(2)}, tree)
+    with pytest.raises(AssertionError):
+        assert_same_structure({"a": [np.ones(2), (np.zeros(3), np.ones((2, 1)))], "b": np.eye(2)}, tree)
+
+
+# --- containers inside the function --------------------------------------------------------
+
+def list_literal(x):
+    parts = [np.sum(x), np.sum(x * x), x]
+    return parts[0] * parts[1] + np.sum(parts[-1] ** 3)
+
+
+def test_list_literal_and_indexing():
+    x = RNG.normal(size=3)
+    g = check(list_literal, x)
+    np.testing.assert_allclose(g, np.sum(x * x) + np.sum(x) * 2 * x + 3 * x ** 2, rtol=1e-12)
+
+
+def append_then_index(x, W):
+    hs = []
+    h = x
+    for i in range(3):
+        h = np.tanh(W @ h)
+        hs.append(h)
+    return np.sum(hs[-1]) + np.sum(hs[0] * hs[1]) + np.sum(np.stack(hs) ** 2) / len(hs)
+
+
+def test_append_then_index():
+    check(append_then_index, RNG.normal(size=3), RNG.normal(size=(3, 3)), wrt=(0, 1))
+
+
+def appended_value_is_a_snapshot(x):
+    out = []
+    y = x * 2.0
+    out.append(y)
+    y = y * x                         # rebinding y does not change what was appended
+    out.append(y)
+    return np.sum(out[0]) + np.sum(out[1] ** 2)
+
+
+def test_appended_value_is_the_value_at_append_time():
+    x = RNG.normal(size=3)
+    np.testing.assert_allclose(srcgrad.grad(appended_value_is_a_snapshot)(x),
+                               2.0 + 16 * x ** 3, rtol=1e-12)
+
+
+def list_comprehension(x, X, w):
+    waves = [np.sin(x * k) for k in range(1, 4)]
+    positives = [v * v for v in x if v > 0]
+    even_rows = [row @ w for i, row in enumerate(X) if i % 2 == 0]
+    pairs = [a * b for a in x for b in w]
+    return np.sum(np.stack(waves)) + sum(positives) + sum(even_rows) + sum(pairs) * 0.5
+
+
+def test_list_comprehensions_with_if_filters():
+    x = np.array([0.7, -0.4, 1.1, -0.9])
+    X, w = RNG.normal(size=(5, 3)), RNG.normal(size=3)
+    dx, dX, dw = check(list_comprehension, x, X, w, wrt=(0, 1, 2))
+    np.testing.assert_allclose(dx, sum(k * np.cos(k * x) for k in (1, 2, 3)) + 2 * x * (x > 0)
+                               + 0.5 * np.sum(w), rtol=1e-12)
+    np.testing.assert_array_equal(dX[1::2], 0.0)     # the filtered-out rows
+
+
+def tuples(x):
+    t = (x, 2.0 * x, np.sum(x))
+    a, b, c = t
+    return np.sum(t[0] * b) + c * t[-1] + np.sum(t[1:][0])
+
+
+def test_tuples():
+    x = RNG.normal(size=3)
+    g = check(tuples, x)
+    np.testing.assert_allclose(g, 4 * x + 2 * np.sum(x) + 2.0, rtol=1e-12)
+
+
+def dict_literal(x, cfg):
+    key = "b"
+    d = {"a": x * 2.0, "b": np.sin(x), "n": cfg["power"]}
+    return np.sum(d["a"] * d[key]) * d["n"] + np.sum(d["a"] ** cfg["power"]) * cfg["scale"]
+
+
+def test_dict_literal_and_reads():
+    x = RNG.normal(size=3)
+    cfg = {"power": 3, "scale": 0.5}
+    g = check(dict_literal, x, cfg)
+    np.testing.assert_allclose(g, 3 * (2 * np.sin(x) + 2 * x * np.cos(x)) + 0.5 * 3 * 8 * x ** 2,
+                               rtol=1e-12)
+
+
+# --- parameter containers as wrt --------------------------------------------------------------
+
+def linear_loss(params, X, y):
+    pred = X @ params["W"] + params["b"]
+    return np.mean((pred - y) ** 2)
+
+
+def test_dict_of_parameters():
+    params = {"W": RNG.normal(size=(3, 2)), "b": RNG.normal(size=2)}
+    X, y = RNG.normal(size=(5, 3)), RNG.normal(size=(5, 2))
+    g = check_tree(linear_loss, params, X, y)
+    r = X @ params["W"] + params["b"] - y
+    np.testing.assert_allclose(g["W"], 2 * X.T @ r / r.size, rtol=1e-10)
+    np.testing.assert_allclose(g["b"], 2 * np.sum(r, axis=0) / r.size, rtol=1e-10)
+
+
+def list_params(ws, x):
+    return np.sum(np.tanh(ws[0] @ x) * ws[1]) + np.sum(ws[2] ** 2)
+
+
+def test_list_of_parameters():
+    ws = [RNG.normal(size=(2, 3)), RNG.normal(size=2), RNG.normal(size=(2, 2))]
+    g = check_tree(list_params, ws, RNG.normal(size=3))
+    np.testing.assert_allclose(g[2], 2 * ws[2], rtol=1e-12)
+
+
+def tuple_params(params, x):
+    W, b = params
+    return np.sum(np.tanh(W @ x + b) ** 2)
+
+
+def test_tuple_of_parameters():
+    check_tree(tuple_params, (RNG.normal(size=(2, 3)), RNG.normal(size=2)), RNG.normal(size=3))
+
+
+def mlp(params, X, y):
+    h = X
+    for layer in params["layers"]:
+        h = np.tanh(h @ layer["W"] + layer["b"])
+    out = h * params["scale"]
+    return np.mean((out - y) ** 2)
+
+
+def mlp_params():
+    return {"layers": [{"W": RNG.normal(size=(3, 4)), "b": RNG.normal(size=4)},
+                       {"W": RNG.normal(size=(4, 2)), "b": RNG.normal(size=2)}],
+            "scale": RNG.uniform(0.5, 1.5, size=2)}
+
+
+def test_nested_dict_of_lists_of_dicts():
+    X, y = RNG.normal(size=(6, 3)), RNG.normal(size=(6, 2))
+    check_tree(mlp, mlp_params(), X, y)
+
+
+def unused_leaf(params, x):
+    return np.sum(params["W"] @ x)
+
+
+def test_unused_leaf_gets_zeros_of_its_shape():
+    params = {"W": RNG.normal(size=(2, 3)), "unused": np.ones((4, 1)), "more": [np.ones(2)]}
+    x = RNG.normal(size=3)
+    g = check_tree(unused_leaf, params, x)
+    assert g["unused"].shape == (4, 1) and not g["unused"].any() and not g["more"][0].any()
+
+
+def test_container_and_array_in_one_wrt_tuple():
+    params = mlp_params()
+    X, y = RNG.normal(size=(6, 3)), RNG.normal(size=(6, 2))
+    g_params, g_X = check_tree(mlp, params, X, y, wrt=(0, 1))
+    assert isinstance(g_params, dict) and isinstance(g_X, np.ndarray) and g_X.shape == X.shape
+
+
+def test_value_and_grad_of_a_container():
+    params = {"W": RNG.normal(size=(3, 2)), "b": RNG.normal(size=2)}
+    X, y = RNG.normal(size=(5, 3)), RNG.normal(size=(5, 2))
+    value, g = srcgrad.value_and_grad(linear_loss)(params, X, y)
+    assert value == pytest.approx(linear_loss(params, X, y), rel=1e-12)
+    want = check_tree(linear_loss, params, X, y)
+    for key in ("W", "b"):
+        np.testing.assert_allclose(g[key], want[key], rtol=1e-12)
+
+
+def test_float32_leaves_give_float32_gradients():
+    params = {"W": RNG.normal(size=(3, 2)).astype(np.float32), "b": RNG.normal(size=2)}
+    X, y = RNG.normal(size=(5, 3)), RNG.normal(size=(5, 2))
+    g = srcgrad.grad(linear_loss)(params, X, y)
+    assert g["W"].dtype == np.float32 and g["b"].dtype == np.float64
+
+
+def test_container_gradient_leaves_the_callers_container_alone_and_shares_no_memory():
+    params = mlp_params()
+    before = copy.deepcopy(params)
+    X, y = RNG.normal(size=(6, 3)), RNG.normal(size=(6, 2))
+    g = srcgrad.grad(mlp)(params, X, y)
+    assert_same_structure(params, before, "params")
+    for (path, leaf), (_, old) in zip(leaves(params), leaves(before)):
+        np.testing.assert_array_equal(leaf, old, err_msg=f"params changed at {path}")
+        assert not np.shares_memory(get(g, path), leaf), path
