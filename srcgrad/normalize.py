@@ -446,8 +446,15 @@ class Normalizer:
             value = self.atom(value_node) if isinstance(value_node, gast.Name) else self.operation(value_node)
             self.body.append(Assign([self.define(t.id) for t in target.elts], value, self.line))
             return
+        if isinstance(target, (gast.Tuple, gast.List)):      # nested: `i, (a, b) = ...`
+            whole = self.atom(value_node)
+            for k, t in enumerate(target.elts):
+                self.assign(t, gast.Subscript(value=whole, slice=gast.Constant(value=k, kind=None),
+                                              ctx=gast.Load()))
+            return
         if isinstance(target, (gast.Subscript, gast.Attribute)):
-            raise self.error("srcgrad cannot differentiate assignment to an element or attribute",
+            raise self.error("srcgrad cannot differentiate a subscript assignment (`x[i] = v`) or "
+                             "attribute assignment in this version",
                              target, construct="subscript assignment" if isinstance(target, gast.Subscript)
                              else "attribute assignment",
                              hint="build the new array with an expression (np.where, np.concatenate) instead")
@@ -526,21 +533,70 @@ class Normalizer:
             raise self.unsupported(stmt, _UNSUPPORTED_STMT)
 
     def for_loop(self, stmt):
-        it = stmt.iter
-        if not (isinstance(it, gast.Call) and isinstance(it.func, gast.Name) and it.func.id == "range"
-                and "range" not in self.current):
-            raise self.error("srcgrad cannot differentiate a `for` loop over a sequence in this "
-                             "version, only over `range(...)`", stmt,
-                             construct="`for` loop over a sequence",
-                             hint="loop over indices: `for i in range(len(xs)): x = xs[i]`")
-        if not isinstance(stmt.target, gast.Name):
-            raise self.error("srcgrad needs a single loop variable in `for ... in range(...)`",
-                             stmt.target, construct="`for` target")
         if stmt.orelse:
             raise self.error("srcgrad cannot differentiate `for ... else`", stmt,
                              construct="`for`-`else`", hint="move the `else` part after the loop")
-        iterable = gast.Call(func=it.func, args=[self.atom(a) for a in it.args], keywords=[])
-        self.loop("for", stmt.target.id, iterable, stmt.body, stmt.lineno)
+        it = stmt.iter
+        if self.is_builtin_call(it, "range"):
+            if not isinstance(stmt.target, gast.Name):
+                raise self.error("srcgrad needs a single loop variable in `for ... in range(...)`",
+                                 stmt.target, construct="`for` target")
+            iterable = gast.Call(func=it.func, args=[self.atom(a) for a in it.args], keywords=[])
+            self.loop("for", stmt.target.id, iterable, stmt.body, stmt.lineno)
+            return
+        # Over a sequence: `for v in xs` runs as `for i in range(len(xs)): v = xs[i]`.
+        index = stmt.target.elts[0].id if self.is_builtin_call(it, "enumerate") and \
+            isinstance(stmt.target, gast.Tuple) and isinstance(stmt.target.elts[0], gast.Name) \
+            and len(it.args) == 1 and not it.keywords else self.namer.fresh("index")
+        length, elements = self.sequence(it, stmt.target, index)
+        prefix = []
+        for target, value in elements:
+            if isinstance(target, gast.Name) and target.id == index:
+                continue
+            node = gast.Assign(targets=[target], value=value, type_comment=None)
+            node.lineno, node.col_offset = stmt.lineno, stmt.col_offset
+            prefix.append(node)
+        iterable = gast.Call(func=gast.Name(id="range", ctx=gast.Load(), annotation=None,
+                                            type_comment=None), args=[length], keywords=[])
+        self.loop("for", index, iterable, prefix + stmt.body, stmt.lineno)
+
+    def is_builtin_call(self, node, name):
+        return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
+            node.func.id == name and name not in self.current
+
+    def sequence(self, it, target, index):
+        """(length, [(target, value)]) for `for target in it`: the values are expressions of
+        the loop index `index`."""
+        def name(n):
+            return gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None)
+        if self.is_builtin_call(it, "enumerate") and len(it.args) == 1 and not it.keywords:
+            if not (isinstance(target, gast.Tuple) and len(target.elts) == 2):
+                raise self.error("srcgrad needs `for i, v in enumerate(...)`", target,
+                                 construct="`for` target")
+            length, rest = self.sequence(it.args[0], target.elts[1], index)
+            return length, [(target.elts[0], name(index))] + rest
+        if self.is_builtin_call(it, "zip") and it.args and not it.keywords:
+            if not (isinstance(target, gast.Tuple) and len(target.elts) == len(it.args)):
+                raise self.error("srcgrad needs one loop variable per sequence in `zip(...)`",
+                                 target, construct="`for` target")
+            lengths, elements = [], []
+            for seq, t in zip(it.args, target.elts):
+                length, rest = self.sequence(seq, t, index)
+                lengths.append(length)
+                elements += rest
+            length = lengths[0] if len(lengths) == 1 else gast.Call(
+                func=name("min"), args=lengths, keywords=[])
+            return length, elements
+        seq = self.atom(it)
+        if not isinstance(seq, gast.Name):
+            seq = self.atom(gast.Call(func=name("list"), args=[seq], keywords=[]))
+        # The sequence is evaluated once, before the loop (rebinding its name in the body
+        # does not change what is iterated): keep it under a name of its own.
+        snapshot = self.namer.fresh(f"{seq.id}_seq")
+        self.body.append(Assign([snapshot], seq, self.line, temporary=True))
+        seq = name(snapshot)
+        length = gast.Call(func=name("len"), args=[seq], keywords=[])
+        return length, [(target, gast.Subscript(value=seq, slice=name(index), ctx=gast.Load()))]
 
     def loop(self, kind, target, iterable, stmts, line):
         # An explicit `continue` ends the body, so every path through it ends in a jump and

@@ -275,10 +275,10 @@ class ReverseMode:
         if not varied:
             return Op("nondiff")
         if isinstance(value, gast.Subscript):
-            return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate indexing "
-                                f"(`{varied[0].id}[...]`) in this version", line, construct="indexing",
-                                hint="compute with whole arrays (e.g. np.sum(x * mask)) or pass the "
-                                     "piece you need as its own argument")
+            if not self.is_varied(value.value):
+                return Op("nondiff")            # data indexed by a value that has a gradient
+            return self.rule_op(rules.RULES[rules.getitem],
+                                [value.value, _index_value(value.slice)], [], stmt)
         if isinstance(value, (gast.Tuple, gast.List)):
             return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate a tuple or "
                                 "list holding differentiated values in this version", line,
@@ -341,6 +341,8 @@ class ReverseMode:
                 (isinstance(value, gast.Attribute) and value.attr == "T"):
             return any(isinstance(n, gast.Name) and n.id in self.numpy_typed
                        for n in gast.walk(value))
+        if isinstance(value, gast.Subscript):
+            return isinstance(value.value, gast.Name) and value.value.id in self.numpy_typed
         if isinstance(value, gast.Call):
             if isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) \
                     and value.func.value.id in self.tokens:      # a method of a local value
@@ -765,6 +767,18 @@ class ReverseMode:
         helper = self.ns.reference(rules.unbroadcast, "unbroadcast")
         args = [expr, name_node(atom.id)] + ([name_node(out)] if loose else [])
         return gast.Call(func=helper, args=args, keywords=[]), False
+
+
+def _index_value(node):
+    """An index as a value (`1:3` inside brackets is `slice(1, 3, None)` outside them)."""
+    if isinstance(node, gast.Slice):
+        parts = [p if p is not None else make_const(None) for p in (node.lower, node.upper, node.step)]
+        if node.step is None:
+            parts = parts[:2] if node.lower is not None else [parts[1]]
+        return gast.Call(func=name_node("slice"), args=parts, keywords=[])
+    if isinstance(node, gast.Tuple):
+        return gast.Tuple(elts=[_index_value(e) for e in node.elts], ctx=gast.Load())
+    return node
 
 
 def _walk_lines(lines):

@@ -15,13 +15,14 @@ Families:
                where broadcasting can have happened.
   reduction    `g` may be a scalar standing for a full array (the adjoint of a sum);
                these rules broadcast it themselves.
+  scatter      indexing: `g` as it comes, the adjoint has the full shape of the array.
   vjp          everything else; `g` has the result's full shape.
   nondiff      no derivative (zero almost everywhere, or integer valued).
 """
 import numpy as np
 
-from .runtime import (concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
-                      hstack_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
+from .runtime import (concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint, getitem,
+                      hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
                       matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint,
                       solve_adjoint, tensordot_adjoint, tile_adjoint, trace_adjoint,
                       unbroadcast, vstack_adjoint)
@@ -30,7 +31,7 @@ RULES = {}        # NumPy function -> Rule
 NONDIFF = set()   # NumPy functions whose result carries no gradient
 MACROS = {}       # name -> lambda, inlined into templates that call it
 STATIC = {inverse_permutation}   # evaluated at transform time when their arguments are known
-HELPERS = (unbroadcast, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
+HELPERS = (unbroadcast, index_adjoint, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
            hstack_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
            matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint, solve_adjoint,
            tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint)
@@ -179,6 +180,9 @@ vjp("hstack",             lambda g, ans, tup: hstack_adjoint(g, tup, index))
 vjp("vstack",             lambda g, ans, tup: vstack_adjoint(g, tup, index))
 vjp("tile",               lambda g, ans, A, reps: tile_adjoint(g, A, reps))
 vjp("repeat",             lambda g, ans, a, repeats, axis=None: repeat_adjoint(g, a, repeats, axis))
+# --- indexing: x[index] --------------------------------------------------------------------
+# "scatter": takes a scalar stand-in for g as it is, and gives the full shape of `a`.
+RULES[getitem] = Rule(getitem, "indexing", lambda g, ans, a, index: index_adjoint(g, a, index), "scatter")
 # --- no derivative ---------------------------------------------------------------------
 nondiff("zeros ones empty full zeros_like ones_like empty_like full_like eye identity arange "
         "linspace logspace geomspace meshgrid tri shape ndim size result_type "

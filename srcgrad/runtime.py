@@ -57,6 +57,29 @@ def unbroadcast(g, like, full=None):
     return np.reshape(np.sum(g, axis=axes), shape)
 
 
+def getitem(a, index):
+    """`a[index]`: the function indexing stands for in the rule table."""
+    return a[index]
+
+
+def _basic_index(index):
+    """Whether `index` selects each element at most once (no integer arrays)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice, type(None), type(Ellipsis))) or
+               (isinstance(p, np.ndarray) and p.dtype == bool) for p in parts)
+
+
+def index_adjoint(g, like, index):
+    """Adjoint of `like[index]`: `g` placed into zeros of like's shape; where integer-array
+    indices repeat an element, its adjoints add up."""
+    out = np.zeros(_shape(like), dtype=np.result_type(g, 1.0))
+    if _basic_index(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
 def inverse_permutation(axes):
     """The axes that undo `np.transpose(x, axes)` (`axes` may count from the end)."""
     if axes is None:          # reversing the axes is its own inverse

@@ -127,3 +127,37 @@ def test_value_and_grad_through_a_loop():
     value, grad = srcgrad.value_and_grad(power)(np.array([1.1, 0.9]), 3)
     assert value == pytest.approx(power(np.array([1.1, 0.9]), 3))
     np.testing.assert_allclose(grad, 4 * np.array([1.1, 0.9]) ** 3)
+
+
+def test_for_over_array_rows():
+    def f(X, w):
+        s = 0.0
+        for row in X:
+            s = s + np.tanh(row @ w)
+        return s
+    X, w = RNG.normal(size=(4, 3)), RNG.normal(size=3)
+    dX, dw = check(f, X, w, wrt=(0, 1))
+    t = np.tanh(X @ w)
+    np.testing.assert_allclose(dw, X.T @ (1 - t * t), rtol=1e-10)
+
+
+def test_for_over_enumerate_and_zip_with_tuple_targets():
+    def f(xs, ys, w):
+        s = 0.0
+        for i, (a, b) in enumerate(zip(xs, ys)):
+            s = s + (i + 1) * np.sum(a * b * w)
+        return s
+    check(f, RNG.normal(size=(3, 2)), RNG.normal(size=(4, 2)), RNG.normal(size=2), wrt=(0, 1, 2))
+
+
+def test_sequence_is_evaluated_once_even_if_its_name_is_rebound():
+    def f(b):
+        s = 0.0
+        for v in b:
+            b = b * 2.0
+            s = s + v * np.sum(b)
+        return s
+    b = RNG.normal(size=3)
+    value, _ = srcgrad.value_and_grad(f)(b)
+    assert value == pytest.approx(f(b))
+    check(f, b)
