@@ -82,6 +82,32 @@ def logreg_hand(w, b, X, y):
     return X.T @ r, r.sum()
 
 
+def rnn_loss(Wh, Wx, xs, h0):
+    h = h0
+    loss = 0.0
+    for t in range(len(xs)):
+        h = np.tanh(Wh @ h + Wx @ xs[t])
+        loss = loss + np.sum(h * h)
+    return loss
+
+
+def rnn_hand(Wh, Wx, xs, h0):
+    # Backpropagation through time: keep the states, walk them back.
+    hs = [h0]
+    h = h0
+    for t in range(len(xs)):
+        h = np.tanh(Wh @ h + Wx @ xs[t])
+        hs.append(h)
+    dWh, dWx, dh = np.zeros_like(Wh), np.zeros_like(Wx), np.zeros_like(h0)
+    for t in range(len(xs) - 1, -1, -1):
+        h = hs[t + 1]
+        dpre = (dh + 2.0 * h) * (1.0 - h * h)
+        dWh += np.outer(dpre, hs[t])
+        dWx += np.outer(dpre, xs[t])
+        dh = Wh.T @ dpre
+    return dWh, dWx
+
+
 def mlp17(W1, b1, W2, b2, W3, b3, X, Y):
     z1 = X @ W1
     a1 = z1 + b1
@@ -150,6 +176,10 @@ def make_cases():
         dict(name="MLP 784-256-10, batch 64", hand=mlp_hand,
              auto=srcgrad.grad(mlp_loss, wrt=(0, 1, 2, 3)),
              args=mlp_args(rng, 64, 784, 256, 10), target=1.1),
+        dict(name="RNN loop, 50 steps, state 16", hand=rnn_hand,
+             auto=srcgrad.grad(rnn_loss, wrt=(0, 1)),
+             args=(rng.normal(size=(16, 16)) / 4, rng.normal(size=(16, 8)) / 3,
+                   rng.normal(size=(50, 8)), rng.normal(size=16)), target=1.5),
         dict(name="logistic regression, X: 256x20", hand=logreg_hand,
              auto=srcgrad.grad(logreg_loss, wrt=(0, 1)),
              args=(0.3 * rng.normal(size=20), 0.1, X, y), target=1.3),
