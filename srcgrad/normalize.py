@@ -7,11 +7,14 @@ read every intermediate value the forward pass made.
 """
 import builtins
 import re
+import sys
+import types
 from dataclasses import dataclass, field
 
 import gast
 
-from .fold import copy_tree
+from .fold import copy_tree, make_const
+from .source import parse_function
 from .errors import NonScalarResultError, UnsupportedSyntaxError
 
 
@@ -115,7 +118,7 @@ _UNSUPPORTED_STMT = {
     gast.With: ("`with` statement", "move the `with` block outside the differentiated function"),
     gast.AsyncWith: ("`async with` statement", None),
     gast.Try: ("`try` statement", "move error handling outside the differentiated function"),
-    gast.FunctionDef: ("nested function definition", "define helper functions at module level"),
+    gast.FunctionDef: ("decorated nested function", "define the helper without decorators"),
     gast.AsyncFunctionDef: ("nested function definition", None),
     gast.ClassDef: ("class definition", "define classes at module level"),
     gast.Global: ("`global` declaration", "pass the value in as an argument"),
@@ -126,7 +129,7 @@ _UNSUPPORTED_STMT = {
     gast.Raise: ("`raise` statement", "validate inputs before calling the gradient"),
 }
 _UNSUPPORTED_EXPR = {
-    gast.Lambda: ("lambda", "define the function with `def` at module level"),
+    gast.Lambda: ("lambda", "bind the lambda to a name first (`act = lambda z: ...`), or use `def`"),
     gast.ListComp: ("list comprehension", "use a NumPy expression over whole arrays"),
     gast.SetComp: ("set comprehension", None), gast.DictComp: ("dict comprehension", None),
     gast.GeneratorExp: ("generator expression", "use a NumPy expression over whole arrays"),
@@ -164,6 +167,19 @@ def _shared_source(value):
 
 
 RESULT = "<result>"     # the pseudo-variable every `return` assigns
+_NOTHING = object()
+
+
+def _lookup_in(func, name):
+    """What `name` means inside `func`: a closure cell, a global or a builtin."""
+    code = func.__code__
+    if name in code.co_freevars:
+        return func.__closure__[code.co_freevars.index(name)].cell_contents
+    if name in func.__globals__:
+        return func.__globals__[name]
+    if hasattr(builtins, name):
+        return getattr(builtins, name)
+    raise KeyError(name)
 
 
 def _flatten(body):
@@ -178,7 +194,11 @@ def _flatten(body):
 
 
 def _has_return(stmt):
-    return any(isinstance(n, gast.Return) for n in gast.walk(stmt))
+    if isinstance(stmt, (gast.FunctionDef, gast.Lambda)):
+        return False
+    if isinstance(stmt, gast.Return):
+        return True
+    return any(_has_return(child) for child in gast.iter_child_nodes(stmt))
 
 
 def _always_returns(stmts):
@@ -194,6 +214,8 @@ def _assigned_names(stmts):
     """User names a block assigns (loop targets included)."""
     names = set()
     for stmt in stmts:
+        if isinstance(stmt, gast.FunctionDef):
+            continue
         for node in gast.walk(stmt):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 names.add(node.id)
@@ -261,6 +283,9 @@ def restructure_returns(stmts, normalizer):
             stmt.orelse = restructure_returns(stmt.orelse, normalizer)
             out.append(stmt)
             return out
+        if isinstance(stmt, gast.FunctionDef):
+            out.append(stmt)                 # a nested def: its returns are its own
+            continue
         if isinstance(stmt, (gast.For, gast.While)) and _has_return(stmt):
             raise normalizer.error("srcgrad cannot differentiate a `return` in a loop", stmt,
                                    construct="`return` in a loop", hint=_LOOPS_HINT)
@@ -270,13 +295,22 @@ def restructure_returns(stmts, normalizer):
 
 class Normalizer:
     def __init__(self, parsed):
-        self.parsed = parsed
+        self.parsed = self.root = parsed
         func = parsed.node
         taken = {n.id for n in gast.walk(func) if isinstance(n, gast.Name)}
         self.namer = Namer(taken | set(dir(builtins)))   # never shadow `sum`, `abs`, ...
         self.current = {}       # user variable -> its SSA name now
         self.body = []
         self.loops = []         # (Loop, carried versions) of the loops being normalized
+        self.local_functions = {}   # name -> (FunctionDef or Lambda node, default atoms)
+        self.inlining = []      # functions being inlined (to refuse recursion)
+        self.renames = {}       # global name -> injected name, in the code being inlined
+        self.injections = {}    # injected name -> object (bound when the code is compiled)
+        self.module_refs = {}   # id(module) -> the injected name of an inlined helper's module
+        self.line_override = None   # inlined statements take the line of their call
+        self.result_var = RESULT
+        self.result_arity = None    # elements of the tuple an inlined helper returns
+        self.inlined_call = False   # the last operation was an inlined call (already a name)
         self.user_of = {}       # SSA name -> the user variable it is a version of
         self.updates = []       # (augmented-assignment statement, old SSA name)
         self.line = func.lineno
@@ -293,8 +327,10 @@ class Normalizer:
     # --- names -----------------------------------------------------------------------
     def define(self, name):
         """The SSA name for a new value of user variable `name`."""
-        if name == RESULT:
+        if name == self.result_var or name.startswith(self.result_var + "["):
             ssa = self.namer.fresh(self.result_base)
+        elif self.inlining:                 # never reuse a bare name: it may be the caller's
+            ssa = self.namer.fresh(name)
         else:
             ssa = name if name not in self.current else self.namer.fresh(name)
         self.user_of[ssa] = name
@@ -302,8 +338,36 @@ class Normalizer:
         return ssa
 
     def load(self, name):
-        return gast.Name(id=self.current.get(name, name), ctx=gast.Load(),
-                         annotation=None, type_comment=None)
+        if name in self.current:
+            ssa = self.current[name]
+        else:
+            ssa = self.renames.get(name, name)
+            if not isinstance(ssa, str):     # a global of an inlined helper's module
+                return copy_tree(ssa)
+        return gast.Name(id=ssa, ctx=gast.Load(), annotation=None, type_comment=None)
+
+    def global_ref(self, node):
+        """A global chain (`np.tanh`) as the code being inlined sees it."""
+        if isinstance(node, gast.Attribute):
+            return gast.Attribute(value=self.global_ref(node.value), attr=node.attr, ctx=gast.Load())
+        return self.load(node.id)
+
+    def lookup(self, node):
+        """The object a global chain names, in the function whose code is being read."""
+        if isinstance(node, gast.Attribute):
+            return getattr(self.lookup(node.value), node.attr)
+        name = self.renames.get(node.id, node.id)
+        if not isinstance(name, str):
+            return self.lookup(name)
+        if name in self.injections:
+            return self.injections[name]
+        func = self.parsed.func
+        code = func.__code__
+        if name in code.co_freevars:
+            return func.__closure__[code.co_freevars.index(name)].cell_contents
+        if name in func.__globals__:
+            return func.__globals__[name]
+        return getattr(builtins, name)
 
     def is_global_chain(self, node):
         """`np`, `np.linalg.norm`, `math.pi`: attributes of names the function does not assign."""
@@ -366,11 +430,13 @@ class Normalizer:
                 and isinstance(node.op, (gast.USub, gast.UAdd)):
             return node
         if isinstance(node, gast.Attribute) and self.is_global_chain(node):
-            return node
+            return self.global_ref(node)
         if isinstance(node, (gast.Tuple, gast.List)):   # shapes, axes, lists of arrays
             return type(node)(elts=[self.atom(e) for e in node.elts], ctx=gast.Load())
         value = self.operation(node)
-        if isinstance(node, (gast.IfExp, gast.BoolOp)):
+        if isinstance(node, (gast.IfExp, gast.BoolOp)) or isinstance(value, gast.Tuple) or \
+                (isinstance(node, gast.Call) and isinstance(value, gast.Name) and self.inlined_call):
+            self.inlined_call = False
             return value
         name = self.namer.fresh(self.describe(value))
         self.body.append(Assign([name], value, self.line, temporary=True))
@@ -384,9 +450,21 @@ class Normalizer:
             return gast.UnaryOp(op=node.op, operand=self.atom(node.operand))
         if isinstance(node, gast.Call):
             func = node.func
-            if isinstance(func, gast.Attribute) and not self.is_global_chain(func):
+            if isinstance(func, gast.Name) and func.id in self.local_functions and \
+                    func.id not in self.current:
+                result = self.inline_local(func.id, node)
+                self.inlined_call = True
+                return result
+            if self.is_global_chain(func):
+                target = self.user_function(func)
+                if target is not None:
+                    result = self.inline_global(target, node)
+                    self.inlined_call = True
+                    return result
+                func = self.global_ref(func)
+            elif isinstance(func, gast.Attribute):
                 func = gast.Attribute(value=self.atom(func.value), attr=func.attr, ctx=gast.Load())
-            elif not self.is_global_chain(func):
+            else:
                 raise self.error("srcgrad cannot differentiate a call to a computed function",
                                  node, construct="call", hint="call a function by its name")
             for a in node.args:
@@ -402,8 +480,11 @@ class Normalizer:
         if isinstance(node, gast.Attribute):
             return gast.Attribute(value=self.atom(node.value), attr=node.attr, ctx=gast.Load())
         if isinstance(node, gast.Subscript):
-            return gast.Subscript(value=self.atom(node.value), slice=self.index(node.slice),
-                                  ctx=gast.Load())
+            value = self.atom(node.value)
+            if isinstance(value, gast.Tuple) and isinstance(node.slice, gast.Constant) and \
+                    isinstance(node.slice.value, int):
+                return value.elts[node.slice.value]      # helper(x)[0]: the first result
+            return gast.Subscript(value=value, slice=self.index(node.slice), ctx=gast.Load())
         if isinstance(node, gast.Compare):
             return gast.Compare(left=self.atom(node.left), ops=node.ops,
                                 comparators=[self.atom(c) for c in node.comparators])
@@ -416,6 +497,159 @@ class Normalizer:
         if isinstance(node, gast.BoolOp):
             return self.boolean_value(node)
         raise self.unsupported(node, _UNSUPPORTED_EXPR)
+
+    # --- calls to the user's own functions: inlined -----------------------------------------
+    def user_function(self, func):
+        """The Python function a call's global chain names, if it is user code to inline."""
+        try:
+            obj = self.lookup(func)
+        except (AttributeError, KeyError, IndexError, ValueError):
+            return None
+        if not isinstance(obj, types.FunctionType):
+            return None
+        module = getattr(obj, "__module__", "") or ""
+        if module.split(".")[0] in ("numpy", "srcgrad", "scipy"):
+            return None
+        return obj
+
+    def bind_arguments(self, call, args_node, defaults, name):
+        """{parameter: atom} for a call of a function with `args_node` (gast.arguments)."""
+        if args_node.vararg is not None or args_node.kwarg is not None:
+            raise self.error(f"srcgrad cannot inline `{name}`, which takes *args or **kwargs",
+                             call, construct="call", hint="give the helper named parameters")
+        positional = [a.id for a in args_node.posonlyargs + args_node.args]
+        names = positional + [a.id for a in args_node.kwonlyargs]
+        if any(isinstance(a, gast.Starred) for a in call.args) or \
+                any(k.arg is None for k in call.keywords):
+            raise self.error("srcgrad cannot differentiate a call with `*args` or `**kwargs`",
+                             call, construct="call", hint="pass arguments one by one")
+        if len(call.args) > len(positional):
+            raise self.error(f"`{name}` takes {len(positional)} positional arguments", call,
+                             construct="call")
+        values = {p: self.atom(a) for p, a in zip(positional, call.args)}
+        for k in call.keywords:
+            if k.arg not in names or k.arg in values:
+                raise self.error(f"`{name}` got an unexpected or repeated argument `{k.arg}`",
+                                 call, construct="call")
+            values[k.arg] = self.atom(k.value)
+        for p in names:
+            if p not in values:
+                if p not in defaults:
+                    raise self.error(f"`{name}` is missing its argument `{p}`", call, construct="call")
+                values[p] = defaults[p]
+        return values
+
+    def constant_or_injected(self, value, name):
+        node = make_const(value)
+        if node is None:
+            ref = self.namer.fresh(name)
+            self.injections[ref] = value
+            node = gast.Name(id=ref, ctx=gast.Load(), annotation=None, type_comment=None)
+        return node
+
+    def inline_global(self, obj, call):
+        if obj in self.inlining:
+            raise self.error(f"srcgrad cannot differentiate the recursive function `{obj.__name__}` "
+                             "in this version", call, construct="recursive call",
+                             hint="write the recursion as a loop")
+        parsed = parse_function(obj)
+        node = parsed.node
+        defaults = {}
+        params = node.args.posonlyargs + node.args.args
+        for p, v in zip(params[len(params) - len(obj.__defaults__ or ()):], obj.__defaults__ or ()):
+            defaults[p.id] = self.constant_or_injected(v, p.id)
+        for p, v in (obj.__kwdefaults__ or {}).items():
+            defaults[p] = self.constant_or_injected(v, p)
+        values = self.bind_arguments(call, node.args, defaults, obj.__name__)
+        # The helper's own globals (np, constants, other helpers) as it sees them: names the
+        # compiled gradient cannot reach the same way are bound to the objects themselves.
+        local = {a.id for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs} | \
+            _assigned_names(node.body)
+        renames = {}
+        for n in {x.id for x in gast.walk(node) if isinstance(x, gast.Name) and
+                  isinstance(x.ctx, gast.Load)} - local:
+            try:
+                mine = _lookup_in(obj, n)
+            except (KeyError, AttributeError):
+                continue
+            try:
+                theirs = _lookup_in(self.root.func, n)
+            except (KeyError, AttributeError):
+                theirs = _NOTHING
+            if mine is theirs:
+                continue
+            module = sys.modules.get(obj.__module__)
+            if module is not None and vars(module) is obj.__globals__ and n in obj.__globals__:
+                # read live, as the helper does: `helpers.SCALE`, not its value today
+                if id(module) not in self.module_refs:
+                    ref = self.namer.fresh(obj.__module__.split(".")[-1])
+                    self.injections[ref] = module
+                    self.module_refs[id(module)] = ref
+                renames[n] = gast.Attribute(
+                    value=gast.Name(id=self.module_refs[id(module)], ctx=gast.Load(),
+                                    annotation=None, type_comment=None), attr=n, ctx=gast.Load())
+            else:
+                renames[n] = self.namer.fresh(n)
+                self.injections[renames[n]] = mine
+        return self.inline(obj, parsed, node.body, values, renames, {}, obj.__name__, call)
+
+    def inline_local(self, name, call):
+        node, defaults = self.local_functions[name]
+        values = self.bind_arguments(call, node.args, defaults, name)
+        body = node.body if isinstance(node, gast.FunctionDef) else \
+            [gast.copy_location(gast.Return(value=node.body), node.body)]
+        # a closure: free names are the caller's, as they are when it is called
+        return self.inline(node, self.parsed, body, values, self.renames, dict(self.current),
+                           name, call)
+
+    def inline(self, key, parsed, body, values, renames, env, name, call):
+        """The callee's body, normalized in a scope of its own; returns its result's atom."""
+        saved = (self.current, self.parsed, self.renames, self.result_var, self.result_base,
+                 self.line_override, self.local_functions, self.result_arity)
+        self.result_arity = None
+        call_line = self.line if self.line_override is None else self.line_override
+        self.inlining.append(key)
+        scope = dict(env)
+        for p, atom in values.items():
+            if isinstance(atom, gast.Name):
+                scope[p] = atom.id
+            else:
+                tmp = self.namer.fresh(p)
+                self.body.append(Assign([tmp], atom, call_line))
+                scope[p] = tmp
+        self.current, self.parsed, self.renames = scope, parsed, renames
+        self.result_var = f"<result of {name} #{len(self.inlining)}>"
+        self.result_base = f"{name}_out"
+        self.line_override = call_line
+        self.local_functions = dict(self.local_functions)
+        try:
+            body = restructure_returns(copy_tree(body), self)
+            if not _always_returns(body):
+                raise self.error(f"`{name}` does not return a value on every path", call,
+                                 construct="call", hint="end every path of the helper with `return`")
+            self.statements(body)
+            if self.result_arity is not None:
+                result = gast.Tuple(elts=[self.load(f"{self.result_var}[{k}]")
+                                          for k in range(self.result_arity)], ctx=gast.Load())
+            else:
+                result = self.load(self.result_var)
+        finally:
+            self.inlining.pop()
+            (self.current, self.parsed, self.renames, self.result_var, self.result_base,
+             self.line_override, self.local_functions, self.result_arity) = saved
+        return result
+
+    def define_local_function(self, node, name):
+        """A nested `def` or a lambda bound to a name: inlined where it is called."""
+        defaults = {}
+        params = node.args.posonlyargs + node.args.args
+        for p, d in zip(params[len(params) - len(node.args.defaults):], node.args.defaults):
+            defaults[p.id] = self.atom(d)
+        for p, d in zip(node.args.kwonlyargs, node.args.kw_defaults):
+            if d is not None:
+                defaults[p.id] = self.atom(d)
+        self.local_functions[name] = (node, defaults)
+        self.current.pop(name, None)
 
     def index(self, node):
         if isinstance(node, gast.Slice):
@@ -463,14 +697,24 @@ class Normalizer:
 
     def rename_loads(self, node):
         for n in gast.walk(node):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                n.id = self.current.get(n.id, n.id)
-            elif isinstance(n, gast.NamedExpr):
+            if isinstance(n, gast.NamedExpr):
                 raise self.unsupported(n, _UNSUPPORTED_EXPR)
-        return node
+        normalizer = self
+
+        class Rename(gast.NodeTransformer):
+            def visit_Name(self, n):
+                return normalizer.load(n.id) if isinstance(n.ctx, gast.Load) else n
+        return Rename().visit(node)
 
     def statement(self, stmt):
-        self.line = stmt.lineno
+        self.line = stmt.lineno if self.line_override is None else self.line_override
+        if isinstance(stmt, gast.FunctionDef) and not stmt.decorator_list:
+            self.define_local_function(stmt, stmt.name)
+            return
+        if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and \
+                isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Lambda):
+            self.define_local_function(stmt.value, stmt.targets[0].id)
+            return
         if isinstance(stmt, gast.Assign):
             if len(stmt.targets) == 1:
                 self.assign(stmt.targets[0], stmt.value)
@@ -609,7 +853,7 @@ class Normalizer:
         for name in assigned:
             if name == target:
                 continue
-            versions[name] = self.namer.fresh(self.result_base if name == RESULT else name)
+            versions[name] = self.namer.fresh(self.result_base if name == self.result_var else name)
             self.user_of[versions[name]] = name
             before = self.load_ssa(self.current[name]) if name in self.current else \
                 gast.Constant(value=None, kind=None)
@@ -644,9 +888,23 @@ class Normalizer:
     def condition(self, node):
         """Evaluate a condition into a name. Conditions carry no gradient, so it is kept
         whole (`np.sum(x) > 0 and n < 3`) rather than split into operations."""
+        if self.calls_user_code(node):          # inlined like any expression
+            value = self.atom(node)
+            if isinstance(value, gast.Name):
+                return value.id
+            node = value
         name = self.namer.fresh("cond")
         self.body.append(Assign([name], self.rename_loads(node), self.line, opaque=True))
         return name
+
+    def calls_user_code(self, node):
+        for call in gast.walk(node):
+            if isinstance(call, gast.Call) and (
+                    (isinstance(call.func, gast.Name) and call.func.id in self.local_functions
+                     and call.func.id not in self.current) or
+                    (self.is_global_chain(call.func) and self.user_function(call.func) is not None)):
+                return True
+        return False
 
     def branch(self, test, emit_then, emit_else, line):
         """Emit a Branch whose two sides `emit_then()` and `emit_else()` write, then merge
@@ -670,7 +928,7 @@ class Normalizer:
                 # NameError in Python too)
                 self.current[name] = t or e
                 continue
-            merged = self.namer.fresh(self.result_base if name == RESULT else name)
+            merged = self.namer.fresh(self.result_base if name == self.result_var else name)
             self.user_of[merged] = name
             then_body.append(Assign([merged], self.load_ssa(t), line))
             else_body.append(Assign([merged], self.load_ssa(e), line))
@@ -709,14 +967,25 @@ class Normalizer:
 
     def ret(self, stmt):
         """`return value` (always at the end of a path, see `restructure_returns`)."""
-        if stmt.value is None or isinstance(stmt.value, (gast.Tuple, gast.List, gast.Dict)):
+        if stmt.value is None or (isinstance(stmt.value, (gast.Tuple, gast.List, gast.Dict)) and
+                                  not (self.inlining and not isinstance(stmt.value, gast.Dict))):
             what = "nothing" if stmt.value is None else "a " + type(stmt.value).__name__.lower()
             raise self.parsed.error(
                 NonScalarResultError, f"the function returns {what}; srcgrad differentiates a "
                 "function that returns one scalar", node=stmt,
                 hint="return the scalar loss, e.g. `return np.sum(...)`")
-        self.assign_name(RESULT, stmt.value)
-        self.result_line = stmt.lineno
+        if self.inlining and isinstance(stmt.value, (gast.Tuple, gast.List)):
+            if self.result_arity not in (None, len(stmt.value.elts)):
+                raise self.error("srcgrad needs a helper to return tuples of one length", stmt,
+                                 construct="return")
+            self.result_arity = len(stmt.value.elts)
+            atoms = [self.atom(e) for e in stmt.value.elts]
+            for k, a in enumerate(atoms):
+                self.assign_name(f"{self.result_var}[{k}]", a)
+            return
+        self.assign_name(self.result_var, stmt.value)
+        if not self.inlining:
+            self.result_line = stmt.lineno
 
     def check_in_place_updates(self):
         """`a += b` updates an array in place, and with it every name that shares its memory;
@@ -773,8 +1042,10 @@ class Normalizer:
         self.statements(body)
         self.body.append(Return(self.current[RESULT], self.result_line))
         self.check_in_place_updates()
-        return NormalFunction(self.parsed, self.params, self.body, self.namer,
-                              result_line=self.line, user_names=self.user_names)
+        normal = NormalFunction(self.parsed, self.params, self.body, self.namer,
+                                result_line=self.line, user_names=self.user_names)
+        normal.injections = self.injections
+        return normal
 
 
 def normalize(parsed):

@@ -76,6 +76,8 @@ class Namespace:
         """The object a global chain like `np.linalg.norm` refers to in the user's function."""
         if isinstance(node, gast.Attribute):
             return getattr(self.lookup(node.value), node.attr)
+        if node.id in self.injected:
+            return self.injected[node.id]
         code, func = self.func.__code__, self.func
         if node.id in code.co_freevars:
             return func.__closure__[code.co_freevars.index(node.id)].cell_contents
@@ -151,6 +153,7 @@ class ReverseMode:
         self.with_value = with_value
         self.namer = normal.namer
         self.ns = Namespace(self.parsed.func, self.namer)
+        self.ns.injected.update(getattr(normal, "injections", {}))
         self.tokens = {}            # value name -> shape class
         self.varied = set(wrt)
         self.ops = {}               # id(Assign) -> Op

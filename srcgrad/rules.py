@@ -19,6 +19,8 @@ Families:
   vjp          everything else; `g` has the result's full shape.
   nondiff      no derivative (zero almost everywhere, or integer valued).
 """
+import math
+
 import numpy as np
 
 from .runtime import (concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint, getitem,
@@ -199,4 +201,10 @@ METHODS = {name: getattr(np, name) for name in (
 METHODS.update(flatten=np.ravel, copy=np.asarray)
 ATTRIBUTES = {"T": np.transpose}
 SHAPE_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
-BUILTINS = {abs: np.absolute, float: np.asarray}
+BUILTINS = {abs: np.absolute, float: np.asarray, max: np.maximum, min: np.minimum,
+            math.exp: np.exp, math.log: np.log, math.log1p: np.log1p, math.expm1: np.expm1,
+            math.sqrt: np.sqrt, math.sin: np.sin, math.cos: np.cos, math.tan: np.tan,
+            math.tanh: np.tanh, math.sinh: np.sinh, math.cosh: np.cosh, math.atan: np.arctan,
+            math.asin: np.arcsin, math.acos: np.arccos, math.atan2: np.arctan2,
+            math.hypot: np.hypot, math.pow: np.power, math.fabs: np.absolute,
+            math.log2: np.log2, math.log10: np.log10}

@@ -51,10 +51,12 @@ def with_try(x):
     return np.sum(y)
 
 
-def with_nested_def(x):
-    def inner(v):
-        return v * 2.0
-    return np.sum(x)
+def recursive_helper(v, n):
+    return v if n == 0 else recursive_helper(v * 2.0, n - 1)
+
+
+def with_recursion(x):
+    return np.sum(recursive_helper(x, 2))
 
 
 def with_global(x):
@@ -64,8 +66,8 @@ def with_global(x):
 
 
 def with_lambda(x):
-    f = lambda v: v * 2.0  # noqa: E731
-    return np.sum(x)
+    y = (lambda v: v * 2.0)(x)
+    return np.sum(y)
 
 
 def with_comprehension(x):
@@ -78,9 +80,8 @@ def with_comprehension(x):
     (with_return_in_loop, "for i in", "`return` in a loop"),
     (with_with, "with np.errstate", "`with` statement"),
     (with_try, "try:", "`try` statement"),
-    (with_nested_def, "def inner", "nested function definition"),
     (with_global, "global SOMETHING", "`global` declaration"),
-    (with_lambda, "lambda v", "lambda"),
+    (with_lambda, "lambda v", "call"),
     (with_comprehension, "parts = [", "list comprehension"),
 ])
 def test_unsupported_syntax_names_file_line_construct(func, marker, construct):
@@ -90,7 +91,13 @@ def test_unsupported_syntax_names_file_line_construct(func, marker, construct):
     text = str(err)
     assert text.startswith(f"{func.__code__.co_filename}:{line}: ")
     assert construct in text and marker in text      # the source line is quoted
-    assert "hint:" in text or construct in ("lambda",)
+    assert "hint:" in text or construct in ("call",)
+
+
+def test_recursion_is_refused_at_the_recursive_call():
+    err = raises(with_recursion, UnsupportedSyntaxError)
+    assert err.lineno == line_of(recursive_helper, "else recursive_helper")
+    assert err.construct == "recursive call" and "recursive_helper" in str(err)
 
 
 def test_error_is_raised_at_transform_time_by_source_too():
@@ -134,9 +141,10 @@ def calls_user_function(x):
     return np.sum(helper(x))
 
 
-def test_call_to_user_function_is_reported():
-    err = raises(calls_user_function, UnsupportedSyntaxError)
-    assert "helper" in str(err) and err.lineno == line_of(calls_user_function, "helper(x)")
+def test_call_to_user_function_is_inlined():
+    from gradcheck import check
+    check(calls_user_function, np.array([0.5, -1.0, 2.0]))
+    assert "helper" not in srcgrad.grad(calls_user_function).source.split("return")[0].split('"""')[2]
 
 
 def bad_keyword(x):

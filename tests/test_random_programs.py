@@ -1,4 +1,4 @@
-"""Random programs mixing straight-line NumPy code with branches, loops and indexing, checked
+"""Random programs mixing straight-line NumPy code with branches, loops, indexing and calls, checked
 against finite differences (the generator lives in tests_pending/test_random_programs.py,
 with the rest of the suite for features still to come).
 
@@ -18,7 +18,7 @@ _spec = importlib.util.spec_from_file_location(
 generator = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(generator)
 
-FEATURES = ("if", "for", "while", "index")
+FEATURES = ("if", "for", "while", "index", "call")
 COUNT = int(os.environ.get("SRCGRAD_RANDOM_PROGRAMS", "150"))
 
 
