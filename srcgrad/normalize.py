@@ -133,7 +133,7 @@ _UNSUPPORTED_EXPR = {
     gast.ListComp: ("list comprehension", "use a NumPy expression over whole arrays"),
     gast.SetComp: ("set comprehension", None), gast.DictComp: ("dict comprehension", None),
     gast.GeneratorExp: ("generator expression", "use a NumPy expression over whole arrays"),
-    gast.Dict: ("dict literal", None), gast.Set: ("set literal", None),
+    gast.Set: ("set literal", None),
     gast.Yield: ("`yield`", "return one scalar instead of generating values"),
     gast.YieldFrom: ("`yield from`", None), gast.Await: ("`await`", None),
     gast.NamedExpr: ("assignment expression `:=`", "assign with a separate statement"),
@@ -307,6 +307,7 @@ class Normalizer:
         self.renames = {}       # global name -> injected name, in the code being inlined
         self.injections = {}    # injected name -> object (bound when the code is compiled)
         self.module_refs = {}   # id(module) -> the injected name of an inlined helper's module
+        self.containers = {}    # SSA name -> {key: element atom} of containers read statically
         self.line_override = None   # inlined statements take the line of their call
         self.result_var = RESULT
         self.result_arity = None    # elements of the tuple an inlined helper returns
@@ -433,11 +434,18 @@ class Normalizer:
             return self.global_ref(node)
         if isinstance(node, (gast.Tuple, gast.List)):   # shapes, axes, lists of arrays
             return type(node)(elts=[self.atom(e) for e in node.elts], ctx=gast.Load())
+        if isinstance(node, gast.Dict):
+            return self.nested_dict(node)
         value = self.operation(node)
-        if isinstance(node, (gast.IfExp, gast.BoolOp)) or isinstance(value, gast.Tuple) or \
-                (isinstance(node, gast.Call) and isinstance(value, gast.Name) and self.inlined_call):
-            self.inlined_call = False
+        self.inlined_call = False
+        if isinstance(value, gast.Name):          # an existing value (an element, a call's result)
             return value
+        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)) and not isinstance(
+                node, (gast.Tuple, gast.List)):
+            name = self.namer.fresh("seq" if not isinstance(value, gast.Dict) else "dict")
+            self.remember_container(name, value)  # an element that is itself a container
+            self.body.append(Assign([name], value, self.line, temporary=True))
+            return self.load_ssa(name)
         name = self.namer.fresh(self.describe(value))
         self.body.append(Assign([name], value, self.line, temporary=True))
         return self.load(name)
@@ -455,6 +463,11 @@ class Normalizer:
                 result = self.inline_local(func.id, node)
                 self.inlined_call = True
                 return result
+            if self.is_builtin_call(node, "len") and len(node.args) == 1:
+                arg = self.atom(node.args[0])
+                if isinstance(arg, gast.Name) and arg.id in self.containers:
+                    return make_const(len(self.containers[arg.id]))
+                node = gast.Call(func=func, args=[arg], keywords=[])
             if self.is_global_chain(func):
                 target = self.user_function(func)
                 if target is not None:
@@ -484,6 +497,9 @@ class Normalizer:
             if isinstance(value, gast.Tuple) and isinstance(node.slice, gast.Constant) and \
                     isinstance(node.slice.value, int):
                 return value.elts[node.slice.value]      # helper(x)[0]: the first result
+            element = self.static_element(value, node.slice)
+            if element is not None:                      # params["W"]: that array itself
+                return element
             return gast.Subscript(value=value, slice=self.index(node.slice), ctx=gast.Load())
         if isinstance(node, gast.Compare):
             return gast.Compare(left=self.atom(node.left), ops=node.ops,
@@ -651,6 +667,56 @@ class Normalizer:
         self.local_functions[name] = (node, defaults)
         self.current.pop(name, None)
 
+    # --- containers whose layout is known when the code is read -----------------------------
+    def remember_container(self, name, value):
+        """`xs = [a, b]`, `d = {"W": w}`, `t = helper(x)` (a tuple), `q = p` (a copy of one):
+        reads with constant keys then resolve to the element itself."""
+        if isinstance(value, (gast.Tuple, gast.List)):
+            self.containers[name] = dict(enumerate(value.elts))
+        elif isinstance(value, gast.Dict):
+            self.containers[name] = {k.value: v for k, v in zip(value.keys, value.values)}
+        elif isinstance(value, gast.Name) and value.id in self.containers:
+            self.containers[name] = self.containers[value.id]
+
+    def dict_literal(self, node):
+        keys = []
+        for k in node.keys:
+            if not (isinstance(k, gast.Constant) and isinstance(k.value, (str, int))):
+                raise self.error("srcgrad needs constant keys (strings or integers) in a dict "
+                                 "literal", node, construct="dict literal")
+            keys.append(k)
+        values = []
+        for v in node.values:
+            if isinstance(v, (gast.List, gast.Tuple)):
+                name = self.namer.fresh("seq")
+                value = self.atom(v)
+                self.remember_container(name, value)
+                self.body.append(Assign([name], value, self.line, temporary=True))
+                values.append(self.load_ssa(name))
+            else:
+                values.append(self.atom(v))
+        return gast.Dict(keys=keys, values=values)
+
+    def nested_dict(self, node):
+        name = self.namer.fresh("dict")
+        value = self.dict_literal(node)
+        self.remember_container(name, value)
+        self.body.append(Assign([name], value, self.line, temporary=True))
+        return self.load_ssa(name)
+
+    def static_element(self, value, index):
+        """The element a constant index reads from a container known when reading the code."""
+        if not (isinstance(value, gast.Name) and value.id in self.containers):
+            return None
+        key = index.value if isinstance(index, gast.Constant) else None
+        if isinstance(index, gast.UnaryOp) and isinstance(index.op, gast.USub) and \
+                isinstance(index.operand, gast.Constant) and isinstance(index.operand.value, int):
+            key = -index.operand.value
+        elements = self.containers[value.id]
+        if isinstance(key, int) and key < 0 and all(isinstance(k, int) for k in elements):
+            key += len(elements)
+        return elements.get(key) if key is not None else None
+
     def index(self, node):
         if isinstance(node, gast.Slice):
             return gast.Slice(*[self.atom(p) if p is not None else None
@@ -663,12 +729,16 @@ class Normalizer:
     def assign(self, target, value_node):
         """Assign the value of expression `value_node` to target `target` (a gast node)."""
         if isinstance(target, gast.Name):
-            if isinstance(value_node, (gast.Name, gast.Constant, gast.IfExp, gast.BoolOp)) or (
+            if isinstance(value_node, gast.Dict):
+                value = self.dict_literal(value_node)
+            elif isinstance(value_node, (gast.Name, gast.Constant, gast.IfExp, gast.BoolOp)) or (
                     isinstance(value_node, gast.Attribute) and self.is_global_chain(value_node)):
                 value = self.atom(value_node)
             else:
                 value = self.operation(value_node)
-            self.body.append(Assign([self.define(target.id)], value, self.line))
+            ssa = self.define(target.id)
+            self.remember_container(ssa, value)
+            self.body.append(Assign([ssa], value, self.line))
             return
         if isinstance(target, (gast.Tuple, gast.List)) and all(
                 isinstance(t, gast.Name) for t in target.elts):

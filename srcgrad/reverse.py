@@ -282,10 +282,12 @@ class ReverseMode:
                 return Op("nondiff")            # data indexed by a value that has a gradient
             return self.rule_op(rules.RULES[rules.getitem],
                                 [value.value, _index_value(value.slice)], [], stmt)
-        if isinstance(value, (gast.Tuple, gast.List)):
-            return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate a tuple or "
-                                "list holding differentiated values in this version", line,
-                                construct="container", hint="keep arrays in separate variables")
+        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+            return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate this use of "
+                                "a list, tuple or dict holding differentiated values in this "
+                                "version", line, construct="container",
+                                hint="read its elements with constant keys (`params['W']`, "
+                                     "`xs[0]`), or keep arrays in separate variables")
         if isinstance(value, gast.Compare) or isinstance(getattr(value, "op", None), _BITWISE):
             return Op("nondiff")    # comparisons and masks: no gradient
         return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate this operation",
