@@ -7,6 +7,8 @@ argument's shape and floating dtype.
 """
 import functools
 import inspect
+import itertools
+import linecache
 import types
 import weakref
 
@@ -154,8 +156,12 @@ class GradientFunction:
         signature = str(sig.replace(parameters=params, return_annotation=sig.empty))
         grads = [f"_srcgrad_g{i}" for i in range(len(self._wrt))]
         lines = [f"def __call__(_srcgrad_self, {signature[1:-1]}):" if params else
-                 "def __call__(_srcgrad_self):",
-                 "    try:",
+                 "def __call__(_srcgrad_self):"]
+        for name in self._wrt:          # parameter containers take the slower, general path
+            lines += [f"    if type({name}) in _srcgrad_containers:",
+                      f"        return _srcgrad_self._call_with_containers({', '.join(call)})"]
+        scope["_srcgrad_containers"] = (dict, list, tuple)
+        lines += ["    try:",
                  f"        _srcgrad_out = _srcgrad_fn({', '.join(call)})",
                  "    except _srcgrad_Error:",
                  "        raise",
@@ -179,12 +185,125 @@ class GradientFunction:
         exec(compile("\n".join(lines), f"<srcgrad call of {self._func.__qualname__}>", "exec"), scope)
         return scope["__call__"]
 
+    def _call_with_containers(self, *args, **kwargs):
+        """`grad(loss)(params, X, y)` with `params` a dict / list / tuple (nested) of arrays:
+        differentiate a function of the leaves that rebuilds `params` and calls `loss`, then
+        give the gradient the structure of `params`."""
+        bound = inspect.signature(self._func).bind(*args, **kwargs)
+        bound.apply_defaults()
+        trees = {name: _flatten_tree(bound.arguments[name]) for name in self._wrt}
+        key = tuple((name, trees[name][1]) for name in self._wrt)
+        cache = self.__dict__.setdefault("_tree_gradients", {})
+        if key not in cache:
+            cache[key] = _leaf_gradient(self._func, self._wrt, trees, self._with_value)
+        leaf_function, leaf_names = cache[key]
+        leaf_args = []
+        for p in inspect.signature(self._func).parameters.values():
+            if p.name in trees:
+                leaf_args += trees[p.name][0]
+            else:
+                leaf_args.append(bound.arguments[p.name])
+        out = leaf_function(*leaf_args)
+        value, grads = out if self._with_value else (None, out)
+        grads = list(grads) if isinstance(grads, tuple) else [grads]
+        results = []
+        for name in self._wrt:
+            count = len(trees[name][0])
+            leaves, grads = grads[:count], grads[count:]
+            results.append(_unflatten_tree(trees[name][1], leaves))
+        result = results[0] if self._single else tuple(results)
+        return (value, result) if self._with_value else result
+
     def __get__(self, obj, objtype=None):
         return self if obj is None else types.MethodType(self, obj)
 
     def __repr__(self):
         kind = "value_and_grad" if self._with_value else "grad"
         return f"<srcgrad.{kind} of {self._func.__qualname__} wrt {', '.join(self._wrt)}>"
+
+
+def _flatten_tree(tree):
+    """(leaves, layout) of a nested dict / list / tuple; anything else is a leaf."""
+    if isinstance(tree, dict):
+        leaves, layout = [], []
+        for k, v in tree.items():
+            if not isinstance(k, (str, int)):
+                raise SrcgradError(f"srcgrad needs string or integer keys in a parameter dict, "
+                                   f"not {k!r}")
+            sub, sub_layout = _flatten_tree(v)
+            leaves += sub
+            layout.append((k, sub_layout))
+        return leaves, ("dict", tuple(layout))
+    if isinstance(tree, (list, tuple)):
+        leaves, layout = [], []
+        for v in tree:
+            sub, sub_layout = _flatten_tree(v)
+            leaves += sub
+            layout.append(sub_layout)
+        return leaves, (type(tree).__name__, tuple(layout))
+    return [tree], "leaf"
+
+
+def _unflatten_tree(layout, leaves):
+    leaves = list(leaves)
+
+    def build(node):
+        if node == "leaf":
+            return leaves.pop(0)
+        kind, parts = node
+        if kind == "dict":
+            return {k: build(sub) for k, sub in parts}
+        items = [build(sub) for sub in parts]
+        return items if kind == "list" else tuple(items)
+    return build(layout)
+
+
+def _tree_source(layout, names):
+    """Source of a literal with the layout, its leaves the given names (consumed in order)."""
+    if layout == "leaf":
+        return names.pop(0)
+    kind, parts = layout
+    if kind == "dict":
+        return "{" + ", ".join(f"{k!r}: {_tree_source(sub, names)}" for k, sub in parts) + "}"
+    items = [_tree_source(sub, names) for sub in parts]
+    if kind == "tuple":
+        return "(" + "".join(item + ", " for item in items) + ")"
+    return "[" + ", ".join(items) + "]"
+
+
+_tree_serial = itertools.count(1)
+
+
+def _leaf_gradient(func, wrt, trees, with_value):
+    """A gradient function of the leaves: its source rebuilds each container and calls `func`
+    (which srcgrad then inlines)."""
+    sig = inspect.signature(func)
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()):
+        raise SrcgradError(f"{func.__name__} takes *args or **kwargs: srcgrad cannot take "
+                           "gradients with respect to a parameter container there")
+    params, body, call, leaf_names = [], [], [], []
+    for p in sig.parameters.values():
+        if p.name in trees:
+            names = [f"{p.name}_{i}" for i in range(len(trees[p.name][0]))]
+            params += names
+            leaf_names += names
+            body.append(f"    {p.name} = {_tree_source(trees[p.name][1], list(names))}")
+        else:
+            params.append(p.name)
+        call.append(p.name if p.kind == p.POSITIONAL_ONLY else f"{p.name}={p.name}")
+    name = func.__name__
+    source = (f"def {name}({', '.join(params)}):\n" + "\n".join(body) +
+              f"\n    return __srcgrad_function__({', '.join(call)})\n")
+    filename = f"<srcgrad: {name} with parameter containers #{next(_tree_serial)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    scope = {"__srcgrad_function__": func}
+    exec(compile(source, filename, "exec"), scope)
+    leaf_wrt = tuple(n for p in sig.parameters.values() if p.name in wrt
+                     for n in ([f"{p.name}_{i}" for i in range(len(trees[p.name][0]))]
+                               if p.name in trees else [p.name]))
+    # in `wrt` order: the leaves of each differentiated parameter in turn
+    leaf_wrt = tuple(n for w in wrt for n in leaf_wrt if n == w or n.startswith(w + "_"))
+    return GradientFunction(scope[name], leaf_wrt, with_value), leaf_names
 
 
 def grad(f=None, *, wrt=0):

@@ -15,7 +15,7 @@ import gast
 
 from .fold import copy_tree, make_const
 from .source import parse_function
-from .errors import NonScalarResultError, UnsupportedSyntaxError
+from .errors import NonScalarResultError, SrcgradError, UnsupportedSyntaxError
 
 
 @dataclass
@@ -308,6 +308,8 @@ class Normalizer:
         self.injections = {}    # injected name -> object (bound when the code is compiled)
         self.module_refs = {}   # id(module) -> the injected name of an inlined helper's module
         self.containers = {}    # SSA name -> {key: element atom} of containers read statically
+        self.container_depth = {}   # SSA name -> how many loops enclose its definition
+        self.constants = {}     # SSA name -> the str/int constant it was bound to
         self.line_override = None   # inlined statements take the line of their call
         self.result_var = RESULT
         self.result_arity = None    # elements of the tuple an inlined helper returns
@@ -494,12 +496,21 @@ class Normalizer:
             return gast.Attribute(value=self.atom(node.value), attr=node.attr, ctx=gast.Load())
         if isinstance(node, gast.Subscript):
             value = self.atom(node.value)
-            if isinstance(value, gast.Tuple) and isinstance(node.slice, gast.Constant) and \
-                    isinstance(node.slice.value, int):
-                return value.elts[node.slice.value]      # helper(x)[0]: the first result
+            if isinstance(value, (gast.Tuple, gast.List)) and isinstance(node.slice, gast.Constant) \
+                    and isinstance(node.slice.value, int) and \
+                    -len(value.elts) <= node.slice.value < len(value.elts):
+                return value.elts[node.slice.value]      # helper(x)[0], [a, b][1]
             element = self.static_element(value, node.slice)
             if element is not None:                      # params["W"]: that array itself
                 return element
+            if isinstance(value, gast.Name) and value.id in self.containers and \
+                    isinstance(node.slice, gast.Slice):
+                bounds = [None if b is None else getattr(b, "value", _NOTHING)
+                          for b in (node.slice.lower, node.slice.upper, node.slice.step)]
+                elements = self.containers[value.id]
+                if _NOTHING not in bounds and all(isinstance(k, int) for k in elements):
+                    chosen = [elements[k] for k in range(len(elements))][slice(*bounds)]
+                    return gast.Tuple(elts=list(chosen), ctx=gast.Load())
             return gast.Subscript(value=value, slice=self.index(node.slice), ctx=gast.Load())
         if isinstance(node, gast.Compare):
             return gast.Compare(left=self.atom(node.left), ops=node.ops,
@@ -633,6 +644,10 @@ class Normalizer:
                 tmp = self.namer.fresh(p)
                 self.body.append(Assign([tmp], atom, call_line))
                 scope[p] = tmp
+        # the callee's own names are its variables: no temporary may be called that
+        self.namer.taken.update(n.id for stmt in body for n in gast.walk(stmt)
+                                if isinstance(n, gast.Name))
+        self.namer.taken.update(values)
         self.current, self.parsed, self.renames = scope, parsed, renames
         self.result_var = f"<result of {name} #{len(self.inlining)}>"
         self.result_base = f"{name}_out"
@@ -671,12 +686,40 @@ class Normalizer:
     def remember_container(self, name, value):
         """`xs = [a, b]`, `d = {"W": w}`, `t = helper(x)` (a tuple), `q = p` (a copy of one):
         reads with constant keys then resolve to the element itself."""
+        self.container_depth[name] = len(self.loops)
+        if isinstance(value, gast.Constant) and isinstance(value.value, (str, int)):
+            self.constants[name] = value.value
         if isinstance(value, (gast.Tuple, gast.List)):
             self.containers[name] = dict(enumerate(value.elts))
         elif isinstance(value, gast.Dict):
             self.containers[name] = {k.value: v for k, v in zip(value.keys, value.values)}
         elif isinstance(value, gast.Name) and value.id in self.containers:
             self.containers[name] = self.containers[value.id]
+
+    def static_append(self, call):
+        """`xs.append(v)` on a list known when reading the code: a new version of it, one
+        element longer.  (Not in a loop over a range, where its length would vary.)"""
+        if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and
+                call.func.attr == "append" and isinstance(call.func.value, gast.Name) and
+                len(call.args) == 1 and not call.keywords):
+            return False
+        name = call.func.value.id
+        ssa = self.current.get(name)
+        if ssa not in self.containers or not all(isinstance(k, int) for k in self.containers[ssa]):
+            return False
+        if self.container_depth.get(ssa) != len(self.loops):
+            raise self.error(f"srcgrad cannot differentiate appending to `{name}` in a loop "
+                             "whose number of iterations it cannot know in this version", call,
+                             construct="append in a loop",
+                             hint="loop over a list or tuple (unrolled), or build the list with "
+                                  "np.stack / a list literal after the loop")
+        elements = self.containers[ssa]
+        value = gast.List(elts=[elements[k] for k in range(len(elements))] + [self.atom(call.args[0])],
+                          ctx=gast.Load())
+        new = self.define(name)
+        self.remember_container(new, value)
+        self.body.append(Assign([new], value, self.line))
+        return True
 
     def dict_literal(self, node):
         keys = []
@@ -709,6 +752,8 @@ class Normalizer:
         if not (isinstance(value, gast.Name) and value.id in self.containers):
             return None
         key = index.value if isinstance(index, gast.Constant) else None
+        if isinstance(index, gast.Name):
+            key = self.constants.get(self.current.get(index.id, index.id))
         if isinstance(index, gast.UnaryOp) and isinstance(index.op, gast.USub) and \
                 isinstance(index.operand, gast.Constant) and isinstance(index.operand.value, int):
             key = -index.operand.value
@@ -748,6 +793,16 @@ class Normalizer:
                     self.body.append(Assign([self.define(t.id)], a, self.line))
                 return
             value = self.atom(value_node) if isinstance(value_node, gast.Name) else self.operation(value_node)
+            if isinstance(value, gast.Name) and value.id in self.containers and \
+                    sorted(self.containers[value.id]) == list(range(len(target.elts))):
+                elements = self.containers[value.id]          # a, b = t (known layout)
+                for k, t in enumerate(target.elts):
+                    self.body.append(Assign([self.define(t.id)], elements[k], self.line))
+                return
+            if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(target.elts):
+                for t, a in zip(target.elts, value.elts):
+                    self.body.append(Assign([self.define(t.id)], a, self.line))
+                return
             self.body.append(Assign([self.define(t.id) for t in target.elts], value, self.line))
             return
         if isinstance(target, (gast.Tuple, gast.List)):      # nested: `i, (a, b) = ...`
@@ -810,6 +865,8 @@ class Normalizer:
             if isinstance(stmt.value, (gast.Yield, gast.YieldFrom, gast.Await)):
                 raise self.unsupported(stmt.value, _UNSUPPORTED_EXPR)
             call = stmt.value
+            if self.static_append(call):
+                return
             if not isinstance(call, gast.Call) or not self.is_global_chain(call.func) or \
                     any(k.arg == "out" for k in call.keywords):
                 raise self.error(
@@ -858,6 +915,12 @@ class Normalizer:
             iterable = gast.Call(func=it.func, args=[self.atom(a) for a in it.args], keywords=[])
             self.loop("for", stmt.target.id, iterable, stmt.body, stmt.lineno)
             return
+        static = self.static_sequence(it)
+        if static is not None:
+            for element in static:          # a list or tuple known when reading: unrolled
+                self.bind(stmt.target, element)
+                self.statements(copy_tree(stmt.body))
+            return
         # Over a sequence: `for v in xs` runs as `for i in range(len(xs)): v = xs[i]`.
         index = stmt.target.elts[0].id if self.is_builtin_call(it, "enumerate") and \
             isinstance(stmt.target, gast.Tuple) and isinstance(stmt.target.elts[0], gast.Name) \
@@ -873,6 +936,39 @@ class Normalizer:
         iterable = gast.Call(func=gast.Name(id="range", ctx=gast.Load(), annotation=None,
                                             type_comment=None), args=[length], keywords=[])
         self.loop("for", index, iterable, prefix + stmt.body, stmt.lineno)
+
+    def bind(self, target, atom):
+        """Bind a target to an atom that is already normalized (not to be read again)."""
+        if isinstance(target, gast.Name):
+            name = self.define(target.id)
+            self.remember_container(name, atom)
+            self.body.append(Assign([name], atom, self.line))
+            return
+        if isinstance(target, (gast.Tuple, gast.List)) and isinstance(atom, gast.Name) and \
+                atom.id in self.containers and \
+                sorted(self.containers[atom.id]) == list(range(len(target.elts))):
+            for k, t in enumerate(target.elts):
+                self.bind(t, self.containers[atom.id][k])
+            return
+        raise self.error("srcgrad cannot unpack this value in a loop over a list", target,
+                         construct="`for` target")
+
+    def static_sequence(self, it):
+        """The elements of an iterable whose length is known when reading the code (a list or
+        tuple literal, or one read from a parameter container), if the loop body has no
+        `break`/`continue` (which unrolling would have to follow)."""
+        if isinstance(it, (gast.List, gast.Tuple)):
+            return [self.atom(e) for e in it.elts]
+        if isinstance(it, (gast.Name, gast.Subscript)):
+            try:
+                value = self.atom(it) if isinstance(it, gast.Subscript) else self.load(it.id)
+            except SrcgradError:
+                return None
+            if isinstance(value, gast.Name) and value.id in self.containers:
+                elements = self.containers[value.id]
+                if sorted(elements) == list(range(len(elements))):
+                    return [elements[k] for k in range(len(elements))]
+        return None
 
     def is_builtin_call(self, node, name):
         return isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \

@@ -280,6 +280,10 @@ class ReverseMode:
         if isinstance(value, gast.Subscript):
             if not self.is_varied(value.value):
                 return Op("nondiff")            # data indexed by a value that has a gradient
+            if isinstance(value.value, (gast.List, gast.Tuple)):
+                return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate indexing "
+                                    "a list or tuple by a value known only when it runs", line,
+                                    construct="container", hint="index it with a constant")
             return self.rule_op(rules.RULES[rules.getitem],
                                 [value.value, _index_value(value.slice)], [], stmt)
         if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
