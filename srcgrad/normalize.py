@@ -361,7 +361,10 @@ class Normalizer:
             return getattr(self.lookup(node.value), node.attr)
         name = self.renames.get(node.id, node.id)
         if not isinstance(name, str):
-            return self.lookup(name)
+            if isinstance(name, gast.Name) and name.id == node.id:
+                name = name.id                   # (a function passed under its own name)
+            else:
+                return self.lookup(name)
         if name in self.injections:
             return self.injections[name]
         func = self.parsed.func
@@ -526,6 +529,12 @@ class Normalizer:
         raise self.unsupported(node, _UNSUPPORTED_EXPR)
 
     # --- calls to the user's own functions: inlined -----------------------------------------
+    def lookup_quietly(self, node):
+        try:
+            return self.lookup(node)
+        except (AttributeError, KeyError, IndexError, ValueError):
+            return None
+
     def user_function(self, func):
         """The Python function a call's global chain names, if it is user code to inline."""
         try:
@@ -569,7 +578,7 @@ class Normalizer:
     def constant_or_injected(self, value, name):
         node = make_const(value)
         if node is None:
-            ref = self.namer.fresh(name)
+            ref = self.namer.fresh(f"{name}_default")
             self.injections[ref] = value
             node = gast.Name(id=ref, ctx=gast.Load(), annotation=None, type_comment=None)
         return node
@@ -636,9 +645,16 @@ class Normalizer:
         self.result_arity = None
         call_line = self.line if self.line_override is None else self.line_override
         self.inlining.append(key)
-        scope = dict(env)
+        scope, renames = dict(env), dict(renames)
+        local_functions = dict(self.local_functions)
         for p, atom in values.items():
-            if isinstance(atom, gast.Name):
+            if isinstance(atom, gast.Name) and atom.id in self.local_functions and \
+                    atom.id not in self.current:
+                local_functions[p] = self.local_functions[atom.id]   # a nested def passed in
+            elif isinstance(atom, (gast.Name, gast.Attribute)) and self.is_global_chain(atom) \
+                    and callable(self.lookup_quietly(atom)):
+                renames[p] = atom                   # a function passed in (`act=np.tanh`)
+            elif isinstance(atom, gast.Name):
                 scope[p] = atom.id
             else:
                 tmp = self.namer.fresh(p)
@@ -652,7 +668,7 @@ class Normalizer:
         self.result_var = f"<result of {name} #{len(self.inlining)}>"
         self.result_base = f"{name}_out"
         self.line_override = call_line
-        self.local_functions = dict(self.local_functions)
+        self.local_functions = local_functions
         try:
             body = restructure_returns(copy_tree(body), self)
             if not _always_returns(body):
