@@ -210,14 +210,31 @@ def _always_returns(stmts):
     return isinstance(last, gast.If) and _always_returns(last.body) and _always_returns(last.orelse)
 
 
+_SCOPES = (gast.ListComp, gast.SetComp, gast.DictComp, gast.GeneratorExp, gast.Lambda)
+
+
+def _scoped_names(node):
+    """Names bound inside comprehensions and lambdas within `node` (their own scopes)."""
+    names = set()
+    for sub in gast.walk(node):
+        if isinstance(sub, gast.Lambda):
+            names.update(a.id for a in sub.args.args + sub.args.kwonlyargs)
+        elif isinstance(sub, _SCOPES):
+            names.update(n.id for n in gast.walk(sub)
+                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store))
+    return names
+
+
 def _assigned_names(stmts):
-    """User names a block assigns (loop targets included)."""
+    """User names a block assigns (loop targets included; not a comprehension's own)."""
     names = set()
     for stmt in stmts:
         if isinstance(stmt, gast.FunctionDef):
             continue
+        inner = _scoped_names(stmt)
         for node in gast.walk(stmt):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and \
+                    node.id not in inner:
                 names.add(node.id)
             elif isinstance(node, gast.Return):
                 names.add(RESULT)
@@ -841,10 +858,13 @@ class Normalizer:
             if isinstance(n, gast.NamedExpr):
                 raise self.unsupported(n, _UNSUPPORTED_EXPR)
         normalizer = self
+        own = _scoped_names(node)      # a comprehension's or lambda's own variables
 
         class Rename(gast.NodeTransformer):
             def visit_Name(self, n):
-                return normalizer.load(n.id) if isinstance(n.ctx, gast.Load) else n
+                if isinstance(n.ctx, gast.Load) and n.id not in own:
+                    return normalizer.load(n.id)
+                return n
         return Rename().visit(node)
 
     def statement(self, stmt):

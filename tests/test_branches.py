@@ -131,3 +131,12 @@ def test_branch_on_an_array_truth_value_is_a_runtime_error_with_the_line():
     with pytest.raises(srcgrad.GradientRuntimeError) as info:
         srcgrad.grad(f)(np.ones(2))
     assert info.value.lineno == f.__code__.co_firstlineno + 1
+
+
+def test_a_comprehension_in_a_condition_keeps_its_own_variable():
+    def f(x):
+        k = 3.0
+        if sum([k for k in range(2)]) > 0.5:      # this k is the comprehension's
+            return np.sum(x * k)
+        return np.sum(x)
+    np.testing.assert_array_equal(srcgrad.grad(f)(np.ones(2)), [3.0, 3.0])
