@@ -174,7 +174,9 @@ class GradientFunction:
                      f" = _srcgrad_out")
         for g, name, copy in zip(grads, self._wrt, t.copies):
             if not copy:
-                lines.append(f"    if not (type({g}) is _srcgrad_ndarray and type({name}) is "
+                lines.append(f"    if type({name}) is float:")
+                lines.append(f"        {g} = float({g})")
+                lines.append(f"    elif not (type({g}) is _srcgrad_ndarray and type({name}) is "
                              f"_srcgrad_ndarray and {g}.shape == {name}.shape and {g}.dtype is "
                              f"{name}.dtype and {name}.dtype.kind == 'f'):")
                 lines.append(f"        {g} = _srcgrad_fit({g}, {name}, False)")
