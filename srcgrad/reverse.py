@@ -356,6 +356,12 @@ class ReverseMode:
             if isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) \
                     and value.func.value.id in self.tokens:      # a method of a local value
                 return value.func.value.id in self.numpy_typed
+            try:
+                callee = self.ns.lookup(value.func)
+            except Exception:
+                callee = None
+            if _hashable(callee) and callee in rules.BUILTINS:
+                return False                # math.exp, abs, max: Python numbers for Python numbers
             return op.kind == "rule" or (op.kind == "nondiff" and _is_numpy_call(self.ns, value.func))
         return False
 

@@ -151,3 +151,12 @@ def test_dynamic_use_of_a_container_of_differentiated_values_is_refused():
         return np.sum(xs[i])
     with pytest.raises(srcgrad.UnsupportedSyntaxError):
         srcgrad.grad(f)(np.ones(2), 1)
+
+
+def test_math_results_are_python_numbers_in_the_generated_code():
+    import math
+
+    def f(a, x):
+        b = 0.7 * a + 0.3 * math.exp(0.5 * math.tanh(a))
+        return np.sum(x * b) + b
+    check(f, 0.4, RNG.normal(size=3), wrt=(0, 1))
