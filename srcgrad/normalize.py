@@ -259,55 +259,46 @@ def _always_jumps(stmts):
     return isinstance(last, gast.If) and _always_jumps(last.body) and _always_jumps(last.orelse)
 
 
-def restructure_jumps(stmts):
-    """Rewrite a loop body so that every `break`/`continue` ends its path (what follows an
-    `if` that jumps on some paths moves into the branches that do not)."""
+def _move_rest_into_branches(stmts, ends, contains_end, always_ends, check=None):
+    """Rewrite a block so that every statement that `ends` a path is the last of it: what
+    follows an `if` that ends on some paths moves into the branches that do not (what
+    follows an end, which never runs, is dropped)."""
     out = []
     for i, stmt in enumerate(stmts):
-        if isinstance(stmt, (gast.Break, gast.Continue)):
+        if ends(stmt):
             out.append(stmt)
             return out
-        if isinstance(stmt, gast.If) and _jumps(stmt):
+        if isinstance(stmt, gast.If) and contains_end(stmt):
             rest = stmts[i + 1:]
-            if not _always_jumps(stmt.body):
-                stmt.body = stmt.body + copy_tree(rest)
-            if not _always_jumps(stmt.orelse):
-                stmt.orelse = stmt.orelse + copy_tree(rest)
-            stmt.body = restructure_jumps(stmt.body)
-            stmt.orelse = restructure_jumps(stmt.orelse)
+            for side in ("body", "orelse"):
+                block = getattr(stmt, side)
+                if not always_ends(block):
+                    block = block + copy_tree(rest)
+                setattr(stmt, side, _move_rest_into_branches(block, ends, contains_end,
+                                                            always_ends, check))
             out.append(stmt)
             return out
+        if check is not None:
+            check(stmt)
         out.append(stmt)
     return out
+
+
+def restructure_jumps(stmts):
+    """Every `break`/`continue` of a loop body ends its path."""
+    return _move_rest_into_branches(stmts, lambda s: isinstance(s, (gast.Break, gast.Continue)),
+                                    _jumps, _always_jumps)
 
 
 def restructure_returns(stmts, normalizer):
-    """Rewrite a body so that every `return` ends its path: what follows an `if` that returns
-    on some paths moves into the branches that do not (statements after a return, which
-    never run, are dropped)."""
-    out = []
-    for i, stmt in enumerate(stmts):
-        if isinstance(stmt, gast.Return):
-            out.append(stmt)
-            return out
-        if isinstance(stmt, gast.If) and _has_return(stmt):
-            rest = stmts[i + 1:]
-            if not _always_returns(stmt.body):
-                stmt.body = stmt.body + copy_tree(rest)
-            if not _always_returns(stmt.orelse):
-                stmt.orelse = stmt.orelse + copy_tree(rest)
-            stmt.body = restructure_returns(stmt.body, normalizer)
-            stmt.orelse = restructure_returns(stmt.orelse, normalizer)
-            out.append(stmt)
-            return out
-        if isinstance(stmt, gast.FunctionDef):
-            out.append(stmt)                 # a nested def: its returns are its own
-            continue
+    """Every `return` ends its path (one inside a loop is refused, for now)."""
+    def check(stmt):
         if isinstance(stmt, (gast.For, gast.While)) and _has_return(stmt):
             raise normalizer.error("srcgrad cannot differentiate a `return` in a loop", stmt,
                                    construct="`return` in a loop", hint=_LOOPS_HINT)
-        out.append(stmt)
-    return out
+    return _move_rest_into_branches(stmts, lambda s: isinstance(s, gast.Return),
+                                    lambda s: not isinstance(s, gast.FunctionDef) and _has_return(s),
+                                    _always_returns, check)
 
 
 class Normalizer:

@@ -796,14 +796,6 @@ def _index_value(node):
     return node
 
 
-def _walk_lines(lines):
-    for line in lines:
-        yield line
-        if line.body is not None:
-            yield from _walk_lines(line.body)
-            yield from _walk_lines(line.orelse)
-
-
 def _elementwise_leaves(expr):
     if isinstance(expr, gast.BinOp):
         yield from _elementwise_leaves(expr.left)
