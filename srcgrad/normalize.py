@@ -193,6 +193,23 @@ def _flatten(body):
             yield from _flatten(stmt.body)
 
 
+def _after(block, marker):
+    """The statements that run after `marker` on its path (not in a sibling branch)."""
+    for i, stmt in enumerate(block):
+        if stmt is marker:
+            return list(_flatten(block[i + 1:]))
+        inner = None
+        if isinstance(stmt, Branch):
+            inner = _after(stmt.body, marker)
+            if inner is None:
+                inner = _after(stmt.orelse, marker)
+        elif isinstance(stmt, Loop):
+            inner = _after(stmt.body, marker)
+        if inner is not None:
+            return inner + list(_flatten(block[i + 1:]))
+    return None
+
+
 def _has_return(stmt):
     if isinstance(stmt, (gast.FunctionDef, gast.Lambda)):
         return False
@@ -236,6 +253,12 @@ def _assigned_names(stmts):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store) and \
                     node.id not in inner:
                 names.add(node.id)
+            elif isinstance(node, gast.Subscript) and isinstance(node.ctx, gast.Store):
+                base = node.value                # `out[i] = v` rebinds `out` (to a new array)
+                while isinstance(base, gast.Subscript):
+                    base = base.value
+                if isinstance(base, gast.Name):
+                    names.add(base.id)
             elif isinstance(node, gast.Return):
                 names.add(RESULT)
     return names
@@ -316,6 +339,7 @@ class Normalizer:
         self.injections = {}    # injected name -> object (bound when the code is compiled)
         self.module_refs = {}   # id(module) -> the injected name of an inlined helper's module
         self.containers = {}    # SSA name -> {key: element atom} of containers read statically
+        self.helper_refs = {}   # runtime helper -> its injected name
         self.container_depth = {}   # SSA name -> how many loops enclose its definition
         self.constants = {}     # SSA name -> the str/int constant it was bound to
         self.line_override = None   # inlined statements take the line of their call
@@ -720,6 +744,41 @@ class Normalizer:
         elif isinstance(value, gast.Name) and value.id in self.containers:
             self.containers[name] = self.containers[value.id]
 
+    def write(self, target, value, node):
+        """`x[index] = value` as `x_2 = with_set(x, index, value)`: a new array, so the value
+        it overwrote (and the caller's array) stays as it was."""
+        name = target.value.id
+        old = self.current[name]
+        index = self.index_value(self.index(target.slice))
+        func = gast.Name(id=self.helper_name("with_set"), ctx=gast.Load(), annotation=None,
+                         type_comment=None)
+        new = self.define(name)
+        self.body.append(Assign([new], gast.Call(func=func, args=[self.load_ssa(old), index, value],
+                                                 keywords=[]), self.line))
+        self.updates.append((node, old, self.body[-1]))
+
+    def helper_name(self, helper):
+        if helper not in self.helper_refs:
+            from . import runtime
+            ref = self.namer.fresh(helper)
+            self.injections[ref] = getattr(runtime, helper)
+            self.helper_refs[helper] = ref
+        return self.helper_refs[helper]
+
+    @staticmethod
+    def index_value(node):
+        """An index as a value (`1:3` inside brackets is `slice(1, 3)` outside them)."""
+        if isinstance(node, gast.Slice):
+            parts = [p if p is not None else gast.Constant(value=None, kind=None)
+                     for p in (node.lower, node.upper, node.step)]
+            if node.step is None:
+                parts = parts[:2] if node.lower is not None else [parts[1]]
+            return gast.Call(func=gast.Name(id="slice", ctx=gast.Load(), annotation=None,
+                                            type_comment=None), args=parts, keywords=[])
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[Normalizer.index_value(e) for e in node.elts], ctx=gast.Load())
+        return node
+
     def static_append(self, call):
         """`xs.append(v)` on a list known when reading the code: a new version of it, one
         element longer.  (Not in a loop over a range, where its length would vary.)"""
@@ -835,6 +894,11 @@ class Normalizer:
                 self.assign(t, gast.Subscript(value=whole, slice=gast.Constant(value=k, kind=None),
                                               ctx=gast.Load()))
             return
+        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name) and \
+                target.value.id in self.current and \
+                self.current[target.value.id] not in self.containers:
+            self.write(target, self.atom(value_node), target)
+            return
         if isinstance(target, (gast.Subscript, gast.Attribute)):
             raise self.error("srcgrad cannot differentiate a subscript assignment (`x[i] = v`) or "
                              "attribute assignment in this version",
@@ -878,6 +942,12 @@ class Normalizer:
         elif isinstance(stmt, gast.AnnAssign):
             if stmt.value is not None:
                 self.assign(stmt.target, stmt.value)
+        elif isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Subscript):
+            # x[i] += v reads x[i], adds, and writes it back
+            read = gast.Subscript(value=stmt.target.value, slice=stmt.target.slice, ctx=gast.Load())
+            self.assign(gast.Subscript(value=stmt.target.value, slice=stmt.target.slice,
+                                       ctx=gast.Store()),
+                        gast.BinOp(left=read, op=stmt.op, right=stmt.value))
         elif isinstance(stmt, gast.AugAssign):
             if not isinstance(stmt.target, gast.Name):
                 self.assign(stmt.target, None)   # raises the element-assignment error
@@ -942,7 +1012,7 @@ class Normalizer:
             iterable = gast.Call(func=it.func, args=[self.atom(a) for a in it.args], keywords=[])
             self.loop("for", stmt.target.id, iterable, stmt.body, stmt.lineno)
             return
-        static = self.static_sequence(it)
+        static = None if any(_jumps(s) for s in stmt.body) else self.static_sequence(it)
         if static is not None:
             for element in static:          # a list or tuple known when reading: unrolled
                 self.bind(stmt.target, element)
@@ -1195,24 +1265,32 @@ class Normalizer:
             else:
                 group[stmt.targets[0]] = {stmt.targets[0]}
         for aug, old, marker in self.updates:
-            # other versions of the same variable are not other names for the array
+            # other versions of the same variable are not other names for the array; the
+            # array itself is, under any name that still holds it (a helper's parameter)
             variable = self.user_of.get(old, old)
             sharing = {n for n in group.get(old, {old}) if self.user_of.get(n, n) != variable}
-            index = next((i for i, st in enumerate(flat) if st is marker), len(flat))
-            for later in flat[index:]:
+            sharing.add(old)
+            for later in _after(self.body, marker) or []:
                 node = later.value if isinstance(later, Assign) else getattr(later, "node", None)
                 node = None if isinstance(later, (Branch, Loop, IterationEnd, Jump)) else node
                 used = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)} if node else set()
                 if isinstance(later, Return):
                     used = {later.name}
                 if used & sharing:
-                    other = sorted(used & sharing)[0]
-                    raise self.error(
-                        f"`{aug.target.id} {_AUG_SYMBOLS.get(type(aug.op), '?=')} ...` updates an "
-                        f"array in place that `{other}` also refers to, and `{other}` is read "
-                        "afterwards", aug, construct="in-place update of a shared array",
-                        hint=f"write `{aug.target.id} = {aug.target.id} "
-                             f"{_AUG_SYMBOLS.get(type(aug.op), '?=')[:-1]} ...` to make a new array")
+                    other = self.user_of.get(sorted(used & sharing)[0], sorted(used & sharing)[0])
+                    if isinstance(aug, gast.Subscript):
+                        what = f"writing into `{aug.value.id}[...]` changes"
+                        hint = f"make `{other}` a copy (`np.array(...)`), or write into a copy"
+                    else:
+                        symbol = _AUG_SYMBOLS.get(type(aug.op), "?=")
+                        what = f"`{aug.target.id} {symbol} ...` updates in place"
+                        hint = f"write `{aug.target.id} = {aug.target.id} {symbol[:-1]} ...` to make a new array"
+                    raise self.root.error(
+                        UnsupportedSyntaxError, f"{what} an array that `{other}` also refers to, "
+                        f"and `{other}` is read afterwards", lineno=marker.line,
+                        construct="in-place update of a shared array", hint=hint)
+                if isinstance(later, Assign):
+                    sharing -= set(later.targets)    # rebound: another value from here on
 
     def run(self):
         func = self.parsed.node

@@ -272,6 +272,11 @@ class ReverseMode:
                 return Op("nondiff")
             return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the "
                                 f"attribute `.{value.attr}`", line, construct=f".{value.attr}")
+        if isinstance(value, gast.Call) and getattr(value.func, "id", None) in self.ns.injected and \
+                self.ns.injected[value.func.id] is rules.with_set:
+            if not self.is_varied(value.args[0]) and not self.is_varied(value.args[2]):
+                return Op("nondiff")
+            return self.rule_op(rules.RULES[rules.with_set], value.args, [], stmt)
         if isinstance(value, gast.Call):
             return self.resolve_call(value, stmt)
         varied = [n for n in gast.walk(value) if isinstance(n, gast.Name) and n.id in self.varied]

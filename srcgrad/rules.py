@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from .runtime import (concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint, getitem,
+                      with_set, zero_at,
                       hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
                       matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint,
                       solve_adjoint, tensordot_adjoint, tile_adjoint, trace_adjoint,
@@ -33,7 +34,7 @@ RULES = {}        # NumPy function -> Rule
 NONDIFF = set()   # NumPy functions whose result carries no gradient
 MACROS = {}       # name -> lambda, inlined into templates that call it
 STATIC = {inverse_permutation}   # evaluated at transform time when their arguments are known
-HELPERS = (unbroadcast, index_adjoint, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
+HELPERS = (unbroadcast, index_adjoint, with_set, zero_at, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
            hstack_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
            matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint, solve_adjoint,
            tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint)
@@ -185,6 +186,8 @@ vjp("repeat",             lambda g, ans, a, repeats, axis=None: repeat_adjoint(g
 # --- indexing: x[index] --------------------------------------------------------------------
 # "scatter": takes a scalar stand-in for g as it is, and gives the full shape of `a`.
 RULES[getitem] = Rule(getitem, "indexing", lambda g, ans, a, index: index_adjoint(g, a, index), "scatter")
+# x[index] = value, as `x_2 = with_set(x, index, value)`: what was overwritten gets no gradient.
+RULES[with_set] = Rule(with_set, "with_set", lambda g, ans, a, index, value: (zero_at(g, index), None, unbroadcast(g[index], value)), "vjp")
 # --- no derivative ---------------------------------------------------------------------
 nondiff("zeros ones empty full zeros_like ones_like empty_like full_like eye identity arange "
         "linspace logspace geomspace meshgrid tri shape ndim size result_type "

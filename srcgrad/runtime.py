@@ -80,6 +80,27 @@ def index_adjoint(g, like, index):
     return out
 
 
+def with_set(a, index, value):
+    """A copy of `a` with `a[index] = value` (srcgrad's form of a write into an array)."""
+    if not _basic_index(index):
+        parts = index if isinstance(index, tuple) else (index,)
+        for p in parts:
+            if isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype.kind in "iu" and \
+                    len(np.unique(p)) != np.size(p):
+                raise ValueError("srcgrad cannot differentiate a write through repeated indices "
+                                 "(NumPy keeps only the last of them)")
+    out = np.array(a, dtype=np.result_type(a, value))
+    out[index] = value
+    return out
+
+
+def zero_at(g, index):
+    """`g` with zeros at `index`: the adjoint of a value that a write replaced there."""
+    out = np.array(g)
+    out[index] = 0
+    return out
+
+
 def inverse_permutation(axes):
     """The axes that undo `np.transpose(x, axes)` (`axes` may count from the end)."""
     if axes is None:          # reversing the axes is its own inverse

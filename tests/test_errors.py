@@ -24,10 +24,17 @@ def raises(func, cls, wrt=0, args=(np.ones(3),)):
     return info.value
 
 
-def with_element_assignment(x):
-    y = x * 2.0
-    y[0] = 1.0
-    return np.sum(y)
+def with_attribute_assignment(x):
+    box = ENVELOPE
+    box.value = x * 2.0
+    return np.sum(box.value)
+
+
+class _Box:
+    value = 0.0
+
+
+ENVELOPE = _Box()
 
 
 def with_return_in_loop(x):
@@ -76,7 +83,7 @@ def with_comprehension(x):
 
 
 @pytest.mark.parametrize("func,marker,construct", [
-    (with_element_assignment, "y[0] = 1.0", "subscript assignment"),
+    (with_attribute_assignment, "box.value = x", "attribute assignment"),
     (with_return_in_loop, "for i in", "`return` in a loop"),
     (with_with, "with np.errstate", "`with` statement"),
     (with_try, "try:", "`try` statement"),
@@ -102,7 +109,7 @@ def test_recursion_is_refused_at_the_recursive_call():
 
 def test_error_is_raised_at_transform_time_by_source_too():
     with pytest.raises(UnsupportedSyntaxError):
-        srcgrad.grad(with_element_assignment).source
+        srcgrad.grad(with_attribute_assignment).source
 
 
 def fft_loss(x):

@@ -161,3 +161,16 @@ def test_sequence_is_evaluated_once_even_if_its_name_is_rebound():
     value, _ = srcgrad.value_and_grad(f)(b)
     assert value == pytest.approx(f(b))
     check(f, b)
+
+
+def test_break_in_a_loop_over_a_list_literal_is_not_unrolled_into_the_outer_loop():
+    def f(x):
+        s = 0.0
+        for i in range(3):
+            for v in (x, x * 2.0):
+                s = s + np.sum(v)
+                break
+            s = s * 1.5
+        return s
+    with pytest.raises(srcgrad.SrcgradError):      # loud, not a wrong gradient
+        srcgrad.grad(f)(np.ones(2))
