@@ -314,14 +314,69 @@ def restructure_jumps(stmts):
 
 
 def restructure_returns(stmts, normalizer):
-    """Every `return` ends its path (one inside a loop is refused, for now)."""
-    def check(stmt):
-        if isinstance(stmt, (gast.For, gast.While)) and _has_return(stmt):
-            raise normalizer.error("srcgrad cannot differentiate a `return` in a loop", stmt,
-                                   construct="`return` in a loop", hint=_LOOPS_HINT)
-    return _move_rest_into_branches(stmts, lambda s: isinstance(s, gast.Return),
+    """Every `return` ends its path; one inside a loop first becomes a `break` out of it."""
+    return _move_rest_into_branches(lift_loop_returns(stmts, normalizer),
+                                    lambda s: isinstance(s, gast.Return),
                                     lambda s: not isinstance(s, gast.FunctionDef) and _has_return(s),
-                                    _always_returns, check)
+                                    _always_returns)
+
+
+def _breaks(stmts):
+    """Whether a loop body has a `break` of its own (not of a loop inside it)."""
+    for stmt in stmts:
+        if isinstance(stmt, gast.Break):
+            return True
+        if isinstance(stmt, gast.If) and (_breaks(stmt.body) or _breaks(stmt.orelse)):
+            return True
+    return False
+
+
+def _named(node_id, store=False):
+    return gast.Name(id=node_id, ctx=gast.Store() if store else gast.Load(),
+                     annotation=None, type_comment=None)
+
+
+def lift_loop_returns(stmts, normalizer):
+    """`return e` inside a loop becomes `result = e; returned = True; break` (and `if returned:
+    break` after each loop it leaves), with `if returned: return result` after the loop."""
+    out = []
+    for stmt in stmts:
+        if isinstance(stmt, (gast.For, gast.While)) and _has_return(stmt):
+            flag = normalizer.namer.fresh("returned")
+            result = normalizer.namer.fresh("early_result")
+
+            def assign(name, value, like):
+                return gast.copy_location(gast.Assign(targets=[_named(name, True)], value=value,
+                                                      type_comment=None), like)
+
+            def rewrite(block):
+                new = []
+                for s in block:
+                    if isinstance(s, gast.Return):
+                        new += [assign(result, s.value, s),
+                                assign(flag, gast.Constant(value=True, kind=None), s),
+                                gast.copy_location(gast.Break(), s)]
+                    elif isinstance(s, gast.If):
+                        s.body, s.orelse = rewrite(s.body), rewrite(s.orelse)
+                        new.append(s)
+                    elif isinstance(s, (gast.For, gast.While)) and _has_return(s):
+                        s.body = rewrite(s.body)
+                        new += [s, gast.copy_location(gast.If(
+                            test=_named(flag), body=[gast.copy_location(gast.Break(), s)],
+                            orelse=[]), s)]
+                    else:
+                        new.append(s)
+                return new
+            endless = isinstance(stmt, gast.While) and isinstance(stmt.test, gast.Constant) \
+                and stmt.test.value is True and not _breaks(stmt.body)
+            stmt.body = rewrite(stmt.body)
+            leave = gast.copy_location(gast.Return(value=_named(result)), stmt)
+            out += [assign(flag, gast.Constant(value=False, kind=None), stmt), stmt,
+                    leave if endless else gast.copy_location(
+                        gast.If(test=_named(flag), body=[leave], orelse=[]), stmt)]
+        else:
+            out.append(stmt)
+    return out
 
 
 class Normalizer:

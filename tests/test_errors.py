@@ -37,11 +37,6 @@ class _Box:
 ENVELOPE = _Box()
 
 
-def with_return_in_loop(x):
-    for i in range(3):
-        if i == 1:
-            return np.sum(x)
-    return np.sum(x * 2.0)
 
 
 def with_with(x):
@@ -84,7 +79,6 @@ def with_comprehension(x):
 
 @pytest.mark.parametrize("func,marker,construct", [
     (with_attribute_assignment, "box.value = x", "attribute assignment"),
-    (with_return_in_loop, "for i in", "`return` in a loop"),
     (with_with, "with np.errstate", "`with` statement"),
     (with_try, "try:", "`try` statement"),
     (with_global, "global SOMETHING", "`global` declaration"),

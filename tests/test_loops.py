@@ -174,3 +174,30 @@ def test_break_in_a_loop_over_a_list_literal_is_not_unrolled_into_the_outer_loop
         return s
     with pytest.raises(srcgrad.SrcgradError):      # loud, not a wrong gradient
         srcgrad.grad(f)(np.ones(2))
+
+
+def test_return_from_inside_nested_loops():
+    def f(x, limit):
+        s = 0.0
+        for i in range(5):
+            for j in range(3):
+                s = s + np.sum(np.sin(x * (i + j)))
+                if s > limit:
+                    return s * 2.0
+            s = s * 0.9
+        return s
+    for limit in (-10.0, 0.5, 100.0):      # return at once, midway, never
+        x = RNG.uniform(0.1, 0.5, size=3)
+        value, _ = srcgrad.value_and_grad(f)(x, limit)
+        assert value == pytest.approx(f(x, limit))
+        check(f, x, limit)
+
+
+def test_return_from_a_while_loop():
+    def f(x):
+        y = x
+        while True:
+            y = np.tanh(y) * 1.5
+            if np.sum(y * y) > 1.0:
+                return np.sum(y)
+    check(f, np.array([0.3, -0.2, 0.4]))
