@@ -119,7 +119,7 @@ _UNSUPPORTED_STMT = {
     gast.AsyncWith: ("`async with` statement", None),
     gast.Try: ("`try` statement", "move error handling outside the differentiated function"),
     gast.FunctionDef: ("decorated nested function", "define the helper without decorators"),
-    gast.AsyncFunctionDef: ("nested function definition", None),
+    gast.AsyncFunctionDef: ("`async def`", "async functions cannot be differentiated"),
     gast.ClassDef: ("class definition", "define classes at module level"),
     gast.Global: ("`global` declaration", "pass the value in as an argument"),
     gast.Nonlocal: ("`nonlocal` declaration", "pass the value in as an argument"),
@@ -135,7 +135,8 @@ _UNSUPPORTED_EXPR = {
     gast.GeneratorExp: ("generator expression", "use a NumPy expression over whole arrays"),
     gast.Set: ("set literal", None),
     gast.Yield: ("`yield`", "return one scalar instead of generating values"),
-    gast.YieldFrom: ("`yield from`", None), gast.Await: ("`await`", None),
+    gast.YieldFrom: ("`yield from`", "return one scalar instead of generating values"),
+    gast.Await: ("`await`", "async code cannot be differentiated"),
     gast.NamedExpr: ("assignment expression `:=`", "assign with a separate statement"),
     gast.JoinedStr: ("f-string", None), gast.Starred: ("starred expression `*x`", None),
 }
@@ -757,6 +758,7 @@ class Normalizer:
         self.line_override = call_line
         self.local_functions = local_functions
         try:
+            self.reject_unsupported(body)
             body = restructure_returns(copy_tree(body), self)
             if not _always_returns(body):
                 raise self.error(f"`{name}` does not return a value on every path", call,
@@ -1018,6 +1020,10 @@ class Normalizer:
                 raise self.unsupported(stmt.value, _UNSUPPORTED_EXPR)
             call = stmt.value
             if self.static_append(call):
+                return
+            if isinstance(call, gast.Call) and self.calls_user_code(gast.Expr(value=call)) and \
+                    not any(isinstance(a, (gast.Starred,)) for a in call.args):
+                self.atom(call)              # a helper called for what it does: inlined
                 return
             if not isinstance(call, gast.Call) or not self.is_global_chain(call.func) or \
                     any(k.arg == "out" for k in call.keywords):
@@ -1305,6 +1311,23 @@ class Normalizer:
         if not self.inlining:
             self.result_line = stmt.lineno
 
+    def reject_unsupported(self, stmts):
+        """Refuse what cannot be differentiated at its own line, before the body is rewritten
+        (a `yield` or `try` would otherwise surface as a missing `return`)."""
+        def walk(node):
+            yield node
+            if isinstance(node, (gast.FunctionDef, gast.Lambda)):
+                return                       # its own scope: checked if it is called
+            for child in gast.iter_child_nodes(node):
+                yield from walk(child)
+        for stmt in stmts:
+            for node in walk(stmt):
+                if isinstance(node, (gast.Yield, gast.YieldFrom, gast.Await)):
+                    raise self.unsupported(node, _UNSUPPORTED_EXPR)
+                if type(node) in _UNSUPPORTED_STMT and not (
+                        isinstance(node, gast.FunctionDef) and not node.decorator_list):
+                    raise self.unsupported(node, _UNSUPPORTED_STMT)
+
     def check_in_place_updates(self):
         """`a += b` updates an array in place, and with it every name that shares its memory;
         the SSA form rebinds `a` only.  Refuse when such a name is read after the update."""
@@ -1359,6 +1382,7 @@ class Normalizer:
             self.current[p] = p
         self.result_base = self.parsed.name if self.parsed.name not in self.namer.taken else "result"
         self.result_line = func.lineno
+        self.reject_unsupported(func.body)
         body = restructure_returns(func.body, self)
         if not _always_returns(body):
             raise self.parsed.error(
