@@ -8,10 +8,11 @@
     print(loss.source)        # ... which you can read
 """
 from .api import grad, value_and_grad
+from .custom import custom_vjp, register_jvp, register_vjp
 from .errors import (GradientRuntimeError, NoDerivativeRuleError, NonScalarResultError,
                      SourceUnavailableError, SrcgradError, UnsupportedSyntaxError)
 
 __version__ = "0.1.0"
-__all__ = ["grad", "value_and_grad", "SrcgradError", "UnsupportedSyntaxError",
+__all__ = ["grad", "value_and_grad", "custom_vjp", "register_vjp", "register_jvp", "SrcgradError", "UnsupportedSyntaxError",
            "NoDerivativeRuleError", "NonScalarResultError", "SourceUnavailableError",
            "GradientRuntimeError"]
