@@ -19,6 +19,7 @@ from .emit import emit
 from .errors import GradientRuntimeError, SrcgradError
 from .normalize import normalize
 from .optimize import optimize
+from .recursion import VjpFunctions, combine
 from .reverse import differentiate
 from .runtime import fit_gradient
 from .source import parse_function
@@ -31,12 +32,17 @@ class Transformed:
 
     def __init__(self, func, wrt, with_value):
         parsed = parse_function(func)
-        gradient = differentiate(normalize(parsed), wrt, with_value)
+        normal = normalize(parsed)
+        calls = VjpFunctions(normal.namer)
+        gradient = differentiate(normal, wrt, with_value, calls=calls)
         copies = optimize(gradient)
+        vjps = calls.generate(gradient)
         self.parsed = parsed
         self.source, self.line_map = emit(gradient)
-        self.fn, self.filename = build(self.source, gradient.name, parsed,
-                                       gradient.namespace.injected)
+        injected = gradient.namespace.injected
+        if vjps:
+            self.source, self.line_map, injected = combine(vjps, self.source, self.line_map, injected)
+        self.fn, self.filename = build(self.source, gradient.name, parsed, injected)
         self.copies = copies
 
     def runtime_error(self, exc):

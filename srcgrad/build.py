@@ -23,13 +23,15 @@ def build(source, name, parsed, injected):
     code = compile(text, filename, "exec")
     scratch = dict(func.__globals__)   # default values evaluate as in the user's module
     exec(code, scratch)
-    inner = scratch["__srcgrad_factory__"](*[None] * len(params))
+    inner = scratch["__srcgrad_factory__"](*[injected.get(p) for p in params])
     cells = []
     for var in inner.__code__.co_freevars:
         if var in injected:
             cells.append(types.CellType(injected[var]))
-        else:
+        elif var in func.__code__.co_freevars:
             cells.append(func.__closure__[func.__code__.co_freevars.index(var)])
+        else:       # a function generated beside it (the vjp function of a recursive call)
+            cells.append(inner.__closure__[inner.__code__.co_freevars.index(var)])
     result = types.FunctionType(inner.__code__, func.__globals__, name, func.__defaults__,
                                 tuple(cells))
     result.__kwdefaults__ = dict(func.__kwdefaults__) if func.__kwdefaults__ else None

@@ -12,8 +12,10 @@ import types
 from dataclasses import dataclass, field
 
 import gast
+import numpy as np
 
 from .fold import copy_tree, make_const
+from .custom import vjp_rule
 from .source import parse_function
 from .errors import NonScalarResultError, SrcgradError, UnsupportedSyntaxError
 
@@ -561,8 +563,14 @@ class Normalizer:
                 if isinstance(arg, gast.Name) and arg.id in self.containers:
                     return make_const(len(self.containers[arg.id]))
                 node = gast.Call(func=func, args=[arg], keywords=[])
+            for reduce in ("sum", "max", "min"):
+                if self.is_builtin_call(node, reduce) and not node.keywords and \
+                        0 < len(node.args) <= (2 if reduce == "sum" else 1):
+                    return self.builtin_reduction(reduce, node.args)
             if self.is_global_chain(func):
                 target = self.user_function(func)
+                if target is not None and (target in self.inlining or target is self.root.func):
+                    target = None       # recursion: the call stays, with a vjp function of its own
                 if target is not None:
                     result = self.inline_global(target, node)
                     self.inlined_call = True
@@ -616,6 +624,37 @@ class Normalizer:
             return self.boolean_value(node)
         raise self.unsupported(node, _UNSUPPORTED_EXPR)
 
+    def builtin_reduction(self, reduce, args):
+        """`sum`, `max` or `min` of a sequence: a chain of `+` (or of two-argument `max`) over
+        a list known when reading, otherwise the NumPy reduction over the first axis."""
+        def ref(name):
+            return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+        elements = self.static_sequence(args[0])
+        if elements is None:
+            func = gast.Attribute(value=self.numpy_ref(), attr=reduce, ctx=gast.Load())
+            total = gast.Call(func=func, args=[self.atom(args[0])],
+                              keywords=[gast.keyword(arg="axis", value=make_const(0))])
+            if len(args) == 1:
+                return total
+            elements = [self.atom(args[1]), self.atom(total)]
+        elif reduce == "sum":
+            elements = ([self.atom(args[1])] if len(args) == 2 else []) + list(elements)
+            if not elements:
+                return make_const(0)
+        elif not elements:
+            raise self.error(f"`{reduce}()` of an empty sequence", args[0], construct=reduce)
+
+        def combine(a, b):
+            if reduce == "sum":
+                return gast.BinOp(left=a, op=gast.Add(), right=b)
+            return gast.Call(func=self.load(reduce), args=[a, b], keywords=[])
+        value = elements[0]
+        for element in elements[1:-1]:
+            name = self.namer.fresh(reduce)
+            self.body.append(Assign([name], combine(value, element), self.line, temporary=True))
+            value = self.load_ssa(name)
+        return combine(value, elements[-1]) if len(elements) > 1 else value
+
     # --- calls to the user's own functions: inlined -----------------------------------------
     def lookup_quietly(self, node):
         try:
@@ -629,7 +668,7 @@ class Normalizer:
             obj = self.lookup(func)
         except (AttributeError, KeyError, IndexError, ValueError):
             return None
-        if not isinstance(obj, types.FunctionType):
+        if not isinstance(obj, types.FunctionType) or vjp_rule(obj) is not None:
             return None
         module = getattr(obj, "__module__", "") or ""
         if module.split(".")[0] in ("numpy", "srcgrad", "scipy"):
@@ -672,10 +711,6 @@ class Normalizer:
         return node
 
     def inline_global(self, obj, call):
-        if obj in self.inlining:
-            raise self.error(f"srcgrad cannot differentiate the recursive function `{obj.__name__}` "
-                             "in this version", call, construct="recursive call",
-                             hint="write the recursion as a loop")
         parsed = parse_function(obj)
         node = parsed.node
         defaults = {}
@@ -719,6 +754,11 @@ class Normalizer:
 
     def inline_local(self, name, call):
         node, defaults = self.local_functions[name]
+        if node in self.inlining:
+            raise self.error(f"srcgrad cannot differentiate `{name}`, a recursive function defined "
+                             "inside another function", call, construct="recursive call",
+                             hint=f"define {name} at the top level of the module: recursive "
+                                  "module-level functions are supported")
         values = self.bind_arguments(call, node.args, defaults, name)
         body = node.body if isinstance(node, gast.FunctionDef) else \
             [gast.copy_location(gast.Return(value=node.body), node.body)]
@@ -813,6 +853,16 @@ class Normalizer:
         self.body.append(Assign([new], gast.Call(func=func, args=[self.load_ssa(old), index, value],
                                                  keywords=[]), self.line))
         self.updates.append((node, old, self.body[-1]))
+
+    def numpy_ref(self):
+        """NumPy under the code's own `np` if it has one, else under an injected name."""
+        np_node = gast.Name(id="np", ctx=gast.Load(), annotation=None, type_comment=None)
+        if "np" not in self.current and self.lookup_quietly(np_node) is np:
+            return self.load("np")
+        if "numpy" not in self.helper_refs:
+            self.helper_refs["numpy"] = self.namer.fresh("np")
+            self.injections[self.helper_refs["numpy"]] = np
+        return gast.Name(id=self.helper_refs["numpy"], ctx=gast.Load(), annotation=None, type_comment=None)
 
     def helper_name(self, helper):
         if helper not in self.helper_refs:
@@ -1102,6 +1152,11 @@ class Normalizer:
             self.remember_container(name, atom)
             self.body.append(Assign([name], atom, self.line))
             return
+        if isinstance(target, (gast.Tuple, gast.List)) and isinstance(atom, tuple) and \
+                len(atom) == len(target.elts):             # enumerate / zip over known lists
+            for t, a in zip(target.elts, atom):
+                self.bind(t, a)
+            return
         if isinstance(target, (gast.Tuple, gast.List)) and isinstance(atom, gast.Name) and \
                 atom.id in self.containers and \
                 sorted(self.containers[atom.id]) == list(range(len(target.elts))):
@@ -1117,6 +1172,15 @@ class Normalizer:
         `break`/`continue` (which unrolling would have to follow)."""
         if isinstance(it, (gast.List, gast.Tuple)):
             return [self.atom(e) for e in it.elts]
+        if self.is_builtin_call(it, "enumerate") and 1 <= len(it.args) <= 2 and not it.keywords:
+            start = it.args[1] if len(it.args) == 2 else gast.Constant(value=0, kind=None)
+            inner = self.static_sequence(it.args[0])
+            if inner is None or not (isinstance(start, gast.Constant) and isinstance(start.value, int)):
+                return None
+            return [(make_const(start.value + k), e) for k, e in enumerate(inner)]
+        if self.is_builtin_call(it, "zip") and it.args and not it.keywords:
+            inners = [self.static_sequence(a) for a in it.args]
+            return None if None in inners else list(zip(*inners))
         if isinstance(it, (gast.Name, gast.Subscript)):
             try:
                 value = self.atom(it) if isinstance(it, gast.Subscript) else self.load(it.id)

@@ -12,13 +12,14 @@ of `np.sum(x)` is the scalar `g`, which stands for an array of g's).  Elementwis
 and reductions take loose adjoints as they are; other rules get them broadcast first.
 """
 import builtins
+import inspect
 import types
 from dataclasses import dataclass, field
 
 import gast
 import numpy as np
 
-from . import rules, templates
+from . import custom, rules, templates
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, copy_tree, fold, make_const
 from .normalize import Assign, Branch, Effect, IterationEnd, Jump, Loop, Return, _flatten
@@ -146,8 +147,11 @@ def _names_in(node):
 
 
 class ReverseMode:
-    def __init__(self, normal, wrt, with_value):
+    def __init__(self, normal, wrt, with_value, calls=None, vjp=False):
         self.normal = normal
+        self.calls = calls          # names the generated vjp functions of recursive calls
+        self.vjp = vjp              # generate a vjp function (a backward closure) instead
+        self.backward_names = {}    # id(Assign) -> name of the backward closure it gets
         self.parsed = normal.parsed
         self.wrt = wrt
         self.with_value = with_value
@@ -328,6 +332,8 @@ class ReverseMode:
             return self.problem(UnsupportedSyntaxError, f"name `{_source(func)}` is not defined",
                                 stmt.line, construct=_source(func))
         obj = rules.BUILTINS.get(obj, obj) if _hashable(obj) else obj
+        if isinstance(obj, custom.custom_vjp) or custom.vjp_rule(obj) is not None:
+            return self.custom_op(obj, func, call, stmt, any_varied)
         if _hashable(obj) and obj in rules.RULES:
             if not any_varied:
                 return Op("nondiff")
@@ -335,6 +341,8 @@ class ReverseMode:
         if not any_varied or (_hashable(obj) and (obj in rules.NONDIFF or obj in _NONDIFF_BUILTINS)) \
                 or _is_random(obj):
             return Op("nondiff")
+        if isinstance(obj, types.FunctionType) and self.calls is not None:
+            return self.recursive_op(obj, func, call, stmt)
         if isinstance(obj, types.FunctionType):
             return self.problem(UnsupportedSyntaxError, f"srcgrad cannot differentiate through a call "
                                 f"to your function `{_source(func)}` in this version", stmt.line,
@@ -345,6 +353,45 @@ class ReverseMode:
                             hint=f"rewrite with functions srcgrad knows (see the rule table in the docs), "
                                  f"or compute {_source(func)}(...) outside the differentiated function "
                                  f"and pass it in as an argument")
+
+    def custom_op(self, obj, func, call, stmt, any_varied):
+        """A call of a function with a user-given reverse rule `rule(g, ans, *args)`."""
+        if not any_varied:
+            return Op("nondiff")
+        name = _source(func)
+        rule = custom.vjp_rule(obj)
+        if rule is None:
+            return self.problem(NoDerivativeRuleError, f"`{name}` is a custom_vjp function without "
+                                "a reverse rule", stmt.line, construct=name,
+                                hint=f"define it: @{name}.defvjp, then def rule(g, ans, *args): ...")
+        if any(self.is_varied(k.value) for k in call.keywords):
+            return self.problem(UnsupportedSyntaxError, f"srcgrad passes the arguments of `{name}` "
+                                "to its custom rule by position", stmt.line, construct=name,
+                                hint=f"call {name} with positional arguments")
+        return Op("custom", rule=rule, bindings={"args": list(call.args)},
+                  operands=[a for a in call.args if self.is_varied(a)])
+
+    def recursive_op(self, obj, func, call, stmt):
+        """A call of the user's function that could not be inlined (it is recursive): the
+        generated code calls its generated vjp function, which returns the value and a
+        closure giving the gradients of the arguments."""
+        name = _source(func)
+        try:
+            bound = inspect.signature(obj).bind(*call.args, **{k.arg: k.value for k in call.keywords})
+        except TypeError as exc:
+            return self.problem(UnsupportedSyntaxError, f"bad call of `{name}`: {exc}", stmt.line,
+                                construct=name)
+        wrt = tuple(p for p, a in bound.arguments.items()
+                    if isinstance(a, gast.AST) and self.is_varied(a))
+        if not wrt:
+            return Op("nondiff")
+        if obj.__globals__ is not self.parsed.func.__globals__ or obj.__code__.co_freevars:
+            return self.problem(UnsupportedSyntaxError, f"srcgrad differentiates the recursive "
+                                f"function `{name}` only when it is defined at the top level of "
+                                f"the module of {self.parsed.name}", stmt.line, construct="recursive call",
+                                hint="move the recursive function next to the function you differentiate")
+        return Op("vjp_call", rule=(obj, wrt), bindings=dict(bound.arguments),
+                  operands=[bound.arguments[p] for p in wrt])
 
     def numpy_result(self, stmt, op):
         """Whether the value is certainly a NumPy array or scalar (not a Python number)."""
@@ -441,7 +488,7 @@ class ReverseMode:
     def analyze_assign(self, stmt):
         op = self.resolve(stmt)
         self.ops[id(stmt)] = op
-        if op.kind in ("rule", "copy", "problem") and (
+        if op.kind in ("rule", "copy", "problem", "custom", "vjp_call") and (
                 op.kind == "problem" or any(self.is_varied(a) for a in op.operands)):
             self.varied.update(stmt.targets)
         numpy_result = self.numpy_result(stmt, op)
@@ -493,7 +540,14 @@ class ReverseMode:
         for stmt in body:
             if isinstance(stmt, Assign):
                 target = stmt.targets if len(stmt.targets) > 1 else stmt.targets[0]
-                lines.append(Line(assign(target, stmt.value), stmt.line, "forward", stmt.temporary))
+                value, temporary = stmt.value, stmt.temporary
+                op = self.ops.get(id(stmt))
+                if op is not None and op.kind == "vjp_call":    # value and backward closure
+                    backward = self.backward_names[id(stmt)] = self.namer.fresh(f"{target}_backward")
+                    func = name_node(self.calls.name_for(*op.rule))
+                    value = gast.Call(func=func, args=value.args, keywords=value.keywords)
+                    target, temporary = [target, backward], False
+                lines.append(Line(assign(target, value), stmt.line, "forward", temporary))
             elif isinstance(stmt, Effect):
                 lines.append(Line(stmt.node, stmt.line, "forward"))
             elif isinstance(stmt, Branch):
@@ -549,6 +603,8 @@ class ReverseMode:
         for s in body:
             if isinstance(s, Assign):
                 inside.update(s.targets)
+                if id(s) in self.backward_names:      # a recursive call's backward closure
+                    inside.add(self.backward_names[id(s)])
             elif isinstance(s, Loop):
                 inside.update([s.counter] + ([s.target] if s.target else []))
         accumulate = {v for v in loop.carried if v in self.varied and v in useful}
@@ -617,21 +673,33 @@ class ReverseMode:
         ret = self.normal.body[-1]
         useful = self.find_useful(self.normal.body, {ret.name})
         self.lines = self.forward_lines(self.normal.body)
-        if self.tokens.get(ret.name) != SCALAR:
+        if self.tokens.get(ret.name) != SCALAR and not self.vjp:
             self.emit(self.scalar_check(ret), ret.line, "forward")
             self.known_scalar(ret.name)         # past the check, the result is a scalar
         seed = self.adjoint_name(ret.name)
         self.adjoints[ret.name] = Adjoint(seed, False)
-        if ret.name in self.varied:
+        if ret.name in self.varied and not self.vjp:
             self.emit(assign(seed, make_const(1.0)), ret.line)
         self.backward_block(self.normal.body, useful)
-        outputs = [name_node(self.adjoints[w].name) if w in self.adjoints and w in self.varied
-                   else make_const(0.0) for w in self.wrt]
+        if self.vjp:        # the caller adds these up as they are: each in its argument's shape
+            for w in self.wrt:
+                if w in self.adjoints and w in self.varied:
+                    self.materialize(w, ret.line)
+            outputs = [name_node(self.adjoints[w].name) if w in self.adjoints and w in self.varied
+                       else np_call(self.ns, "zeros_like", name_node(w)) for w in self.wrt]
+            name = self.calls.name_for(self.parsed.func, self.wrt)
+        else:
+            outputs = [name_node(self.adjoints[w].name) if w in self.adjoints and w in self.varied
+                       else make_const(0.0) for w in self.wrt]
+            name = ("value_and_grad_" if self.with_value else "grad_") + self.parsed.name
         value = name_node(ret.name) if self.with_value else None
-        prefix = "value_and_grad_" if self.with_value else "grad_"
-        return Gradient(self.parsed, prefix + self.parsed.name, self.lines, outputs, value,
-                        self.ns, self.wrt, self.namer, self.tokens, self.numpy_typed,
-                        self.order + list(self.adjoint_names.values()))
+        gradient = Gradient(self.parsed, name, self.lines, outputs, value,
+                            self.ns, self.wrt, self.namer, self.tokens, self.numpy_typed,
+                            self.order + list(self.adjoint_names.values()))
+        gradient.seed = seed if self.vjp else None
+        gradient.calls = sorted({op.rule for op in self.ops.values() if op.kind == "vjp_call"},
+                                key=lambda r: (r[0].__qualname__, r[1]))
+        return gradient
 
     def adjoint_name(self, name):
         """The name of the adjoint of `name`: one name on every path."""
@@ -725,6 +793,8 @@ class ReverseMode:
             if adj is not None:                 # (none: its adjoint is zero on this path)
                 self.contribute(stmt.value.id, name_node(adj.name), adj.loose, line)
             return
+        if op.kind in ("custom", "vjp_call") and stmt.targets[0] in self.adjoints:
+            return self.backward_call(stmt, op)
         if op.kind != "rule":       # a constant or data on this path: no gradient flows
             return
         rule = op.rule
@@ -761,6 +831,29 @@ class ReverseMode:
                 expr = templates.instantiate(rule.template, dict(bindings, **extra), self.ns)[position]
                 expr, loose = self.fit_shape(expr, atom, out, z_token, family)
                 self.contribute(atom.id, self.mark_shape_queries(expr), loose, line)
+
+    def backward_call(self, stmt, op):
+        """Gradients of a call with a custom rule, or of a recursive call, from one call of
+        the rule (or of the backward closure the forward call returned)."""
+        out, line = stmt.targets[0], stmt.line
+        self.materialize(out, line)
+        g = name_node(self.adjoints[out].name)
+        if op.kind == "custom":
+            args = op.bindings["args"]
+            rule = self.ns.reference(op.rule, getattr(op.rule, "__name__", "custom_vjp_rule"))
+            call = gast.Call(func=rule, args=[g, name_node(out)] + list(args), keywords=[])
+        else:
+            args = op.operands
+            call = gast.Call(func=name_node(self.backward_names[id(stmt)]), args=[g], keywords=[])
+        if len(args) == 1:
+            if self.is_varied(args[0]):
+                self.contribute(args[0].id, call, False, line)
+            return
+        parts = [self.namer.fresh(f"d{a.id}_part") if self.is_varied(a) else "_" for a in args]
+        self.emit(assign(parts, call), line)
+        for part, atom in zip(parts, args):
+            if part != "_":
+                self.contribute(atom.id, name_node(part), False, line)
 
     def fit_shape(self, expr, atom, out, z_token, family):
         """The contribution `expr` made to fit operand `atom`, and how loose it is."""
@@ -849,6 +942,7 @@ def _source(node):
     return getattr(node, "id", "?")
 
 
-def differentiate(normal, wrt, with_value=False):
-    """The Gradient (generated statements and outputs) of `normal` w.r.t. parameters `wrt`."""
-    return ReverseMode(normal, tuple(wrt), with_value).run()
+def differentiate(normal, wrt, with_value=False, calls=None, vjp=False):
+    """The Gradient (generated statements and outputs) of `normal` w.r.t. parameters `wrt`;
+    with `vjp`, of a function returning its value and a backward closure instead."""
+    return ReverseMode(normal, tuple(wrt), with_value or vjp, calls, vjp).run()

@@ -53,11 +53,9 @@ def with_try(x):
     return np.sum(y)
 
 
-def recursive_helper(v, n):
-    return v if n == 0 else recursive_helper(v * 2.0, n - 1)
-
-
 def with_recursion(x):
+    def recursive_helper(v, n):
+        return v if n == 0 else recursive_helper(v * 2.0, n - 1)
     return np.sum(recursive_helper(x, 2))
 
 
@@ -95,10 +93,11 @@ def test_unsupported_syntax_names_file_line_construct(func, marker, construct):
     assert "hint:" in text or construct in ("call",)
 
 
-def test_recursion_is_refused_at_the_recursive_call():
-    err = raises(with_recursion, UnsupportedSyntaxError)
-    assert err.lineno == line_of(recursive_helper, "else recursive_helper")
+def test_recursion_of_a_nested_function_is_refused_at_the_recursive_call():
+    err = raises(with_recursion, UnsupportedSyntaxError)    # (module-level recursion works)
+    assert err.lineno == line_of(with_recursion, "else recursive_helper")
     assert err.construct == "recursive call" and "recursive_helper" in str(err)
+    assert "define recursive_helper at the top level" in err.hint
 
 
 def test_error_is_raised_at_transform_time_by_source_too():
