@@ -8,11 +8,14 @@
     print(loss.source)        # ... which you can read
 """
 from .api import grad, value_and_grad
-from .custom import custom_vjp, register_jvp, register_vjp
+from .check import check_grad
+from .custom import custom_vjp, register_jvp, register_vjp, stop_gradient
 from .errors import (GradientRuntimeError, NoDerivativeRuleError, NonScalarResultError,
-                     SourceUnavailableError, SrcgradError, UnsupportedSyntaxError)
+                     SourceUnavailableError, SrcgradError, UnsupportedSyntaxError,
+                     GradientCheckError)
 
 __version__ = "0.1.0"
-__all__ = ["grad", "value_and_grad", "custom_vjp", "register_vjp", "register_jvp", "SrcgradError", "UnsupportedSyntaxError",
-           "NoDerivativeRuleError", "NonScalarResultError", "SourceUnavailableError",
-           "GradientRuntimeError"]
+__all__ = ["grad", "value_and_grad", "check_grad", "custom_vjp", "register_vjp", "register_jvp",
+           "stop_gradient", "SrcgradError", "UnsupportedSyntaxError", "NoDerivativeRuleError",
+           "NonScalarResultError", "SourceUnavailableError", "GradientRuntimeError",
+           "GradientCheckError"]

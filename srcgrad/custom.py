@@ -54,6 +54,11 @@ class custom_vjp:
         return f"<srcgrad.custom_vjp {getattr(self.func, '__qualname__', self.func)!r}>"
 
 
+def stop_gradient(x):
+    """`x` itself, as a constant: no gradient flows back through it."""
+    return x
+
+
 def register_vjp(func, rule):
     """Use `rule(g, ans, *args)` as the reverse derivative of `func` (e.g. a SciPy function)."""
     _check_callable(rule, "register_vjp")

@@ -48,3 +48,7 @@ class SourceUnavailableError(SrcgradError):
 
 class GradientRuntimeError(SrcgradError):
     """The generated gradient raised while running; names the user's line it came from."""
+
+
+class GradientCheckError(SrcgradError, AssertionError):
+    """`check_grad` found srcgrad's gradient out of tolerance with finite differences."""

@@ -13,6 +13,7 @@ and reductions take loose adjoints as they are; other rules get them broadcast f
 """
 import builtins
 import inspect
+import keyword
 import types
 from dataclasses import dataclass, field
 
@@ -368,7 +369,10 @@ class ReverseMode:
             return self.problem(UnsupportedSyntaxError, f"srcgrad passes the arguments of `{name}` "
                                 "to its custom rule by position", stmt.line, construct=name,
                                 hint=f"call {name} with positional arguments")
-        return Op("custom", rule=rule, bindings={"args": list(call.args)},
+        shown = getattr(rule, "__name__", "")
+        if not shown.isidentifier() or keyword.iskeyword(shown):      # a lambda
+            shown = name.split(".")[-1] + "_vjp"
+        return Op("custom", rule=rule, bindings={"args": list(call.args), "shown": shown},
                   operands=[a for a in call.args if self.is_varied(a)])
 
     def recursive_op(self, obj, func, call, stmt):
@@ -840,7 +844,7 @@ class ReverseMode:
         g = name_node(self.adjoints[out].name)
         if op.kind == "custom":
             args = op.bindings["args"]
-            rule = self.ns.reference(op.rule, getattr(op.rule, "__name__", "custom_vjp_rule"))
+            rule = self.ns.reference(op.rule, op.bindings["shown"])
             call = gast.Call(func=rule, args=[g, name_node(out)] + list(args), keywords=[])
         else:
             args = op.operands

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from .custom import stop_gradient
 from .runtime import (concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint, getitem,
                       with_set, zero_at,
                       hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
@@ -196,6 +197,8 @@ nondiff("zeros ones empty full zeros_like ones_like empty_like full_like eye ide
         "equal not_equal less less_equal greater greater_equal isclose allclose array_equal "
         "logical_and logical_or logical_not logical_xor isnan isinf isfinite signbit all any "
         "floor_divide")
+
+NONDIFF.add(stop_gradient)
 
 # Array methods and attributes, as the NumPy functions they stand for.
 METHODS = {name: getattr(np, name) for name in (
