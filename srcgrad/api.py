@@ -110,6 +110,8 @@ class GradientFunction:
     """The callable `grad` and `value_and_grad` return; `.source` shows the generated code."""
 
     def __init__(self, func, wrt, with_value):
+        if isinstance(func, GradientFunction):      # grad(grad(f)): differentiate the generated code
+            func = func._transform().fn
         if not isinstance(func, types.FunctionType):
             raise SrcgradError(f"srcgrad differentiates Python functions, not {func!r}",
                                hint="pass a function defined with `def`")

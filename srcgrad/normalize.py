@@ -132,9 +132,8 @@ _UNSUPPORTED_STMT = {
 }
 _UNSUPPORTED_EXPR = {
     gast.Lambda: ("lambda", "bind the lambda to a name first (`act = lambda z: ...`), or use `def`"),
-    gast.ListComp: ("list comprehension", "use a NumPy expression over whole arrays"),
-    gast.SetComp: ("set comprehension", None), gast.DictComp: ("dict comprehension", None),
-    gast.GeneratorExp: ("generator expression", "use a NumPy expression over whole arrays"),
+    gast.SetComp: ("set comprehension", "use a list comprehension"),
+    gast.DictComp: ("dict comprehension", "use a list comprehension, or a dict literal with constant keys"),
     gast.Set: ("set literal", None),
     gast.Yield: ("`yield`", "return one scalar instead of generating values"),
     gast.YieldFrom: ("`yield from`", "return one scalar instead of generating values"),
@@ -264,7 +263,18 @@ def _assigned_names(stmts):
                     names.add(base.id)
             elif isinstance(node, gast.Return):
                 names.add(RESULT)
+            elif _list_method(node) is not None:  # `xs.append(v)`, `xs.pop()` make a new version
+                names.add(node.func.value.id)
     return names
+
+
+def _list_method(node):
+    """`xs.append(v)` or `xs.pop()` on a name: the method's name, else None."""
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+            isinstance(node.func.value, gast.Name) and not node.keywords and \
+            (node.func.attr, len(node.args)) in (("append", 1), ("pop", 0)):
+        return node.func.attr
+    return None
 
 
 def _jumps(stmt):
@@ -398,6 +408,8 @@ class Normalizer:
         self.module_refs = {}   # id(module) -> the injected name of an inlined helper's module
         self.containers = {}    # SSA name -> {key: element atom} of containers read statically
         self.helper_refs = {}   # runtime helper -> its injected name
+        self.runtime_lists = set()  # user names of lists appended to in loops
+        self.snapshots = {}         # SSA name of such a list -> the copy reads see
         self.container_depth = {}   # SSA name -> how many loops enclose its definition
         self.constants = {}     # SSA name -> the str/int constant it was bound to
         self.line_override = None   # inlined statements take the line of their call
@@ -519,6 +531,8 @@ class Normalizer:
     def atom(self, node):
         """Normalize `node` to a name or constant, emitting statements for what it computes."""
         if isinstance(node, gast.Name):
+            if node.id in self.runtime_lists and node.id in self.current:
+                return self.list_snapshot(node.id)
             return self.load(node.id)
         if isinstance(node, gast.Constant):
             return node
@@ -622,7 +636,62 @@ class Normalizer:
             return self.choose(node)
         if isinstance(node, gast.BoolOp):
             return self.boolean_value(node)
+        if isinstance(node, (gast.ListComp, gast.GeneratorExp)):
+            return self.comprehension(node)
         raise self.unsupported(node, _UNSUPPORTED_EXPR)
+
+    def list_snapshot(self, name):
+        """A list appended to in a loop, read as a whole: a copy of it as it is now, so the
+        backward pass sees this version whatever is appended later."""
+        version = self.current[name]
+        if version in self.snapshots:               # read again with nothing appended since
+            return self.load_ssa(self.snapshots[version])
+        snapshot = self.snapshots[version] = self.namer.fresh(f"{name}_now")
+        func = gast.Name(id=self.helper_name("list_snapshot"), ctx=gast.Load(), annotation=None,
+                         type_comment=None)
+        self.body.append(Assign([snapshot], gast.Call(func=func, args=[self.load(name)], keywords=[]),
+                                self.line, temporary=True))
+        return self.load_ssa(snapshot)
+
+    def comprehension(self, node):
+        """`[e for v in xs if c]` as the loop that appends e to a new list (unrolled when xs is
+        known when reading); its variables are its own, renamed so they shadow nothing."""
+        def name(n, ctx=gast.Load):
+            return gast.Name(id=n, ctx=ctx(), annotation=None, type_comment=None)
+        renames = {}
+        for gen in node.generators:
+            if gen.is_async:
+                raise self.error("srcgrad cannot differentiate an async comprehension", node,
+                                 construct="comprehension")
+            for n in gast.walk(gen.target):
+                if isinstance(n, gast.Name):
+                    renames[n.id] = self.namer.fresh(n.id)
+
+        class Rename(gast.NodeTransformer):
+            def visit_Name(self, n):
+                return gast.copy_location(name(renames[n.id], type(n.ctx)), n) if n.id in renames else n
+        result = self.namer.fresh("items")
+        body = [gast.Expr(value=gast.Call(func=gast.Attribute(value=name(result), attr="append",
+                                                              ctx=gast.Load()),
+                                          args=[Rename().visit(copy_tree(node.elt))], keywords=[]))]
+        for gen in reversed(node.generators):
+            for cond in reversed(gen.ifs):
+                body = [gast.If(test=Rename().visit(copy_tree(cond)), body=body, orelse=[])]
+            first = gen is node.generators[0]       # the first iterable is read outside
+            body = [gast.For(target=Rename().visit(copy_tree(gen.target)),
+                             iter=gen.iter if first else Rename().visit(copy_tree(gen.iter)),
+                             body=body, orelse=[], type_comment=None)]
+        stmts = [gast.Assign(targets=[name(result, gast.Store)], value=gast.List(elts=[], ctx=gast.Load()),
+                             type_comment=None)] + body
+        for stmt in stmts:
+            for n in gast.walk(stmt):
+                if hasattr(n, "lineno") or isinstance(n, (gast.stmt, gast.expr)):
+                    n.lineno = getattr(n, "lineno", None) or node.lineno
+                    n.col_offset = getattr(n, "col_offset", None) or 0
+        self.statements(stmts)
+        self.current.update({k: v for k, v in self.current.items()})
+        value = self.atom(name(result))
+        return value
 
     def builtin_reduction(self, reduce, args):
         """`sum`, `max` or `min` of a sequence: a chain of `+` (or of two-argument `max`) over
@@ -898,11 +967,7 @@ class Normalizer:
         if ssa not in self.containers or not all(isinstance(k, int) for k in self.containers[ssa]):
             return False
         if self.container_depth.get(ssa) != len(self.loops):
-            raise self.error(f"srcgrad cannot differentiate appending to `{name}` in a loop "
-                             "whose number of iterations it cannot know in this version", call,
-                             construct="append in a loop",
-                             hint="loop over a list or tuple (unrolled), or build the list with "
-                                  "np.stack / a list literal after the loop")
+            return False            # in a loop that runs a number of times known when it runs
         elements = self.containers[ssa]
         value = gast.List(elts=[elements[k] for k in range(len(elements))] + [self.atom(call.args[0])],
                           ctx=gast.Load())
@@ -961,8 +1026,38 @@ class Normalizer:
         return self.atom(node)
 
     # --- statements ------------------------------------------------------------------
+    def list_operation(self, targets, call):
+        """`xs.append(v)` and `v = xs.pop()` on a list whose length is known only when it runs
+        (appended to in a loop): `xs_2 = list_append(xs, v)`, `xs_2, v = list_pop(xs, 1)`."""
+        method = _list_method(call)
+        if method is None or call.func.value.id not in self.current or (
+                method == "pop" and call.func.value.id not in self.runtime_lists):
+            return False
+        name = call.func.value.id
+        self.runtime_lists.add(name)
+        old = self.load(name)
+        func = gast.Name(id=self.helper_name("list_" + method), ctx=gast.Load(), annotation=None,
+                         type_comment=None)
+        if method == "append":
+            value = self.atom(call.args[0])
+            self.body.append(Assign([self.define(name)], gast.Call(func=func, args=[old, value],
+                                                                   keywords=[]), self.line))
+            return True
+        if not all(isinstance(t, gast.Name) for t in targets):
+            raise self.error("srcgrad needs names to unpack a value taken from a list", call,
+                             construct="pop", hint="write `a, b = xs.pop()`")
+        count = make_const(len(targets))
+        new = self.define(name)
+        self.body.append(Assign([new] + [self.define(t.id) for t in targets],
+                                gast.Call(func=func, args=[old, count], keywords=[]), self.line))
+        return True
+
     def assign(self, target, value_node):
         """Assign the value of expression `value_node` to target `target` (a gast node)."""
+        if _list_method(value_node) == "pop":
+            targets = target.elts if isinstance(target, (gast.Tuple, gast.List)) else [target]
+            if self.list_operation(targets, value_node):
+                return
         if isinstance(target, gast.Name):
             if isinstance(value_node, gast.Dict):
                 value = self.dict_literal(value_node)
@@ -1069,7 +1164,7 @@ class Normalizer:
             if isinstance(stmt.value, (gast.Yield, gast.YieldFrom, gast.Await)):
                 raise self.unsupported(stmt.value, _UNSUPPORTED_EXPR)
             call = stmt.value
-            if self.static_append(call):
+            if self.static_append(call) or self.list_operation([], call):
                 return
             if isinstance(call, gast.Call) and self.calls_user_code(gast.Expr(value=call)) and \
                     not any(isinstance(a, (gast.Starred,)) for a in call.args):
@@ -1236,6 +1331,8 @@ class Normalizer:
         end = gast.Continue()
         end.lineno, end.col_offset = (stmts[-1].lineno if stmts else line), 0
         stmts = restructure_jumps(stmts + [end])
+        self.runtime_lists.update(n.func.value.id for s in stmts for n in gast.walk(s)
+                                  if _list_method(n) == "append" and n.func.value.id in self.current)
         assigned = sorted(_assigned_names(stmts) | ({target} if target else set()))
         versions = {}
         for name in assigned:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
-from . import custom, rules, templates
+from . import custom, rules, runtime, templates
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, copy_tree, fold, make_const
 from .normalize import Assign, Branch, Effect, IterationEnd, Jump, Loop, Return, _flatten
@@ -35,6 +35,7 @@ _BINOP_FUNCS = {gast.Add: np.add, gast.Sub: np.subtract, gast.Mult: np.multiply,
 _BITWISE = (gast.BitAnd, gast.BitOr, gast.BitXor, gast.Invert, gast.Not)  # masks: no gradient
 _UNARY_FUNCS = {gast.USub: np.negative, gast.UAdd: np.positive}
 _NONDIFF_BUILTINS = {len, int, bool, round, range, print, isinstance, str, repr, type}
+_FLOWS = {"rule", "copy", "problem", "custom", "vjp_call", "list_append", "list_pop", "list_snapshot"}
 
 
 def name_node(name, store=False):
@@ -277,6 +278,11 @@ class ReverseMode:
                 return Op("nondiff")
             return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the "
                                 f"attribute `.{value.attr}`", line, construct=f".{value.attr}")
+        helper = self.ns.injected.get(getattr(value, "func", None) and getattr(value.func, "id", None))
+        if helper in (runtime.list_append, runtime.list_pop, runtime.list_snapshot):
+            kind = helper.__name__
+            operands = [a for a in value.args[:2 if kind == "list_append" else 1] if self.is_varied(a)]
+            return Op(kind, operands=operands) if operands else Op("nondiff")
         if isinstance(value, gast.Call) and getattr(value.func, "id", None) in self.ns.injected and \
                 self.ns.injected[value.func.id] is rules.with_set:
             if not self.is_varied(value.args[0]) and not self.is_varied(value.args[2]):
@@ -342,7 +348,8 @@ class ReverseMode:
         if not any_varied or (_hashable(obj) and (obj in rules.NONDIFF or obj in _NONDIFF_BUILTINS)) \
                 or _is_random(obj):
             return Op("nondiff")
-        if isinstance(obj, types.FunctionType) and self.calls is not None:
+        if isinstance(obj, types.FunctionType) and self.calls is not None and \
+                (obj.__module__ or "").split(".")[0] != "srcgrad":
             return self.recursive_op(obj, func, call, stmt)
         if isinstance(obj, types.FunctionType):
             return self.problem(UnsupportedSyntaxError, f"srcgrad cannot differentiate through a call "
@@ -492,7 +499,7 @@ class ReverseMode:
     def analyze_assign(self, stmt):
         op = self.resolve(stmt)
         self.ops[id(stmt)] = op
-        if op.kind in ("rule", "copy", "problem", "custom", "vjp_call") and (
+        if op.kind in _FLOWS and (
                 op.kind == "problem" or any(self.is_varied(a) for a in op.operands)):
             self.varied.update(stmt.targets)
         numpy_result = self.numpy_result(stmt, op)
@@ -799,6 +806,8 @@ class ReverseMode:
             return
         if op.kind in ("custom", "vjp_call") and stmt.targets[0] in self.adjoints:
             return self.backward_call(stmt, op)
+        if op.kind in ("list_append", "list_pop", "list_snapshot"):
+            return self.backward_list(stmt, op)
         if op.kind != "rule":       # a constant or data on this path: no gradient flows
             return
         rule = op.rule
@@ -819,10 +828,18 @@ class ReverseMode:
             if not differentiable:
                 continue
             bound = op.bindings[param]
-            if isinstance(bound, (gast.Tuple, gast.List)) and templates.template_uses(rule.template, "index"):
+            template = rule.template
+            if isinstance(bound, (gast.Tuple, gast.List)) and templates.template_uses(template, "index"):
                 pieces = list(enumerate(bound.elts))
             else:
                 pieces = [(None, bound)]
+                if isinstance(bound, gast.Name) and templates.template_uses(template, "index") and \
+                        "index" not in templates.parameters(template)[0]:
+                    template = rules.SEQUENCE_RULES.get(rule.func)       # a list built at run time
+                    if template is None:
+                        raise self.parsed.error(UnsupportedSyntaxError, f"srcgrad cannot differentiate "
+                                                f"{rule.name} of a list built in a loop", lineno=line,
+                                                construct=rule.name, hint="use np.stack or np.concatenate")
             for index, atom in pieces:
                 if not self.is_varied(atom):
                     continue
@@ -832,9 +849,49 @@ class ReverseMode:
                                             construct=rule.name, hint="write the list out: "
                                             f"{rule.name}([a, b, ...])")
                 extra = {"index": make_const(index)} if index is not None else {}
-                expr = templates.instantiate(rule.template, dict(bindings, **extra), self.ns)[position]
+                expr = templates.instantiate(template, dict(bindings, **extra), self.ns)
+                expr = expr[position] if template is rule.template else expr[0]
                 expr, loose = self.fit_shape(expr, atom, out, z_token, family)
                 self.contribute(atom.id, self.mark_shape_queries(expr), loose, line)
+
+    def backward_list(self, stmt, op):
+        """Lists appended to in a loop: the adjoint of the list is a list of adjoints, taken
+        apart in the order the forward pass built it (the last element first)."""
+        line, helper = stmt.line, lambda f: self.ns.reference(f, f.__name__)
+        if op.kind == "list_snapshot":              # now = list_snapshot(xs)
+            now = stmt.targets[0]
+            if now in self.adjoints:
+                self.contribute(stmt.value.args[0].id, gast.Call(
+                    func=helper(runtime.list_adjoint), args=[name_node(self.adjoints[now].name),
+                                                             name_node(now)], keywords=[]), False, line)
+            return
+        if op.kind == "list_pop":                    # xs_2, v... = list_pop(xs, n)
+            values = stmt.targets[1:]
+            for v in values:
+                if v in self.adjoints:               # put back as full arrays, not stand-ins
+                    self.materialize(v, line)
+            args = [name_node(self.adjoints[t].name) if t in self.adjoints else make_const(0.0)
+                    for t in stmt.targets]
+            if all(isinstance(a, gast.Constant) for a in args):
+                return
+            old = stmt.value.args[0]
+            if self.is_varied(old):
+                self.contribute(old.id, gast.Call(func=helper(runtime.list_pop_adjoint), args=args,
+                                                  keywords=[]), False, line)
+            return
+        out = stmt.targets[0]                        # xs_2 = list_append(xs, v)
+        if out not in self.adjoints:
+            return
+        old, value = stmt.value.args
+        elements = value.elts if isinstance(value, (gast.Tuple, gast.List)) else [value]
+        parts = [self.namer.fresh(f"d{a.id}_part") if isinstance(a, gast.Name) and self.is_varied(a)
+                 else "_" for a in [old] + elements]
+        call = gast.Call(func=helper(runtime.list_append_adjoint),
+                         args=[name_node(self.adjoints[out].name), make_const(len(elements))], keywords=[])
+        self.emit(assign(parts, call), line)
+        for part, atom in zip(parts, [old] + elements):
+            if part != "_":          # an element's adjoint may be a scalar standing for it
+                self.contribute(atom.id, name_node(part), False if atom is old else "partial", line)
 
     def backward_call(self, stmt, op):
         """Gradients of a call with a custom rule, or of a recursive call, from one call of

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from .custom import stop_gradient
-from .runtime import (concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint, getitem,
+from .runtime import (concatenate_adjoint, concatenate_list_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint, getitem,
                       with_set, zero_at,
                       hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
                       matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint,
@@ -184,6 +184,11 @@ vjp("hstack",             lambda g, ans, tup: hstack_adjoint(g, tup, index))
 vjp("vstack",             lambda g, ans, tup: vstack_adjoint(g, tup, index))
 vjp("tile",               lambda g, ans, A, reps: tile_adjoint(g, A, reps))
 vjp("repeat",             lambda g, ans, a, repeats, axis=None: repeat_adjoint(g, a, repeats, axis))
+# A list built at run time (appended to in a loop) and passed whole: one adjoint per element.
+SEQUENCE_RULES = {
+    np.stack:       lambda g, ans, arrays, axis=0: np.moveaxis(g, axis, 0),
+    np.concatenate: lambda g, ans, arrays, axis=0: concatenate_list_adjoint(g, arrays, axis),
+}
 # --- indexing: x[index] --------------------------------------------------------------------
 # "scatter": takes a scalar stand-in for g as it is, and gives the full shape of `a`.
 RULES[getitem] = Rule(getitem, "indexing", lambda g, ans, a, index: index_adjoint(g, a, index), "scatter")

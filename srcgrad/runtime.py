@@ -445,3 +445,74 @@ def fit_gradient(grad, like, copy):
     if isinstance(like, np.generic) and np.ndim(grad) == 0:
         return (like.dtype.type if like.dtype.kind in "fc" else np.float64)(grad)
     return fit_gradient(grad, np.asarray(like), copy)
+
+
+# --- lists whose length is known only when the code runs (appended to in a loop) ----------
+def list_append(xs, value):
+    """`xs.append(value)`, as an expression: the list itself, one element longer."""
+    xs.append(value)
+    return xs
+
+
+def list_pop(xs, count):
+    """`xs.pop()` as an expression: `(xs, value)`, or `(xs, *value)` unpacked into `count`."""
+    value = xs.pop()
+    return (xs, value) if count == 1 else (xs, *value)
+
+
+def list_snapshot(xs):
+    """The list as it is now: what a read sees, whatever is appended later."""
+    return list(xs)
+
+
+class ListAdjoint(list):
+    """The adjoint of such a list: one adjoint per element (0.0 where none flows).  It adds
+    element by element, to another ListAdjoint, to an array of the list's length or to a
+    scalar; 0.0 (no adjoint yet) adds as nothing."""
+    __array_ufunc__ = None          # `array + ListAdjoint` comes here, not to NumPy
+
+    def __add__(self, other):
+        if isinstance(other, (int, float)) and other == 0:
+            return self
+        if isinstance(other, (list, np.ndarray)) and len(other) == len(self):
+            return ListAdjoint(a + b for a, b in zip(self, other))
+        if np.ndim(other) == 0:
+            return ListAdjoint(a + other for a in self)
+        raise TypeError(f"cannot add the adjoint of a list of {len(self)} and {other!r}")
+
+    __radd__ = __add__
+
+
+def list_adjoint(d_list, snapshot):
+    """The adjoint of a list read as a whole (np.stack(xs), xs[i], sum(xs)...), one entry
+    per element: an array adjoint of the list, taken as an array, is split into rows."""
+    if isinstance(d_list, ListAdjoint):
+        return d_list
+    return ListAdjoint(np.broadcast_to(d_list, np.shape(snapshot)))
+
+
+def list_append_adjoint(d_list, count):
+    """Backward of `xs_2 = list_append(xs, v)`: `(d_xs, d_v)` taken off the end of d_xs_2;
+    `d_v` unpacked into `count` adjoints when v was a tuple."""
+    if not isinstance(d_list, ListAdjoint):
+        if not (isinstance(d_list, float) and d_list == 0.0):
+            raise TypeError(f"srcgrad: the adjoint of a list is {type(d_list).__name__}")
+        return (0.0,) * (count + 1) if count > 1 else (0.0, 0.0)   # no adjoint reached it
+    d_value = d_list.pop()
+    if count == 1:
+        return d_list, d_value
+    return (d_list, *(d_value if isinstance(d_value, tuple) else (d_value,) * count))
+
+
+def list_pop_adjoint(d_list, *d_values):
+    """Backward of `xs_2, v = list_pop(xs, n)`: d_xs is d_xs_2 with d_v put back on the end."""
+    d_list = d_list if isinstance(d_list, ListAdjoint) else ListAdjoint()
+    d_list.append(d_values[0] if len(d_values) == 1 else d_values)
+    return d_list
+
+
+def concatenate_list_adjoint(g, arrays, axis):
+    """Adjoint of np.concatenate(arrays, axis) for a list built at run time: g cut back into
+    the pieces, one entry per array."""
+    sizes = [np.shape(a)[axis] for a in arrays]
+    return ListAdjoint(np.split(g, np.cumsum(sizes)[:-1], axis))

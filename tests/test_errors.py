@@ -71,7 +71,7 @@ def with_lambda(x):
 
 
 def with_comprehension(x):
-    parts = [x * i for i in range(3)]
+    parts = {i: x * i for i in range(3)}
     return np.sum(x)
 
 
@@ -81,7 +81,7 @@ def with_comprehension(x):
     (with_try, "try:", "`try` statement"),
     (with_global, "global SOMETHING", "`global` declaration"),
     (with_lambda, "lambda v", "call"),
-    (with_comprehension, "parts = [", "list comprehension"),
+    (with_comprehension, "parts = {", "dict comprehension"),
 ])
 def test_unsupported_syntax_names_file_line_construct(func, marker, construct):
     err = raises(func, UnsupportedSyntaxError)

