@@ -334,7 +334,8 @@ class _Writer:
     def _source_block(self, out_path):
         base = os.path.basename(self.source_path)
         if out_path is not None:
-            relative = os.path.relpath(self.source_path, os.path.dirname(os.path.abspath(out_path)))
+            here = os.path.dirname(os.path.abspath(out_path))
+            relative = os.path.relpath(self.source_path, here)
             where = f"os.path.join(os.path.dirname(os.path.abspath(__file__)), {relative!r})"
         else:
             where = repr(self.source_path)
@@ -352,7 +353,8 @@ class _Writer:
                       "    if module is not None and getattr(module, '__file__', None) and \\",
                       "            os.path.samefile(module.__file__, _SOURCE):",
                       "        return module",
-                      f"    spec = importlib.util.spec_from_file_location({module_name!r}, _SOURCE)",
+                      "    spec = importlib.util.spec_from_file_location("
+                      f"{module_name!r}, _SOURCE)",
                       "    module = importlib.util.module_from_spec(spec)",
                       f"    sys.modules.setdefault({module_name!r}, module)",
                       "    spec.loader.exec_module(module)",

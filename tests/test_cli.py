@@ -113,8 +113,9 @@ for i, case in enumerate(cases):
     args = [np.array(a) if isinstance(a, list) else a for a in case["args"]]
     out = getattr(module, case["name"])(*args)
     out = list(out) if isinstance(out, tuple) else [out]
+    arrays = [a for a in args if isinstance(a, np.ndarray)]
     results.append([{"value": np.asarray(g).tolist(), "type": type(g).__name__,
-                     "is_arg": any(g is a for a in args if isinstance(a, np.ndarray))} for g in out])
+                     "is_arg": any(g is a for a in arrays)} for g in out])
 assert "srcgrad" not in sys.modules
 json.dump(results, open(sys.argv[2], "w"))
 '''
