@@ -137,6 +137,16 @@ class GradientFunction:
         """The generated gradient function, as Python source."""
         return self._transform().source
 
+    @property
+    def wrt(self):
+        """`wrt` as `grad` was given it, positions resolved to parameter names."""
+        return self._wrt[0] if self._single else self._wrt
+
+    def transformed(self):
+        """The Transformed behind this gradient (`.source`, `.fn` — the generated function
+        itself, before the wrapper fits results — and `.copies`), built on first use."""
+        return self._transform()
+
     def __call__(self, *args, **kwargs):
         self._transform()           # installs the compiled __call__ below, then runs it
         return self(*args, **kwargs)
