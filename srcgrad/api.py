@@ -134,7 +134,11 @@ class GradientFunction:
 
     @property
     def source(self):
-        """The generated gradient function, as Python source."""
+        """The generated gradient function, as Python source (after a call with parameter
+        containers, the gradient of their leaves that the call ran)."""
+        trees = self.__dict__.get("_tree_gradients")
+        if trees:
+            return trees[self.__dict__["_last_tree_key"]][0].source
         return self._transform().source
 
     @property
@@ -186,7 +190,7 @@ class GradientFunction:
                  "    except Exception as exc:",
                  "        _srcgrad_self._raise_runtime_error(exc)",
                  "        raise"]
-        unpack = ", ".join(grads) + ("," if len(grads) == 1 and not self._single else "")
+        unpack = ", ".join(grads)       # (the generated code returns one gradient bare)
         lines.append(f"    {'_srcgrad_value, ' if self._with_value else ''}"
                      f"{'(' + unpack + ')' if self._with_value and not self._single else unpack}"
                      f" = _srcgrad_out")
@@ -217,6 +221,7 @@ class GradientFunction:
         if key not in cache:
             cache[key] = _leaf_gradient(self._func, self._wrt, trees, self._with_value)
         leaf_function, leaf_names = cache[key]
+        self.__dict__["_last_tree_key"] = key
         leaf_args = []
         for p in inspect.signature(self._func).parameters.values():
             if p.name in trees:

@@ -245,3 +245,34 @@ def test_two_layer_mlp_all_parameters():
         return np.mean((out - y) ** 2)
     args = [RNG.normal(size=s) for s in [(4, 5), (5,), (5, 2), (2,), (3, 4), (3, 2)]]
     check(mlp, *args, wrt=(0, 1, 2, 3))
+
+
+def _weighted(w, x):
+    return np.sum(w * x)
+
+
+def _params_loss(p, x):
+    return np.sum(p["w"] * x)
+
+
+def test_a_one_element_wrt_tuple_gives_a_one_element_tuple():
+    x = np.arange(3.0)
+    (dw,) = srcgrad.grad(_weighted, wrt=("w",))(np.ones(3), x)
+    np.testing.assert_array_equal(dw, x)
+    assert srcgrad.grad(_weighted, wrt=(0,))(1.0, 2.0) == (2.0,)
+    value, (dw,) = srcgrad.value_and_grad(_weighted, wrt=(0,))(np.ones(3), x)
+    assert value == 3.0 and np.array_equal(dw, x)
+
+
+def test_a_container_with_one_leaf():
+    x = np.arange(3.0)
+    g = srcgrad.grad(_params_loss)({"w": np.ones(3)}, x)
+    np.testing.assert_array_equal(g["w"], x)
+    value, g = srcgrad.value_and_grad(_params_loss)({"w": 1.5}, x)
+    assert value == 4.5 and g == {"w": 3.0}
+
+
+def test_source_after_a_container_call_is_the_code_that_ran():
+    grad_fn = srcgrad.grad(_params_loss)
+    grad_fn({"w": np.ones(3)}, np.arange(3.0))
+    assert "index_adjoint" not in grad_fn.source and "def grad__params_loss(p_0, x)" in grad_fn.source
