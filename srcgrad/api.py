@@ -30,11 +30,11 @@ _CACHE = weakref.WeakKeyDictionary()   # function -> {(wrt names, with_value): T
 class Transformed:
     """A compiled gradient: the function, its source and how to map errors back."""
 
-    def __init__(self, func, wrt, with_value):
+    def __init__(self, func, wrt, with_value, full=False):
         parsed = parse_function(func)
         normal = normalize(parsed)
         calls = VjpFunctions(normal.namer)
-        gradient = differentiate(normal, wrt, with_value, calls=calls)
+        gradient = differentiate(normal, wrt, with_value, calls=calls, full=full)
         copies = optimize(gradient)
         vjps = calls.generate(gradient)
         self.parsed = parsed
@@ -111,7 +111,7 @@ class GradientFunction:
 
     def __init__(self, func, wrt, with_value):
         if isinstance(func, GradientFunction):      # grad(grad(f)): differentiate the generated code
-            func = func._transform().fn
+            func = func.full_function()
         if not isinstance(func, types.FunctionType):
             raise SrcgradError(f"srcgrad differentiates Python functions, not {func!r}",
                                hint="pass a function defined with `def`")
@@ -131,6 +131,19 @@ class GradientFunction:
             fast = self._compile_call(self._transformed)
             self.__class__ = type(type(self).__name__, (type(self),), {"__call__": fast})
         return self._transformed
+
+    def full_function(self):
+        """The generated gradient as a plain function whose gradients all have their
+        arguments' shapes: what grad(grad(f)), hessian and jacobian differentiate."""
+        if self._with_value or not self._single:
+            raise SrcgradError("srcgrad differentiates a gradient taken with respect to one "
+                               "argument, without its value",
+                               hint="use grad(f, wrt=...) with a single parameter inside")
+        key = (self._wrt, False, "full")
+        per_function = _CACHE.setdefault(self._func, {})
+        if key not in per_function:
+            per_function[key] = Transformed(self._func, self._wrt, False, full=True)
+        return per_function[key].fn
 
     @property
     def source(self):

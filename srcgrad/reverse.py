@@ -65,8 +65,11 @@ class Namespace:
     def reference(self, obj, preferred):
         name = self._names.get(id(obj))
         if name is None:
-            if self.func.__globals__.get(preferred, None) is obj and preferred in self.namer.taken:
-                name = preferred          # the user's own global (e.g. their `np`)
+            code = self.func.__code__
+            closure = dict(zip(code.co_freevars, (c.cell_contents for c in self.func.__closure__ or ())))
+            if preferred in self.namer.taken and (self.func.__globals__.get(preferred, None) is obj
+                                                  or closure.get(preferred, None) is obj):
+                name = preferred          # the user's own global (e.g. their `np`), or a cell
             else:
                 name = self.namer.fresh(preferred)
                 self.injected[name] = obj
@@ -149,10 +152,11 @@ def _names_in(node):
 
 
 class ReverseMode:
-    def __init__(self, normal, wrt, with_value, calls=None, vjp=False):
+    def __init__(self, normal, wrt, with_value, calls=None, vjp=False, full=False):
         self.normal = normal
         self.calls = calls          # names the generated vjp functions of recursive calls
         self.vjp = vjp              # generate a vjp function (a backward closure) instead
+        self.full = full or vjp     # gradients in their arguments' shapes (no scalar stand-ins)
         self.backward_names = {}    # id(Assign) -> name of the backward closure it gets
         self.parsed = normal.parsed
         self.wrt = wrt
@@ -692,13 +696,14 @@ class ReverseMode:
         if ret.name in self.varied and not self.vjp:
             self.emit(assign(seed, make_const(1.0)), ret.line)
         self.backward_block(self.normal.body, useful)
-        if self.vjp:        # the caller adds these up as they are: each in its argument's shape
+        if self.full:       # the caller uses these as they are: each in its argument's shape
             for w in self.wrt:
                 if w in self.adjoints and w in self.varied:
                     self.materialize(w, ret.line)
             outputs = [name_node(self.adjoints[w].name) if w in self.adjoints and w in self.varied
                        else np_call(self.ns, "zeros_like", name_node(w)) for w in self.wrt]
-            name = self.calls.name_for(self.parsed.func, self.wrt)
+            name = self.calls.name_for(self.parsed.func, self.wrt) if self.vjp else \
+                ("value_and_grad_" if self.with_value else "grad_") + self.parsed.name
         else:
             outputs = [name_node(self.adjoints[w].name) if w in self.adjoints and w in self.varied
                        else make_const(0.0) for w in self.wrt]
@@ -1003,7 +1008,8 @@ def _source(node):
     return getattr(node, "id", "?")
 
 
-def differentiate(normal, wrt, with_value=False, calls=None, vjp=False):
+def differentiate(normal, wrt, with_value=False, calls=None, vjp=False, full=False):
     """The Gradient (generated statements and outputs) of `normal` w.r.t. parameters `wrt`;
-    with `vjp`, of a function returning its value and a backward closure instead."""
-    return ReverseMode(normal, tuple(wrt), with_value or vjp, calls, vjp).run()
+    with `vjp`, of a function returning its value and a backward closure instead; with
+    `full`, each gradient in its argument's full shape (for code that differentiates it)."""
+    return ReverseMode(normal, tuple(wrt), with_value or vjp, calls, vjp, full).run()

@@ -205,6 +205,17 @@ nondiff("zeros ones empty full zeros_like ones_like empty_like full_like eye ide
 
 NONDIFF.add(stop_gradient)
 
+# --- the helpers generated gradients call: differentiating a gradient (grad(grad(f))) -----
+# Each is linear in the adjoint it is given; matmul's are bilinear: <G, lhs(g, x1, x2)> is
+# <G @ x2, g>, and <G, rhs(g, x1, x2)> is <x1 @ G, g>.
+for _helper, _template in [
+        (unbroadcast,        lambda g, ans, a, like, full=None: (unbroadcast(np.broadcast_to(g, np.shape(a) if full is None else np.shape(full)), a), None, None)),
+        (index_adjoint,      lambda g, ans, a, like, index: (unbroadcast(g[index], a), None, None)),
+        (zero_at,            lambda g, ans, a, index: (zero_at(g, index), None)),
+        (matmul_adjoint_lhs, lambda g, ans, gz, x1, x2: (g @ x2, None, matmul_adjoint_rhs(gz, g, x2))),
+        (matmul_adjoint_rhs, lambda g, ans, gz, x1, x2: (x1 @ g, matmul_adjoint_lhs(gz, x1, g), None))]:
+    RULES[_helper] = Rule(_helper, _helper.__name__, _template, "vjp")
+
 # Array methods and attributes, as the NumPy functions they stand for.
 METHODS = {name: getattr(np, name) for name in (
     "sum mean prod max min var std cumsum dot reshape ravel transpose swapaxes squeeze clip "
