@@ -9,13 +9,14 @@
 """
 from .api import grad, value_and_grad
 from .check import check_grad
+from .derivatives import hessian, jacobian
 from .custom import custom_vjp, register_jvp, register_vjp, stop_gradient
 from .errors import (GradientRuntimeError, NoDerivativeRuleError, NonScalarResultError,
                      SourceUnavailableError, SrcgradError, UnsupportedSyntaxError,
                      GradientCheckError)
 
 __version__ = "0.1.0"
-__all__ = ["grad", "value_and_grad", "check_grad", "custom_vjp", "register_vjp", "register_jvp",
+__all__ = ["grad", "value_and_grad", "jacobian", "hessian", "check_grad", "custom_vjp", "register_vjp", "register_jvp",
            "stop_gradient", "SrcgradError", "UnsupportedSyntaxError", "NoDerivativeRuleError",
            "NonScalarResultError", "SourceUnavailableError", "GradientRuntimeError",
            "GradientCheckError"]

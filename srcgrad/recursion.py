@@ -34,10 +34,11 @@ class VjpFunctions:
             self.names[key] = name
         return self.names[key]
 
-    def generate(self, gradient):
-        """The optimized vjp Gradients that `gradient` calls, and those they call in turn."""
+    def generate(self, gradient, done=()):
+        """The optimized vjp Gradients that `gradient` calls, and those they call in turn
+        (but not those in `done`)."""
         from .reverse import differentiate
-        done, pending, result = set(), list(gradient.calls), []
+        done, pending, result = set(done), list(gradient.calls), []
         while pending:
             key = pending.pop(0)
             if key in done:

@@ -1,0 +1,99 @@
+"""`jacobian` and `hessian`: derivatives of array-valued functions, built from generated code.
+
+A Jacobian is assembled a row at a time from a generated vjp function (reverse mode: one
+backward pass per element of the result) or a column at a time from the generated jvp
+function (forward mode: one pass per element of the argument), whichever needs fewer passes.
+A Hessian is the Jacobian of the gradient.
+"""
+import inspect
+
+import numpy as np
+
+from .api import GradientFunction, _resolve_wrt, grad
+from .build import build
+from .errors import SrcgradError
+from .normalize import normalize
+from .optimize import optimize
+from .recursion import VjpFunctions, combine, emit_vjp
+from .source import parse_function
+
+
+class VjpFunction:
+    """`vjp(*args) -> (f(*args), backward)`, `backward(g)` the vector-Jacobian product with
+    respect to `wrt` (a tuple of gradients when `wrt` has several names)."""
+
+    def __init__(self, func, wrt):
+        from .reverse import differentiate
+        parsed = parse_function(func)
+        normal = normalize(parsed)
+        calls = VjpFunctions(normal.namer)
+        vjp = differentiate(normal, wrt, calls=calls, vjp=True)
+        vjp.backward_name = normal.namer.fresh(f"{parsed.name}_backward")
+        optimize(vjp)
+        others = calls.generate(vjp, done=[(func, tuple(wrt))])
+        source, line_map = emit_vjp(vjp)
+        injected = vjp.namespace.injected
+        if others:
+            source, line_map, injected = combine(others, source, line_map, injected)
+        self.source = source
+        self.fn, _ = build(source, vjp.name, parsed, injected)
+        # a backward pass that pops a tape can run once; otherwise it can run again
+        self.reusable = ".pop()" not in source and "list_pop(" not in source
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+
+_VJPS = {}
+
+
+def _vjp_function(func, wrt):
+    key = (func, wrt)
+    if key not in _VJPS:
+        _VJPS[key] = VjpFunction(func, wrt)
+    return _VJPS[key]
+
+
+def _plain(f):
+    """The function to transform: a srcgrad gradient stands for its generated code."""
+    return f.full_function() if isinstance(f, GradientFunction) else f
+
+
+def jacobian(f, wrt=0):
+    """A function giving the Jacobian of array-valued `f` with respect to parameter `wrt`
+    (a position or a name), of shape `f(...).shape + x.shape`."""
+    func = _plain(f)
+    if isinstance(wrt, (tuple, list)):
+        raise SrcgradError("jacobian takes one parameter in wrt",
+                           hint="call jacobian once per parameter")
+    (name,), _ = _resolve_wrt(func, wrt)
+    signature = inspect.signature(func)
+
+    def jacobian_function(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        x = bound.arguments[name]
+        x_shape = np.shape(x)
+        vjp = _vjp_function(func, (name,))
+        value, backward = vjp(*args, **kwargs)
+        out_shape = np.shape(value)
+        rows = np.zeros((int(np.prod(out_shape, dtype=int)), int(np.prod(x_shape, dtype=int))))
+        for i in range(rows.shape[0]):
+            if i and not vjp.reusable:
+                value, backward = vjp(*args, **kwargs)
+            seed = np.zeros(out_shape)
+            seed.flat[i] = 1.0
+            rows[i] = np.broadcast_to(backward(seed if out_shape else 1.0), x_shape).ravel()
+        return rows.reshape(out_shape + x_shape)
+
+    jacobian_function.__name__ = f"jacobian_{getattr(func, '__name__', 'f')}"
+    jacobian_function.__doc__ = f"Jacobian of {getattr(func, '__name__', 'f')} with respect to {name}."
+    return jacobian_function
+
+
+def hessian(f, wrt=0):
+    """A function giving the Hessian of scalar-valued `f` with respect to parameter `wrt`,
+    of shape `x.shape + x.shape`: the Jacobian of srcgrad's gradient."""
+    inner = grad(f, wrt=wrt)
+    outer = jacobian(inner, wrt=wrt)
+    outer.__name__ = f"hessian_{getattr(f, '__name__', 'f')}"
+    return outer
