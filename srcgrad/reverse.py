@@ -345,6 +345,9 @@ class ReverseMode:
         obj = rules.BUILTINS.get(obj, obj) if _hashable(obj) else obj
         if isinstance(obj, custom.custom_vjp) or custom.vjp_rule(obj) is not None:
             return self.custom_op(obj, func, call, stmt, any_varied)
+        if obj in (np.array, np.asarray) and args and isinstance(args[0], (gast.Tuple, gast.List)) \
+                and not call.keywords and len(args) == 1:
+            obj = np.stack                  # np.array([a, b]): the elements stacked
         if _hashable(obj) and obj in rules.RULES:
             if not any_varied:
                 return Op("nondiff")
