@@ -241,8 +241,11 @@ class _ShapeQueries(gast.NodeTransformer):
 
     def stand_in(self, node):
         cls = getattr(node, "srcgrad_shape_class", None)
-        if cls is None or node.id in self.needed:
+        if cls is None or node.id in self.candidates:
             return node
+        if node.id in self.needed and (node.id not in self.in_loops or
+                                       not any(self.classes[n] == cls for n in self.candidates)):
+            return node         # (a value set in a loop is best not kept for its shape alone)
         for name in self.candidates:
             if self.classes[name] == cls:
                 return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
@@ -349,6 +352,8 @@ def resolve_shape_queries(gradient, lines, outputs):
     needed = _needed(lines, outputs, params)
     rewrite = _ShapeQueries(gradient, needed, gradient.namespace,
                             needed & (_available(lines) | set(params)))
+    rewrite.in_loops = {t for line in _all_lines(lines) if _is_loop(line) and line.section == "forward"
+                        for inner in _all_lines(line.body) for t in _targets(inner.stmt)}
     for line in _all_lines(lines):
         line.stmt = fold(rewrite.visit(line.stmt), rules.STATIC)
     return _hoist_broadcasts(gradient, lines)

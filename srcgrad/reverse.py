@@ -439,6 +439,8 @@ class ReverseMode:
         value = stmt.value
         if op.kind == "copy":
             return self.token(value)
+        if op.kind == "rule" and op.rule.func is rules.with_set:
+            return self.token(op.bindings["a"])         # a write keeps the array's shape
         if op.kind == "rule":
             family = op.rule.family
             if family == "elementwise":
@@ -779,7 +781,8 @@ class ReverseMode:
         adj = self.adjoints[name]
         if adj.loose:
             shape = np_call(self.ns, "shape", name_node(name))
-            self.emit(assign(adj.name, np_call(self.ns, "broadcast_to", name_node(adj.name), shape)), line)
+            full = np_call(self.ns, "broadcast_to", name_node(adj.name), shape)
+            self.emit(assign(adj.name, self.mark_shape_queries(full)), line)
             adj.loose = False
 
     def looseness(self, expr, token):
