@@ -6,13 +6,16 @@
 
     dw = loss(w, X, y)        # the gradient, computed by generated NumPy code
     print(loss.source)        # ... which you can read
+
+    value, tangent = srcgrad.jvp(f, (x,), (v,))   # forward mode: f(x) and its derivative along v
 """
 from .api import grad, value_and_grad
 from .custom import custom_vjp, register_jvp, register_vjp
+from .forward_api import jvp, jvp_function
 from .errors import (GradientRuntimeError, NoDerivativeRuleError, NonScalarResultError,
                      SourceUnavailableError, SrcgradError, UnsupportedSyntaxError)
 
 __version__ = "0.1.0"
-__all__ = ["grad", "value_and_grad", "custom_vjp", "register_vjp", "register_jvp", "SrcgradError", "UnsupportedSyntaxError",
+__all__ = ["grad", "value_and_grad", "jvp", "jvp_function", "custom_vjp", "register_vjp", "register_jvp", "SrcgradError", "UnsupportedSyntaxError",
            "NoDerivativeRuleError", "NonScalarResultError", "SourceUnavailableError",
            "GradientRuntimeError"]
