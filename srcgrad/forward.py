@@ -33,8 +33,8 @@ from .emit import code_only, statement_source, to_source
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, copy_tree, is_const, make_const
 from .normalize import Assign, Branch, Effect, Jump, Loop, Normalizer, _flatten
-from .reverse import (SCALAR, Line, Op, ReverseMode, _elementwise_leaves, _hashable, assign,
-                      branch_line, name_node, np_call)
+from .reverse import (SCALAR, Line, Namespace, Op, ReverseMode, _elementwise_leaves, _hashable,
+                      assign, branch_line, name_node, np_call)
 
 
 class _Normalizer(Normalizer):
@@ -59,10 +59,27 @@ def normalize(parsed):
     return _Normalizer(parsed).run()
 
 
+class _Namespace(Namespace):
+    """Names for NumPy and helpers; also those of `f`'s closure (a generated gradient's)."""
+
+    def reference(self, obj, preferred):
+        code = self.func.__code__
+        if id(obj) not in self._names and preferred in code.co_freevars and \
+                self.func.__closure__[code.co_freevars.index(preferred)].cell_contents is obj:
+            self._names[id(obj)] = preferred
+        return super().reference(obj, preferred)
+
+
 class _Analysis(ReverseMode):
     """Reverse mode's analysis, plus what forward mode adds: tuples of results ("pack"),
     calls with custom forward rules ("custom"), and forward rules of the runtime helpers
     generated gradients call."""
+
+    def __init__(self, normal, wrt):
+        super().__init__(normal, wrt, False)
+        namespace = _Namespace(self.parsed.func, self.namer)
+        namespace.injected.update(self.ns.injected)
+        self.ns = namespace
 
     def resolve(self, stmt):
         if not stmt.opaque and isinstance(stmt.value, (gast.Tuple, gast.List)):
@@ -182,14 +199,26 @@ def _replaced(node, mapping):
     return new
 
 
+def _without_minus(term):
+    """`x` for a term `-x`, `-x * y` or `-x / y` (as `x * y`, `x / y`); else None."""
+    if isinstance(term, gast.UnaryOp) and isinstance(term.op, gast.USub):
+        return term.operand
+    if isinstance(term, gast.BinOp) and isinstance(term.op, (gast.Mult, gast.Div)):
+        left = _without_minus(term.left)
+        if left is not None:
+            return gast.BinOp(left=left, op=term.op, right=term.right)
+    return None
+
+
 def _total(terms):
     """`a + b + ...` of the terms; `a - b` for a negated term."""
     total = None
     for term in terms:
+        positive = _without_minus(term)
         if total is None:
             total = term
-        elif isinstance(term, gast.UnaryOp) and isinstance(term.op, gast.USub):
-            total = gast.BinOp(left=total, op=gast.Sub(), right=term.operand)
+        elif positive is not None:
+            total = gast.BinOp(left=total, op=gast.Sub(), right=positive)
         else:
             total = gast.BinOp(left=total, op=gast.Add(), right=term)
     return total
@@ -221,7 +250,7 @@ class Tangents:
 class ForwardMode:
     def __init__(self, normal, wrt):
         self.normal, self.parsed, self.wrt = normal, normal.parsed, tuple(wrt)
-        self.analysis = _Analysis(normal, self.wrt, False)
+        self.analysis = _Analysis(normal, self.wrt)
         self.ns, self.namer = self.analysis.ns, normal.namer
         self.tangent_names = {}    # value -> the name of its tangent
         self.primal_of = {}        # tangent name (or its broadcast) -> value
@@ -381,7 +410,8 @@ class ForwardMode:
             target = [self.tangent_name(t) for t in target]
         else:
             target = self.tangent_name(target)
-        line = Line(assign(target, expr), stmt.line, "forward", stmt.temporary)
+        # (a line with a note keeps its name, so the note stays next to it)
+        line = Line(assign(target, expr), stmt.line, "forward", stmt.temporary and not note)
         line.note = note
         self.out.append(line)
 
@@ -510,7 +540,7 @@ class ForwardMode:
                          keywords=copy_tree(list(call.keywords)))
         targets = stmt.targets if len(stmt.targets) > 1 else stmt.targets[0]
         shown = name if preferred == name else "a lambda"
-        self.emit(targets, expr, stmt, note=f"custom forward rule {shown} of {to_source(call.func)}")
+        self.emit(targets, expr, stmt, note=f"custom forward rule of {to_source(call.func)}: {shown}")
 
     def result_tangent(self, ret):
         name = ret.name

@@ -27,7 +27,9 @@ _CACHE = weakref.WeakKeyDictionary()   # function -> {wrt names: ForwardTransfor
 
 
 def optimize_forward(code):
-    """Copy propagation, dead code and single-use temporaries, as for gradients."""
+    """Copy propagation, dead code and single-use temporaries, as for gradients.  Temporaries
+    are also inlined first, so `t_x_3 = t_times` takes the expression, not the other name."""
+    code.lines = inline_temporaries(code.lines, [code.value, code.tangent])
     ends = propagate_copies(code.lines, [code.value, code.tangent])
     code.value, code.tangent = ends
     lines = eliminate_dead(code.lines, ends)
@@ -136,7 +138,7 @@ class JvpFunction:
         names = [p.name for p in inspect.signature(target).parameters.values()]
         self._positions = [names.index(w) for w in self._wrt]
         self._transformed = None
-        functools.update_wrapper(self, func)
+        functools.update_wrapper(self, func, updated=())   # (not a GradientFunction's state)
 
     def _transform(self):
         if self._transformed is None:
