@@ -224,6 +224,19 @@ def _total(terms):
     return total
 
 
+class _DefaultKeywords(gast.NodeTransformer):
+    """Leave out what templates spell out and NumPy assumes: `axis=None`, `keepdims=False`."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = getattr(node.func, "attr", None)
+        if getattr(getattr(node.func, "value", None), "srcgrad_object", None) is np and \
+                func in ("sum", "mean", "max", "min"):
+            node.keywords = [k for k in node.keywords if not (
+                (k.arg, const_value(k.value) if is_const(k.value) else 0) in (("axis", None), ("keepdims", False)))]
+        return node
+
+
 def _elements(atom):
     return atom.elts if isinstance(atom, (gast.Tuple, gast.List)) else [atom]
 
@@ -304,10 +317,27 @@ class ForwardMode:
             return make_const(0.0)            # a Python number's tangent is one too
         return np_call(self.ns, "zeros_like", copy_tree(atom))
 
+    def leaves(self, expr):
+        """The operands of an elementwise expression (ufuncs and np.where, however named)."""
+        if isinstance(expr, gast.Call) and not expr.keywords:
+            try:
+                func = self.ns.lookup(expr.func)
+            except Exception:
+                func = None
+            if isinstance(func, np.ufunc) or func is np.where:
+                for arg in expr.args:
+                    yield from self.leaves(arg)
+                return
+        if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+            for child in _elementwise_leaves(expr):
+                yield from (self.leaves(child) if isinstance(child, gast.Call) else [child])
+            return
+        yield expr
+
     def tangent_class(self, expr):
         """The shape class of an elementwise tangent expression, or None if unknown."""
         cls = SCALAR
-        for leaf in _elementwise_leaves(expr):
+        for leaf in self.leaves(expr):
             if isinstance(leaf, gast.Name):
                 primal = self.primal_of.get(leaf.id)
                 if primal is None:
@@ -516,13 +546,11 @@ class ForwardMode:
             for index, atom in pieces:
                 if not self.live(atom):
                     continue
-                bindings = dict(op.bindings, ans=name_node(out))
+                bindings = dict(op.bindings, ans=name_node(out), index=make_const(index))
                 bindings[first] = self.tangent(atom) if elementwise else self.full_tangent(atom, stmt.line)
-                if index is not None:
-                    bindings["index"] = make_const(index)
                 term = templates.instantiate(template, bindings, self.ns)[position]
                 if term is not None:
-                    terms.append(term)
+                    terms.append(_DefaultKeywords().visit(term))
         return _total(terms)
 
     def custom_tangent(self, stmt, op):
