@@ -360,9 +360,14 @@ class ForwardMode:
         ret = body[-1]
         self.active = analysis.varied & analysis.find_useful(body, {ret.name})
         targets = [t for s in _flatten(body) if isinstance(s, Assign) for t in s.targets]
-        self.merged = {t for t, n in Counter(targets).items() if n > 1}   # merges, loop values
-        self.definition = {t: s for s in _flatten(body) if isinstance(s, Assign)
-                           for t in s.targets}
+        # values set in several places: merges of branches (a name first set on both sides
+        # keeps one name), loop-carried values
+        self.merged = {t for t, n in Counter(targets).items() if n > 1}
+        self.definitions = {}
+        for stmt in _flatten(body):
+            if isinstance(stmt, Assign):
+                for t in stmt.targets:
+                    self.definitions.setdefault(t, []).append(stmt.value)
         lines = self.block(body[:-1])
         self.out = lines
         tangent = self.result_tangent(ret)
@@ -501,8 +506,12 @@ class ForwardMode:
             expr = self.zero(name_node(out))
         elif elementwise:
             cls = self.tangent_class(expr)
-            if cls != self.analysis.tokens.get(out):
-                self.loose[out] = cls if cls is not None else self.analysis.new_token()
+            here = self.analysis.broadcast_token([op.bindings[p] for p, _ in op.entries])
+            if cls != here:                  # smaller than the value: loose
+                if out in self.merged:       # (a value several paths set has a full tangent)
+                    expr = self.broadcast(expr, out)
+                else:
+                    self.loose[out] = cls if cls is not None else self.analysis.new_token()
         self.emit(out, expr, stmt)
 
     def linear(self, stmt, op, elementwise):
@@ -584,16 +593,27 @@ class ForwardMode:
 
     def zero_result(self, atom):
         """The tangent of a result without one: zeros, in a tuple's structure."""
-        seen = set()
-        while isinstance(atom, gast.Name) and atom.id in self.definition and atom.id not in seen:
-            seen.add(atom.id)
-            value = self.definition[atom.id].value
+        packed = self.packed_layout(atom, set())
+        if packed is None:
+            return self.zero(atom)
+        if isinstance(packed, (gast.Tuple, gast.List)) and atom.id not in self.merged:
+            return type(packed)(elts=[self.zero_result(e) for e in packed.elts], ctx=gast.Load())
+        items = [gast.Subscript(value=name_node(atom.id), slice=make_const(k), ctx=gast.Load())
+                 for k in range(len(packed.elts))]      # its elements differ by path
+        return type(packed)(elts=[np_call(self.ns, "zeros_like", e) for e in items], ctx=gast.Load())
+
+    def packed_layout(self, atom, seen):
+        """The tuple (or list) literal a name holds on some path, following copies."""
+        if not isinstance(atom, gast.Name) or atom.id in seen:
+            return None
+        seen.add(atom.id)
+        for value in self.definitions.get(atom.id, ()):
             if isinstance(value, (gast.Tuple, gast.List)):
-                return type(value)(elts=[self.zero_result(e) for e in value.elts], ctx=gast.Load())
-            if not isinstance(value, gast.Name):
-                break
-            atom = value
-        return self.zero(atom)
+                return value
+            found = self.packed_layout(value, seen)
+            if found is not None:
+                return found
+        return None
 
 
 def differentiate_forward(normal, wrt):

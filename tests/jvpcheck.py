@@ -13,11 +13,11 @@ def numerical_jvp(f, args, tangents, eps=1e-6):
     """(f(args + eps t) - f(args - eps t)) / 2 eps, per output of a tuple result."""
     def moved(sign):
         return [a + sign * eps * t if t is not None else a for a, t in zip(args, tangents)]
-    up, down = f(*moved(1.0)), f(*moved(-1.0))
-    if isinstance(up, tuple):
-        return tuple((np.asarray(u, dtype=float) - np.asarray(d, dtype=float)) / (2 * eps)
-                     for u, d in zip(up, down))
-    return (np.asarray(up, dtype=float) - np.asarray(down, dtype=float)) / (2 * eps)
+    def difference(up, down):
+        if isinstance(up, tuple):
+            return tuple(difference(u, d) for u, d in zip(up, down))
+        return (np.asarray(up, dtype=float) - np.asarray(down, dtype=float)) / (2 * eps)
+    return difference(f(*moved(1.0)), f(*moved(-1.0)))
 
 
 def random_tangents(args, seed=0):
