@@ -237,6 +237,27 @@ class _DefaultKeywords(gast.NodeTransformer):
         return node
 
 
+class _Subtract(gast.NodeTransformer):
+    """`a + -b * c` as `a - b * c` (what inlining terms into one expression leaves)."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        positive = _without_minus(node.right) if isinstance(node.op, gast.Add) else None
+        if positive is not None:
+            return gast.BinOp(left=node.left, op=gast.Sub(), right=positive)
+        return node
+
+
+def tidy(lines):
+    """Final touches to the optimized Lines."""
+    for line in lines:
+        if line.body is not None:
+            tidy(line.body)
+            tidy(line.orelse)
+        elif isinstance(line.stmt, gast.Assign):
+            line.stmt.value = _Subtract().visit(line.stmt.value)
+
+
 def _elements(atom):
     return atom.elts if isinstance(atom, (gast.Tuple, gast.List)) else [atom]
 

@@ -19,7 +19,7 @@ import numpy as np
 from .api import GradientFunction, _resolve_wrt
 from .build import build
 from .errors import GradientRuntimeError, SrcgradError
-from .forward import differentiate_forward, emit_forward, normalize
+from .forward import differentiate_forward, emit_forward, normalize, tidy
 from .optimize import eliminate_dead, inline_temporaries, propagate_copies
 from .source import parse_function
 
@@ -34,6 +34,7 @@ def optimize_forward(code):
     code.value, code.tangent = ends
     lines = eliminate_dead(code.lines, ends)
     code.lines = inline_temporaries(lines, ends)
+    tidy(code.lines)
 
 
 class ForwardTransformed:
