@@ -54,6 +54,71 @@ class _Normalizer(Normalizer):
             return None
         return obj
 
+    def run(self):
+        """Normalize, reading stacks (a generated gradient's tape) as values: `tape.append(v)`
+        as `tape = tape_push(tape, v)`, `a, b = tape.pop()` as `(a, b), tape = tape_pop(tape)`.
+        The tape is then carried through loops like any value, and each pop reads the tape
+        the one before it left (so no pop is dropped as dead code when its values are)."""
+        func = self.parsed.node
+        tapes = _stacks(func)
+        if tapes:
+            rewrite = _StackCalls(tapes, self.helper_name("tape_push"), self.helper_name("tape_pop"))
+            func.body = [rewrite.visit(stmt) for stmt in func.body]
+        normal = super().run()
+        normal.tapes = {ssa for ssa, user in self.user_of.items() if user in tapes} | tapes
+        return normal
+
+
+def _stacks(func):
+    """Names bound once to `[]` and otherwise used only in `name.append(v)` statements and
+    `... = name.pop()` assignments."""
+    empty, stores, fine, loads = Counter(), Counter(), set(), Counter()
+    for node in gast.walk(func):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
+                isinstance(node.targets[0], gast.Name) and isinstance(node.value, gast.List) \
+                and not node.value.elts:
+            empty[node.targets[0].id] += 1
+        call = node.value if isinstance(node, (gast.Expr, gast.Assign)) else None
+        if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and \
+                isinstance(call.func.value, gast.Name) and not call.keywords and (
+                (isinstance(node, gast.Expr) and call.func.attr == "append" and len(call.args) == 1)
+                or (isinstance(node, gast.Assign) and call.func.attr == "pop" and not call.args)):
+            fine.add(id(call.func.value))
+        if isinstance(node, gast.Name):
+            (stores if isinstance(node.ctx, gast.Store) else loads)[node.id] += 1
+    ok = {n.id for n in gast.walk(func) if isinstance(n, gast.Name) and id(n) in fine}
+    bad = {n.id for n in gast.walk(func) if isinstance(n, gast.Name) and
+           isinstance(n.ctx, gast.Load) and id(n) not in fine}
+    return {name for name, count in empty.items()
+            if count == 1 == stores[name] and name in ok and name not in bad}
+
+
+class _StackCalls(gast.NodeTransformer):
+    def __init__(self, names, push, pop):
+        self.names, self.push, self.pop = names, push, pop
+
+    def visit_Expr(self, node):
+        call = node.value
+        if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and \
+                getattr(call.func.value, "id", None) in self.names:
+            name = call.func.value.id
+            new = gast.Assign(targets=[name_node(name, store=True)], value=gast.Call(
+                func=name_node(self.push), args=[name_node(name)] + call.args, keywords=[]),
+                type_comment=None)
+            return gast.copy_location(new, node)
+        return node
+
+    def visit_Assign(self, node):
+        call = node.value
+        if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and \
+                getattr(call.func.value, "id", None) in self.names:
+            name = call.func.value.id
+            target = gast.Tuple(elts=[node.targets[0], name_node(name, store=True)], ctx=gast.Store())
+            new = gast.Assign(targets=[target], value=gast.Call(
+                func=name_node(self.pop), args=[name_node(name)], keywords=[]), type_comment=None)
+            return gast.copy_location(new, node)
+        return node
+
 
 def normalize(parsed):
     return _Normalizer(parsed).run()
@@ -179,6 +244,8 @@ def _template_entries(template):
 
 def differentiable(rule):
     """The parameters of a rule through which a tangent flows."""
+    if getattr(rule, "params", ()):
+        return list(rule.params)
     if callable(rule.jvp):
         return [p for p, has in _template_entries(rule.jvp) if has]
     if rule.template is not None:
@@ -290,7 +357,8 @@ class ForwardMode:
         self.primal_of = {}        # tangent name (or its broadcast) -> value
         self.loose = {}            # value -> the shape class of its tangent, if smaller
         self.full = {}             # value -> its tangent broadcast to its shape, on this path
-        self.constants = {}        # value -> the Python number it was bound to
+        self.constants = {}        # value -> the Python number (or None) it was bound to
+        self.popped = set()        # values `tape_pop` gave
         self.out = []              # where tangent statements go
 
     # --- names and values --------------------------------------------------------------
@@ -331,9 +399,15 @@ class ForwardMode:
     def zero(self, atom):
         """The tangent of a value without one, where a tangent must exist (a value merged
         with one that has a tangent, an element of a joined array, a result)."""
-        value = const_value(atom) if is_const(atom) else self.constants.get(getattr(atom, "id", None))
-        if value is None and is_const(atom):
-            return make_const(None)           # a loop variable not bound before the loop
+        if isinstance(atom, gast.Name) and atom.id not in self.merged:
+            layout = self.packed_layout(atom, set())
+            if layout is not None:           # a tuple or list literal: one of zeros
+                return type(layout)(elts=[self.zero(e) for e in layout.elts], ctx=gast.Load())
+        if isinstance(atom, (gast.Tuple, gast.List)):
+            return type(atom)(elts=[self.zero(e) for e in atom.elts], ctx=gast.Load())
+        value = const_value(atom) if is_const(atom) else self.constants.get(getattr(atom, "id", None), ())
+        if value is None:
+            return make_const(None)           # a name bound before a loop that sets it
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return make_const(0.0)            # a Python number's tangent is one too
         return np_call(self.ns, "zeros_like", copy_tree(atom))
@@ -377,6 +451,8 @@ class ForwardMode:
     def run(self):
         analysis, body = self.analysis, self.normal.body
         tangent_params = [self.tangent_name(w) for w in self.wrt]
+        # a tape has a tangent tape wherever it is, so pushes and pops stay paired
+        analysis.varied |= getattr(self.normal, "tapes", set())
         analysis.analyze()
         ret = body[-1]
         self.active = analysis.varied & analysis.find_useful(body, {ret.name})
@@ -437,7 +513,7 @@ class ForwardMode:
         (target, *more), value = stmt.targets, stmt.value
         if more or target in self.merged:
             return
-        if _number(value):
+        if _number(value) or (is_const(value) and const_value(value) is None):
             self.constants[target] = const_value(value)
         elif isinstance(value, gast.Name) and value.id in self.constants:
             self.constants[target] = self.constants[value.id]
@@ -507,9 +583,17 @@ class ForwardMode:
 
     def rule_tangent(self, stmt, op):
         rule = op.rule
+        if len(stmt.targets) > 1 and rule.output is None:
+            return self.unpacked_tangent(stmt, op)
         out = stmt.targets[rule.output or 0] if len(stmt.targets) > 1 else stmt.targets[0]
         if out not in self.active:
             return
+        if rule.func is rules.tape_push:
+            return self.emit(out, self.pushed(stmt, op), stmt)
+        if rule.func is rules.tape_pop:
+            self.popped.add(out)
+        elif rule.func is rules.getitem and self.from_tape(op):
+            self.loose[out] = self.analysis.new_token()
         for param in rule.missing:
             if any(self.live(a) for a in _elements(op.bindings.get(param, make_const(None)))):
                 raise self.parsed.error(
@@ -534,6 +618,34 @@ class ForwardMode:
                 else:
                     self.loose[out] = cls if cls is not None else self.analysis.new_token()
         self.emit(out, expr, stmt)
+
+    def unpacked_tangent(self, stmt, op):
+        """`a, b = v[k]` (or `v, tape = tape_pop(tape)`): the tangent unpacked the same way.
+        What comes off a tape may have a loose tangent (a pushed `0.0` for one without)."""
+        rule = op.rule
+        if rule.jvp is rules.linear:
+            expr = self.linear(stmt, op, False)
+        else:
+            expr = self.from_template(rule.jvp or rule.template, op, stmt.targets[0], stmt, False)
+        off_tape = rule.func is rules.tape_pop or self.from_tape(op)
+        for t in stmt.targets[:-1] if rule.func is rules.tape_pop else stmt.targets:
+            if off_tape:
+                self.loose[t] = self.analysis.new_token()
+        self.emit(list(stmt.targets), expr, stmt)
+
+    def from_tape(self, op):
+        """Whether a getitem reads the values a tape pop gave (`tape_pop(tape)[0]`)."""
+        return op.rule.func is rules.getitem and getattr(op.bindings.get("a"), "id", None) in self.popped \
+            and const_value(op.bindings["index"]) == 0 if is_const(op.bindings.get("index")) else False
+
+    def pushed(self, stmt, op):
+        """`tape_push(t_tape, (t_a, 0.0))`: tangents as they are (loose or not), `0.0` for a
+        value without one: what is popped is taken as loose, broadcast where needed."""
+        tape, value = op.bindings["tape"], op.bindings["value"]
+        replace = {id(tape): self.full_tangent(tape, stmt.line) if self.live(tape) else self.zero(tape)}
+        for atom in _elements(value):
+            replace[id(atom)] = self.tangent(atom) if self.live(atom) else make_const(0.0)
+        return _replaced(stmt.value, replace)
 
     def linear(self, stmt, op, elementwise):
         """The function applied to the tangents; a zero for each argument without one."""

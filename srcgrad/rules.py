@@ -37,7 +37,7 @@ import math
 import numpy as np
 
 from .runtime import (concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint, getitem,
-                      with_set, zero_at, einsum_adjoint_jvp, norm_jvp,
+                      with_set, zero_at, einsum_adjoint_jvp, norm_jvp, tape_pop, tape_push,
                       hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
                       matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint,
                       solve_adjoint, tensordot_adjoint, tile_adjoint, trace_adjoint,
@@ -114,13 +114,14 @@ multilinear = Forward("multilinear")    # tangent = sum over arguments, one tang
 FORWARD_ONLY = {}  # function -> Rule with a forward rule only (runtime helpers of gradients)
 
 
-def forward_only(funcs, jvp, missing=""):
+def forward_only(funcs, jvp, missing="", params=""):
     """Forward rules for functions generated gradients call (so `jvp(grad(f))` works).
-    `linear`: linear in the first parameter, the others are read for their shapes only;
-    `missing` names parameters whose tangent has no rule (an error if they have one)."""
+    `linear`: linear in the first parameter (or in `params`), the others are read for their
+    shapes only; `missing` names parameters whose tangent has no rule (an error if they have one)."""
     for func in funcs if isinstance(funcs, tuple) else (funcs,):
         for name, obj in _resolve(func) if isinstance(func, str) else [(func.__name__, func)]:
             FORWARD_ONLY[obj] = Rule(obj, name, None, "forward", jvp=jvp, missing=tuple(missing.split()))
+            FORWARD_ONLY[obj].params = tuple(params.split())
 
 
 # Template building blocks, inlined where they are used.
@@ -251,6 +252,9 @@ forward_only(einsum_adjoint, lambda t, ans, g, operands, subscripts, which: (ein
 forward_only(prod_adjoint, linear, missing="ans a")
 forward_only(norm_adjoint, linear, missing="ans x")
 forward_only(solve_adjoint, linear, missing="ans a")
+# a gradient's tape (forward.py reads `tape.append(v)` as `tape = tape_push(tape, v)`)
+forward_only(tape_push, linear, params="tape value")
+forward_only(tape_pop, linear)
 # --- no derivative ---------------------------------------------------------------------
 nondiff("zeros ones empty full zeros_like ones_like empty_like full_like eye identity arange "
         "linspace logspace geomspace meshgrid tri shape ndim size result_type "

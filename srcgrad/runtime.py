@@ -442,6 +442,18 @@ def einsum_adjoint_jvp(g, subscripts, operands, which, index, t):
     return einsum_adjoint(g, subscripts, operands, which)
 
 
+def tape_push(tape, value):
+    """`tape.append(value)` as a function of the tape (how forward mode reads a generated
+    gradient's tape: an ordinary value, with a tangent tape next to it)."""
+    tape.append(value)
+    return tape
+
+
+def tape_pop(tape):
+    """`tape.pop()`, returning the tape too (each pop reads the version the last one left)."""
+    return tape.pop(), tape
+
+
 # --- the wrapper's finishing touch -------------------------------------------------
 
 def fit_gradient(grad, like, copy):

@@ -348,6 +348,63 @@ def test_jvp_of_gradient_through_branches_and_helpers():
         check_jvp(srcgrad.grad(f, wrt=(0, 1)), RNG.normal(size=(2, 3)) + shift, RNG.normal(size=(3, 3)))
 
 
+def rnn_loss(Wh, Wx, xs, h0):
+    return rnn(Wh, Wx, xs, h0)[0]
+
+
+def loops_for_hessians(x, A, n):
+    s = 0.0
+    for i in range(n):                          # a tape of this loop...
+        if i % 2 == 0:
+            s = s + np.sin(x[i % 3]) * x[(i + 1) % 3]
+        else:
+            s = s * 0.9
+            if s > 5.0:
+                break
+    y = x
+    k = 0
+    while np.sum(y ** 2) < 10.0 and k < 20:    # ... and of this one, on the same list
+        y = A @ np.tanh(y) + 0.5 * y
+        k += 1
+    return s + np.sum(y * y)
+
+
+def test_jvp_of_grad_through_loops_replays_the_tape_with_a_tangent_tape():
+    Wh, Wx = RNG.normal(size=(4, 4)) * 0.5, RNG.normal(size=(4, 3))
+    xs, h0 = RNG.normal(size=(5, 3)), RNG.normal(size=4)
+    for wrt in (0, (0, 1)):
+        check_jvp(srcgrad.grad(rnn_loss, wrt=wrt), Wh, Wx, xs, h0, rtol=1e-5)
+    grad = srcgrad.grad(loops_for_hessians, wrt=(0, 1))
+    for n in (0, 3, 8):
+        check_jvp(grad, RNG.normal(size=3), RNG.normal(size=(3, 3)), n, rtol=1e-5)
+    source = srcgrad.jvp_function(grad, wrt=0).source
+    assert "t_tape = []" in source and "tape_pop(t_tape" in source
+
+
+def test_jvp_of_grad_of_data_pushed_without_a_tangent():
+    """The tape holds values without a tangent (the data `xs[t]`): their tangents come off
+    the tangent tape as 0.0 and are broadcast where a rule needs a full one."""
+    def f(w, xs):
+        total = 0.0
+        for t in range(len(xs)):
+            total = total + np.sum(np.tanh(xs[t] * w) * xs[t])
+        return total
+    check_jvp(srcgrad.grad(f, wrt=(0, 1)), RNG.normal(size=3), RNG.normal(size=(4, 3)), rtol=1e-5)
+
+
+def stack_user(x):
+    stack = []
+    for i in range(3):
+        stack.append(x * (i + 1.0))
+    a = stack.pop()
+    b = stack.pop()
+    return a * b
+
+
+def test_a_stack_in_user_code():
+    check_jvp(stack_user, RNG.normal(size=3))
+
+
 # --- custom rules -----------------------------------------------------------------------------
 @srcgrad.custom_vjp
 def softplus(x):
