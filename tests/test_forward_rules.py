@@ -15,8 +15,8 @@ from srcgrad import rules
 from srcgrad.runtime import (concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
                              hstack_adjoint, index_adjoint, inner_adjoint, matmul_adjoint_lhs,
                              matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint,
-                             solve_adjoint, tensordot_adjoint, tile_adjoint, trace_adjoint,
-                             unbroadcast, vstack_adjoint, zero_at)
+                             solve_adjoint, tape_pop, tape_push, tensordot_adjoint, tile_adjoint,
+                             trace_adjoint, unbroadcast, vstack_adjoint, zero_at)
 
 CASES = []        # (rule key, function, arguments)
 
@@ -393,6 +393,15 @@ def nonlinear_adjoints_in_g(g):
             norm_adjoint(g, np.linalg.norm(P34, 1, axis=0), P34, 1, 0, False),
             solve_adjoint(g, np.linalg.solve(A, P34[0]), A, P34[0], 0),
             solve_adjoint(g, np.linalg.solve(A, P34[0]), A, P34[0], 1))
+
+
+@case(tape_push, rand((3,), seed=58), 0.5)
+@case(tape_pop, rand((3,), seed=58), 0.5)
+def tapes(x, s):
+    tape = tape_push(tape_push([], x * s), (x, 2.0))
+    (a, b), tape = tape_pop(tape)
+    c, tape = tape_pop(tape)
+    return a * b + c, len(tape)
 
 
 # --- the tests ------------------------------------------------------------------------------
