@@ -304,25 +304,47 @@ class _DefaultKeywords(gast.NodeTransformer):
         return node
 
 
-class _Subtract(gast.NodeTransformer):
-    """`a + -b * c` as `a - b * c` (what inlining terms into one expression leaves)."""
+class _Tidy(gast.NodeTransformer):
+    """`a + -b * c` as `a - b * c` (what inlining terms into one expression leaves), and
+    `t * 2.0` for `t * 2` where `t` is a tangent, always a float (NumPy 2 is slower with
+    int scalars)."""
+
+    def __init__(self, tangents):
+        self.tangents = tangents
+
+    def floating(self, node):
+        if isinstance(node, gast.Name):
+            return node.id in self.tangents
+        if isinstance(node, gast.BinOp) and not isinstance(node.op, gast.MatMult):
+            return self.floating(node.left) or self.floating(node.right)
+        return isinstance(node, gast.UnaryOp) and self.floating(node.operand)
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
+        if isinstance(node.op, (gast.Mult, gast.Div)):
+            for side, other in (("left", node.right), ("right", node.left)):
+                value = getattr(node, side)
+                if isinstance(value, gast.Constant) and type(value.value) is int and self.floating(other):
+                    setattr(node, side, make_const(float(value.value)))
         positive = _without_minus(node.right) if isinstance(node.op, gast.Add) else None
         if positive is not None:
             return gast.BinOp(left=node.left, op=gast.Sub(), right=positive)
         return node
 
 
-def tidy(lines):
-    """Final touches to the optimized Lines."""
+def tidy(code):
+    """Final touches to the optimized Lines of a Tangents."""
+    for line in _every_line(code.lines):
+        if line.body is None and isinstance(line.stmt, gast.Assign):
+            line.stmt.value = _Tidy(code.tangent_names).visit(line.stmt.value)
+
+
+def _every_line(lines):
     for line in lines:
+        yield line
         if line.body is not None:
-            tidy(line.body)
-            tidy(line.orelse)
-        elif isinstance(line.stmt, gast.Assign):
-            line.stmt.value = _Subtract().visit(line.stmt.value)
+            yield from _every_line(line.body)
+            yield from _every_line(line.orelse)
 
 
 def _elements(atom):
@@ -346,6 +368,7 @@ class Tangents:
     namer: object
     wrt: tuple
     tangent_params: list             # the parameters holding the tangents of `wrt`
+    tangent_names: set               # every name that holds a tangent
 
 
 class ForwardMode:
@@ -470,7 +493,7 @@ class ForwardMode:
         tangent = self.result_tangent(ret)
         prefix = "jvp_"
         return Tangents(self.parsed, prefix + self.parsed.name, lines, name_node(ret.name),
-                        tangent, self.ns, self.namer, self.wrt, tangent_params)
+                        tangent, self.ns, self.namer, self.wrt, tangent_params, set(self.primal_of))
 
     def block(self, body):
         """Lines for a block: per source line, its statements, then their tangents."""
@@ -717,11 +740,13 @@ class ForwardMode:
         if name in self.active:
             if name not in self.loose:
                 return self.tangent(name_node(name))
+            # a result of its own (writable), not a broadcast view
             full = gast.Call(func=gast.Attribute(value=self.broadcast(self.tangent(name_node(name)), name),
                                                  attr="copy", ctx=gast.Load()), args=[], keywords=[])
-            line = Line(assign(self.tangent_name(name) + "_full", full), ret.line, "forward")
-            self.out.append(line)
-            return name_node(self.tangent_name(name) + "_full")
+            result = self.namer.fresh(self.tangent_name(name) + "_full")
+            self.primal_of[result] = name
+            self.out.append(Line(assign(result, full), ret.line, "forward"))
+            return name_node(result)
         return self.zero_result(name_node(name))
 
     def zero_result(self, atom):

@@ -34,7 +34,7 @@ def optimize_forward(code):
     code.value, code.tangent = ends
     lines = eliminate_dead(code.lines, ends)
     code.lines = inline_temporaries(lines, ends)
-    tidy(code.lines)
+    tidy(code)
 
 
 class ForwardTransformed:
@@ -144,6 +144,8 @@ class JvpFunction:
     def _transform(self):
         if self._transformed is None:
             self._transformed = _transformed(self._target, self._wrt)
+            fast = self._compile_call(self._transformed)
+            self.__class__ = type(type(self).__name__, (type(self),), {"__call__": fast})
         return self._transformed
 
     @property
@@ -152,6 +154,46 @@ class JvpFunction:
         return self._transform().source
 
     def __call__(self, primals, tangents):
+        self._transform()           # installs the compiled __call__ below, then runs it
+        return self(primals, tangents)
+
+    def _compile_call(self, t):
+        """A `__call__` that checks the usual case inline (an array or float tangent of its
+        argument's shape and floating dtype) and takes the general path otherwise."""
+        scope = {"_fn": t.fn, "_ndarray": np.ndarray, "_Error": SrcgradError, "_tuple": tuple}
+        n = len(self._wrt)
+        names = [f"_t{i}" for i in range(n)]
+        lines = ["def __call__(self, primals, tangents):",
+                 f"    if type(primals) is not _tuple or len(primals) <= {max(self._positions, default=-1)}"
+                 f"{'' if self._single else ' or type(tangents) is not _tuple or len(tangents) != ' + str(n)}:",
+                 "        return self._call(primals, tangents)"]
+        if n:
+            lines.append(f"    {', '.join(names)}{',' if n == 1 and not self._single else ''} = tangents")
+        for name, position in zip(names, self._positions):
+            p = f"primals[{position}]"
+            lines += [f"    if not ((type({name}) is _ndarray and type({p}) is _ndarray and "
+                      f"{name}.shape == {p}.shape and {name}.dtype.kind == 'f' == {p}.dtype.kind) or "
+                      f"(type({name}) is float and type({p}) is float)):",
+                      "        return self._call(primals, tangents)"]
+        call = ", ".join(f"{param}={name}" for param, name in zip(t.tangent_params, names))
+        lines += ["    try:",
+                  f"        return _fn(*primals{', ' + call if call else ''})",
+                  "    except _Error:",
+                  "        raise",
+                  "    except Exception as exc:",
+                  "        self._raise_runtime_error(exc)",
+                  "        raise"]
+        exec(compile("\n".join(lines), f"<srcgrad jvp call of {self._target.__qualname__}>", "exec"),
+             scope)
+        return scope["__call__"]
+
+    def _raise_runtime_error(self, exc):
+        error = self._transformed.runtime_error(exc)
+        if error is not None:
+            raise error from exc
+
+    def _call(self, primals, tangents):
+        """The general path: every tangent checked (and converted) before anything runs."""
         t = self._transform()
         primals = tuple(primals)
         tangents = (tangents,) if self._single else tuple(tangents)
@@ -169,9 +211,7 @@ class JvpFunction:
         except SrcgradError:
             raise
         except Exception as exc:
-            error = t.runtime_error(exc)
-            if error is not None:
-                raise error from exc
+            self._raise_runtime_error(exc)
             raise
 
     def _default(self, name):
@@ -208,18 +248,27 @@ def jvp(f, primals, tangents):
     as is a tangent `None`; every other tangent must be a float or float array of its
     argument's shape.  `f`'s result may be a scalar, an array, or a tuple of them.
     """
-    primals, tangents = tuple(primals), tuple(tangents)
+    if type(primals) is not tuple:
+        primals = tuple(primals)
+    if type(tangents) is not tuple:
+        tangents = tuple(tangents)
     if len(primals) != len(tangents):
         raise SrcgradError(f"jvp needs one tangent per argument: {len(primals)} argument(s), "
                            f"{len(tangents)} tangent(s)",
                            hint="pass None (or anything) for an argument without a tangent")
-    active = tuple(i for i, (p, t) in enumerate(zip(primals, tangents))
-                   if t is not None and (_is_float(p) or isinstance(p, complex) or
-                                         getattr(getattr(p, "dtype", None), "kind", "") == "c"))
-    per_function = _FUNCTIONS.setdefault(f, {}) if _weakrefable(f) else {}
-    if active not in per_function:
-        per_function[active] = JvpFunction(f, wrt=active)
-    return per_function[active](primals, tuple(tangents[i] for i in active))
+    active = []
+    for i, p in enumerate(primals):
+        if tangents[i] is not None and (
+                (type(p) is np.ndarray and p.dtype.kind in "fc") or _is_float(p) or
+                isinstance(p, complex) or getattr(getattr(p, "dtype", None), "kind", "") == "c"):
+            active.append(i)        # (complex: refused with a message when checked)
+    active = tuple(active)
+    try:
+        function = _FUNCTIONS[f][active]
+    except (KeyError, TypeError):
+        per_function = _FUNCTIONS.setdefault(f, {}) if _weakrefable(f) else {}
+        function = per_function[active] = JvpFunction(f, wrt=active)
+    return function(primals, tuple([tangents[i] for i in active]))
 
 
 def _weakrefable(obj):

@@ -473,7 +473,7 @@ def test_source_of_an_elementwise_chain():
     assert code(srcgrad.jvp_function(scalar_out).source) == [
         "tanh_x = np.tanh(x)",
         "scalar_out = np.sum(tanh_x ** 2)",
-        "t_scalar_out = np.sum(t_x * (1.0 - tanh_x * tanh_x) * 2 * tanh_x)",
+        "t_scalar_out = np.sum(t_x * (1.0 - tanh_x * tanh_x) * 2.0 * tanh_x)",
         "return scalar_out, t_scalar_out"]
 
 
