@@ -258,6 +258,12 @@ def jvp(f, primals, tangents):
                            hint="pass None (or anything) for an argument without a tangent")
     active = []
     for i, p in enumerate(primals):
+        if tangents[i] is not None and isinstance(p, (dict, list, tuple)):
+            raise SrcgradError(f"jvp of {getattr(f, '__name__', f)}: argument {i} is a "
+                               f"{type(p).__name__}; srcgrad's jvp takes tangents of arrays and "
+                               "floats, not of containers (yet)",
+                               hint="pass the arrays as separate arguments, or None as the "
+                                    "container's tangent")
         if tangents[i] is not None and (
                 (type(p) is np.ndarray and p.dtype.kind in "fc") or _is_float(p) or
                 isinstance(p, complex) or getattr(getattr(p, "dtype", None), "kind", "") == "c"):

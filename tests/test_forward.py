@@ -405,6 +405,15 @@ def test_a_stack_in_user_code():
     check_jvp(stack_user, RNG.normal(size=3))
 
 
+def test_jvp_of_a_jvp_function_is_a_second_directional_derivative():
+    def f(x):
+        return np.sum(np.sin(x) * x ** 2)
+    x, v, w = RNG.normal(size=3), RNG.normal(size=3), RNG.normal(size=3)
+    (_, first), (_, second) = srcgrad.jvp(srcgrad.jvp_function(f), (x, v), (w, np.zeros(3)))
+    hessian = np.diag(2 * np.sin(x) + 4 * x * np.cos(x) - x ** 2 * np.sin(x))
+    assert second == pytest.approx(v @ hessian @ w, rel=1e-10)
+
+
 # --- custom rules -----------------------------------------------------------------------------
 @srcgrad.custom_vjp
 def softplus(x):
@@ -560,6 +569,9 @@ def test_tangent_checks_before_running():
         srcgrad.jvp_function(power, wrt=1)((x, 3), 1.0)
     with pytest.raises(SrcgradError, match="complex"):
         srcgrad.jvp(scalar_out, (x + 1j,), (x,))
+    with pytest.raises(SrcgradError, match="argument 0 is a dict; srcgrad's jvp takes tangents "
+                                           "of arrays and floats, not of containers"):
+        srcgrad.jvp(scalar_out, ({"w": x},), ({"w": x},))
 
 
 def with_try(x):
