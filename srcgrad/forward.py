@@ -71,53 +71,60 @@ class _Normalizer(Normalizer):
 
 def _stacks(func):
     """Names bound once to `[]` and otherwise used only in `name.append(v)` statements and
-    `... = name.pop()` assignments."""
-    empty, stores, fine, loads = Counter(), Counter(), set(), Counter()
+    `target = name.pop()` assignments."""
+    empty, stores, fine = Counter(), Counter(), set()
     for node in gast.walk(func):
         if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
                 isinstance(node.targets[0], gast.Name) and isinstance(node.value, gast.List) \
                 and not node.value.elts:
             empty[node.targets[0].id] += 1
-        call = node.value if isinstance(node, (gast.Expr, gast.Assign)) else None
-        if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and \
-                isinstance(call.func.value, gast.Name) and not call.keywords and (
-                (isinstance(node, gast.Expr) and call.func.attr == "append" and len(call.args) == 1)
-                or (isinstance(node, gast.Assign) and call.func.attr == "pop" and not call.args)):
-            fine.add(id(call.func.value))
-        if isinstance(node, gast.Name):
-            (stores if isinstance(node.ctx, gast.Store) else loads)[node.id] += 1
-    ok = {n.id for n in gast.walk(func) if isinstance(n, gast.Name) and id(n) in fine}
-    bad = {n.id for n in gast.walk(func) if isinstance(n, gast.Name) and
-           isinstance(n.ctx, gast.Load) and id(n) not in fine}
+        if _stack_call(node) is not None:
+            fine.add(id(node.value.func.value))
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            stores[node.id] += 1
+    other_uses = {n.id for n in gast.walk(func) if isinstance(n, gast.Name) and
+                  isinstance(n.ctx, gast.Load) and id(n) not in fine}
     return {name for name, count in empty.items()
-            if count == 1 == stores[name] and name in ok and name not in bad}
+            if count == 1 == stores[name] and name not in other_uses}
+
+
+def _stack_call(node):
+    """The name in a statement `name.append(v)` or `target = name.pop()`, else None."""
+    call = node.value if isinstance(node, (gast.Expr, gast.Assign)) else None
+    if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and
+            isinstance(call.func.value, gast.Name) and not call.keywords):
+        return None
+    if isinstance(node, gast.Expr) and call.func.attr == "append" and len(call.args) == 1:
+        return call.func.value.id
+    if isinstance(node, gast.Assign) and len(node.targets) == 1 and call.func.attr == "pop" \
+            and not call.args:
+        return call.func.value.id
+    return None
 
 
 class _StackCalls(gast.NodeTransformer):
+    """`name.append(v)` -> `name = push(name, v)`; `t = name.pop()` -> `t, name = pop(name)`."""
+
     def __init__(self, names, push, pop):
         self.names, self.push, self.pop = names, push, pop
 
     def visit_Expr(self, node):
-        call = node.value
-        if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and \
-                getattr(call.func.value, "id", None) in self.names:
-            name = call.func.value.id
-            new = gast.Assign(targets=[name_node(name, store=True)], value=gast.Call(
-                func=name_node(self.push), args=[name_node(name)] + call.args, keywords=[]),
-                type_comment=None)
-            return gast.copy_location(new, node)
-        return node
+        name = _stack_call(node)
+        if name not in self.names:
+            return node
+        new = gast.Assign(targets=[name_node(name, store=True)], value=gast.Call(
+            func=name_node(self.push), args=[name_node(name)] + node.value.args, keywords=[]),
+            type_comment=None)
+        return gast.copy_location(new, node)
 
     def visit_Assign(self, node):
-        call = node.value
-        if isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and \
-                getattr(call.func.value, "id", None) in self.names:
-            name = call.func.value.id
-            target = gast.Tuple(elts=[node.targets[0], name_node(name, store=True)], ctx=gast.Store())
-            new = gast.Assign(targets=[target], value=gast.Call(
-                func=name_node(self.pop), args=[name_node(name)], keywords=[]), type_comment=None)
-            return gast.copy_location(new, node)
-        return node
+        name = _stack_call(node)
+        if name not in self.names:
+            return self.generic_visit(node)
+        target = gast.Tuple(elts=[node.targets[0], name_node(name, store=True)], ctx=gast.Store())
+        new = gast.Assign(targets=[target], value=gast.Call(
+            func=name_node(self.pop), args=[name_node(name)], keywords=[]), type_comment=None)
+        return gast.copy_location(new, node)
 
 
 def normalize(parsed):
@@ -300,7 +307,7 @@ class _DefaultKeywords(gast.NodeTransformer):
         if getattr(getattr(node.func, "value", None), "srcgrad_object", None) is np and \
                 func in ("sum", "mean", "max", "min"):
             node.keywords = [k for k in node.keywords if not (
-                (k.arg, const_value(k.value) if is_const(k.value) else 0) in (("axis", None), ("keepdims", False)))]
+                is_const(k.value) and (k.arg, const_value(k.value)) in (("axis", None), ("keepdims", False)))]
         return node
 
 
@@ -349,6 +356,9 @@ def _every_line(lines):
 
 def _elements(atom):
     return atom.elts if isinstance(atom, (gast.Tuple, gast.List)) else [atom]
+
+
+_UNKNOWN = object()
 
 
 def _number(node):
@@ -422,13 +432,16 @@ class ForwardMode:
     def zero(self, atom):
         """The tangent of a value without one, where a tangent must exist (a value merged
         with one that has a tangent, an element of a joined array, a result)."""
-        if isinstance(atom, gast.Name) and atom.id not in self.merged:
-            layout = self.packed_layout(atom, set())
-            if layout is not None:           # a tuple or list literal: one of zeros
-                return type(layout)(elts=[self.zero(e) for e in layout.elts], ctx=gast.Load())
         if isinstance(atom, (gast.Tuple, gast.List)):
             return type(atom)(elts=[self.zero(e) for e in atom.elts], ctx=gast.Load())
-        value = const_value(atom) if is_const(atom) else self.constants.get(getattr(atom, "id", None), ())
+        layout = self.packed_layout(atom, set())
+        if layout is not None:               # a tuple or list literal: one of zeros
+            if atom.id not in self.merged:
+                return self.zero(layout)
+            items = [gast.Subscript(value=name_node(atom.id), slice=make_const(k), ctx=gast.Load())
+                     for k in range(len(layout.elts))]      # its elements differ by path
+            return type(layout)(elts=[np_call(self.ns, "zeros_like", e) for e in items], ctx=gast.Load())
+        value = const_value(atom) if is_const(atom) else self.constants.get(getattr(atom, "id", None), _UNKNOWN)
         if value is None:
             return make_const(None)           # a name bound before a loop that sets it
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -452,6 +465,15 @@ class ForwardMode:
             return
         yield expr
 
+    def scalar_constant(self, node):
+        """Whether `node` names a float constant of a module (`np.pi`)."""
+        if not isinstance(node, gast.Attribute):
+            return False
+        try:
+            return type(self.ns.lookup(node)) is float
+        except Exception:
+            return False
+
     def tangent_class(self, expr):
         """The shape class of an elementwise tangent expression, or None if unknown."""
         cls = SCALAR
@@ -464,7 +486,7 @@ class ForwardMode:
                     cls |= self.loose.get(primal, self.analysis.tokens[primal])
                 else:
                     cls |= self.analysis.tokens[primal]        # broadcast to its value
-            elif _number(leaf) or isinstance(getattr(np, getattr(leaf, "attr", ""), None), float):
+            elif _number(leaf) or self.scalar_constant(leaf):
                 continue
             else:
                 return None
@@ -491,8 +513,7 @@ class ForwardMode:
         lines = self.block(body[:-1])
         self.out = lines
         tangent = self.result_tangent(ret)
-        prefix = "jvp_"
-        return Tangents(self.parsed, prefix + self.parsed.name, lines, name_node(ret.name),
+        return Tangents(self.parsed, "jvp_" + self.parsed.name, lines, name_node(ret.name),
                         tangent, self.ns, self.namer, self.wrt, tangent_params, set(self.primal_of))
 
     def block(self, body):
@@ -650,16 +671,17 @@ class ForwardMode:
             expr = self.linear(stmt, op, False)
         else:
             expr = self.from_template(rule.jvp or rule.template, op, stmt.targets[0], stmt, False)
-        off_tape = rule.func is rules.tape_pop or self.from_tape(op)
-        for t in stmt.targets[:-1] if rule.func is rules.tape_pop else stmt.targets:
-            if off_tape:
+        if rule.func is rules.tape_pop or self.from_tape(op):
+            for t in stmt.targets[:-1] if rule.func is rules.tape_pop else stmt.targets:
                 self.loose[t] = self.analysis.new_token()
         self.emit(list(stmt.targets), expr, stmt)
 
     def from_tape(self, op):
         """Whether a getitem reads the values a tape pop gave (`tape_pop(tape)[0]`)."""
-        return op.rule.func is rules.getitem and getattr(op.bindings.get("a"), "id", None) in self.popped \
-            and const_value(op.bindings["index"]) == 0 if is_const(op.bindings.get("index")) else False
+        if op.rule.func is not rules.getitem or getattr(op.bindings["a"], "id", None) not in self.popped:
+            return False
+        index = op.bindings["index"]
+        return is_const(index) and const_value(index) == 0
 
     def pushed(self, stmt, op):
         """`tape_push(t_tape, (t_a, 0.0))`: tangents as they are (loose or not), `0.0` for a
@@ -721,6 +743,13 @@ class ForwardMode:
     def custom_tangent(self, stmt, op):
         """`t_y = rule(tangents, y, *args)`, the user's forward rule, called as it is."""
         call, rule = stmt.value, op.rule
+        for k in call.keywords:
+            if self.live(k.value):
+                raise self.parsed.error(
+                    UnsupportedSyntaxError, f"a value with a tangent is passed to "
+                    f"`{to_source(call.func)}` as the keyword argument `{k.arg}=`, but its forward "
+                    "rule gets the tangents of positional arguments only", lineno=stmt.line,
+                    construct="keyword argument", hint="pass it positionally")
         tangents = [self.full_tangent(a, stmt.line) if self.live(a) else make_const(0.0)
                     for a in call.args]
         first = tangents[0] if len(tangents) == 1 else gast.Tuple(elts=tangents, ctx=gast.Load())
@@ -747,18 +776,7 @@ class ForwardMode:
             self.primal_of[result] = name
             self.out.append(Line(assign(result, full), ret.line, "forward"))
             return name_node(result)
-        return self.zero_result(name_node(name))
-
-    def zero_result(self, atom):
-        """The tangent of a result without one: zeros, in a tuple's structure."""
-        packed = self.packed_layout(atom, set())
-        if packed is None:
-            return self.zero(atom)
-        if isinstance(packed, (gast.Tuple, gast.List)) and atom.id not in self.merged:
-            return type(packed)(elts=[self.zero_result(e) for e in packed.elts], ctx=gast.Load())
-        items = [gast.Subscript(value=name_node(atom.id), slice=make_const(k), ctx=gast.Load())
-                 for k in range(len(packed.elts))]      # its elements differ by path
-        return type(packed)(elts=[np_call(self.ns, "zeros_like", e) for e in items], ctx=gast.Load())
+        return self.zero(name_node(name))
 
     def packed_layout(self, atom, seen):
         """The tuple (or list) literal a name holds on some path, following copies."""

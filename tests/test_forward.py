@@ -451,6 +451,13 @@ def test_custom_forward_rules_are_called_and_shown():
     assert "t_scaled_x = jvp_rule((t_x, 0.0), scaled_x, x, k)" in source
 
 
+def test_a_value_with_a_tangent_passed_by_keyword_to_a_custom_rule_is_refused():
+    def f(x):
+        return np.sum(softplus(x=x))
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="keyword argument `x=`"):
+        srcgrad.jvp(f, (np.ones(2),), (np.ones(2),))
+
+
 @srcgrad.custom_vjp
 def doubled(x):
     return x * 2.0
