@@ -207,6 +207,12 @@ class _Analysis(ReverseMode):
         operands = [bindings[p] for p in params if p in bindings]
         return Op("rule", rule=rule, bindings=bindings, operands=operands)
 
+    def numpy_result(self, stmt, op):
+        # a runtime helper may give a Python number (`unbroadcast(g, 1.0)`) or a tuple
+        if op.kind == "rule" and op.rule.family == "forward":
+            return False
+        return super().numpy_result(stmt, op)
+
     def analyze_block(self, body):
         for stmt in body:
             super().analyze_block([stmt])
@@ -216,8 +222,9 @@ class _Analysis(ReverseMode):
                 # was read): then `t_s_2 * 0.5` is seen to have the shape of `s_2 * 0.5`.
                 inner = {t for s in _flatten(stmt.body) if isinstance(s, Assign)
                          for t in s.targets} - self.fixed
-                for name in inner:
+                for name in inner:          # (and whether they are NumPy values: afresh)
                     self.tokens.pop(name, None)
+                    self.numpy_typed.discard(name)
                 self.carried_ends = {}
                 self.analyze_block(stmt.body)
 
