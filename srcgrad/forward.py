@@ -258,7 +258,7 @@ def _template_entries(template):
 
 def differentiable(rule):
     """The parameters of a rule through which a tangent flows."""
-    if getattr(rule, "params", ()):
+    if rule.params:
         return list(rule.params)
     if callable(rule.jvp):
         return [p for p, has in _template_entries(rule.jvp) if has]

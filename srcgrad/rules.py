@@ -56,12 +56,14 @@ LN2, LN10 = float(np.log(2.0)), float(np.log(10.0))
 
 
 class Rule:
-    def __init__(self, func, name, template, family, output=None, jvp=None, missing=()):
+    def __init__(self, func, name, template, family, output=None, jvp=None, missing=(), params=()):
         self.func, self.name, self.template = func, name, template
         self.family = family
         self.output = output      # for tuple-valued functions: the output `g` belongs to
         self.jvp = jvp            # forward rule: None (derived), linear, multilinear or a lambda
-        self.missing = missing    # parameters a forward rule-only function has no tangent rule for
+        # (forward rules only) the parameters tangents flow through, if not the first one,
+        # and those whose tangent has no rule
+        self.params, self.missing = params, missing
 
     def __repr__(self):
         return f"<rule {self.name} ({self.family})>"
@@ -120,8 +122,8 @@ def forward_only(funcs, jvp, missing="", params=""):
     shapes only; `missing` names parameters whose tangent has no rule (an error if they have one)."""
     for func in funcs if isinstance(funcs, tuple) else (funcs,):
         for name, obj in _resolve(func) if isinstance(func, str) else [(func.__name__, func)]:
-            FORWARD_ONLY[obj] = Rule(obj, name, None, "forward", jvp=jvp, missing=tuple(missing.split()))
-            FORWARD_ONLY[obj].params = tuple(params.split())
+            FORWARD_ONLY[obj] = Rule(obj, name, None, "forward", jvp=jvp,
+                                     missing=tuple(missing.split()), params=tuple(params.split()))
 
 
 # Template building blocks, inlined where they are used.
