@@ -6,17 +6,20 @@
 
     dw = loss(w, X, y)        # the gradient, computed by generated NumPy code
     print(loss.source)        # ... which you can read
+
+    value, tangent = srcgrad.jvp(f, (x,), (v,))   # forward mode: f(x) and its derivative along v
 """
 from .api import grad, value_and_grad
 from .check import check_grad
-from .derivatives import hessian, jacobian
 from .custom import custom_vjp, register_jvp, register_vjp, stop_gradient
+from .derivatives import hessian, jacobian
+from .forward_api import jvp, jvp_function
 from .errors import (GradientRuntimeError, NoDerivativeRuleError, NonScalarResultError,
                      SourceUnavailableError, SrcgradError, UnsupportedSyntaxError,
                      GradientCheckError)
 
 __version__ = "0.1.0"
-__all__ = ["grad", "value_and_grad", "jacobian", "hessian", "check_grad", "custom_vjp", "register_vjp", "register_jvp",
-           "stop_gradient", "SrcgradError", "UnsupportedSyntaxError", "NoDerivativeRuleError",
-           "NonScalarResultError", "SourceUnavailableError", "GradientRuntimeError",
-           "GradientCheckError"]
+__all__ = ["grad", "value_and_grad", "jvp", "jvp_function", "jacobian", "hessian", "check_grad",
+           "custom_vjp", "register_vjp", "register_jvp", "stop_gradient", "SrcgradError",
+           "UnsupportedSyntaxError", "NoDerivativeRuleError", "NonScalarResultError",
+           "SourceUnavailableError", "GradientRuntimeError", "GradientCheckError"]

@@ -18,6 +18,19 @@ Families:
   scatter      indexing: `g` as it comes, the adjoint has the full shape of the array.
   vjp          everything else; `g` has the result's full shape.
   nondiff      no derivative (zero almost everywhere, or integer valued).
+
+Forward rules (for `srcgrad.jvp`) sit next to the reverse ones, as `jvp=`:
+  (none)       elementwise rules: the tangent is derived from the reverse template, since
+               each partial derivative is elementwise: the sum over arguments of the
+               template with `g` replaced by that argument's tangent (broadcasting does
+               what `unbroadcast` undoes in reverse).
+  linear       the function applied to the tangents (`np.reshape(t_x, shape)`, `t_x[i]`).
+  multilinear  the sum over arguments of the function with that argument replaced by its
+               tangent (`t_X @ W + X @ t_W`).
+  a lambda     `(t, ans, *some of the rule's parameters)`: the tangent of the result for
+               the tangent `t` of the first parameter (a tuple: one term per parameter,
+               `None` where there is none), a template like the reverse ones.
+Arguments without a tangent drop out when the code is generated.
 """
 import math
 
@@ -25,7 +38,7 @@ import numpy as np
 
 from .custom import stop_gradient
 from .runtime import (concatenate_adjoint, concatenate_list_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint, getitem,
-                      with_set, zero_at,
+                      with_set, zero_at, einsum_adjoint_jvp, norm_jvp, tape_pop, tape_push,
                       hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
                       matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint,
                       solve_adjoint, tensordot_adjoint, tile_adjoint, trace_adjoint,
@@ -38,16 +51,20 @@ STATIC = {inverse_permutation}   # evaluated at transform time when their argume
 HELPERS = (unbroadcast, index_adjoint, with_set, zero_at, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
            hstack_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
            matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint, solve_adjoint,
-           tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint)
+           tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, einsum_adjoint_jvp, norm_jvp)
 
 LN2, LN10 = float(np.log(2.0)), float(np.log(10.0))
 
 
 class Rule:
-    def __init__(self, func, name, template, family, output=None):
+    def __init__(self, func, name, template, family, output=None, jvp=None, missing=(), params=()):
         self.func, self.name, self.template = func, name, template
         self.family = family
         self.output = output      # for tuple-valued functions: the output `g` belongs to
+        self.jvp = jvp            # forward rule: None (derived), linear, multilinear or a lambda
+        # (forward rules only) the parameters tangents flow through, if not the first one,
+        # and those whose tangent has no rule
+        self.params, self.missing = params, missing
 
     def __repr__(self):
         return f"<rule {self.name} ({self.family})>"
@@ -69,12 +86,12 @@ def _register(names, template, family, **options):
             RULES[func] = Rule(func, name, template, family, **options)
 
 
-def elementwise(names, template):
-    _register(names, template, "elementwise")
+def elementwise(names, template, **options):
+    _register(names, template, "elementwise", **options)
 
 
-def reduction(names, template):
-    _register(names, template, "reduction")
+def reduction(names, template, **options):
+    _register(names, template, "reduction", **options)
 
 
 def vjp(names, template, **options):
@@ -83,6 +100,31 @@ def vjp(names, template, **options):
 
 def nondiff(names):
     NONDIFF.update(func for _, func in _resolve(names))
+
+
+class Forward:
+    """A forward rule given by the structure of the function rather than by a template."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+linear = Forward("linear")              # tangent = the function of the tangents
+multilinear = Forward("multilinear")    # tangent = sum over arguments, one tangent at a time
+FORWARD_ONLY = {}  # function -> Rule with a forward rule only (runtime helpers of gradients)
+
+
+def forward_only(funcs, jvp, missing="", params=""):
+    """Forward rules for functions generated gradients call (so `jvp(grad(f))` works).
+    `linear`: linear in the first parameter (or in `params`), the others are read for their
+    shapes only; `missing` names parameters whose tangent has no rule (an error if they have one)."""
+    for func in funcs if isinstance(funcs, tuple) else (funcs,):
+        for name, obj in _resolve(func) if isinstance(func, str) else [(func.__name__, func)]:
+            FORWARD_ONLY[obj] = Rule(obj, name, None, "forward", jvp=jvp,
+                                     missing=tuple(missing.split()), params=tuple(params.split()))
 
 
 # Template building blocks, inlined where they are used.
@@ -138,52 +180,61 @@ elementwise("absolute fabs", lambda g, ans, x: g * np.sign(x))
 elementwise("maximum fmax", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
 elementwise("minimum fmin", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
 elementwise("clip",       lambda g, ans, a, a_min=None, a_max=None: (g * ((a_min is None or a >= a_min) & (a_max is None or a <= a_max)), g * (a < a_min), g * (a > a_max)))
-elementwise("where",      lambda g, ans, condition, x, y: (None, np.where(condition, g, 0.0), np.where(condition, 0.0, g)))
+elementwise("where",      lambda g, ans, condition, x, y: (None, np.where(condition, g, 0.0), np.where(condition, 0.0, g)), jvp=linear)
 # --- reductions ----------------------------------------------------------------------
 # `_dtype` and `_out` hold NumPy's positional slots, so `np.sum(x, 0, None, None, True)`
 # binds `keepdims` (and `np.var(x, 0, None, None, 1)` binds `ddof`) where NumPy does.
-reduction("sum",          lambda g, ans, a, axis=None, _dtype=None, _out=None, keepdims=False: keep(g, axis, keepdims))
-reduction("mean",         lambda g, ans, a, axis=None, _dtype=None, _out=None, keepdims=False: keep(g, axis, keepdims) / count(a, ans, axis))
-reduction("prod",         lambda g, ans, a, axis=None, _dtype=None, _out=None, keepdims=False: prod_adjoint(g, ans, a, axis, keepdims))
-reduction("max amax min amin", lambda g, ans, a, axis=None, _out=None, keepdims=False: keep(g, axis, keepdims) * (a == keep(ans, axis, keepdims)) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=True))
-reduction("var",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g, axis, keepdims) * 2.0 * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof))
-reduction("std",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g / ans, axis, keepdims) * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof))
-reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x * keep(g / ans, axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims))
-vjp("cumsum",             lambda g, ans, a, axis=None, _dtype=None, _out=None: np.flip(np.cumsum(np.flip(g, axis), axis), axis) if axis is not None else np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a)))
+reduction("sum",          lambda g, ans, a, axis=None, _dtype=None, _out=None, keepdims=False: keep(g, axis, keepdims), jvp=linear)
+reduction("mean",         lambda g, ans, a, axis=None, _dtype=None, _out=None, keepdims=False: keep(g, axis, keepdims) / count(a, ans, axis), jvp=linear)
+reduction("prod",         lambda g, ans, a, axis=None, _dtype=None, _out=None, keepdims=False: prod_adjoint(g, ans, a, axis, keepdims),
+                          jvp=lambda t, ans, a, axis, keepdims: np.sum(t * prod_adjoint(1.0, ans, a, axis, keepdims), axis=axis, keepdims=keepdims))
+reduction("max amax min amin", lambda g, ans, a, axis=None, _out=None, keepdims=False: keep(g, axis, keepdims) * (a == keep(ans, axis, keepdims)) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=True),
+                          jvp=lambda t, ans, a, axis, keepdims: np.sum(t * (a == keep(ans, axis, keepdims)), axis=axis, keepdims=keepdims) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=keepdims))
+reduction("var",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g, axis, keepdims) * 2.0 * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof),
+                          jvp=lambda t, ans, a, axis, ddof, keepdims: 2.0 * np.sum(t * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / (count(a, ans, axis) - ddof))
+reduction("std",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g / ans, axis, keepdims) * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof),
+                          jvp=lambda t, ans, a, axis, ddof, keepdims: np.sum(t * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / ((count(a, ans, axis) - ddof) * ans))
+reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x * keep(g / ans, axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims),
+                          jvp=lambda t, ans, x, ord, axis, keepdims: np.sum(x * t, axis=axis, keepdims=keepdims) / ans if ord is None else norm_jvp(t, ans, x, ord, axis, keepdims))
+vjp("cumsum",             lambda g, ans, a, axis=None, _dtype=None, _out=None: np.flip(np.cumsum(np.flip(g, axis), axis), axis) if axis is not None else np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a)), jvp=linear)
 # --- linear algebra ------------------------------------------------------------------
-vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if x2.ndim == 2 else matmul_adjoint_lhs(g, x1, x2), x1.T @ g if x1.ndim == 2 else matmul_adjoint_rhs(g, x1, x2)))
-vjp("dot",                lambda g, ans, a, b: (g @ b.T if np.ndim(b) == 2 and np.ndim(a) >= 1 else dot_adjoint(g, a, b, 0), a.T @ g if np.ndim(a) == 2 and 1 <= np.ndim(b) <= 2 else dot_adjoint(g, a, b, 1)))
-vjp("outer",              lambda g, ans, a, b: (np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))))
-vjp("inner",              lambda g, ans, a, b: (inner_adjoint(g, a, b, 0), inner_adjoint(g, a, b, 1)))
-vjp("vdot",               lambda g, ans, a, b: (g * np.reshape(b, np.shape(a)), g * np.reshape(a, np.shape(b))))
-vjp("tensordot",          lambda g, ans, a, b, axes=2: (tensordot_adjoint(g, a, b, axes, 0), tensordot_adjoint(g, a, b, axes, 1)))
-vjp("einsum",             lambda g, ans, subscripts, *operands: (None, einsum_adjoint(g, subscripts, operands, index)))
-vjp("trace",              lambda g, ans, a, offset=0, axis1=0, axis2=1, _dtype=None, _out=None: trace_adjoint(g, a, offset, axis1, axis2))
-vjp("diag",               lambda g, ans, v, k=0: diag_adjoint(g, v, k))
-vjp("linalg.inv",         lambda g, ans, a: -(mT(ans) @ g @ mT(ans)))
-vjp("linalg.solve",       lambda g, ans, a, b: (solve_adjoint(g, ans, a, b, 0), solve_adjoint(g, ans, a, b, 1)))
-vjp("linalg.det",         lambda g, ans, a: np.expand_dims(g * ans, (-1, -2)) * np.linalg.inv(mT(a)))
-vjp("linalg.slogdet",     lambda g, ans, a: np.expand_dims(g, (-1, -2)) * np.linalg.inv(mT(a)), output=1)
+vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if x2.ndim == 2 else matmul_adjoint_lhs(g, x1, x2), x1.T @ g if x1.ndim == 2 else matmul_adjoint_rhs(g, x1, x2)), jvp=multilinear)
+vjp("dot",                lambda g, ans, a, b: (g @ b.T if np.ndim(b) == 2 and np.ndim(a) >= 1 else dot_adjoint(g, a, b, 0), a.T @ g if np.ndim(a) == 2 and 1 <= np.ndim(b) <= 2 else dot_adjoint(g, a, b, 1)), jvp=multilinear)
+vjp("outer",              lambda g, ans, a, b: (np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))), jvp=multilinear)
+vjp("inner",              lambda g, ans, a, b: (inner_adjoint(g, a, b, 0), inner_adjoint(g, a, b, 1)), jvp=multilinear)
+vjp("vdot",               lambda g, ans, a, b: (g * np.reshape(b, np.shape(a)), g * np.reshape(a, np.shape(b))), jvp=multilinear)
+vjp("tensordot",          lambda g, ans, a, b, axes=2: (tensordot_adjoint(g, a, b, axes, 0), tensordot_adjoint(g, a, b, axes, 1)), jvp=multilinear)
+vjp("einsum",             lambda g, ans, subscripts, *operands: (None, einsum_adjoint(g, subscripts, operands, index)), jvp=multilinear)
+vjp("trace",              lambda g, ans, a, offset=0, axis1=0, axis2=1, _dtype=None, _out=None: trace_adjoint(g, a, offset, axis1, axis2), jvp=linear)
+vjp("diag",               lambda g, ans, v, k=0: diag_adjoint(g, v, k), jvp=linear)
+vjp("linalg.inv",         lambda g, ans, a: -(mT(ans) @ g @ mT(ans)),
+                          jvp=lambda t, ans, a: -(ans @ t @ ans))
+vjp("linalg.solve",       lambda g, ans, a, b: (solve_adjoint(g, ans, a, b, 0), solve_adjoint(g, ans, a, b, 1)),
+                          jvp=lambda t, ans, a, b: (np.linalg.solve(a, -(t @ ans[..., None]))[..., 0] if np.ndim(b) == 1 else np.linalg.solve(a, -(t @ ans)), np.linalg.solve(a, t)))
+vjp("linalg.det",         lambda g, ans, a: np.expand_dims(g * ans, (-1, -2)) * np.linalg.inv(mT(a)),
+                          jvp=lambda t, ans, a: ans * np.trace(np.linalg.solve(a, t), axis1=-2, axis2=-1))
+vjp("linalg.slogdet",     lambda g, ans, a: np.expand_dims(g, (-1, -2)) * np.linalg.inv(mT(a)), output=1,
+                          jvp=lambda t, ans, a: np.trace(np.linalg.solve(a, t), axis1=-2, axis2=-1))
 # --- shape ---------------------------------------------------------------------------
-vjp("reshape",            lambda g, ans, a, shape=None, newshape=None: np.reshape(g, np.shape(a)))
-vjp("ravel",              lambda g, ans, a: np.reshape(g, np.shape(a)))
-vjp("expand_dims",        lambda g, ans, a, axis: np.reshape(g, np.shape(a)))
-vjp("squeeze",            lambda g, ans, a, axis=None: np.reshape(g, np.shape(a)))
-vjp("asarray array",      lambda g, ans, a: g)
-vjp("transpose",          lambda g, ans, a, axes=None: g.T if axes is None else np.transpose(g, inverse_permutation(axes)))
-vjp("swapaxes",           lambda g, ans, a, axis1, axis2: np.swapaxes(g, axis1, axis2))
-vjp("moveaxis",           lambda g, ans, a, source, destination: np.moveaxis(g, destination, source))
-vjp("flip",               lambda g, ans, m, axis=None: np.flip(g, axis))
-vjp("roll",               lambda g, ans, a, shift, axis=None: np.reshape(np.roll(g, np.negative(shift), axis), np.shape(a)))
-vjp("triu",               lambda g, ans, m, k=0: np.triu(g, k))
-vjp("tril",               lambda g, ans, m, k=0: np.tril(g, k))
-vjp("broadcast_to",       lambda g, ans, array, shape: unbroadcast(g, array))
-vjp("concatenate concat", lambda g, ans, arrays, axis=0: concatenate_adjoint(g, arrays, axis, index))
-vjp("stack",              lambda g, ans, arrays, axis=0: np.take(g, index, axis))
-vjp("hstack",             lambda g, ans, tup: hstack_adjoint(g, tup, index))
-vjp("vstack",             lambda g, ans, tup: vstack_adjoint(g, tup, index))
-vjp("tile",               lambda g, ans, A, reps: tile_adjoint(g, A, reps))
-vjp("repeat",             lambda g, ans, a, repeats, axis=None: repeat_adjoint(g, a, repeats, axis))
+vjp("reshape",            lambda g, ans, a, shape=None, newshape=None: np.reshape(g, np.shape(a)), jvp=linear)
+vjp("ravel",              lambda g, ans, a: np.reshape(g, np.shape(a)), jvp=linear)
+vjp("expand_dims",        lambda g, ans, a, axis: np.reshape(g, np.shape(a)), jvp=linear)
+vjp("squeeze",            lambda g, ans, a, axis=None: np.reshape(g, np.shape(a)), jvp=linear)
+vjp("asarray array",      lambda g, ans, a: g, jvp=linear)
+vjp("transpose",          lambda g, ans, a, axes=None: g.T if axes is None else np.transpose(g, inverse_permutation(axes)), jvp=linear)
+vjp("swapaxes",           lambda g, ans, a, axis1, axis2: np.swapaxes(g, axis1, axis2), jvp=linear)
+vjp("moveaxis",           lambda g, ans, a, source, destination: np.moveaxis(g, destination, source), jvp=linear)
+vjp("flip",               lambda g, ans, m, axis=None: np.flip(g, axis), jvp=linear)
+vjp("roll",               lambda g, ans, a, shift, axis=None: np.reshape(np.roll(g, np.negative(shift), axis), np.shape(a)), jvp=linear)
+vjp("triu",               lambda g, ans, m, k=0: np.triu(g, k), jvp=linear)
+vjp("tril",               lambda g, ans, m, k=0: np.tril(g, k), jvp=linear)
+vjp("broadcast_to",       lambda g, ans, array, shape: unbroadcast(g, array), jvp=linear)
+vjp("concatenate concat", lambda g, ans, arrays, axis=0: concatenate_adjoint(g, arrays, axis, index), jvp=linear)
+vjp("stack",              lambda g, ans, arrays, axis=0: np.take(g, index, axis), jvp=linear)
+vjp("hstack",             lambda g, ans, tup: hstack_adjoint(g, tup, index), jvp=linear)
+vjp("vstack",             lambda g, ans, tup: vstack_adjoint(g, tup, index), jvp=linear)
+vjp("tile",               lambda g, ans, A, reps: tile_adjoint(g, A, reps), jvp=linear)
+vjp("repeat",             lambda g, ans, a, repeats, axis=None: repeat_adjoint(g, a, repeats, axis), jvp=linear)
 # A list built at run time (appended to in a loop) and passed whole: one adjoint per element.
 SEQUENCE_RULES = {
     np.stack:       lambda g, ans, arrays, axis=0: np.moveaxis(g, axis, 0),
@@ -191,9 +242,27 @@ SEQUENCE_RULES = {
 }
 # --- indexing: x[index] --------------------------------------------------------------------
 # "scatter": takes a scalar stand-in for g as it is, and gives the full shape of `a`.
-RULES[getitem] = Rule(getitem, "indexing", lambda g, ans, a, index: index_adjoint(g, a, index), "scatter")
+RULES[getitem] = Rule(getitem, "indexing", lambda g, ans, a, index: index_adjoint(g, a, index), "scatter", jvp=linear)
 # x[index] = value, as `x_2 = with_set(x, index, value)`: what was overwritten gets no gradient.
-RULES[with_set] = Rule(with_set, "with_set", lambda g, ans, a, index, value: (zero_at(g, index), None, unbroadcast(g[index], value)), "vjp")
+RULES[with_set] = Rule(with_set, "with_set", lambda g, ans, a, index, value: (zero_at(g, index), None, unbroadcast(g[index], value)), "vjp",
+                      jvp=linear)
+# --- forward rules only: what generated gradients call, so jvp(grad(f)) is a Hessian-vector product
+forward_only("take", linear)
+forward_only((unbroadcast, index_adjoint, zero_at, concatenate_adjoint, hstack_adjoint, vstack_adjoint,
+              diag_adjoint, trace_adjoint, tile_adjoint, repeat_adjoint), linear)
+forward_only(matmul_adjoint_lhs, lambda t, ans, g, b, a: (matmul_adjoint_lhs(t, a, b), matmul_adjoint_lhs(g, a, t)))
+forward_only(matmul_adjoint_rhs, lambda t, ans, g, a, b: (matmul_adjoint_rhs(t, a, b), matmul_adjoint_rhs(g, t, b)))
+# `which` is a constant in generated code: the operand it names is read for its shape only.
+forward_only(dot_adjoint, lambda t, ans, g, a, b, which: (dot_adjoint(t, a, b, which), dot_adjoint(g, t, b, which) if which == 1 else None, dot_adjoint(g, a, t, which) if which == 0 else None))
+forward_only(inner_adjoint, lambda t, ans, g, a, b, which: (inner_adjoint(t, a, b, which), inner_adjoint(g, t, b, which) if which == 1 else None, inner_adjoint(g, a, t, which) if which == 0 else None))
+forward_only(tensordot_adjoint, lambda t, ans, g, a, b, axes, which: (tensordot_adjoint(t, a, b, axes, which), tensordot_adjoint(g, t, b, axes, which) if which == 1 else None, tensordot_adjoint(g, a, t, axes, which) if which == 0 else None))
+forward_only(einsum_adjoint, lambda t, ans, g, operands, subscripts, which: (einsum_adjoint(t, subscripts, operands, which), einsum_adjoint_jvp(g, subscripts, operands, which, index, t) if index != which else None))
+forward_only(prod_adjoint, linear, missing="ans a")
+forward_only(norm_adjoint, linear, missing="ans x")
+forward_only(solve_adjoint, linear, missing="ans a")
+# a gradient's tape (forward.py reads `tape.append(v)` as `tape = tape_push(tape, v)`)
+forward_only(tape_push, linear, params="tape value")
+forward_only(tape_pop, linear)
 # --- no derivative ---------------------------------------------------------------------
 nondiff("zeros ones empty full zeros_like ones_like empty_like full_like eye identity arange "
         "linspace logspace geomspace meshgrid tri shape ndim size result_type "
@@ -214,7 +283,7 @@ for _helper, _template in [
         (zero_at,            lambda g, ans, a, index: (zero_at(g, index), None)),
         (matmul_adjoint_lhs, lambda g, ans, gz, x1, x2: (g @ x2, None, matmul_adjoint_rhs(gz, g, x2))),
         (matmul_adjoint_rhs, lambda g, ans, gz, x1, x2: (x1 @ g, matmul_adjoint_lhs(gz, x1, g), None))]:
-    RULES[_helper] = Rule(_helper, _helper.__name__, _template, "vjp")
+    RULES[_helper] = Rule(_helper, _helper.__name__, _template, "vjp")   # (forward: FORWARD_ONLY)
 
 # Array methods and attributes, as the NumPy functions they stand for.
 METHODS = {name: getattr(np, name) for name in (

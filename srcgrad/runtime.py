@@ -426,6 +426,34 @@ def repeat_adjoint(g, a, repeats, axis=None):
     return np.moveaxis(out, 0, axis)
 
 
+# --- forward mode ------------------------------------------------------------------
+
+def norm_jvp(t, ans, x, ord=None, axis=None, keepdims=False):
+    """Tangent of np.linalg.norm(x, ord, axis, keepdims) along `t`, for the orders without an
+    inline rule: the derivative `norm_adjoint` gives, contracted with `t`."""
+    axes = None if axis is None else tuple(np.atleast_1d(axis))
+    return np.sum(norm_adjoint(1.0, ans, x, ord, axis, keepdims) * t, axis=axes, keepdims=keepdims)
+
+
+def einsum_adjoint_jvp(g, subscripts, operands, which, index, t):
+    """Tangent of `einsum_adjoint(g, subscripts, operands, which)` along the tangent `t` of
+    operand number `index` (it is linear in each operand other than `which`)."""
+    operands = tuple(operands[:index]) + (t,) + tuple(operands[index + 1:])
+    return einsum_adjoint(g, subscripts, operands, which)
+
+
+def tape_push(tape, value):
+    """`tape.append(value)` as a function of the tape (how forward mode reads a generated
+    gradient's tape: an ordinary value, with a tangent tape next to it)."""
+    tape.append(value)
+    return tape
+
+
+def tape_pop(tape):
+    """`tape.pop()`, returning the tape too (each pop reads the version the last one left)."""
+    return tape.pop(), tape
+
+
 # --- the wrapper's finishing touch -------------------------------------------------
 
 def fit_gradient(grad, like, copy):

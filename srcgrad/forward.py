@@ -1,0 +1,874 @@
+"""Forward mode: a generated function that carries a tangent next to each value.
+
+`srcgrad.jvp` runs a function generated from `f`'s normalized form (normalize.py): after
+the statements of each source line come the statements of their tangents,
+
+    h = np.tanh(X @ W + b)
+    t_h = (X @ t_W + t_b) * (1.0 - h * h)
+
+so branches and loops run as written (forward mode needs no tape).  A value that does not
+depend on an argument with a tangent has none, and its terms drop out when the code is
+generated: no zeros are computed for it.
+
+Rules come from the table in rules.py: elementwise tangents are the reverse templates with
+`g` replaced by an argument's tangent; `linear` functions are applied to the tangents;
+`multilinear` ones get one term per argument; the rest have a `jvp=` template.
+
+Like reverse-mode adjoints, a tangent may be *loose*: in `z = X @ W + b` with only `b`
+having a tangent, `t_z` is `t_b`, smaller than `z` but broadcasting to it.  Elementwise
+rules take loose tangents as they are; other rules, and the result, get them broadcast
+first.  Reverse mode's analysis (reverse.py) says which values vary with the arguments,
+which reach the result, and which values certainly share a shape.
+"""
+import inspect
+import keyword
+from collections import Counter
+from dataclasses import dataclass
+
+import gast
+import numpy as np
+
+from . import custom, rules, templates
+from .emit import code_only, statement_source, to_source
+from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
+from .fold import const_value, copy_tree, is_const, make_const
+from .normalize import Assign, Branch, Effect, Jump, Loop, Normalizer, _flatten
+from .reverse import (SCALAR, Line, Namespace, Op, ReverseMode, _elementwise_leaves, _hashable,
+                      assign, branch_line, name_node, np_call)
+
+
+class _Normalizer(Normalizer):
+    """The normalizer, for forward mode: `f` may return a tuple (or a list) of results, and
+    functions with custom rules are called, not inlined."""
+
+    def ret(self, stmt):
+        if not self.inlining and isinstance(stmt.value, (gast.Tuple, gast.List)):
+            self.assign_name(self.result_var, stmt.value)
+            self.result_line = stmt.lineno
+            return
+        super().ret(stmt)
+
+    def user_function(self, func):
+        obj = super().user_function(func)
+        if obj is not None and (custom.jvp_rule(obj) or custom.vjp_rule(obj)):
+            return None
+        return obj
+
+    def run(self):
+        """Normalize, reading stacks (a generated gradient's tape) as values: `tape.append(v)`
+        as `tape = tape_push(tape, v)`, `a, b = tape.pop()` as `(a, b), tape = tape_pop(tape)`.
+        The tape is then carried through loops like any value, and each pop reads the tape
+        the one before it left (so no pop is dropped as dead code when its values are)."""
+        func = self.parsed.node
+        tapes = _stacks(func)
+        if tapes:
+            rewrite = _StackCalls(tapes, self.helper_name("tape_push"), self.helper_name("tape_pop"))
+            func.body = [rewrite.visit(stmt) for stmt in func.body]
+        normal = super().run()
+        normal.tapes = {ssa for ssa, user in self.user_of.items() if user in tapes} | tapes
+        return normal
+
+
+def _stacks(func):
+    """Names bound once to `[]` and otherwise used only in `name.append(v)` statements and
+    `target = name.pop()` assignments."""
+    empty, stores, fine = Counter(), Counter(), set()
+    for node in gast.walk(func):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
+                isinstance(node.targets[0], gast.Name) and isinstance(node.value, gast.List) \
+                and not node.value.elts:
+            empty[node.targets[0].id] += 1
+        if _stack_call(node) is not None:
+            fine.add(id(node.value.func.value))
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+            stores[node.id] += 1
+    other_uses = {n.id for n in gast.walk(func) if isinstance(n, gast.Name) and
+                  isinstance(n.ctx, gast.Load) and id(n) not in fine}
+    return {name for name, count in empty.items()
+            if count == 1 == stores[name] and name not in other_uses}
+
+
+def _stack_call(node):
+    """The name in a statement `name.append(v)` or `target = name.pop()`, else None."""
+    call = node.value if isinstance(node, (gast.Expr, gast.Assign)) else None
+    if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and
+            isinstance(call.func.value, gast.Name) and not call.keywords):
+        return None
+    if isinstance(node, gast.Expr) and call.func.attr == "append" and len(call.args) == 1:
+        return call.func.value.id
+    if isinstance(node, gast.Assign) and len(node.targets) == 1 and call.func.attr == "pop" \
+            and not call.args:
+        return call.func.value.id
+    return None
+
+
+class _StackCalls(gast.NodeTransformer):
+    """`name.append(v)` -> `name = push(name, v)`; `t = name.pop()` -> `t, name = pop(name)`."""
+
+    def __init__(self, names, push, pop):
+        self.names, self.push, self.pop = names, push, pop
+
+    def visit_Expr(self, node):
+        name = _stack_call(node)
+        if name not in self.names:
+            return node
+        new = gast.Assign(targets=[name_node(name, store=True)], value=gast.Call(
+            func=name_node(self.push), args=[name_node(name)] + node.value.args, keywords=[]),
+            type_comment=None)
+        return gast.copy_location(new, node)
+
+    def visit_Assign(self, node):
+        name = _stack_call(node)
+        if name not in self.names:
+            return self.generic_visit(node)
+        target = gast.Tuple(elts=[node.targets[0], name_node(name, store=True)], ctx=gast.Store())
+        new = gast.Assign(targets=[target], value=gast.Call(
+            func=name_node(self.pop), args=[name_node(name)], keywords=[]), type_comment=None)
+        return gast.copy_location(new, node)
+
+
+def normalize(parsed):
+    return _Normalizer(parsed).run()
+
+
+class _Namespace(Namespace):
+    """Names for NumPy and helpers; also those of `f`'s closure (a generated gradient's)."""
+
+    def reference(self, obj, preferred):
+        code = self.func.__code__
+        if id(obj) not in self._names and preferred in code.co_freevars and \
+                self.func.__closure__[code.co_freevars.index(preferred)].cell_contents is obj:
+            self._names[id(obj)] = preferred
+        return super().reference(obj, preferred)
+
+
+class _Analysis(ReverseMode):
+    """Reverse mode's analysis, plus what forward mode adds: tuples of results ("pack"),
+    calls with custom forward rules ("custom"), and forward rules of the runtime helpers
+    generated gradients call."""
+
+    def __init__(self, normal, wrt):
+        super().__init__(normal, wrt, False)
+        namespace = _Namespace(self.parsed.func, self.namer)
+        namespace.injected.update(self.ns.injected)
+        self.ns = namespace
+
+    def resolve(self, stmt):
+        if not stmt.opaque and isinstance(stmt.value, (gast.Tuple, gast.List)):
+            return Op("pack", operands=list(stmt.value.elts))
+        return super().resolve(stmt)
+
+    def resolve_call(self, call, stmt):
+        func = call.func
+        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)
+                and func.value.id in self.tokens):          # not a method of a local value
+            try:
+                obj = self.ns.lookup(func)
+            except (AttributeError, KeyError, IndexError, ValueError):
+                obj = None
+            if obj is not None:
+                operands = list(call.args) + [k.value for k in call.keywords]
+                rule = custom.jvp_rule(obj)
+                if rule is not None:
+                    return Op("custom", rule=rule, operands=operands)
+                if isinstance(obj, custom.custom_vjp) or custom.vjp_rule(obj) is not None:
+                    return self.no_forward_rule(obj, func, operands, stmt)
+                if _hashable(obj) and obj in rules.FORWARD_ONLY:
+                    return self.forward_only_op(rules.FORWARD_ONLY[obj], call, stmt)
+        return super().resolve_call(call, stmt)
+
+    def no_forward_rule(self, obj, func, operands, stmt):
+        if not any(self.is_varied(a) for a in operands):
+            return Op("nondiff")
+        name = to_source(func)
+        hint = (f"give it one: `@{name}.defjvp` on a function `rule(tangents, ans, *args)`"
+                if isinstance(obj, custom.custom_vjp) else
+                f"register one with srcgrad.register_jvp({name}, rule)")
+        return self.problem(NoDerivativeRuleError, f"`{name}` has a custom reverse rule but no "
+                            "forward rule, which jvp needs", stmt.line, construct=name, hint=hint)
+
+    def forward_only_op(self, rule, call, stmt):
+        """Bind a call of a function with a forward rule only (by its own signature)."""
+        signature = _signature(rule.func)
+        try:
+            bound = signature.bind(*call.args, **{k.arg: k.value for k in call.keywords})
+        except TypeError as exc:
+            return self.problem(UnsupportedSyntaxError, f"{rule.name}: {exc}", stmt.line,
+                                construct=rule.name)
+        bindings = {}
+        for name, param in signature.parameters.items():
+            if param.kind == param.VAR_POSITIONAL:
+                bindings[name] = gast.Tuple(elts=list(bound.arguments.get(name, ())), ctx=gast.Load())
+            elif name in bound.arguments:
+                bindings[name] = bound.arguments[name]
+            elif param.default is not param.empty:
+                bindings[name] = make_const(param.default)
+        params = differentiable(rule) + list(rule.missing)
+        operands = [bindings[p] for p in params if p in bindings]
+        return Op("rule", rule=rule, bindings=bindings, operands=operands)
+
+    def numpy_result(self, stmt, op):
+        # a runtime helper may give a Python number (`unbroadcast(g, 1.0)`) or a tuple
+        if op.kind == "rule" and op.rule.family == "forward":
+            return False
+        return super().numpy_result(stmt, op)
+
+    def analyze_block(self, body):
+        for stmt in body:
+            super().analyze_block([stmt])
+            if isinstance(stmt, Loop):
+                # The body's shape classes once more, from the carried values' final ones
+                # (the last attempt above gave a carried value a new class after the body
+                # was read): then `t_s_2 * 0.5` is seen to have the shape of `s_2 * 0.5`.
+                inner = {t for s in _flatten(stmt.body) if isinstance(s, Assign)
+                         for t in s.targets} - self.fixed
+                for name in inner:          # (and whether they are NumPy values: afresh)
+                    self.tokens.pop(name, None)
+                    self.numpy_typed.discard(name)
+                self.carried_ends = {}
+                self.analyze_block(stmt.body)
+
+    def analyze_assign(self, stmt):
+        super().analyze_assign(stmt)
+        op = self.ops[id(stmt)]
+        if op.kind in ("pack", "custom") and any(self.is_varied(a) for a in op.operands):
+            self.varied.update(stmt.targets)
+        if op.kind == "rule" and op.rule.output is not None and len(stmt.targets) > 1:
+            # `sign, logdet = np.linalg.slogdet(a)`: only the rule's output has a tangent
+            self.varied.difference_update(t for i, t in enumerate(stmt.targets)
+                                          if i != op.rule.output)
+
+
+_SIGNATURES = {}
+
+
+def _signature(func):
+    if func not in _SIGNATURES:
+        _SIGNATURES[func] = inspect.signature(func)
+    return _SIGNATURES[func]
+
+
+def _template_entries(template):
+    """(parameter, has a term?) per parameter of a rule lambda (after its first two)."""
+    node = templates.lambda_node(template)
+    names = [a.id for a in node.args.args][2:] + ([node.args.vararg.id] if node.args.vararg else [])
+    elts = node.body.elts if isinstance(node.body, gast.Tuple) else [node.body]
+    return [(p, not (isinstance(e, gast.Constant) and e.value is None)) for p, e in zip(names, elts)]
+
+
+def differentiable(rule):
+    """The parameters of a rule through which a tangent flows."""
+    if rule.params:
+        return list(rule.params)
+    if callable(rule.jvp):
+        return [p for p, has in _template_entries(rule.jvp) if has]
+    if rule.template is not None:
+        return [p for p, has in _template_entries(rule.template) if has]
+    return [next(iter(_signature(rule.func).parameters))]     # forward-only, linear
+
+
+def _replaced(node, mapping):
+    """A copy of a syntax tree with the nodes whose id is in `mapping` replaced."""
+    if isinstance(node, list):
+        return [_replaced(n, mapping) for n in node]
+    if not isinstance(node, gast.AST):
+        return node
+    if id(node) in mapping:
+        return mapping[id(node)]
+    new = node.__class__.__new__(node.__class__)
+    new.__dict__.update((k, _replaced(v, mapping)) for k, v in node.__dict__.items())
+    return new
+
+
+def _without_minus(term):
+    """`x` for a term `-x`, `-x * y` or `-x / y` (as `x * y`, `x / y`); else None."""
+    if isinstance(term, gast.UnaryOp) and isinstance(term.op, gast.USub):
+        return term.operand
+    if isinstance(term, gast.BinOp) and isinstance(term.op, (gast.Mult, gast.Div)):
+        left = _without_minus(term.left)
+        if left is not None:
+            return gast.BinOp(left=left, op=term.op, right=term.right)
+    return None
+
+
+def _total(terms):
+    """`a + b + ...` of the terms; `a - b` for a negated term."""
+    total = None
+    for term in terms:
+        positive = _without_minus(term)
+        if total is None:
+            total = term
+        elif positive is not None:
+            total = gast.BinOp(left=total, op=gast.Sub(), right=positive)
+        else:
+            total = gast.BinOp(left=total, op=gast.Add(), right=term)
+    return total
+
+
+class _DefaultKeywords(gast.NodeTransformer):
+    """Leave out what templates spell out and NumPy assumes: `axis=None`, `keepdims=False`."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func = getattr(node.func, "attr", None)
+        if getattr(getattr(node.func, "value", None), "srcgrad_object", None) is np and \
+                func in ("sum", "mean", "max", "min"):
+            node.keywords = [k for k in node.keywords if not (
+                is_const(k.value) and (k.arg, const_value(k.value)) in (("axis", None), ("keepdims", False)))]
+        return node
+
+
+class _Tidy(gast.NodeTransformer):
+    """`a + -b * c` as `a - b * c` (what inlining terms into one expression leaves), and
+    `t * 2.0` for `t * 2` where `t` is a tangent, always a float (NumPy 2 is slower with
+    int scalars)."""
+
+    def __init__(self, tangents):
+        self.tangents = tangents
+
+    def floating(self, node):
+        if isinstance(node, gast.Name):
+            return node.id in self.tangents
+        if isinstance(node, gast.BinOp) and not isinstance(node.op, gast.MatMult):
+            return self.floating(node.left) or self.floating(node.right)
+        return isinstance(node, gast.UnaryOp) and self.floating(node.operand)
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, (gast.Mult, gast.Div)):
+            for side, other in (("left", node.right), ("right", node.left)):
+                value = getattr(node, side)
+                if isinstance(value, gast.Constant) and type(value.value) is int and self.floating(other):
+                    setattr(node, side, make_const(float(value.value)))
+        positive = _without_minus(node.right) if isinstance(node.op, gast.Add) else None
+        if positive is not None:
+            return gast.BinOp(left=node.left, op=gast.Sub(), right=positive)
+        return node
+
+
+def tidy(code):
+    """Final touches to the optimized Lines of a Tangents."""
+    for line in _every_line(code.lines):
+        if line.body is None and isinstance(line.stmt, gast.Assign):
+            line.stmt.value = _Tidy(code.tangent_names).visit(line.stmt.value)
+
+
+def _every_line(lines):
+    for line in lines:
+        yield line
+        if line.body is not None:
+            yield from _every_line(line.body)
+            yield from _every_line(line.orelse)
+
+
+def _elements(atom):
+    return atom.elts if isinstance(atom, (gast.Tuple, gast.List)) else [atom]
+
+
+_UNKNOWN = object()
+
+
+def _number(node):
+    value = const_value(node) if is_const(node) else None
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass
+class Tangents:
+    """The generated JVP function before it is printed."""
+    parsed: object
+    name: str
+    lines: list
+    value: gast.expr                 # f's result
+    tangent: gast.expr               # its tangent
+    namespace: object
+    namer: object
+    wrt: tuple
+    tangent_params: list             # the parameters holding the tangents of `wrt`
+    tangent_names: set               # every name that holds a tangent
+
+
+class ForwardMode:
+    def __init__(self, normal, wrt):
+        self.normal, self.parsed, self.wrt = normal, normal.parsed, tuple(wrt)
+        self.analysis = _Analysis(normal, self.wrt)
+        self.ns, self.namer = self.analysis.ns, normal.namer
+        self.tangent_names = {}    # value -> the name of its tangent
+        self.primal_of = {}        # tangent name (or its broadcast) -> value
+        self.loose = {}            # value -> the shape class of its tangent, if smaller
+        self.full = {}             # value -> its tangent broadcast to its shape, on this path
+        self.constants = {}        # value -> the Python number (or None) it was bound to
+        self.popped = set()        # values `tape_pop` gave
+        self.out = []              # where tangent statements go
+
+    # --- names and values --------------------------------------------------------------
+    def tangent_name(self, name):
+        if name not in self.tangent_names:
+            self.tangent_names[name] = self.namer.fresh("t_" + name)
+            self.primal_of[self.tangent_names[name]] = name
+        return self.tangent_names[name]
+
+    def live(self, atom):
+        return isinstance(atom, gast.Name) and atom.id in self.active
+
+    def tangent(self, atom):
+        """The tangent of a live value, loose or not (for elementwise rules)."""
+        return name_node(self.tangent_name(atom.id))
+
+    def full_tangent(self, atom, line):
+        """The tangent of a live value with the value's shape."""
+        name = atom.id
+        if name not in self.loose:
+            return self.tangent(atom)
+        if name not in self.full:
+            full = self.namer.fresh(self.tangent_name(name) + "_full")
+            self.primal_of[full] = name
+            self.out.append(Line(assign(full, self.broadcast(self.tangent(atom), name)), line,
+                                 "forward", temporary=True))
+            self.full[name] = full
+        return name_node(self.full[name])
+
+    def broadcast(self, expr, name):
+        return np_call(self.ns, "broadcast_to", expr, self.shape_of(name))
+
+    def shape_of(self, name):
+        if name in self.analysis.numpy_typed:
+            return gast.Attribute(value=name_node(name), attr="shape", ctx=gast.Load())
+        return np_call(self.ns, "shape", name_node(name))
+
+    def zero(self, atom):
+        """The tangent of a value without one, where a tangent must exist (a value merged
+        with one that has a tangent, an element of a joined array, a result)."""
+        if isinstance(atom, (gast.Tuple, gast.List)):
+            return type(atom)(elts=[self.zero(e) for e in atom.elts], ctx=gast.Load())
+        layout = self.packed_layout(atom, set())
+        if layout is not None:               # a tuple or list literal: one of zeros
+            if atom.id not in self.merged:
+                return self.zero(layout)
+            items = [gast.Subscript(value=name_node(atom.id), slice=make_const(k), ctx=gast.Load())
+                     for k in range(len(layout.elts))]      # its elements differ by path
+            return type(layout)(elts=[np_call(self.ns, "zeros_like", e) for e in items], ctx=gast.Load())
+        value = const_value(atom) if is_const(atom) else self.constants.get(getattr(atom, "id", None), _UNKNOWN)
+        if value is None:
+            return make_const(None)           # a name bound before a loop that sets it
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return make_const(0.0)            # a Python number's tangent is one too
+        return np_call(self.ns, "zeros_like", copy_tree(atom))
+
+    def leaves(self, expr):
+        """The operands of an elementwise expression (ufuncs and np.where, however named)."""
+        if isinstance(expr, gast.Call) and not expr.keywords:
+            try:
+                func = self.ns.lookup(expr.func)
+            except Exception:
+                func = None
+            if isinstance(func, np.ufunc) or func is np.where:
+                for arg in expr.args:
+                    yield from self.leaves(arg)
+                return
+        if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+            for child in _elementwise_leaves(expr):
+                yield from (self.leaves(child) if isinstance(child, gast.Call) else [child])
+            return
+        yield expr
+
+    def scalar_constant(self, node):
+        """Whether `node` names a float constant of a module (`np.pi`)."""
+        if not isinstance(node, gast.Attribute):
+            return False
+        try:
+            return type(self.ns.lookup(node)) is float
+        except Exception:
+            return False
+
+    def tangent_class(self, expr):
+        """The shape class of an elementwise tangent expression, or None if unknown."""
+        cls = SCALAR
+        for leaf in self.leaves(expr):
+            if isinstance(leaf, gast.Name):
+                primal = self.primal_of.get(leaf.id)
+                if primal is None:
+                    cls |= self.analysis.token(leaf)
+                elif leaf.id == self.tangent_names.get(primal):
+                    cls |= self.loose.get(primal, self.analysis.tokens[primal])
+                else:
+                    cls |= self.analysis.tokens[primal]        # broadcast to its value
+            elif _number(leaf) or self.scalar_constant(leaf):
+                continue
+            else:
+                return None
+        return cls
+
+    # --- statements --------------------------------------------------------------------
+    def run(self):
+        analysis, body = self.analysis, self.normal.body
+        tangent_params = [self.tangent_name(w) for w in self.wrt]
+        # a tape has a tangent tape wherever it is, so pushes and pops stay paired
+        analysis.varied |= getattr(self.normal, "tapes", set())
+        analysis.analyze()
+        ret = body[-1]
+        self.active = analysis.varied & analysis.find_useful(body, {ret.name})
+        targets = [t for s in _flatten(body) if isinstance(s, Assign) for t in s.targets]
+        # values set in several places: merges of branches (a name first set on both sides
+        # keeps one name), loop-carried values
+        self.merged = {t for t, n in Counter(targets).items() if n > 1}
+        self.definitions = {}
+        for stmt in _flatten(body):
+            if isinstance(stmt, Assign):
+                for t in stmt.targets:
+                    self.definitions.setdefault(t, []).append(stmt.value)
+        lines = self.block(body[:-1])
+        self.out = lines
+        tangent = self.result_tangent(ret)
+        return Tangents(self.parsed, "jvp_" + self.parsed.name, lines, name_node(ret.name),
+                        tangent, self.ns, self.namer, self.wrt, tangent_params, set(self.primal_of))
+
+    def block(self, body):
+        """Lines for a block: per source line, its statements, then their tangents."""
+        lines, group = [], []
+        for stmt in body:
+            if isinstance(stmt, Assign) and not stmt.carry and group and group[-1].line == stmt.line:
+                group.append(stmt)
+                continue
+            lines += self.statements(group)
+            group = []
+            if isinstance(stmt, Assign):
+                if stmt.carry:       # overwrites a value this iteration's tangents may read
+                    lines += self.statements([stmt])
+                else:
+                    group = [stmt]
+            elif isinstance(stmt, Branch):
+                lines.append(self.branch(stmt))
+            elif isinstance(stmt, Loop):
+                lines.append(self.loop(stmt))
+            elif isinstance(stmt, Effect):
+                lines.append(Line(stmt.node, stmt.line, "forward"))
+            elif isinstance(stmt, Jump) and stmt.kind == "break":
+                lines.append(Line(gast.Break(), stmt.line, "forward"))
+            # (an iteration's end saves nothing; a `continue` always ends its path)
+        return lines + self.statements(group)
+
+    def statements(self, stmts):
+        primal = []
+        for stmt in stmts:
+            target = stmt.targets if len(stmt.targets) > 1 else stmt.targets[0]
+            primal.append(Line(assign(target, copy_tree(stmt.value)), stmt.line, "forward",
+                               stmt.temporary))
+        self.out = []
+        for stmt in stmts:
+            self.remember_constant(stmt)
+            self.statement_tangent(stmt)
+        return primal + self.out
+
+    def remember_constant(self, stmt):
+        (target, *more), value = stmt.targets, stmt.value
+        if more or target in self.merged:
+            return
+        if _number(value) or (is_const(value) and const_value(value) is None):
+            self.constants[target] = const_value(value)
+        elif isinstance(value, gast.Name) and value.id in self.constants:
+            self.constants[target] = self.constants[value.id]
+
+    def branch(self, stmt):
+        outer, sides = self.full, []
+        for side in (stmt.body, stmt.orelse):
+            self.full = dict(outer)           # broadcasts made on one side stay there
+            sides.append(self.block(side))
+        self.full = outer
+        return branch_line(stmt.test, stmt.line, "forward", *sides)
+
+    def loop(self, stmt):
+        outer, self.full = self.full, dict(self.full)
+        body = self.block(stmt.body)
+        self.full = outer
+        if stmt.kind == "for":
+            header = gast.For(target=name_node(stmt.target, store=True), iter=copy_tree(stmt.iterable),
+                              body=[], orelse=[], type_comment=None)
+        else:
+            header = gast.While(test=make_const(True), body=[], orelse=[])
+        return Line(header, stmt.line, "forward", body=body, orelse=[])
+
+    def emit(self, target, expr, stmt, note=None):
+        if isinstance(target, list):
+            target = [self.tangent_name(t) for t in target]
+        else:
+            target = self.tangent_name(target)
+        # (a line with a note keeps its name, so the note stays next to it)
+        line = Line(assign(target, expr), stmt.line, "forward", stmt.temporary and not note)
+        line.note = note
+        self.out.append(line)
+
+    def statement_tangent(self, stmt):
+        live = [t for t in stmt.targets if t in self.active]
+        if not live:
+            return
+        op = self.analysis.ops[id(stmt)]
+        if op.kind in ("list_append", "list_pop", "list_snapshot", "vjp_call"):
+            what = "a recursive call" if op.kind == "vjp_call" else "a list built in a loop"
+            raise self.parsed.error(UnsupportedSyntaxError, f"srcgrad's forward mode cannot "
+                                    f"differentiate {what} in this version", lineno=stmt.line,
+                                    construct=op.kind, hint="use srcgrad.grad (reverse mode), "
+                                    "or build the values with np.stack of a list literal")
+        if op.kind == "rule":
+            self.rule_tangent(stmt, op)
+        elif op.kind == "custom":
+            self.custom_tangent(stmt, op)
+        elif op.kind == "problem":
+            raise op.problem
+        elif len(stmt.targets) > 1:         # `a, b = t`: unpack t's tangent
+            if self.live(stmt.value):
+                self.emit(stmt.targets, self.tangent(stmt.value), stmt)
+        elif op.kind == "pack":
+            self.emit(stmt.targets[0], self.packed(stmt.value, stmt.line), stmt)
+        elif op.kind == "copy" and self.live(stmt.value):
+            target, source = stmt.targets[0], stmt.value
+            if target in self.merged:        # every path must give it a tangent of its shape
+                self.emit(target, self.full_tangent(source, stmt.line), stmt)
+            else:
+                if source.id in self.loose:
+                    self.loose[target] = self.loose[source.id]
+                self.emit(target, self.tangent(source), stmt)
+        else:                                # merged with a value that has a tangent
+            value = stmt.value if is_const(stmt.value) or isinstance(stmt.value, gast.Name) \
+                else name_node(stmt.targets[0])
+            self.emit(stmt.targets[0], self.zero(value), stmt)
+
+    def packed(self, node, line):
+        elts = [self.packed(e, line) if isinstance(e, (gast.Tuple, gast.List)) else
+                self.full_tangent(e, line) if self.live(e) else self.zero(e) for e in node.elts]
+        return type(node)(elts=elts, ctx=gast.Load())
+
+    def rule_tangent(self, stmt, op):
+        rule = op.rule
+        if len(stmt.targets) > 1 and rule.output is None:
+            return self.unpacked_tangent(stmt, op)
+        out = stmt.targets[rule.output or 0] if len(stmt.targets) > 1 else stmt.targets[0]
+        if out not in self.active:
+            return
+        if rule.func is rules.tape_push:
+            return self.emit(out, self.pushed(stmt, op), stmt)
+        if rule.func is rules.tape_pop:
+            self.popped.add(out)
+        elif rule.func is rules.getitem and self.from_tape(op):
+            self.loose[out] = self.analysis.new_token()
+        for param in rule.missing:
+            if any(self.live(a) for a in _elements(op.bindings.get(param, make_const(None)))):
+                raise self.parsed.error(
+                    NoDerivativeRuleError, f"srcgrad has no forward rule for {rule.name} with "
+                    f"respect to its argument `{param}`", lineno=stmt.line, construct=rule.name,
+                    hint="forward mode over this part of a gradient is not supported yet")
+        elementwise = rule.family == "elementwise"
+        if rule.jvp is rules.linear:
+            expr = self.linear(stmt, op, elementwise)
+        elif rule.jvp is rules.multilinear:
+            expr = self.multilinear(stmt, op)
+        else:
+            expr = self.from_template(rule.jvp or rule.template, op, out, stmt, elementwise)
+        if expr is None:                     # every term vanished when it was folded
+            expr = self.zero(name_node(out))
+        elif elementwise:
+            cls = self.tangent_class(expr)
+            here = self.analysis.broadcast_token([op.bindings[p] for p, _ in op.entries])
+            if cls != here:                  # smaller than the value: loose
+                if out in self.merged:       # (a value several paths set has a full tangent)
+                    expr = self.broadcast(expr, out)
+                else:
+                    self.loose[out] = cls if cls is not None else self.analysis.new_token()
+        self.emit(out, expr, stmt)
+
+    def unpacked_tangent(self, stmt, op):
+        """`a, b = v[k]` (or `v, tape = tape_pop(tape)`): the tangent unpacked the same way.
+        What comes off a tape may have a loose tangent (a pushed `0.0` for one without)."""
+        rule = op.rule
+        if rule.jvp is rules.linear:
+            expr = self.linear(stmt, op, False)
+        else:
+            expr = self.from_template(rule.jvp or rule.template, op, stmt.targets[0], stmt, False)
+        if rule.func is rules.tape_pop or self.from_tape(op):
+            for t in stmt.targets[:-1] if rule.func is rules.tape_pop else stmt.targets:
+                self.loose[t] = self.analysis.new_token()
+        self.emit(list(stmt.targets), expr, stmt)
+
+    def from_tape(self, op):
+        """Whether a getitem reads the values a tape pop gave (`tape_pop(tape)[0]`)."""
+        if op.rule.func is not rules.getitem or getattr(op.bindings["a"], "id", None) not in self.popped:
+            return False
+        index = op.bindings["index"]
+        return is_const(index) and const_value(index) == 0
+
+    def pushed(self, stmt, op):
+        """`tape_push(t_tape, (t_a, 0.0))`: tangents as they are (loose or not), `0.0` for a
+        value without one: what is popped is taken as loose, broadcast where needed."""
+        tape, value = op.bindings["tape"], op.bindings["value"]
+        replace = {id(tape): self.full_tangent(tape, stmt.line) if self.live(tape) else self.zero(tape)}
+        for atom in _elements(value):
+            replace[id(atom)] = self.tangent(atom) if self.live(atom) else make_const(0.0)
+        return _replaced(stmt.value, replace)
+
+    def linear(self, stmt, op, elementwise):
+        """The function applied to the tangents; a zero for each argument without one."""
+        replace = {}
+        for k, param in enumerate(differentiable(op.rule)):
+            bound = op.bindings[param]
+            listed = isinstance(bound, (gast.Tuple, gast.List))
+            for atom in _elements(bound):
+                if self.live(atom):
+                    replace[id(atom)] = self.tangent(atom) if elementwise else \
+                        self.full_tangent(atom, stmt.line)
+                elif listed or (k == 0 and not elementwise):
+                    replace[id(atom)] = self.zero(atom)     # an array the result is made of
+                else:
+                    replace[id(atom)] = make_const(0.0)    # broadcast where it goes
+        return _replaced(stmt.value, replace)
+
+    def multilinear(self, stmt, op):
+        """One term per argument with a tangent: the function, that argument replaced."""
+        terms = []
+        for param in differentiable(op.rule):
+            for atom in _elements(op.bindings[param]):
+                if self.live(atom):
+                    terms.append(_replaced(stmt.value, {id(atom): self.full_tangent(atom, stmt.line)}))
+        return _total(terms)
+
+    def from_template(self, template, op, out, stmt, elementwise):
+        """The sum of the template's terms for the arguments with a tangent."""
+        node = templates.lambda_node(template)
+        first = node.args.args[0].id         # `g` of a reverse template, `t` of a forward one
+        terms = []
+        for position, (param, has_term) in enumerate(_template_entries(template)):
+            bound = op.bindings.get(param)
+            if not has_term or bound is None:
+                continue
+            if isinstance(bound, (gast.Tuple, gast.List)) and templates.template_uses(template, "index"):
+                pieces = list(enumerate(bound.elts))
+            else:
+                pieces = [(None, bound)]
+            for index, atom in pieces:
+                if not self.live(atom):
+                    continue
+                bindings = dict(op.bindings, ans=name_node(out), index=make_const(index))
+                bindings[first] = self.tangent(atom) if elementwise else self.full_tangent(atom, stmt.line)
+                term = templates.instantiate(template, bindings, self.ns)[position]
+                if term is not None:
+                    terms.append(_DefaultKeywords().visit(term))
+        return _total(terms)
+
+    def custom_tangent(self, stmt, op):
+        """`t_y = rule(tangents, y, *args)`, the user's forward rule, called as it is."""
+        call, rule = stmt.value, op.rule
+        for k in call.keywords:
+            if self.live(k.value):
+                raise self.parsed.error(
+                    UnsupportedSyntaxError, f"a value with a tangent is passed to "
+                    f"`{to_source(call.func)}` as the keyword argument `{k.arg}=`, but its forward "
+                    "rule gets the tangents of positional arguments only", lineno=stmt.line,
+                    construct="keyword argument", hint="pass it positionally")
+        tangents = [self.full_tangent(a, stmt.line) if self.live(a) else make_const(0.0)
+                    for a in call.args]
+        first = tangents[0] if len(tangents) == 1 else gast.Tuple(elts=tangents, ctx=gast.Load())
+        ans = name_node(stmt.targets[0]) if len(stmt.targets) == 1 else gast.Tuple(
+            elts=[name_node(t) for t in stmt.targets], ctx=gast.Load())
+        name = getattr(rule, "__name__", "")
+        preferred = name if name.isidentifier() and not keyword.iskeyword(name) else "jvp_rule"
+        expr = gast.Call(func=self.ns.reference(rule, preferred),
+                         args=[first, ans] + copy_tree(list(call.args)),
+                         keywords=copy_tree(list(call.keywords)))
+        targets = stmt.targets if len(stmt.targets) > 1 else stmt.targets[0]
+        shown = name if preferred == name else "a lambda"
+        self.emit(targets, expr, stmt, note=f"custom forward rule of {to_source(call.func)}: {shown}")
+
+    def result_tangent(self, ret):
+        name = ret.name
+        if name in self.active:
+            if name not in self.loose:
+                return self.tangent(name_node(name))
+            # a result of its own (writable), not a broadcast view
+            full = gast.Call(func=gast.Attribute(value=self.broadcast(self.tangent(name_node(name)), name),
+                                                 attr="copy", ctx=gast.Load()), args=[], keywords=[])
+            result = self.namer.fresh(self.tangent_name(name) + "_full")
+            self.primal_of[result] = name
+            self.out.append(Line(assign(result, full), ret.line, "forward"))
+            return name_node(result)
+        return self.zero(name_node(name))
+
+    def packed_layout(self, atom, seen):
+        """The tuple (or list) literal a name holds on some path, following copies."""
+        if not isinstance(atom, gast.Name) or atom.id in seen:
+            return None
+        seen.add(atom.id)
+        for value in self.definitions.get(atom.id, ()):
+            if isinstance(value, (gast.Tuple, gast.List)):
+                return value
+            found = self.packed_layout(value, seen)
+            if found is not None:
+                return found
+        return None
+
+
+def differentiate_forward(normal, wrt):
+    """The Tangents (generated statements) of `normal` for tangents of parameters `wrt`."""
+    return ForwardMode(normal, wrt).run()
+
+
+# --- printing -------------------------------------------------------------------------
+
+def _signature_lines(parsed, name, tangent_params):
+    """`def jvp_f(x, n, t_x):`; keyword-only tangents if `f` has defaults or `*args`."""
+    args = copy_tree(parsed.node.args)
+    for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+        if a is not None:
+            a.annotation = None
+    params = [gast.Name(id=t, ctx=gast.Param(), annotation=None, type_comment=None)
+              for t in tangent_params]
+    if args.defaults or args.vararg is not None or args.kwonlyargs:
+        args.kwonlyargs += params
+        args.kw_defaults += [None] * len(params)
+    else:
+        args.args += params
+    header = gast.FunctionDef(name=name, args=args, body=[gast.Pass()], decorator_list=[],
+                              returns=None, type_comment=None, type_params=[])
+    return to_source(header).splitlines()[:-1]
+
+
+def _print(lines, parsed, out, line_map, indent, block_line):
+    """Print Lines; a comment quoting the source line heads the statements that come from it."""
+    for line in lines:
+        if line.line != block_line:
+            block_line = line.line
+            out.append(f"{indent}# {parsed.short_filename}:{line.line}  {code_only(parsed.line(line.line))}")
+        if getattr(line, "note", None):
+            out.append(f"{indent}# {line.note}")
+        if line.body is not None:
+            header = line.stmt
+            if isinstance(header, gast.For):
+                out.append(f"{indent}for {to_source(header.target)} in {to_source(header.iter)}:")
+            elif isinstance(header, gast.While):
+                out.append(f"{indent}while True:")
+            else:
+                out.append(f"{indent}if {to_source(header.test)}:")
+            line_map[len(out)] = line.line
+            if not _print(line.body, parsed, out, line_map, indent + "    ", line.line):
+                out.append(indent + "    pass")
+            if line.orelse:
+                out.append(f"{indent}else:")
+                _print(line.orelse, parsed, out, line_map, indent + "    ", line.line)
+            continue
+        for text in statement_source(line.stmt).splitlines():
+            out.append(indent + text)
+            line_map[len(out)] = line.line
+    return bool(lines)
+
+
+def emit_forward(code):
+    """(source text, {generated line: user's line}) of a Tangents."""
+    parsed = code.parsed
+    out = _signature_lines(parsed, code.name, code.tangent_params)
+    along = ", ".join(code.tangent_params) or "no argument"
+    out.append(f'    """Value and forward-mode derivative (JVP) of {parsed.name} '
+               f'({parsed.short_filename}:{parsed.node.lineno}) along {along}; generated by srcgrad."""')
+    line_map = {}
+    _print(code.lines, parsed, out, line_map, "    ", None)
+    result = gast.Return(value=gast.Tuple(elts=[code.value, code.tangent], ctx=gast.Load()))
+    out.append("    " + to_source(result))
+    line_map[len(out)] = parsed.node.lineno
+    return "\n".join(out) + "\n", line_map

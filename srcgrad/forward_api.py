@@ -1,0 +1,285 @@
+"""The forward-mode entry points: `jvp` and `jvp_function`.
+
+    value, tangent = srcgrad.jvp(f, (x, y), (t_x, t_y))     # f(x, y) and its derivative along (t_x, t_y)
+
+    f_jvp = srcgrad.jvp_function(f, wrt=(0, 1))              # the generated function itself
+    value, tangent = f_jvp((x, y), (t_x, t_y))
+    print(f_jvp.source)
+
+The transformation (parse -> normalize -> forward mode -> optimize -> print -> compile)
+runs once per function and set of arguments with tangents, and is cached.
+"""
+import functools
+import inspect
+import types
+import weakref
+
+import numpy as np
+
+from .api import GradientFunction, _resolve_wrt
+from .build import build
+from .errors import GradientRuntimeError, SrcgradError
+from .forward import differentiate_forward, emit_forward, normalize, tidy
+from .optimize import eliminate_dead, inline_temporaries, propagate_copies
+from .source import parse_function
+
+_CACHE = weakref.WeakKeyDictionary()   # function -> {wrt names: ForwardTransformed}
+
+
+def optimize_forward(code):
+    """Copy propagation, dead code and single-use temporaries, as for gradients.  Temporaries
+    are also inlined first, so `t_x_3 = t_times` takes the expression, not the other name."""
+    code.lines = inline_temporaries(code.lines, [code.value, code.tangent])
+    ends = propagate_copies(code.lines, [code.value, code.tangent])
+    code.value, code.tangent = ends
+    lines = eliminate_dead(code.lines, ends)
+    code.lines = inline_temporaries(lines, ends)
+    tidy(code)
+
+
+class ForwardTransformed:
+    """A compiled JVP function, its source, and how to map its errors back to `f`."""
+
+    def __init__(self, func, wrt):
+        parsed = parse_function(func)
+        code = differentiate_forward(normalize(parsed), wrt)
+        optimize_forward(code)
+        self.parsed = parsed
+        self.tangent_params = code.tangent_params
+        self.source, self.line_map = emit_forward(code)
+        self.fn, self.filename = build(self.source, code.name, parsed, code.namespace.injected)
+
+    def runtime_error(self, exc):
+        """A GradientRuntimeError naming the user's line, or None if `exc` is not ours."""
+        lineno, tb = None, exc.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.filename:
+                lineno = tb.tb_lineno - 1      # the factory's header line comes first
+            tb = tb.tb_next
+        if lineno is None:
+            return None
+        generated = self.source.splitlines()[lineno - 1].strip()
+        return self.parsed.error(
+            GradientRuntimeError,
+            f"{type(exc).__name__} while computing the JVP of {self.parsed.name}: {exc}",
+            lineno=self.line_map.get(lineno, self.parsed.node.lineno),
+            hint=f"it was raised by line {lineno} of the generated function (see .source): "
+                 f"{generated}")
+
+
+def _target(f):
+    """The Python function whose source is transformed: a gradient's generated function
+    for `grad(f)` / `value_and_grad(f)` (so `jvp(grad(f), ...)` is a Hessian-vector product)."""
+    if isinstance(f, GradientFunction):
+        return f._transform().fn
+    if isinstance(f, JvpFunction):
+        return f._transform().fn
+    if not isinstance(f, types.FunctionType):
+        raise SrcgradError(f"srcgrad differentiates Python functions, not {f!r}",
+                           hint="pass a function defined with `def`")
+    return f
+
+
+def _transformed(func, wrt):
+    per_function = _CACHE.setdefault(func, {})
+    if wrt not in per_function:
+        per_function[wrt] = ForwardTransformed(func, wrt)
+    return per_function[wrt]
+
+
+def _is_float(value):
+    """Whether a value has a tangent: a real floating-point number or array."""
+    if type(value) is float:
+        return True
+    dtype = getattr(value, "dtype", None)
+    return isinstance(value, (np.ndarray, np.generic)) and dtype.kind == "f"
+
+
+def _check_tangent(name, primal, tangent, func):
+    """The tangent of argument `name`, checked against its primal (shape, floating type)
+    and of the primal's kind (an array's tangent an array), before anything runs."""
+    where = f"the tangent of `{name}` in jvp of {func.__name__}"
+    if isinstance(primal, complex) or (isinstance(primal, (np.ndarray, np.generic)) and
+                                       primal.dtype.kind == "c"):
+        raise SrcgradError(f"`{name}` is complex: srcgrad's jvp supports real arguments only")
+    if not _is_float(primal):
+        raise SrcgradError(f"`{name}` is {type(primal).__name__} {primal!r:.40}, not a float or "
+                           "a float array: it has no tangent",
+                           hint="leave it out of wrt (srcgrad.jvp ignores tangents of "
+                                "arguments that are not floats)")
+    if not _is_float(tangent):
+        kind = getattr(getattr(tangent, "dtype", None), "name", type(tangent).__name__)
+        raise SrcgradError(f"{where} is {kind}, not a float or a float array",
+                           hint=f"pass a floating-point tangent, e.g. np.asarray(t, dtype=float)")
+    if np.shape(tangent) != np.shape(primal):
+        raise SrcgradError(f"{where} has shape {np.shape(tangent)}, but `{name}` has shape "
+                           f"{np.shape(primal)}", hint="a tangent has the shape of its argument")
+    if type(primal) is np.ndarray and type(tangent) is not np.ndarray:
+        return np.asarray(tangent)             # methods like `.T` work on it as on the primal
+    return tangent
+
+
+class JvpFunction:
+    """`f`'s value and its forward-mode derivative, by a generated function (`.source`).
+
+    Call it as `f_jvp(primals, tangents)`: `primals` is the tuple of `f`'s positional
+    arguments, `tangents` the tangent of the `wrt` argument (a tuple of tangents, in `wrt`
+    order, when `wrt` is a tuple); each tangent is a float or float array of its
+    argument's shape.  Returns `(f(*primals), the derivative of f along the tangents)`.
+    """
+
+    def __init__(self, func, wrt=0):
+        self._func = func
+        target = _target(func)
+        self._target = target
+        if wrt == ():
+            self._wrt, self._single = (), False
+        else:
+            self._wrt, self._single = _resolve_wrt(target, wrt)
+        names = [p.name for p in inspect.signature(target).parameters.values()]
+        self._positions = [names.index(w) for w in self._wrt]
+        self._transformed = None
+        functools.update_wrapper(self, func, updated=())   # (not a GradientFunction's state)
+
+    def _transform(self):
+        if self._transformed is None:
+            self._transformed = _transformed(self._target, self._wrt)
+            fast = self._compile_call(self._transformed)
+            self.__class__ = type(type(self).__name__, (type(self),), {"__call__": fast})
+        return self._transformed
+
+    @property
+    def source(self):
+        """The generated function, as Python source."""
+        return self._transform().source
+
+    def __call__(self, primals, tangents):
+        self._transform()           # installs the compiled __call__ below, then runs it
+        return self(primals, tangents)
+
+    def _compile_call(self, t):
+        """A `__call__` that checks the usual case inline (an array or float tangent of its
+        argument's shape and floating dtype) and takes the general path otherwise."""
+        scope = {"_fn": t.fn, "_ndarray": np.ndarray, "_Error": SrcgradError, "_tuple": tuple}
+        n = len(self._wrt)
+        names = [f"_t{i}" for i in range(n)]
+        lines = ["def __call__(self, primals, tangents):",
+                 f"    if type(primals) is not _tuple or len(primals) <= {max(self._positions, default=-1)}"
+                 f"{'' if self._single else ' or type(tangents) is not _tuple or len(tangents) != ' + str(n)}:",
+                 "        return self._call(primals, tangents)"]
+        if n:
+            lines.append(f"    {', '.join(names)}{',' if n == 1 and not self._single else ''} = tangents")
+        for name, position in zip(names, self._positions):
+            p = f"primals[{position}]"
+            lines += [f"    if not ((type({name}) is _ndarray and type({p}) is _ndarray and "
+                      f"{name}.shape == {p}.shape and {name}.dtype.kind == 'f' == {p}.dtype.kind) or "
+                      f"(type({name}) is float and type({p}) is float)):",
+                      "        return self._call(primals, tangents)"]
+        call = ", ".join(f"{param}={name}" for param, name in zip(t.tangent_params, names))
+        lines += ["    try:",
+                  f"        return _fn(*primals{', ' + call if call else ''})",
+                  "    except _Error:",
+                  "        raise",
+                  "    except Exception as exc:",
+                  "        self._raise_runtime_error(exc)",
+                  "        raise"]
+        exec(compile("\n".join(lines), f"<srcgrad jvp call of {self._target.__qualname__}>", "exec"),
+             scope)
+        return scope["__call__"]
+
+    def _raise_runtime_error(self, exc):
+        error = self._transformed.runtime_error(exc)
+        if error is not None:
+            raise error from exc
+
+    def _call(self, primals, tangents):
+        """The general path: every tangent checked (and converted) before anything runs."""
+        t = self._transform()
+        primals = tuple(primals)
+        tangents = (tangents,) if self._single else tuple(tangents)
+        if len(tangents) != len(self._wrt):
+            raise SrcgradError(f"jvp of {self._target.__name__} takes {len(self._wrt)} "
+                               f"tangent(s) (for {', '.join(self._wrt) or 'no argument'}), "
+                               f"not {len(tangents)}")
+        checked = {}
+        for name, position, tangent in zip(self._wrt, self._positions, tangents):
+            primal = primals[position] if position < len(primals) else self._default(name)
+            checked[t.tangent_params[len(checked)]] = _check_tangent(name, primal, tangent,
+                                                                     self._target)
+        try:
+            return t.fn(*primals, **checked)
+        except SrcgradError:
+            raise
+        except Exception as exc:
+            self._raise_runtime_error(exc)
+            raise
+
+    def _default(self, name):
+        param = inspect.signature(self._target).parameters[name]
+        if param.default is param.empty:
+            raise SrcgradError(f"jvp of {self._target.__name__}: missing argument `{name}`")
+        return param.default
+
+    def __repr__(self):
+        return f"<srcgrad.jvp_function of {self._func.__qualname__} along {', '.join(self._wrt)}>"
+
+
+def jvp_function(f=None, *, wrt=0):
+    """The forward-mode derivative of `f` along its parameter(s) `wrt`, as a JvpFunction.
+
+    Use as `@jvp_function`, `@jvp_function(wrt=...)` or `jvp_function(f, wrt=...)`; `wrt` is
+    a parameter position, a name, or a tuple of those.  `f` may return a scalar, an array or
+    a tuple of them; `f` may also be `srcgrad.grad(g)` (its tangent is a Hessian-vector
+    product).
+    """
+    if f is None:
+        return lambda func: JvpFunction(func, wrt)
+    return JvpFunction(f, wrt)
+
+
+_FUNCTIONS = weakref.WeakKeyDictionary()   # f -> {wrt positions: JvpFunction}
+
+
+def jvp(f, primals, tangents):
+    """`(f(*primals), the derivative of f at primals along tangents)`, by forward mode.
+
+    `primals` and `tangents` are tuples of the same length.  The tangent of an argument that
+    is not a float or a float array (an int, a bool, an int array, a string...) is ignored,
+    as is a tangent `None`; every other tangent must be a float or float array of its
+    argument's shape.  `f`'s result may be a scalar, an array, or a tuple of them.
+    """
+    if type(primals) is not tuple:
+        primals = tuple(primals)
+    if type(tangents) is not tuple:
+        tangents = tuple(tangents)
+    if len(primals) != len(tangents):
+        raise SrcgradError(f"jvp needs one tangent per argument: {len(primals)} argument(s), "
+                           f"{len(tangents)} tangent(s)",
+                           hint="pass None (or anything) for an argument without a tangent")
+    active = []
+    for i, p in enumerate(primals):
+        if tangents[i] is not None and isinstance(p, (dict, list, tuple)):
+            raise SrcgradError(f"jvp of {getattr(f, '__name__', f)}: argument {i} is a "
+                               f"{type(p).__name__}; srcgrad's jvp takes tangents of arrays and "
+                               "floats, not of containers (yet)",
+                               hint="pass the arrays as separate arguments, or None as the "
+                                    "container's tangent")
+        if tangents[i] is not None and (
+                (type(p) is np.ndarray and p.dtype.kind in "fc") or _is_float(p) or
+                isinstance(p, complex) or getattr(getattr(p, "dtype", None), "kind", "") == "c"):
+            active.append(i)        # (complex: refused with a message when checked)
+    active = tuple(active)
+    try:
+        function = _FUNCTIONS[f][active]
+    except (KeyError, TypeError):
+        per_function = _FUNCTIONS.setdefault(f, {}) if _weakrefable(f) else {}
+        function = per_function[active] = JvpFunction(f, wrt=active)
+    return function(primals, tuple([tangents[i] for i in active]))
+
+
+def _weakrefable(obj):
+    try:
+        weakref.ref(obj)
+        return True
+    except TypeError:
+        return False
