@@ -11,7 +11,7 @@ import numpy as np
 
 from .api import GradientFunction, _resolve_wrt, grad
 from .build import build
-from .errors import SrcgradError
+from .errors import SrcgradError, UnsupportedSyntaxError
 from .normalize import normalize
 from .optimize import optimize
 from .recursion import VjpFunctions, combine, emit_vjp
@@ -61,7 +61,9 @@ def _plain(f):
 
 def jacobian(f, wrt=0):
     """A function giving the Jacobian of array-valued `f` with respect to parameter `wrt`
-    (a position or a name), of shape `f(...).shape + x.shape`."""
+    (a position or a name), of shape `f(...).shape + x.shape`: built from generated forward
+    code (a column per element of x) when x has fewer elements than the result, otherwise
+    from generated reverse code (a row per element of the result)."""
     func = _plain(f)
     if isinstance(wrt, (tuple, list)):
         raise SrcgradError("jacobian takes one parameter in wrt",
@@ -70,30 +72,65 @@ def jacobian(f, wrt=0):
     signature = inspect.signature(func)
 
     def jacobian_function(*args, **kwargs):
-        bound = signature.bind(*args, **kwargs)
-        x = bound.arguments[name]
-        x_shape = np.shape(x)
-        vjp = _vjp_function(func, (name,))
-        value, backward = vjp(*args, **kwargs)
-        out_shape = np.shape(value)
-        rows = np.zeros((int(np.prod(out_shape, dtype=int)), int(np.prod(x_shape, dtype=int))))
-        for i in range(rows.shape[0]):
-            if i and not vjp.reusable:
-                value, backward = vjp(*args, **kwargs)
-            seed = np.zeros(out_shape)
-            seed.flat[i] = 1.0
-            rows[i] = np.broadcast_to(backward(seed if out_shape else 1.0), x_shape).ravel()
-        return rows.reshape(out_shape + x_shape)
+        x_shape = np.shape(signature.bind(*args, **kwargs).arguments[name])
+        out_shape = np.shape(func(*args, **kwargs))
+        if int(np.prod(x_shape, dtype=int)) < int(np.prod(out_shape, dtype=int)):
+            return _by_columns(func, name, signature, args, kwargs, x_shape, out_shape)
+        return _by_rows(func, name, args, kwargs, x_shape, out_shape)
 
     jacobian_function.__name__ = f"jacobian_{getattr(func, '__name__', 'f')}"
     jacobian_function.__doc__ = f"Jacobian of {getattr(func, '__name__', 'f')} with respect to {name}."
     return jacobian_function
 
 
+def _by_rows(func, name, args, kwargs, x_shape, out_shape):
+    """Reverse mode: row i is the vector-Jacobian product with the i-th unit vector."""
+    vjp = _vjp_function(func, (name,))
+    rows = np.zeros((int(np.prod(out_shape, dtype=int)), int(np.prod(x_shape, dtype=int))))
+    value, backward = vjp(*args, **kwargs)
+    for i in range(rows.shape[0]):
+        if i and not vjp.reusable:          # its tape was used up: run the forward pass again
+            value, backward = vjp(*args, **kwargs)
+        seed = np.zeros(out_shape)
+        seed.flat[i] = 1.0
+        rows[i] = np.broadcast_to(backward(seed if out_shape else 1.0), x_shape).ravel()
+    return rows.reshape(out_shape + x_shape)
+
+
+def _by_columns(func, name, signature, args, kwargs, x_shape, out_shape, f=None):
+    """Forward mode: column j is the Jacobian-vector product with the j-th unit vector."""
+    from .forward_api import jvp
+    bound = signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    primals = tuple(bound.arguments.values())
+    position = list(bound.arguments).index(name)
+    columns = np.zeros((int(np.prod(out_shape, dtype=int)), int(np.prod(x_shape, dtype=int))))
+    for j in range(columns.shape[1]):
+        tangent = np.zeros(x_shape)
+        tangent.flat[j] = 1.0
+        tangents = tuple(tangent if k == position else None for k in range(len(primals)))
+        _, column = jvp(f if f is not None else func, primals, tangents)
+        columns[:, j] = np.broadcast_to(column, out_shape).ravel()
+    return columns.reshape(out_shape + x_shape)
+
+
 def hessian(f, wrt=0):
     """A function giving the Hessian of scalar-valued `f` with respect to parameter `wrt`,
-    of shape `x.shape + x.shape`: the Jacobian of srcgrad's gradient."""
+    of shape `x.shape + x.shape`: forward mode over srcgrad's gradient (a Hessian-vector
+    product per element of x), or reverse over reverse where forward mode cannot follow the
+    gradient's code (lists built in loops, recursion)."""
     inner = grad(f, wrt=wrt)
-    outer = jacobian(inner, wrt=wrt)
-    outer.__name__ = f"hessian_{getattr(f, '__name__', 'f')}"
-    return outer
+    func = inner.full_function()
+    (name,), _ = _resolve_wrt(func, wrt)
+    signature = inspect.signature(func)
+
+    def hessian_function(*args, **kwargs):
+        x_shape = np.shape(signature.bind(*args, **kwargs).arguments[name])
+        try:
+            return _by_columns(func, name, signature, args, kwargs, x_shape, x_shape, f=inner)
+        except UnsupportedSyntaxError:
+            return _by_rows(func, name, args, kwargs, x_shape, x_shape)
+
+    hessian_function.__name__ = f"hessian_{getattr(f, '__name__', 'f')}"
+    hessian_function.__doc__ = f"Hessian of {getattr(f, '__name__', 'f')} with respect to {name}."
+    return hessian_function

@@ -358,6 +358,11 @@ class ReverseMode:
         if isinstance(obj, types.FunctionType) and self.calls is not None and \
                 (obj.__module__ or "").split(".")[0] != "srcgrad":
             return self.recursive_op(obj, func, call, stmt)
+        if isinstance(obj, types.FunctionType) and (obj.__module__ or "").split(".")[0] == "srcgrad":
+            return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for its helper "
+                                f"`{_source(func)}` in this version", stmt.line, construct=_source(func),
+                                hint="a derivative of a gradient that uses lists built in loops is "
+                                     "not supported yet; compute that derivative by other means")
         if isinstance(obj, types.FunctionType):
             return self.problem(UnsupportedSyntaxError, f"srcgrad cannot differentiate through a call "
                                 f"to your function `{_source(func)}` in this version", stmt.line,
