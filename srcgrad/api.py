@@ -14,9 +14,9 @@ import weakref
 
 import numpy as np
 
-from .build import build
+from .build import build, runtime_error
 from .emit import emit
-from .errors import GradientRuntimeError, SrcgradError
+from .errors import SrcgradError
 from .normalize import normalize
 from .optimize import optimize
 from .recursion import VjpFunctions, combine
@@ -47,20 +47,7 @@ class Transformed:
 
     def runtime_error(self, exc):
         """A GradientRuntimeError naming the user's line, or None if `exc` is not ours."""
-        lineno, tb = None, exc.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename == self.filename:
-                lineno = tb.tb_lineno - 1      # the factory's header line comes first
-            tb = tb.tb_next
-        if lineno is None:
-            return None
-        generated = self.source.splitlines()[lineno - 1].strip()
-        return self.parsed.error(
-            GradientRuntimeError,
-            f"{type(exc).__name__} while computing the gradient of {self.parsed.name}: {exc}",
-            lineno=self.line_map.get(lineno, self.parsed.node.lineno),
-            hint=f"it was raised by line {lineno} of the generated gradient (see .source): "
-                 f"{generated}")
+        return runtime_error(self.parsed, self.filename, self.source, self.line_map, exc, "gradient")
 
 
 def _parameters(func):

@@ -38,3 +38,23 @@ def build(source, name, parsed, injected):
     result.__doc__ = inner.__doc__
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     return result, filename
+
+
+def runtime_error(parsed, filename, source, line_map, exc, what):
+    """A GradientRuntimeError for `exc` raised inside generated code compiled as `filename`,
+    naming the user's line it came from (None if `exc` did not pass through that code)."""
+    from .errors import GradientRuntimeError
+    lineno, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            lineno = tb.tb_lineno - 1      # the factory's header line comes first
+        tb = tb.tb_next
+    if lineno is None:
+        return None
+    generated = source.splitlines()[lineno - 1].strip()
+    return parsed.error(
+        GradientRuntimeError,
+        f"{type(exc).__name__} while computing the {what} of {parsed.name}: {exc}",
+        lineno=line_map.get(lineno, parsed.node.lineno),
+        hint=f"it was raised by line {lineno} of the generated {'gradient' if what == 'gradient' else 'function'} "
+             f"(see .source): {generated}")

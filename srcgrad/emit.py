@@ -73,12 +73,15 @@ def _return_statement(gradient):
     return to_source(gast.Return(value=value))
 
 
-def _print(lines, parsed, out, line_map, indent, block_line):
-    """Print Lines at `indent`; a comment heads each run of adjoint lines from one source line."""
+def _print(lines, parsed, out, line_map, indent, block_line, headed=("adjoint",)):
+    """Print Lines at `indent`; a comment quoting the source line heads each run of lines
+    (of the `headed` sections) that come from one source line."""
     for line in lines:
-        if line.section == "adjoint" and line.line != block_line:
+        if line.section in headed and line.line != block_line:
             block_line = line.line
             out.append(f"{indent}# {parsed.short_filename}:{line.line}  {code_only(parsed.line(line.line))}")
+        if getattr(line, "note", None):
+            out.append(f"{indent}# {line.note}")
         if line.body is not None:
             header = line.stmt
             if isinstance(header, gast.For):
@@ -88,11 +91,11 @@ def _print(lines, parsed, out, line_map, indent, block_line):
             else:
                 out.append(f"{indent}if {to_source(header.test)}:")
             line_map[len(out)] = line.line
-            _print(line.body, parsed, out, line_map, indent + "    ", line.line) or \
+            _print(line.body, parsed, out, line_map, indent + "    ", line.line, headed) or \
                 out.append(indent + "    pass")
             if line.orelse:
                 out.append(f"{indent}else:")
-                _print(line.orelse, parsed, out, line_map, indent + "    ", line.line)
+                _print(line.orelse, parsed, out, line_map, indent + "    ", line.line, headed)
             continue
         for text in statement_source(line.stmt).splitlines():
             out.append(indent + text)

@@ -17,8 +17,8 @@ import weakref
 import numpy as np
 
 from .api import GradientFunction, _resolve_wrt
-from .build import build
-from .errors import GradientRuntimeError, SrcgradError
+from .build import build, runtime_error
+from .errors import SrcgradError
 from .forward import differentiate_forward, emit_forward, normalize, tidy
 from .optimize import eliminate_dead, inline_temporaries, propagate_copies
 from .source import parse_function
@@ -51,20 +51,7 @@ class ForwardTransformed:
 
     def runtime_error(self, exc):
         """A GradientRuntimeError naming the user's line, or None if `exc` is not ours."""
-        lineno, tb = None, exc.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename == self.filename:
-                lineno = tb.tb_lineno - 1      # the factory's header line comes first
-            tb = tb.tb_next
-        if lineno is None:
-            return None
-        generated = self.source.splitlines()[lineno - 1].strip()
-        return self.parsed.error(
-            GradientRuntimeError,
-            f"{type(exc).__name__} while computing the JVP of {self.parsed.name}: {exc}",
-            lineno=self.line_map.get(lineno, self.parsed.node.lineno),
-            hint=f"it was raised by line {lineno} of the generated function (see .source): "
-                 f"{generated}")
+        return runtime_error(self.parsed, self.filename, self.source, self.line_map, exc, "JVP")
 
 
 def _target(f):
@@ -110,7 +97,7 @@ def _check_tangent(name, primal, tangent, func):
     if not _is_float(tangent):
         kind = getattr(getattr(tangent, "dtype", None), "name", type(tangent).__name__)
         raise SrcgradError(f"{where} is {kind}, not a float or a float array",
-                           hint=f"pass a floating-point tangent, e.g. np.asarray(t, dtype=float)")
+                           hint="pass a floating-point tangent, e.g. np.asarray(t, dtype=float)")
     if np.shape(tangent) != np.shape(primal):
         raise SrcgradError(f"{where} has shape {np.shape(tangent)}, but `{name}` has shape "
                            f"{np.shape(primal)}", hint="a tangent has the shape of its argument")

@@ -22,8 +22,8 @@ import numpy as np
 
 from . import custom, rules, runtime, templates
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
-from .fold import const_value, copy_tree, fold, make_const
-from .normalize import Assign, Branch, Effect, IterationEnd, Jump, Loop, Return, _flatten
+from .fold import const_value, copy_tree, make_const
+from .normalize import Assign, Branch, Effect, IterationEnd, Jump, Loop, _flatten
 
 # A shape class is the set of "base" shapes whose broadcast it is: `x * y` has class
 # {x, y}, as do `y * x` and `(x * y) - y`.  Equal classes mean equal shapes.
