@@ -33,6 +33,7 @@ from .emit import _print, to_source
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, copy_tree, is_const, make_const
 from .normalize import Assign, Branch, Effect, Jump, Loop, Normalizer, _flatten
+from .optimize import _all_lines
 from .reverse import (SCALAR, Line, Namespace, Op, ReverseMode, _elementwise_leaves, _hashable,
                       assign, branch_line, name_node, np_call)
 
@@ -348,17 +349,9 @@ class _Tidy(gast.NodeTransformer):
 
 def tidy(code):
     """Final touches to the optimized Lines of a Tangents."""
-    for line in _every_line(code.lines):
+    for line in _all_lines(code.lines):
         if line.body is None and isinstance(line.stmt, gast.Assign):
             line.stmt.value = _Tidy(code.tangent_names).visit(line.stmt.value)
-
-
-def _every_line(lines):
-    for line in lines:
-        yield line
-        if line.body is not None:
-            yield from _every_line(line.body)
-            yield from _every_line(line.orelse)
 
 
 def _elements(atom):
