@@ -392,6 +392,7 @@ class ForwardMode:
         self.full = {}             # value -> its tangent broadcast to its shape, on this path
         self.constants = {}        # value -> the Python number (or None) it was bound to
         self.popped = set()        # values `tape_pop` gave
+        self.from_tape_values = set()   # ...and the tuples of values read from them
         self.out = []              # where tangent statements go
 
     # --- names and values --------------------------------------------------------------
@@ -609,8 +610,13 @@ class ForwardMode:
         elif op.kind == "problem":
             raise op.problem
         elif len(stmt.targets) > 1:         # `a, b = t`: unpack t's tangent
-            if self.live(stmt.value):
-                self.emit(stmt.targets, self.tangent(stmt.value), stmt)
+            if self.live(stmt.value):       # (in full, unless it is a tuple off a tape)
+                if stmt.value.id in self.from_tape_values:
+                    for t in stmt.targets:  # a pushed tangent may be a stand-in `0.0`
+                        self.loose[t] = self.analysis.new_token()
+                    self.emit(stmt.targets, self.tangent(stmt.value), stmt)
+                else:
+                    self.emit(stmt.targets, self.full_tangent(stmt.value, stmt.line), stmt)
         elif op.kind == "pack":
             self.emit(stmt.targets[0], self.packed(stmt.value, stmt.line), stmt)
         elif op.kind == "copy" and self.live(stmt.value):
@@ -644,6 +650,7 @@ class ForwardMode:
             self.popped.add(out)
         elif rule.func is rules.getitem and self.from_tape(op):
             self.loose[out] = self.analysis.new_token()
+            self.from_tape_values.add(out)
         for param in rule.missing:
             if any(self.live(a) for a in _elements(op.bindings.get(param, make_const(None)))):
                 raise self.parsed.error(

@@ -207,6 +207,8 @@ def _after(block, marker):
                 inner = _after(stmt.orelse, marker)
         elif isinstance(stmt, Loop):
             inner = _after(stmt.body, marker)
+            if inner is not None:           # the next iteration runs the whole body again
+                inner += list(_flatten(stmt.body))
         if inner is not None:
             return inner + list(_flatten(block[i + 1:]))
     return None
@@ -1088,6 +1090,10 @@ class Normalizer:
                 for t, a in zip(target.elts, value.elts):
                     self.body.append(Assign([self.define(t.id)], a, self.line))
                 return
+            if not isinstance(value, gast.Name) and self.gives_one_value(value):
+                name = self.namer.fresh(self.describe(value))   # `a, b = z[t]`: z[t] first
+                self.body.append(Assign([name], value, self.line, temporary=True))
+                value = self.load(name)
             self.body.append(Assign([self.define(t.id) for t in target.elts], value, self.line))
             return
         if isinstance(target, (gast.Tuple, gast.List)):      # nested: `i, (a, b) = ...`
@@ -1109,6 +1115,20 @@ class Normalizer:
                              hint="build the new array with an expression (np.where, np.concatenate) instead")
         raise self.error("srcgrad cannot differentiate this assignment target", target,
                          construct=type(target).__name__)
+
+    def gives_one_value(self, value):
+        """Whether an operation gives one array (not a tuple of them): `a, b = <it>` then
+        unpacks that array along its first axis."""
+        if not isinstance(value, gast.Call):
+            return True
+        if isinstance(value.func, gast.Attribute) and not self.is_global_chain(value.func):
+            return True                                   # a method: `theta.reshape(2, 3)`
+        from . import rules
+        try:
+            rule = rules.RULES.get(self.lookup_quietly(value.func))
+        except TypeError:                                 # unhashable: no rule
+            return False
+        return rule is not None and rule.output is None
 
     def rename_loads(self, node):
         for n in gast.walk(node):
@@ -1495,14 +1515,15 @@ class Normalizer:
         flat = list(_flatten(self.body))
         group = {}
         for stmt in flat:
-            if not isinstance(stmt, Assign) or len(stmt.targets) != 1:
+            if not isinstance(stmt, Assign):
                 continue
-            source = _shared_source(stmt.value)
-            if source is not None and source in group:
-                group[stmt.targets[0]] = group[source]
-                group[source].add(stmt.targets[0])
-            else:
-                group[stmt.targets[0]] = {stmt.targets[0]}
+            source = _shared_source(stmt.value)     # (`a, b = m`: the rows are views of m)
+            for target in stmt.targets:
+                members = group.get(target, {target})
+                if source is not None:  # (a name bound twice, as a loop's, shares with both)
+                    members |= group.get(source, {source})
+                for name in members:
+                    group[name] = members
         for aug, old, marker in self.updates:
             # other versions of the same variable are not other names for the array; the
             # array itself is, under any name that still holds it (a helper's parameter)
@@ -1510,6 +1531,13 @@ class Normalizer:
             sharing = {n for n in group.get(old, {old}) if self.user_of.get(n, n) != variable}
             sharing.add(old)
             for later in _after(self.body, marker) or []:
+                if isinstance(later, Assign) and isinstance(later.value, gast.Name):
+                    # another name for the value (a loop's copy): not a read of it
+                    if later.value.id in sharing:
+                        sharing |= set(later.targets)
+                    else:
+                        sharing -= set(later.targets)
+                    continue
                 node = later.value if isinstance(later, Assign) else getattr(later, "node", None)
                 node = None if isinstance(later, (Branch, Loop, IterationEnd, Jump)) else node
                 used = {n.id for n in gast.walk(node) if isinstance(n, gast.Name)} if node else set()

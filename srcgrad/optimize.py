@@ -42,10 +42,13 @@ def _all_lines(lines):
 
 
 def _assigned(line):
-    """Names a Line assigns (a branch: what either side assigns)."""
+    """Names a Line assigns (a branch: what either side assigns; a backward loop: also the
+    values its tape restores, although the pops are only placed at the very end)."""
     if line.body is None:
         return _targets(line.stmt)
-    return [t for inner in _all_lines(line.body + line.orelse) for t in _targets(inner.stmt)]
+    names = [t for inner in _all_lines(line.body + line.orelse) for t in _targets(inner.stmt)]
+    restores = getattr(line, "restores", None)
+    return names + sorted(restores[1]) if restores else names
 
 
 def _nodes(lines):

@@ -35,7 +35,8 @@ _BINOP_FUNCS = {gast.Add: np.add, gast.Sub: np.subtract, gast.Mult: np.multiply,
 _BITWISE = (gast.BitAnd, gast.BitOr, gast.BitXor, gast.Invert, gast.Not)  # masks: no gradient
 _UNARY_FUNCS = {gast.USub: np.negative, gast.UAdd: np.positive}
 _NONDIFF_BUILTINS = {len, int, bool, round, range, print, isinstance, str, repr, type}
-_FLOWS = {"rule", "copy", "problem", "custom", "vjp_call", "list_append", "list_pop", "list_snapshot"}
+_FLOWS = {"rule", "copy", "unpack", "problem", "custom", "vjp_call", "list_append", "list_pop",
+          "list_snapshot"}
 
 
 def name_node(name, store=False):
@@ -176,6 +177,7 @@ class ReverseMode:
         self.fixed = set()          # loop-carried values: shape class fixed at loop entry
         self.carried_ends = {}      # carried value -> classes it is given at iteration ends
         self.order = []             # value names in order of definition
+        self.defined_by = {}        # value name -> the Op of (its last) definition
 
     # --- errors ------------------------------------------------------------------
     def problem(self, cls, message, line, construct=None, hint=None):
@@ -261,6 +263,8 @@ class ReverseMode:
         value, line = stmt.value, stmt.line
         if stmt.opaque:
             return Op("nondiff")
+        if isinstance(value, gast.Name) and len(stmt.targets) > 1:
+            return self.unpack_op(stmt)
         if isinstance(value, gast.Name):
             return Op("copy", operands=[value])
         if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult) and \
@@ -316,6 +320,21 @@ class ReverseMode:
             return Op("nondiff")    # comparisons and masks: no gradient
         return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate this operation",
                             line, construct=type(getattr(value, "op", value)).__name__)
+
+    def unpack_op(self, stmt):
+        """`a, b = theta`: the rows of one array (a tuple of values is unpacked when the
+        code is read)."""
+        source = self.defined_by.get(stmt.value.id)
+        if source is not None and source.kind != "nondiff" and self.is_varied(stmt.value):
+            what = {"list_snapshot": "a list built in a loop",
+                    "rule": "a tuple of results" if source.rule and source.rule.output is not None
+                    else None}.get(source.kind, "this value")
+            if what is not None:
+                return self.problem(UnsupportedSyntaxError, f"srcgrad cannot differentiate "
+                                    f"unpacking {what} held in a variable", stmt.line,
+                                    construct="tuple unpacking",
+                                    hint="unpack it where it is made, or index it: `a = v[0]`")
+        return Op("unpack", operands=[stmt.value])
 
     def resolve_call(self, call, stmt):
         func, args = call.func, list(call.args)
@@ -513,6 +532,8 @@ class ReverseMode:
     def analyze_assign(self, stmt):
         op = self.resolve(stmt)
         self.ops[id(stmt)] = op
+        for t in stmt.targets:
+            self.defined_by[t] = op
         if op.kind in _FLOWS and (
                 op.kind == "problem" or any(self.is_varied(a) for a in op.operands)):
             self.varied.update(stmt.targets)
@@ -824,6 +845,8 @@ class ReverseMode:
             return self.backward_call(stmt, op)
         if op.kind in ("list_append", "list_pop", "list_snapshot"):
             return self.backward_list(stmt, op)
+        if op.kind == "unpack":
+            return self.backward_unpack(stmt)
         if op.kind != "rule":       # a constant or data on this path: no gradient flows
             return
         rule = op.rule
@@ -908,6 +931,19 @@ class ReverseMode:
         for part, atom in zip(parts, [old] + elements):
             if part != "_":          # an element's adjoint may be a scalar standing for it
                 self.contribute(atom.id, name_node(part), False if atom is old else "partial", line)
+
+    def backward_unpack(self, stmt):
+        """`a, b = theta`: theta's adjoint is the adjoints of its rows stacked (a row
+        without one contributes zeros)."""
+        rows = []
+        for t in stmt.targets:
+            if t in self.adjoints:
+                self.materialize(t, stmt.line)
+                rows.append(name_node(self.adjoints[t].name))
+            else:
+                rows.append(np_call(self.ns, "zeros_like", name_node(t)))
+        self.contribute(stmt.value.id, np_call(self.ns, "stack", gast.List(elts=rows, ctx=gast.Load())),
+                        False, stmt.line)
 
     def backward_call(self, stmt, op):
         """Gradients of a call with a custom rule, or of a recursive call, from one call of

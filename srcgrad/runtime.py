@@ -83,12 +83,11 @@ def index_adjoint(g, like, index):
 def with_set(a, index, value):
     """A copy of `a` with `a[index] = value` (srcgrad's form of a write into an array)."""
     if not _basic_index(index):
-        parts = index if isinstance(index, tuple) else (index,)
-        for p in parts:
-            if isinstance(p, (list, np.ndarray)) and np.asarray(p).dtype.kind in "iu" and \
-                    len(np.unique(p)) != np.size(p):
-                raise ValueError("srcgrad cannot differentiate a write through repeated indices "
-                                 "(NumPy keeps only the last of them)")
+        # the positions written, negative indices and broadcast index arrays resolved
+        written = np.arange(np.size(a)).reshape(np.shape(a))[index]
+        if np.size(np.unique(written)) != np.size(written):
+            raise ValueError("srcgrad cannot differentiate a write through repeated indices "
+                             "(NumPy keeps only the last of them)")
     out = np.array(a, dtype=np.result_type(a, value))
     out[index] = value
     return out
