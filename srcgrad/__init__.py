@@ -16,10 +16,11 @@ from .derivatives import hessian, jacobian
 from .forward_api import jvp, jvp_function
 from .errors import (GradientRuntimeError, NoDerivativeRuleError, NonScalarResultError,
                      SourceUnavailableError, SrcgradError, UnsupportedSyntaxError,
-                     GradientCheckError)
+                     GradientCheckError, UndefinedGradientError)
 
 __version__ = "0.1.0"
 __all__ = ["grad", "value_and_grad", "jvp", "jvp_function", "jacobian", "hessian", "check_grad",
            "custom_vjp", "register_vjp", "register_jvp", "stop_gradient", "SrcgradError",
            "UnsupportedSyntaxError", "NoDerivativeRuleError", "NonScalarResultError",
-           "SourceUnavailableError", "GradientRuntimeError", "GradientCheckError"]
+           "SourceUnavailableError", "GradientRuntimeError", "GradientCheckError",
+           "UndefinedGradientError"]

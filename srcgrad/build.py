@@ -43,7 +43,8 @@ def build(source, name, parsed, injected):
 def runtime_error(parsed, filename, source, line_map, exc, what):
     """A GradientRuntimeError for `exc` raised inside generated code compiled as `filename`,
     naming the user's line it came from (None if `exc` did not pass through that code)."""
-    from .errors import GradientRuntimeError
+    from .errors import GradientRuntimeError, UndefinedGradientError
+    from .runtime import Undefined
     lineno, tb = None, exc.__traceback__
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == filename:
@@ -52,9 +53,10 @@ def runtime_error(parsed, filename, source, line_map, exc, what):
     if lineno is None:
         return None
     generated = source.splitlines()[lineno - 1].strip()
+    undefined = isinstance(exc, Undefined)
     return parsed.error(
-        GradientRuntimeError,
-        f"{type(exc).__name__} while computing the {what} of {parsed.name}: {exc}",
+        UndefinedGradientError if undefined else GradientRuntimeError,
+        str(exc) if undefined else f"{type(exc).__name__} while computing the {what} of {parsed.name}: {exc}",
         lineno=line_map.get(lineno, parsed.node.lineno),
         hint=f"it was raised by line {lineno} of the generated {'gradient' if what == 'gradient' else 'function'} "
              f"(see .source): {generated}")

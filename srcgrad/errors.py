@@ -50,5 +50,11 @@ class GradientRuntimeError(SrcgradError):
     """The generated gradient raised while running; names the user's line it came from."""
 
 
+class UndefinedGradientError(GradientRuntimeError):
+    """The generated code met, while running, a case whose gradient NumPy's semantics leave
+    undefined (a write through repeated indices keeps only one of the values): refused at
+    the user's line rather than answered with a number."""
+
+
 class GradientCheckError(SrcgradError, AssertionError):
     """`check_grad` found srcgrad's gradient out of tolerance with finite differences."""

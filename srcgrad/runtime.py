@@ -80,14 +80,19 @@ def index_adjoint(g, like, index):
     return out
 
 
+class Undefined(ValueError):
+    """Raised by a helper where the gradient is undefined; reaches the user as an
+    UndefinedGradientError naming their line."""
+
+
 def with_set(a, index, value):
     """A copy of `a` with `a[index] = value` (srcgrad's form of a write into an array)."""
     if not _basic_index(index):
         # the positions written, negative indices and broadcast index arrays resolved
         written = np.arange(np.size(a)).reshape(np.shape(a))[index]
         if np.size(np.unique(written)) != np.size(written):
-            raise ValueError("srcgrad cannot differentiate a write through repeated indices "
-                             "(NumPy keeps only the last of them)")
+            raise Undefined("srcgrad cannot differentiate a write through repeated indices "
+                            "(NumPy keeps only the last of the values written there)")
     out = np.array(a, dtype=np.result_type(a, value))
     out[index] = value
     return out

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import srcgrad
-from srcgrad import GradientRuntimeError, UnsupportedSyntaxError
+from srcgrad import GradientRuntimeError, UndefinedGradientError, UnsupportedSyntaxError
 from gradcheck import check
 from jvpcheck import check_jvp
 
@@ -182,9 +182,11 @@ def write_distinct_negative(v, x):
     (write_repeat_in_tuple, (np.array([1.0, 2.0, 3.0]), np.zeros((3, 3))), "T[[0, 1, -2]"),
 ])
 def test_write_through_a_repeated_negative_index_is_refused(func, args, marker):
-    with pytest.raises(GradientRuntimeError, match="repeated indices") as info:
+    with pytest.raises(UndefinedGradientError, match="write through repeated indices") as info:
         srcgrad.grad(func)(*args)
     assert info.value.lineno == line_of(func, marker)
+    with pytest.raises(UndefinedGradientError, match="write through repeated indices"):
+        srcgrad.jvp(func, args, (np.ones_like(args[0]), None))
 
 
 def test_write_through_distinct_negative_indices_is_differentiated():
