@@ -10,6 +10,7 @@
     value, tangent = srcgrad.jvp(f, (x,), (v,))   # forward mode: f(x) and its derivative along v
 """
 from .api import grad, value_and_grad
+from .deps import clear_cache
 from .check import check_grad
 from .custom import custom_vjp, register_jvp, register_vjp, stop_gradient
 from .derivatives import hessian, jacobian
@@ -20,6 +21,6 @@ from .errors import (GradientRuntimeError, NoDerivativeRuleError, NonScalarResul
 
 __version__ = "0.1.0"
 __all__ = ["grad", "value_and_grad", "jvp", "jvp_function", "jacobian", "hessian", "check_grad",
-           "custom_vjp", "register_vjp", "register_jvp", "stop_gradient", "SrcgradError",
+           "clear_cache", "custom_vjp", "register_vjp", "register_jvp", "stop_gradient", "SrcgradError",
            "UnsupportedSyntaxError", "NoDerivativeRuleError", "NonScalarResultError",
            "SourceUnavailableError", "GradientRuntimeError", "GradientCheckError"]

@@ -7,7 +7,8 @@
     print(f_jvp.source)
 
 The transformation (parse -> normalize -> forward mode -> optimize -> print -> compile)
-runs once per function and set of arguments with tangents, and is cached.
+runs once per function and set of arguments with tangents, and is cached; like a gradient,
+a JVP function is transformed again when a function or global it read has changed (deps.py).
 """
 import functools
 import inspect
@@ -16,6 +17,7 @@ import weakref
 
 import numpy as np
 
+from . import deps
 from .api import GradientFunction, _resolve_wrt
 from .build import build, runtime_error
 from .errors import SrcgradError
@@ -41,13 +43,16 @@ class ForwardTransformed:
     """A compiled JVP function, its source, and how to map its errors back to `f`."""
 
     def __init__(self, func, wrt):
-        parsed = parse_function(func)
-        code = differentiate_forward(normalize(parsed), wrt)
-        optimize_forward(code)
+        with deps.recording() as recorded:      # what it reads: checked before each call
+            parsed = parse_function(func)
+            code = differentiate_forward(normalize(parsed), wrt)
+            optimize_forward(code)
         self.parsed = parsed
         self.tangent_params = code.tangent_params
         self.source, self.line_map = emit_forward(code)
         self.fn, self.filename = build(self.source, code.name, parsed, code.namespace.injected)
+        self.deps = recorded
+        deps.mark(self.fn, recorded)
 
     def runtime_error(self, exc):
         """A GradientRuntimeError naming the user's line, or None if `exc` is not ours."""
@@ -68,10 +73,26 @@ def _target(f):
 
 
 def _transformed(func, wrt):
+    """The cached ForwardTransformed, made (again) if missing or stale.  (Hold deps.LOCK.)"""
     per_function = _CACHE.setdefault(func, {})
-    if wrt not in per_function:
-        per_function[wrt] = ForwardTransformed(func, wrt)
-    return per_function[wrt]
+    t = per_function.get(wrt)
+    if t is None or t.deps.stale():
+        t = per_function[wrt] = ForwardTransformed(func, wrt)
+        if t.deps.stale():
+            raise SrcgradError(f"the functions or globals {func.__qualname__} uses changed while "
+                               "srcgrad was reading them")
+    return t
+
+
+_LIVE = weakref.WeakSet()               # JVP functions with a compiled __call__
+
+
+@deps.on_clear
+def _clear():
+    _CACHE.clear()
+    _FUNCTIONS.clear()
+    for function in list(_LIVE):
+        function._reset()
 
 
 def _is_float(value):
@@ -119,6 +140,7 @@ class JvpFunction:
         self._func = func
         target = _target(func)
         self._target = target
+        self._fast = None
         if wrt == ():
             self._wrt, self._single = (), False
         else:
@@ -128,11 +150,36 @@ class JvpFunction:
         self._transformed = None
         functools.update_wrapper(self, func, updated=())   # (not a GradientFunction's state)
 
+    def _prepare(self):
+        """The compiled `__call__` of a transformation valid now (made on first use, and
+        again when what it read has changed); concurrent first calls transform once."""
+        with deps.LOCK:
+            t = self._transformed
+            if t is None or t.deps.stale():
+                if isinstance(self._func, (GradientFunction, JvpFunction)):
+                    self._target = _target(self._func)     # made again if it is stale
+                t = _transformed(self._target, self._wrt)
+                fast = self._compile_call(t)
+                own = self.__dict__.get("_own_class")
+                if own is None:
+                    own = type(type(self).__name__, (type(self),), {"__call__": fast})
+                    self._own_class = own
+                else:
+                    own.__call__ = fast
+                self._fast, self._transformed = fast, t
+                self.__class__ = own
+                _LIVE.add(self)
+            return self._fast
+
+    def _reset(self):
+        with deps.LOCK:
+            self._transformed = self._fast = None
+            own = self.__dict__.get("_own_class")
+            if own is not None and "__call__" in own.__dict__:
+                del own.__call__
+
     def _transform(self):
-        if self._transformed is None:
-            self._transformed = _transformed(self._target, self._wrt)
-            fast = self._compile_call(self._transformed)
-            self.__class__ = type(type(self).__name__, (type(self),), {"__call__": fast})
+        self._prepare()
         return self._transformed
 
     @property
@@ -141,16 +188,28 @@ class JvpFunction:
         return self._transform().source
 
     def __call__(self, primals, tangents):
-        self._transform()           # installs the compiled __call__ below, then runs it
-        return self(primals, tangents)
+        # transforms (once, or again when stale) and installs the compiled __call__ below
+        return self._prepare()(self, primals, tangents)
+
+    _call_again = __call__
 
     def _compile_call(self, t):
         """A `__call__` that checks the usual case inline (an array or float tangent of its
         argument's shape and floating dtype) and takes the general path otherwise."""
-        scope = {"_fn": t.fn, "_ndarray": np.ndarray, "_Error": SrcgradError, "_tuple": tuple}
+        scope = {"_fn": t.fn, "_ndarray": np.ndarray, "_Error": SrcgradError, "_tuple": tuple,
+                 "_Lookup": (KeyError, ValueError)}
         n = len(self._wrt)
         names = [f"_t{i}" for i in range(n)]
-        lines = ["def __call__(self, primals, tangents):",
+        lines = ["def __call__(self, primals, tangents):"]
+        stale = t.deps.condition(scope, "_k")
+        if stale:                       # what the transformation read has changed: again
+            lines += ["    try:",
+                      f"        _stale = {stale}",
+                      "    except _Lookup:",
+                      "        _stale = True",
+                      "    if _stale:",
+                      "        return self._call_again(primals, tangents)"]
+        lines += [
                  f"    if type(primals) is not _tuple or len(primals) <= {max(self._positions, default=-1)}"
                  f"{'' if self._single else ' or type(tangents) is not _tuple or len(tangents) != ' + str(n)}:",
                  "        return self._call(primals, tangents)"]
@@ -259,8 +318,11 @@ def jvp(f, primals, tangents):
     try:
         function = _FUNCTIONS[f][active]
     except (KeyError, TypeError):
-        per_function = _FUNCTIONS.setdefault(f, {}) if _weakrefable(f) else {}
-        function = per_function[active] = JvpFunction(f, wrt=active)
+        with deps.LOCK:
+            per_function = _FUNCTIONS.setdefault(f, {}) if _weakrefable(f) else {}
+            function = per_function.get(active)
+            if function is None:
+                function = per_function[active] = JvpFunction(f, wrt=active)
     return function(primals, tuple([tangents[i] for i in active]))
 
 
