@@ -3,7 +3,8 @@
 The transformation (parse -> normalize -> differentiate -> optimize -> emit -> compile)
 runs once per function, `wrt` and mode, on the first call or `.source` access, and is
 cached; afterwards a call checks that what the transformation read is still so (deps.py),
-runs the compiled gradient and gives each result its argument's shape and floating dtype.  Transformations hold `deps.LOCK`.
+checks the kinds of the differentiated arguments, runs the compiled gradient and gives each
+result its argument's shape and floating dtype.  Transformations hold `deps.LOCK`.
 """
 import functools
 import inspect
@@ -14,7 +15,7 @@ import weakref
 
 import numpy as np
 
-from . import deps
+from . import arguments, deps
 from .build import build, runtime_error
 from .emit import emit
 from .errors import SrcgradError
@@ -220,7 +221,10 @@ class GradientFunction:
         fresh array of the right shape and dtype) inline."""
         sig = inspect.signature(self._func)
         scope = {"_srcgrad_fn": t.fn, "_srcgrad_fit": fit_gradient, "_srcgrad_ndarray": np.ndarray,
-                 "_srcgrad_Error": SrcgradError, "_srcgrad_Lookup": (KeyError, ValueError)}
+                 "_srcgrad_Error": SrcgradError, "_srcgrad_check": arguments.check,
+                 "_srcgrad_where": f"{'value_and_grad' if self._with_value else 'grad'} of "
+                                   f"{self._func.__name__}",
+                 "_srcgrad_Lookup": (KeyError, ValueError)}
         params, call = [], []
         for i, p in enumerate(sig.parameters.values()):
             if p.default is not p.empty:
@@ -241,10 +245,18 @@ class GradientFunction:
                       "        _srcgrad_stale = True",
                       "    if _srcgrad_stale:",
                       f"        return _srcgrad_self._call_again({', '.join(call)})"]
-        for name in self._wrt:          # parameter containers take the slower, general path
-            lines += [f"    if type({name}) in _srcgrad_containers:",
-                      f"        return _srcgrad_self._call_with_containers({', '.join(call)})"]
+        for name in self._wrt:          # a float64 array or a float at once; containers take
+            lines += [f"    _srcgrad_type = type({name})",     # the general path; the rest
+                      "    if _srcgrad_type is _srcgrad_ndarray:",        # is checked
+                      f"        if {name}.dtype is not _srcgrad_float64 and "
+                      f"{name}.dtype.kind not in 'fiu':",
+                      f"            _srcgrad_check({name}, {name!r}, _srcgrad_where)",
+                      "    elif _srcgrad_type is not float:",
+                      "        if _srcgrad_type in _srcgrad_containers:",
+                      f"            return _srcgrad_self._call_with_containers({', '.join(call)})",
+                      f"        _srcgrad_check({name}, {name!r}, _srcgrad_where)"]
         scope["_srcgrad_containers"] = (dict, list, tuple)
+        scope["_srcgrad_float64"] = np.dtype(np.float64)
         lines += ["    try:",
                  f"        _srcgrad_out = _srcgrad_fn({', '.join(call)})",
                  "    except _srcgrad_Error:",
@@ -277,6 +289,9 @@ class GradientFunction:
         give the gradient the structure of `params`."""
         bound = inspect.signature(self._func).bind(*args, **kwargs)
         bound.apply_defaults()
+        where = f"{'value_and_grad' if self._with_value else 'grad'} of {self._func.__name__}"
+        for name in self._wrt:
+            arguments.check_tree(bound.arguments[name], name, where)
         trees = {name: _flatten_tree(bound.arguments[name]) for name in self._wrt}
         key = tuple((name, trees[name][1]) for name in self._wrt)
         with deps.LOCK:

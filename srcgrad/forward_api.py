@@ -17,10 +17,10 @@ import weakref
 
 import numpy as np
 
-from . import deps
+from . import arguments, deps
 from .api import GradientFunction, _resolve_wrt
 from .build import build, runtime_error
-from .errors import SrcgradError
+from .errors import ArgumentTypeError, SrcgradError
 from .forward import differentiate_forward, emit_forward, normalize, tidy
 from .optimize import eliminate_dead, inline_temporaries, propagate_copies
 from .source import parse_function
@@ -107,18 +107,24 @@ def _check_tangent(name, primal, tangent, func):
     """The tangent of argument `name`, checked against its primal (shape, floating type)
     and of the primal's kind (an array's tangent an array), before anything runs."""
     where = f"the tangent of `{name}` in jvp of {func.__name__}"
-    if isinstance(primal, complex) or (isinstance(primal, (np.ndarray, np.generic)) and
-                                       primal.dtype.kind == "c"):
-        raise SrcgradError(f"`{name}` is complex: srcgrad's jvp supports real arguments only")
+    found = arguments.problem(primal)
+    if found is not None:
+        _, what, hint = found
+        raise ArgumentTypeError(f"jvp of {func.__name__}: the argument `{name}` is {what}; "
+                                "srcgrad's jvp takes tangents of real floating-point numbers "
+                                "and arrays", hint=hint)
     if not _is_float(primal):
-        raise SrcgradError(f"`{name}` is {type(primal).__name__} {primal!r:.40}, not a float or "
-                           "a float array: it has no tangent",
-                           hint="leave it out of wrt (srcgrad.jvp ignores tangents of "
-                                "arguments that are not floats)")
+        raise ArgumentTypeError(f"`{name}` is {type(primal).__name__} {primal!r:.40}, not a float "
+                                "or a float array: it has no tangent",
+                                hint="leave it out of wrt (srcgrad.jvp ignores tangents of "
+                                     "arguments that are not floats)")
+    found = arguments.problem(tangent)
+    if found is not None and found[0] in ("masked", "matrix", "subclass"):
+        raise ArgumentTypeError(f"{where} is {found[1]}", hint=found[2])
     if not _is_float(tangent):
         kind = getattr(getattr(tangent, "dtype", None), "name", type(tangent).__name__)
-        raise SrcgradError(f"{where} is {kind}, not a float or a float array",
-                           hint="pass a floating-point tangent, e.g. np.asarray(t, dtype=float)")
+        raise ArgumentTypeError(f"{where} is {kind}, not a float or a float array",
+                                hint="pass a floating-point tangent, e.g. np.asarray(t, dtype=float)")
     if np.shape(tangent) != np.shape(primal):
         raise SrcgradError(f"{where} has shape {np.shape(tangent)}, but `{name}` has shape "
                            f"{np.shape(primal)}", hint="a tangent has the shape of its argument")
@@ -312,8 +318,9 @@ def jvp(f, primals, tangents):
                                     "container's tangent")
         if tangents[i] is not None and (
                 (type(p) is np.ndarray and p.dtype.kind in "fc") or _is_float(p) or
-                isinstance(p, complex) or getattr(getattr(p, "dtype", None), "kind", "") == "c"):
-            active.append(i)        # (complex: refused with a message when checked)
+                isinstance(p, (complex, np.ma.MaskedArray, np.matrix)) or
+                getattr(getattr(p, "dtype", None), "kind", "") == "c"):
+            active.append(i)        # (complex, masked, matrix: refused when checked)
     active = tuple(active)
     try:
         function = _FUNCTIONS[f][active]

@@ -1,6 +1,6 @@
 """Correct or loud: compiled gradients that follow what they read (rebound globals, redefined
-helpers, `__code__` swapped in place, closure cells, files edited on disk), and first calls
-from many threads at once.
+helpers, `__code__` swapped in place, closure cells, files edited on disk), arguments of the
+wrong kind refused before any generated code runs, and first calls from many threads at once.
 """
 import functools
 import importlib
@@ -17,7 +17,7 @@ import pytest
 from gradcheck import numerical_grad
 
 import srcgrad
-from srcgrad import SourceUnavailableError, api, forward_api
+from srcgrad import ArgumentTypeError, SourceUnavailableError, SrcgradError, api, forward_api
 
 X = np.linspace(-1.2, 0.9, 7)
 _serial = itertools.count()
@@ -437,6 +437,117 @@ def test_a_rule_registered_after_the_first_call_is_used(module):
     srcgrad.register_jvp(m.clip, lambda t, ans, x: t)
     np.testing.assert_allclose(g(x), [2.0, 2.0], rtol=1e-12)
     assert f_jvp((x,), np.ones(2))[1] == pytest.approx(4.0)
+
+
+# --- 2. arguments of the wrong kind -----------------------------------------------------------
+def linear(x):
+    return 3.0 * np.sum(x)                  # its gradient never reads x
+
+
+def square(x, y=1.0):
+    return np.sum(x ** 2) * y
+
+
+def _generator():
+    yield 1.0
+
+
+BAD = [
+    ("text", "abc", "a str ('abc')", "pass a float"),
+    ("none", None, "is None", "pass a float"),
+    ("generator", _generator(), "a generator", "np.fromiter"),
+    ("complex", 1 + 2j, "the complex number (1+2j)", "real functions of real inputs"),
+    ("complex array", np.array([1 + 1j, 2.0]), "a complex array (dtype complex128)",
+     "real functions of real inputs"),
+    ("complex scalar", np.complex64(1j), "complex", "real functions of real inputs"),
+    ("masked", np.ma.array([1.0, 2.0, 3.0], mask=[0, 1, 0]), "a masked array", "x.filled("),
+    ("bool", True, "a bool", "has no gradient"),
+    ("bool array", np.array([True, False]), "a bool array", "has no gradient"),
+    ("object array", np.array([1.0, 2.0], dtype=object), "dtype object", "dtype=float"),
+    ("strings array", np.array(["a"]), "dtype <U1", "pass an array of floats"),
+    ("matrix", np.asmatrix(np.ones((1, 2))), "a numpy.matrix", "np.asarray(x)"),
+    ("set", {1.0}, "a set", "pass a float"),
+]
+
+
+@pytest.mark.parametrize("kind, value, what, hint", BAD, ids=[b[0] for b in BAD])
+@pytest.mark.parametrize("f", [linear, square])
+def test_wrong_kinds_of_argument_are_refused(kind, value, what, hint, f):
+    with pytest.raises(ArgumentTypeError) as info:
+        srcgrad.grad(f)(value)
+    err = info.value
+    assert isinstance(err, SrcgradError) and isinstance(err, TypeError)
+    assert str(err).startswith(f"grad of {f.__name__}: the argument `x` is ")
+    assert what in err.reason and hint in err.hint
+    with pytest.raises(ArgumentTypeError, match="value_and_grad of .*`x`"):
+        srcgrad.value_and_grad(f)(value)
+
+
+def test_wrong_kind_found_by_name_and_in_containers():
+    with pytest.raises(ArgumentTypeError, match="`y` is None"):
+        srcgrad.grad(square, wrt=(0, 1))(X, None)
+    with pytest.raises(ArgumentTypeError, match="`x` is a str"):
+        srcgrad.grad(square)(y=2.0, x="abc")
+
+    def loss(params):
+        return np.sum(params["w"] ** 2) + np.sum(params["layers"][1] ** 2)
+    masked = np.ma.array([1.0, 2.0], mask=[1, 0])
+    with pytest.raises(ArgumentTypeError, match=r"`params\['layers'\]\[1\]` is a masked array"):
+        srcgrad.grad(loss)({"w": X, "layers": [1.0, masked]})
+    with pytest.raises(ArgumentTypeError, match=r"`params\['w'\]` is the complex number 1j"):
+        srcgrad.grad(loss)({"w": 1j, "layers": [1.0, 2.0]})
+
+
+def test_refused_before_generated_code_runs():
+    calls = []
+
+    def loss(x):
+        calls.append(x)             # (a side effect srcgrad keeps)
+        return np.sum(x)
+    g = srcgrad.grad(loss)
+    with pytest.raises(ArgumentTypeError):
+        g(np.ma.array([1.0, 2.0], mask=[0, 1]))
+    with pytest.raises(ArgumentTypeError):
+        g("ab")
+    assert calls == []
+    g(X)
+    assert len(calls) == 1
+
+
+def test_real_numbers_and_arrays_of_every_kind_still_work(tmp_path):
+    g = srcgrad.grad(square)
+    assert g(3) == 6.0 and type(g(3)) is float
+    assert g(1.5) == 3.0 and type(g(1.5)) is float
+    assert g(np.float32(2.0)) == 4.0 and g(np.float32(2.0)).dtype == np.float32
+    assert g(np.int64(2)) == 4.0
+    np.testing.assert_array_equal(g(np.array([1, 2], dtype=np.uint8)), [2.0, 4.0])
+    assert g(np.arange(3)).dtype == np.float64
+    assert g(X.astype(np.float32)).dtype == np.float32
+    np.testing.assert_allclose(g(X[::2]), 2 * X[::2], rtol=1e-12)          # a view
+    mapped = np.memmap(tmp_path / "x.dat", dtype=np.float64, mode="w+", shape=(3,))
+    mapped[:] = [1.0, 2.0, 3.0]
+    np.testing.assert_allclose(g(mapped), [2.0, 4.0, 6.0], rtol=1e-12)
+    np.testing.assert_allclose(srcgrad.grad(square, wrt="y")(X, 2), np.sum(X ** 2), rtol=1e-12)
+
+
+def test_jvp_refuses_primals_and_tangents_of_the_wrong_kind():
+    f_jvp = srcgrad.jvp_function(square)
+    masked = np.ma.array([1.0, 2.0], mask=[0, 1])
+    with pytest.raises(ArgumentTypeError, match="`x` is a masked array"):
+        f_jvp((masked,), np.ones(2))
+    with pytest.raises(ArgumentTypeError, match="`x` is a masked array"):
+        srcgrad.jvp(square, (masked,), (np.ones(2),))
+    with pytest.raises(ArgumentTypeError, match="complex"):
+        srcgrad.jvp(square, (np.array([1j, 2.0]),), (np.ones(2),))
+    with pytest.raises(ArgumentTypeError, match="tangent of `x` .* is str"):
+        f_jvp((X,), "abc")
+    with pytest.raises(ArgumentTypeError, match="tangent of `x` .* is a masked array"):
+        f_jvp((np.ones(2),), masked)
+    with pytest.raises(ArgumentTypeError, match="`x` is int .* no tangent"):
+        f_jvp((3,), 1.0)
+    # tangents of ints and strings are still ignored by jvp, and floats work
+    assert srcgrad.jvp(square, (X, 2), (np.ones_like(X), 5.0))[1] == \
+        pytest.approx(np.sum(4 * X))
 
 
 # --- 3. concurrent first calls ------------------------------------------------------------------
