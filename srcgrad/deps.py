@@ -19,6 +19,7 @@ inline form).  When one changed, it is transformed again.
 `LOCK` is held around every transformation: concurrent first calls transform once.
 """
 import builtins
+import inspect
 import threading
 import types
 
@@ -193,8 +194,9 @@ def record_function(func, node):
     if generated is not None:          # srcgrad's own generated code: what it assumed
         deps.include(generated)
         return
-    deps.add_function(func)
-    deps.scan(func, node)
+    for read in {func, inspect.unwrap(func)}:    # (the source of a wrapper is the wrapped's)
+        deps.add_function(read)
+        deps.scan(read, node)
 
 
 def mark(func, deps):
