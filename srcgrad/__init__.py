@@ -10,17 +10,18 @@
     value, tangent = srcgrad.jvp(f, (x,), (v,))   # forward mode: f(x) and its derivative along v
 """
 from .api import grad, value_and_grad
+from .deps import clear_cache
 from .check import check_grad
 from .custom import custom_vjp, register_jvp, register_vjp, stop_gradient
 from .derivatives import hessian, jacobian
 from .forward_api import jvp, jvp_function
-from .errors import (GradientRuntimeError, NoDerivativeRuleError, NonScalarResultError,
-                     SourceUnavailableError, SrcgradError, UnsupportedSyntaxError,
-                     GradientCheckError, UndefinedGradientError)
+from .errors import (ArgumentTypeError, GradientRuntimeError, NoDerivativeRuleError,
+                     NonScalarResultError, SourceUnavailableError, SrcgradError,
+                     UnsupportedSyntaxError, GradientCheckError, UndefinedGradientError)
 
 __version__ = "0.1.0"
 __all__ = ["grad", "value_and_grad", "jvp", "jvp_function", "jacobian", "hessian", "check_grad",
-           "custom_vjp", "register_vjp", "register_jvp", "stop_gradient", "SrcgradError",
+           "clear_cache", "custom_vjp", "register_vjp", "register_jvp", "stop_gradient", "SrcgradError",
            "UnsupportedSyntaxError", "NoDerivativeRuleError", "NonScalarResultError",
            "SourceUnavailableError", "GradientRuntimeError", "GradientCheckError",
-           "UndefinedGradientError"]
+           "ArgumentTypeError", "UndefinedGradientError"]

@@ -2,8 +2,9 @@
 
 The transformation (parse -> normalize -> differentiate -> optimize -> emit -> compile)
 runs once per function, `wrt` and mode, on the first call or `.source` access, and is
-cached; afterwards a call runs the compiled gradient and gives each result its
-argument's shape and floating dtype.
+cached; afterwards a call checks that what the transformation read is still so (deps.py),
+checks the kinds of the differentiated arguments, runs the compiled gradient and gives each
+result its argument's shape and floating dtype.  Transformations hold `deps.LOCK`.
 """
 import functools
 import inspect
@@ -14,6 +15,7 @@ import weakref
 
 import numpy as np
 
+from . import arguments, deps
 from .build import build, runtime_error
 from .emit import emit
 from .errors import SrcgradError
@@ -25,18 +27,40 @@ from .runtime import fit_gradient
 from .source import parse_function
 
 _CACHE = weakref.WeakKeyDictionary()   # function -> {(wrt names, with_value): Transformed}
+_LIVE = weakref.WeakSet()               # gradients with a compiled __call__ (clear_cache resets)
+
+
+def _cached(func, key, make):
+    """The cached transformation of `func` for `key`, made (again) by `make()` if there is
+    none or what it read has changed.  (Hold deps.LOCK.)"""
+    per_function = _CACHE.setdefault(func, {})
+    t = per_function.get(key)
+    if t is None or t.deps.stale():
+        t = per_function[key] = make()
+        if t.deps.stale():
+            raise SrcgradError(f"the functions or globals {func.__qualname__} uses changed while "
+                               "srcgrad was reading them")
+    return t
+
+
+@deps.on_clear
+def _clear():
+    _CACHE.clear()
+    for gradient in list(_LIVE):
+        gradient._reset()
 
 
 class Transformed:
     """A compiled gradient: the function, its source and how to map errors back."""
 
     def __init__(self, func, wrt, with_value, full=False):
-        parsed = parse_function(func)
-        normal = normalize(parsed)
-        calls = VjpFunctions(normal.namer)
-        gradient = differentiate(normal, wrt, with_value, calls=calls, full=full)
-        copies = optimize(gradient)
-        vjps = calls.generate(gradient)
+        with deps.recording() as recorded:      # what it reads: checked before each call
+            parsed = parse_function(func)
+            normal = normalize(parsed)
+            calls = VjpFunctions(normal.namer)
+            gradient = differentiate(normal, wrt, with_value, calls=calls, full=full)
+            copies = optimize(gradient)
+            vjps = calls.generate(gradient)
         self.parsed = parsed
         self.source, self.line_map = emit(gradient)
         injected = gradient.namespace.injected
@@ -44,6 +68,8 @@ class Transformed:
             self.source, self.line_map, injected = combine(vjps, self.source, self.line_map, injected)
         self.fn, self.filename = build(self.source, gradient.name, parsed, injected)
         self.copies = copies
+        self.deps = recorded
+        deps.mark(self.fn, recorded)
 
     def runtime_error(self, exc):
         """A GradientRuntimeError naming the user's line, or None if `exc` is not ours."""
@@ -97,7 +123,9 @@ class GradientFunction:
     """The callable `grad` and `value_and_grad` return; `.source` shows the generated code."""
 
     def __init__(self, func, wrt, with_value):
+        self._inner = None
         if isinstance(func, GradientFunction):      # grad(grad(f)): differentiate the generated code
+            self._inner = func
             func = func.full_function()
         if not isinstance(func, types.FunctionType):
             raise SrcgradError(f"srcgrad differentiates Python functions, not {func!r}",
@@ -106,17 +134,42 @@ class GradientFunction:
         self._wrt, self._single = _resolve_wrt(func, wrt)
         self._with_value = with_value
         self._transformed = None
+        self._fast = None
         functools.update_wrapper(self, func)
 
+    def _prepare(self):
+        """The compiled `__call__` of a transformation that is valid now: made on first use
+        and again when what it read has changed.  Concurrent first calls transform once."""
+        with deps.LOCK:
+            t = self._transformed
+            if t is None or t.deps.stale():
+                if self._inner is not None:          # the inner gradient, made again if stale
+                    self._func = self._inner.full_function()
+                t = _cached(self._func, (self._wrt, self._with_value),
+                            lambda: Transformed(self._func, self._wrt, self._with_value))
+                fast = self._compile_call(t)
+                own = self.__dict__.get("_own_class")
+                if own is None:                      # a class of its own, for its own __call__
+                    own = type(type(self).__name__, (type(self),), {"__call__": fast})
+                    self._own_class = own
+                else:
+                    own.__call__ = fast
+                self._fast, self._transformed = fast, t
+                self.__class__ = own
+                _LIVE.add(self)
+            return self._fast
+
+    def _reset(self):
+        """Forget the transformation (clear_cache): the next call transforms again."""
+        with deps.LOCK:
+            self._transformed = self._fast = None
+            self.__dict__.pop("_tree_gradients", None)
+            own = self.__dict__.get("_own_class")
+            if own is not None and "__call__" in own.__dict__:
+                del own.__call__                     # back to GradientFunction.__call__
+
     def _transform(self):
-        if self._transformed is None:
-            key = (self._wrt, self._with_value)
-            per_function = _CACHE.setdefault(self._func, {})
-            if key not in per_function:
-                per_function[key] = Transformed(self._func, self._wrt, self._with_value)
-            self._transformed = per_function[key]
-            fast = self._compile_call(self._transformed)
-            self.__class__ = type(type(self).__name__, (type(self),), {"__call__": fast})
+        self._prepare()
         return self._transformed
 
     def full_function(self):
@@ -126,11 +179,11 @@ class GradientFunction:
             raise SrcgradError("srcgrad differentiates a gradient taken with respect to one "
                                "argument, without its value",
                                hint="use grad(f, wrt=...) with a single parameter inside")
-        key = (self._wrt, False, "full")
-        per_function = _CACHE.setdefault(self._func, {})
-        if key not in per_function:
-            per_function[key] = Transformed(self._func, self._wrt, False, full=True)
-        return per_function[key].fn
+        with deps.LOCK:
+            if self._inner is not None:
+                self._func = self._inner.full_function()
+            return _cached(self._func, (self._wrt, False, "full"),
+                           lambda: Transformed(self._func, self._wrt, False, full=True)).fn
 
     @property
     def source(self):
@@ -152,8 +205,10 @@ class GradientFunction:
         return self._transform()
 
     def __call__(self, *args, **kwargs):
-        self._transform()           # installs the compiled __call__ below, then runs it
-        return self(*args, **kwargs)
+        # transforms (once, or again when stale) and installs the compiled __call__ below
+        return self._prepare()(self, *args, **kwargs)
+
+    _call_again = __call__          # what the compiled __call__ calls when it finds it stale
 
     def _raise_runtime_error(self, exc):
         error = self._transformed.runtime_error(exc)
@@ -166,7 +221,10 @@ class GradientFunction:
         fresh array of the right shape and dtype) inline."""
         sig = inspect.signature(self._func)
         scope = {"_srcgrad_fn": t.fn, "_srcgrad_fit": fit_gradient, "_srcgrad_ndarray": np.ndarray,
-                 "_srcgrad_Error": SrcgradError}
+                 "_srcgrad_Error": SrcgradError, "_srcgrad_check": arguments.check,
+                 "_srcgrad_where": f"{'value_and_grad' if self._with_value else 'grad'} of "
+                                   f"{self._func.__name__}",
+                 "_srcgrad_Lookup": (KeyError, ValueError)}
         params, call = [], []
         for i, p in enumerate(sig.parameters.values()):
             if p.default is not p.empty:
@@ -179,10 +237,26 @@ class GradientFunction:
         grads = [f"_srcgrad_g{i}" for i in range(len(self._wrt))]
         lines = [f"def __call__(_srcgrad_self, {signature[1:-1]}):" if params else
                  "def __call__(_srcgrad_self):"]
-        for name in self._wrt:          # parameter containers take the slower, general path
-            lines += [f"    if type({name}) in _srcgrad_containers:",
-                      f"        return _srcgrad_self._call_with_containers({', '.join(call)})"]
+        stale = t.deps.condition(scope, "_srcgrad_k")
+        if stale:                       # what the transformation read has changed: again
+            lines += ["    try:",
+                      f"        _srcgrad_stale = {stale}",
+                      "    except _srcgrad_Lookup:",
+                      "        _srcgrad_stale = True",
+                      "    if _srcgrad_stale:",
+                      f"        return _srcgrad_self._call_again({', '.join(call)})"]
+        for name in self._wrt:          # a float64 array or a float at once; containers take
+            lines += [f"    _srcgrad_type = type({name})",     # the general path; the rest
+                      "    if _srcgrad_type is _srcgrad_ndarray:",        # is checked
+                      f"        if {name}.dtype is not _srcgrad_float64 and "
+                      f"{name}.dtype.kind not in 'fiu':",
+                      f"            _srcgrad_check({name}, {name!r}, _srcgrad_where)",
+                      "    elif _srcgrad_type is not float:",
+                      "        if _srcgrad_type in _srcgrad_containers:",
+                      f"            return _srcgrad_self._call_with_containers({', '.join(call)})",
+                      f"        _srcgrad_check({name}, {name!r}, _srcgrad_where)"]
         scope["_srcgrad_containers"] = (dict, list, tuple)
+        scope["_srcgrad_float64"] = np.dtype(np.float64)
         lines += ["    try:",
                  f"        _srcgrad_out = _srcgrad_fn({', '.join(call)})",
                  "    except _srcgrad_Error:",
@@ -215,12 +289,16 @@ class GradientFunction:
         give the gradient the structure of `params`."""
         bound = inspect.signature(self._func).bind(*args, **kwargs)
         bound.apply_defaults()
+        where = f"{'value_and_grad' if self._with_value else 'grad'} of {self._func.__name__}"
+        for name in self._wrt:
+            arguments.check_tree(bound.arguments[name], name, where)
         trees = {name: _flatten_tree(bound.arguments[name]) for name in self._wrt}
         key = tuple((name, trees[name][1]) for name in self._wrt)
-        cache = self.__dict__.setdefault("_tree_gradients", {})
-        if key not in cache:
-            cache[key] = _leaf_gradient(self._func, self._wrt, trees, self._with_value)
-        leaf_function, leaf_names = cache[key]
+        with deps.LOCK:
+            cache = self.__dict__.setdefault("_tree_gradients", {})
+            if key not in cache:
+                cache[key] = _leaf_gradient(self._func, self._wrt, trees, self._with_value)
+            leaf_function, leaf_names = cache[key]
         self.__dict__["_last_tree_key"] = key
         leaf_args = []
         for p in inspect.signature(self._func).parameters.values():

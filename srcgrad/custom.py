@@ -9,9 +9,12 @@ per positional argument (the tangent itself when there is one argument; `0.0` fo
 argument that carries none).  It returns the tangent of the result.
 
 Functions with a custom rule are not read or inlined: the generated code calls them, and
-calls the rule in the backward (or tangent) pass.
+calls the rule in the backward (or tangent) pass.  Setting a rule forgets the compiled
+gradients and JVP functions (they may have used the function's previous rule, or none).
 """
 import functools
+
+from . import deps
 
 CUSTOM_VJP = {}   # function -> reverse rule
 CUSTOM_JVP = {}   # function -> forward rule
@@ -42,12 +45,14 @@ class custom_vjp:
         """Set the reverse rule `rule(g, ans, *args)`; returns `rule`, so it works as a decorator."""
         _check_callable(rule, "defvjp")
         self.vjp = rule
+        deps.clear_cache()
         return rule
 
     def defjvp(self, rule):
         """Set the forward rule `rule(tangents, ans, *args)`; returns `rule`."""
         _check_callable(rule, "defjvp")
         self.jvp = rule
+        deps.clear_cache()
         return rule
 
     def __repr__(self):
@@ -66,6 +71,7 @@ def register_vjp(func, rule):
         func.defvjp(rule)
     else:
         CUSTOM_VJP[func] = rule
+        deps.clear_cache()
     return rule
 
 
@@ -76,6 +82,7 @@ def register_jvp(func, rule):
         func.defjvp(rule)
     else:
         CUSTOM_JVP[func] = rule
+        deps.clear_cache()
     return rule
 
 

@@ -6,9 +6,11 @@ function (forward mode: one pass per element of the argument), whichever needs f
 A Hessian is the Jacobian of the gradient.
 """
 import inspect
+import weakref
 
 import numpy as np
 
+from . import deps
 from .api import GradientFunction, _resolve_wrt, grad
 from .build import build
 from .errors import SrcgradError, UnsupportedSyntaxError
@@ -24,13 +26,15 @@ class VjpFunction:
 
     def __init__(self, func, wrt):
         from .reverse import differentiate
-        parsed = parse_function(func)
-        normal = normalize(parsed)
-        calls = VjpFunctions(normal.namer)
-        vjp = differentiate(normal, wrt, calls=calls, vjp=True)
-        vjp.backward_name = normal.namer.fresh(f"{parsed.name}_backward")
-        optimize(vjp)
-        others = calls.generate(vjp, done=[(func, tuple(wrt))])
+        with deps.recording() as recorded:      # what it reads: checked before each use
+            parsed = parse_function(func)
+            normal = normalize(parsed)
+            calls = VjpFunctions(normal.namer)
+            vjp = differentiate(normal, wrt, calls=calls, vjp=True)
+            vjp.backward_name = normal.namer.fresh(f"{parsed.name}_backward")
+            optimize(vjp)
+            others = calls.generate(vjp, done=[(func, tuple(wrt))])
+        self.deps = recorded
         source, line_map = emit_vjp(vjp)
         injected = vjp.namespace.injected
         if others:
@@ -44,14 +48,22 @@ class VjpFunction:
         return self.fn(*args, **kwargs)
 
 
-_VJPS = {}
+_VJPS = weakref.WeakKeyDictionary()   # function -> {wrt: VjpFunction}
+
+
+@deps.on_clear
+def _clear():
+    _VJPS.clear()
 
 
 def _vjp_function(func, wrt):
-    key = (func, wrt)
-    if key not in _VJPS:
-        _VJPS[key] = VjpFunction(func, wrt)
-    return _VJPS[key]
+    """The cached VjpFunction, made (again) if missing or stale."""
+    with deps.LOCK:
+        per_function = _VJPS.setdefault(func, {})
+        vjp = per_function.get(wrt)
+        if vjp is None or vjp.deps.stale():
+            vjp = per_function[wrt] = VjpFunction(func, wrt)
+        return vjp
 
 
 def _plain(f):
@@ -72,6 +84,7 @@ def jacobian(f, wrt=0):
     signature = inspect.signature(func)
 
     def jacobian_function(*args, **kwargs):
+        func = _plain(f)                # (a gradient's generated code: made again if stale)
         x_shape = np.shape(signature.bind(*args, **kwargs).arguments[name])
         out_shape = np.shape(func(*args, **kwargs))
         if int(np.prod(x_shape, dtype=int)) < int(np.prod(out_shape, dtype=int)):
@@ -125,6 +138,7 @@ def hessian(f, wrt=0):
     signature = inspect.signature(func)
 
     def hessian_function(*args, **kwargs):
+        func = inner.full_function()    # made again if what it read has changed
         x_shape = np.shape(signature.bind(*args, **kwargs).arguments[name])
         try:
             return _by_columns(func, name, signature, args, kwargs, x_shape, x_shape, f=inner)

@@ -46,6 +46,11 @@ class SourceUnavailableError(SrcgradError):
     """The function's source code cannot be read (typed into a bare REPL, built-in, ...)."""
 
 
+class ArgumentTypeError(SrcgradError, TypeError):
+    """A differentiated argument (or a tangent) is not a real number or array: a string,
+    None, a complex number, a masked array, ...  Raised before any generated code runs."""
+
+
 class GradientRuntimeError(SrcgradError):
     """The generated gradient raised while running; names the user's line it came from."""
 

@@ -7,7 +7,8 @@
     print(f_jvp.source)
 
 The transformation (parse -> normalize -> forward mode -> optimize -> print -> compile)
-runs once per function and set of arguments with tangents, and is cached.
+runs once per function and set of arguments with tangents, and is cached; like a gradient,
+a JVP function is transformed again when a function or global it read has changed (deps.py).
 """
 import functools
 import inspect
@@ -16,9 +17,10 @@ import weakref
 
 import numpy as np
 
+from . import arguments, deps
 from .api import GradientFunction, _resolve_wrt
 from .build import build, runtime_error
-from .errors import SrcgradError
+from .errors import ArgumentTypeError, SrcgradError
 from .forward import differentiate_forward, emit_forward, normalize, tidy
 from .optimize import eliminate_dead, inline_temporaries, propagate_copies
 from .source import parse_function
@@ -41,13 +43,16 @@ class ForwardTransformed:
     """A compiled JVP function, its source, and how to map its errors back to `f`."""
 
     def __init__(self, func, wrt):
-        parsed = parse_function(func)
-        code = differentiate_forward(normalize(parsed), wrt)
-        optimize_forward(code)
+        with deps.recording() as recorded:      # what it reads: checked before each call
+            parsed = parse_function(func)
+            code = differentiate_forward(normalize(parsed), wrt)
+            optimize_forward(code)
         self.parsed = parsed
         self.tangent_params = code.tangent_params
         self.source, self.line_map = emit_forward(code)
         self.fn, self.filename = build(self.source, code.name, parsed, code.namespace.injected)
+        self.deps = recorded
+        deps.mark(self.fn, recorded)
 
     def runtime_error(self, exc):
         """A GradientRuntimeError naming the user's line, or None if `exc` is not ours."""
@@ -68,10 +73,26 @@ def _target(f):
 
 
 def _transformed(func, wrt):
+    """The cached ForwardTransformed, made (again) if missing or stale.  (Hold deps.LOCK.)"""
     per_function = _CACHE.setdefault(func, {})
-    if wrt not in per_function:
-        per_function[wrt] = ForwardTransformed(func, wrt)
-    return per_function[wrt]
+    t = per_function.get(wrt)
+    if t is None or t.deps.stale():
+        t = per_function[wrt] = ForwardTransformed(func, wrt)
+        if t.deps.stale():
+            raise SrcgradError(f"the functions or globals {func.__qualname__} uses changed while "
+                               "srcgrad was reading them")
+    return t
+
+
+_LIVE = weakref.WeakSet()               # JVP functions with a compiled __call__
+
+
+@deps.on_clear
+def _clear():
+    _CACHE.clear()
+    _FUNCTIONS.clear()
+    for function in list(_LIVE):
+        function._reset()
 
 
 def _is_float(value):
@@ -86,18 +107,24 @@ def _check_tangent(name, primal, tangent, func):
     """The tangent of argument `name`, checked against its primal (shape, floating type)
     and of the primal's kind (an array's tangent an array), before anything runs."""
     where = f"the tangent of `{name}` in jvp of {func.__name__}"
-    if isinstance(primal, complex) or (isinstance(primal, (np.ndarray, np.generic)) and
-                                       primal.dtype.kind == "c"):
-        raise SrcgradError(f"`{name}` is complex: srcgrad's jvp supports real arguments only")
+    found = arguments.problem(primal)
+    if found is not None:
+        _, what, hint = found
+        raise ArgumentTypeError(f"jvp of {func.__name__}: the argument `{name}` is {what}; "
+                                "srcgrad's jvp takes tangents of real floating-point numbers "
+                                "and arrays", hint=hint)
     if not _is_float(primal):
-        raise SrcgradError(f"`{name}` is {type(primal).__name__} {primal!r:.40}, not a float or "
-                           "a float array: it has no tangent",
-                           hint="leave it out of wrt (srcgrad.jvp ignores tangents of "
-                                "arguments that are not floats)")
+        raise ArgumentTypeError(f"`{name}` is {type(primal).__name__} {primal!r:.40}, not a float "
+                                "or a float array: it has no tangent",
+                                hint="leave it out of wrt (srcgrad.jvp ignores tangents of "
+                                     "arguments that are not floats)")
+    found = arguments.problem(tangent)
+    if found is not None and found[0] in ("masked", "matrix", "subclass"):
+        raise ArgumentTypeError(f"{where} is {found[1]}", hint=found[2])
     if not _is_float(tangent):
         kind = getattr(getattr(tangent, "dtype", None), "name", type(tangent).__name__)
-        raise SrcgradError(f"{where} is {kind}, not a float or a float array",
-                           hint="pass a floating-point tangent, e.g. np.asarray(t, dtype=float)")
+        raise ArgumentTypeError(f"{where} is {kind}, not a float or a float array",
+                                hint="pass a floating-point tangent, e.g. np.asarray(t, dtype=float)")
     if np.shape(tangent) != np.shape(primal):
         raise SrcgradError(f"{where} has shape {np.shape(tangent)}, but `{name}` has shape "
                            f"{np.shape(primal)}", hint="a tangent has the shape of its argument")
@@ -119,6 +146,7 @@ class JvpFunction:
         self._func = func
         target = _target(func)
         self._target = target
+        self._fast = None
         if wrt == ():
             self._wrt, self._single = (), False
         else:
@@ -128,11 +156,36 @@ class JvpFunction:
         self._transformed = None
         functools.update_wrapper(self, func, updated=())   # (not a GradientFunction's state)
 
+    def _prepare(self):
+        """The compiled `__call__` of a transformation valid now (made on first use, and
+        again when what it read has changed); concurrent first calls transform once."""
+        with deps.LOCK:
+            t = self._transformed
+            if t is None or t.deps.stale():
+                if isinstance(self._func, (GradientFunction, JvpFunction)):
+                    self._target = _target(self._func)     # made again if it is stale
+                t = _transformed(self._target, self._wrt)
+                fast = self._compile_call(t)
+                own = self.__dict__.get("_own_class")
+                if own is None:
+                    own = type(type(self).__name__, (type(self),), {"__call__": fast})
+                    self._own_class = own
+                else:
+                    own.__call__ = fast
+                self._fast, self._transformed = fast, t
+                self.__class__ = own
+                _LIVE.add(self)
+            return self._fast
+
+    def _reset(self):
+        with deps.LOCK:
+            self._transformed = self._fast = None
+            own = self.__dict__.get("_own_class")
+            if own is not None and "__call__" in own.__dict__:
+                del own.__call__
+
     def _transform(self):
-        if self._transformed is None:
-            self._transformed = _transformed(self._target, self._wrt)
-            fast = self._compile_call(self._transformed)
-            self.__class__ = type(type(self).__name__, (type(self),), {"__call__": fast})
+        self._prepare()
         return self._transformed
 
     @property
@@ -141,16 +194,28 @@ class JvpFunction:
         return self._transform().source
 
     def __call__(self, primals, tangents):
-        self._transform()           # installs the compiled __call__ below, then runs it
-        return self(primals, tangents)
+        # transforms (once, or again when stale) and installs the compiled __call__ below
+        return self._prepare()(self, primals, tangents)
+
+    _call_again = __call__
 
     def _compile_call(self, t):
         """A `__call__` that checks the usual case inline (an array or float tangent of its
         argument's shape and floating dtype) and takes the general path otherwise."""
-        scope = {"_fn": t.fn, "_ndarray": np.ndarray, "_Error": SrcgradError, "_tuple": tuple}
+        scope = {"_fn": t.fn, "_ndarray": np.ndarray, "_Error": SrcgradError, "_tuple": tuple,
+                 "_Lookup": (KeyError, ValueError)}
         n = len(self._wrt)
         names = [f"_t{i}" for i in range(n)]
-        lines = ["def __call__(self, primals, tangents):",
+        lines = ["def __call__(self, primals, tangents):"]
+        stale = t.deps.condition(scope, "_k")
+        if stale:                       # what the transformation read has changed: again
+            lines += ["    try:",
+                      f"        _stale = {stale}",
+                      "    except _Lookup:",
+                      "        _stale = True",
+                      "    if _stale:",
+                      "        return self._call_again(primals, tangents)"]
+        lines += [
                  f"    if type(primals) is not _tuple or len(primals) <= {max(self._positions, default=-1)}"
                  f"{'' if self._single else ' or type(tangents) is not _tuple or len(tangents) != ' + str(n)}:",
                  "        return self._call(primals, tangents)"]
@@ -253,14 +318,18 @@ def jvp(f, primals, tangents):
                                     "container's tangent")
         if tangents[i] is not None and (
                 (type(p) is np.ndarray and p.dtype.kind in "fc") or _is_float(p) or
-                isinstance(p, complex) or getattr(getattr(p, "dtype", None), "kind", "") == "c"):
-            active.append(i)        # (complex: refused with a message when checked)
+                isinstance(p, (complex, np.ma.MaskedArray, np.matrix)) or
+                getattr(getattr(p, "dtype", None), "kind", "") == "c"):
+            active.append(i)        # (complex, masked, matrix: refused when checked)
     active = tuple(active)
     try:
         function = _FUNCTIONS[f][active]
     except (KeyError, TypeError):
-        per_function = _FUNCTIONS.setdefault(f, {}) if _weakrefable(f) else {}
-        function = per_function[active] = JvpFunction(f, wrt=active)
+        with deps.LOCK:
+            per_function = _FUNCTIONS.setdefault(f, {}) if _weakrefable(f) else {}
+            function = per_function.get(active)
+            if function is None:
+                function = per_function[active] = JvpFunction(f, wrt=active)
     return function(primals, tuple([tangents[i] for i in active]))
 
 

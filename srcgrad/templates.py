@@ -6,6 +6,7 @@ the generated function's namespace, and folds what is known at transform time.
 """
 import builtins
 import linecache
+import threading
 
 import gast
 import numpy as np
@@ -14,17 +15,22 @@ from . import rules
 from .fold import copy_tree, fold, make_const
 
 _LAMBDAS = {}   # (filename, first line) -> [gast.Lambda, ...]
+_READ = set()   # the files whose lambdas are in _LAMBDAS
+_LOCK = threading.Lock()
 
 
 def lambda_node(fn):
     """The gast.Lambda node that defined the lambda `fn`."""
     code = fn.__code__
     key = (code.co_filename, code.co_firstlineno)
-    if key not in _LAMBDAS:
-        tree = gast.parse("".join(linecache.getlines(code.co_filename)))
-        for node in gast.walk(tree):
-            if isinstance(node, gast.Lambda):
-                _LAMBDAS.setdefault((code.co_filename, node.lineno), []).append(node)
+    if code.co_filename not in _READ:
+        with _LOCK:             # each file read once, even when threads ask at the same time
+            if code.co_filename not in _READ:
+                tree = gast.parse("".join(linecache.getlines(code.co_filename)))
+                for node in gast.walk(tree):
+                    if isinstance(node, gast.Lambda):
+                        _LAMBDAS.setdefault((code.co_filename, node.lineno), []).append(node)
+                _READ.add(code.co_filename)
     nodes = [n for n in _LAMBDAS.get(key, ())
              if [a.id for a in n.args.args] == list(code.co_varnames[:code.co_argcount])]
     if len(nodes) != 1:
