@@ -414,6 +414,7 @@ class Normalizer:
         self.snapshots = {}         # SSA name of such a list -> the copy reads see
         self.container_depth = {}   # SSA name -> how many loops enclose its definition
         self.constants = {}     # SSA name -> the str/int constant it was bound to
+        self.range_targets = set()  # SSA names of the variables of `for ... in range(...)`
         self.line_override = None   # inlined statements take the line of their call
         self.result_var = RESULT
         self.result_arity = None    # elements of the tuple an inlined helper returns
@@ -918,12 +919,35 @@ class Normalizer:
         name = target.value.id
         old = self.current[name]
         index = self.index_value(self.index(target.slice))
+        if not self.surely_basic(index):    # kept even where the write itself is not needed
+            check = gast.Call(func=gast.Name(id=self.helper_name("check_no_repeats"), ctx=gast.Load(),
+                                             annotation=None, type_comment=None),
+                              args=[self.load_ssa(old), copy_tree(index)], keywords=[])
+            self.body.append(Effect(gast.Expr(value=check), self.line))
         func = gast.Name(id=self.helper_name("with_set"), ctx=gast.Load(), annotation=None,
                          type_comment=None)
         new = self.define(name)
         self.body.append(Assign([new], gast.Call(func=func, args=[self.load_ssa(old), index, value],
                                                  keywords=[]), self.line))
         self.updates.append((node, old, self.body[-1]))
+
+    def surely_basic(self, index):
+        """Whether an index certainly reaches each element once: ints, slices, None, `...`
+        and the variables of loops over ranges (an array of ints may repeat one)."""
+        parts = index.elts if isinstance(index, gast.Tuple) else [index]
+        for p in parts:
+            if isinstance(p, gast.Call) and getattr(p.func, "id", None) == "slice":
+                continue
+            if isinstance(p, gast.Constant) and (p.value is None or p.value is Ellipsis or
+                                                 type(p.value) is int):
+                continue
+            if isinstance(p, gast.UnaryOp) and isinstance(p.operand, gast.Constant):
+                continue                    # -1
+            if isinstance(p, gast.Name) and (p.id in self.range_targets or
+                                             type(self.constants.get(p.id)) is int):
+                continue
+            return False
+        return True
 
     def numpy_ref(self):
         """NumPy under the code's own `np` if it has one, else under an injected name."""
@@ -1369,6 +1393,8 @@ class Normalizer:
         outer, self.body = self.body, []
         if target:
             node.target = self.define(target)
+            if self.is_builtin_call(iterable, "range"):
+                self.range_targets.add(node.target)
         self.loops.append((node, versions))
         self.statements(stmts)
         self.loops.pop()

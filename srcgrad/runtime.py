@@ -85,14 +85,19 @@ class Undefined(ValueError):
     UndefinedGradientError naming their line."""
 
 
-def with_set(a, index, value):
-    """A copy of `a` with `a[index] = value` (srcgrad's form of a write into an array)."""
+def check_no_repeats(a, index):
+    """Refuse a write `a[index] = v` that reaches one element twice: NumPy leaves undefined
+    which of the values stays, and so which one gets the gradient."""
     if not _basic_index(index):
         # the positions written, negative indices and broadcast index arrays resolved
         written = np.arange(np.size(a)).reshape(np.shape(a))[index]
         if np.size(np.unique(written)) != np.size(written):
             raise Undefined("srcgrad cannot differentiate a write through repeated indices "
-                            "(NumPy keeps only the last of the values written there)")
+                            "(NumPy leaves undefined which of the values written there stays)")
+
+
+def with_set(a, index, value):
+    """A copy of `a` with `a[index] = value` (srcgrad's form of a write into an array)."""
     out = np.array(a, dtype=np.result_type(a, value))
     out[index] = value
     return out

@@ -171,6 +171,32 @@ def write_repeat_in_tuple(v, X):
     return np.sum(T ** 2)
 
 
+def augmented_write_repeat_unused_value(c):     # the write's value is never needed
+    v1 = c * np.var(c, axis=0)
+    v1[[-2, -2, 1], -2:] -= np.mean(v1, axis=0)
+    return 0.5 * v1.sum()
+
+
+def test_a_repeated_write_is_refused_even_where_its_value_is_not_needed():
+    c = np.array([[0.08], [-0.92]])
+    with pytest.raises(UndefinedGradientError) as info:
+        srcgrad.grad(augmented_write_repeat_unused_value)(c)
+    assert info.value.lineno == line_of(augmented_write_repeat_unused_value, "v1[[-2, -2, 1]")
+
+
+def loop_write_by_counter(x):                     # the common case: no check emitted
+    out = np.zeros((3, 2))
+    for i in range(3):
+        out[i] = x * i
+    return np.sum(out ** 2)
+
+
+def test_writes_by_loop_counter_are_not_checked_for_repeats():
+    assert "check_no_repeats" not in srcgrad.grad(loop_write_by_counter).source
+    assert "check_no_repeats(t, [0, -3])" in srcgrad.grad(write_negative_repeat).source
+    check(loop_write_by_counter, np.array([0.5, -1.5]))
+
+
 def write_distinct_negative(v, x):
     t = x.copy()
     t[[0, -1]] = v
