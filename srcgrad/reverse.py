@@ -325,10 +325,11 @@ class ReverseMode:
         """`a, b = theta`: the rows of one array (a tuple of values is unpacked when the
         code is read)."""
         source = self.defined_by.get(stmt.value.id)
-        if source is not None and source.kind != "nondiff" and self.is_varied(stmt.value):
-            what = {"list_snapshot": "a list built in a loop",
-                    "rule": "a tuple of results" if source.rule and source.rule.output is not None
-                    else None}.get(source.kind, "this value")
+        if source is not None and self.is_varied(stmt.value):
+            tuple_valued = source.kind in ("vjp_call", "custom") or (
+                source.kind == "rule" and source.rule.output is not None)
+            what = "a list built in a loop" if source.kind == "list_snapshot" else \
+                "a tuple of results" if tuple_valued else None
             if what is not None:
                 return self.problem(UnsupportedSyntaxError, f"srcgrad cannot differentiate "
                                     f"unpacking {what} held in a variable", stmt.line,

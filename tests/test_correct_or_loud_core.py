@@ -60,6 +60,13 @@ def unpack_one_row_unused(theta):
     return a * c                              # b gets no gradient: a zero row
 
 
+def unpack_a_copy_twice(x):
+    t = x
+    a, b = t
+    u, v = a                                   # a row of a matrix, unpacked again
+    return u * v + b[0]
+
+
 def unpack_loose(s, M):
     r0, r1 = M + s                            # s is a scalar: its adjoint comes in full
     return np.sum(r0 ** 2 + 3.0 * r1)
@@ -77,6 +84,7 @@ def test_unpacking_gives_each_element_its_own_adjoint():
     (unpack_expression, (np.array([0.3, -0.7, 1.1]),)),
     (unpack_method, (np.linspace(-1.0, 1.0, 6),)),
     (unpack_one_row_unused, (np.array([0.5, 2.0, -1.5]),)),
+    (unpack_a_copy_twice, (np.array([[0.5, 2.0], [-1.5, 0.3]]),)),
 ])
 def test_unpacking_rows_in_reverse_and_forward_mode(func, args):
     check(func, *args)
