@@ -157,7 +157,19 @@ class _Analysis(ReverseMode):
     def resolve(self, stmt):
         if not stmt.opaque and isinstance(stmt.value, (gast.Tuple, gast.List)):
             return Op("pack", operands=list(stmt.value.elts))
-        return super().resolve(stmt)
+        op = super().resolve(stmt)
+        value = stmt.value
+        if op.kind == "rule" and isinstance(value, gast.Attribute):        # x.T
+            op.form = self.function_form(op.rule, [value.value], [])
+        return op
+
+    def function_form(self, rule, args, keywords):
+        """`np.sum(x, axis=0)` for `x.sum(axis=0)` (`np.transpose(x)` for `x.T`), sharing the
+        argument nodes: a tangent may be a Python float, which has no such methods."""
+        func = self.ns.reference(np, "np")
+        for part in rule.name.split(".")[1:]:
+            func = gast.Attribute(value=func, attr=part, ctx=gast.Load())
+        return gast.Call(func=func, args=list(args), keywords=list(keywords))
 
     def resolve_call(self, call, stmt):
         func = call.func
@@ -176,7 +188,14 @@ class _Analysis(ReverseMode):
                     return self.no_forward_rule(obj, func, operands, stmt)
                 if _hashable(obj) and obj in rules.FORWARD_ONLY:
                     return self.forward_only_op(rules.FORWARD_ONLY[obj], call, stmt)
-        return super().resolve_call(call, stmt)
+        op = super().resolve_call(call, stmt)
+        if op.kind == "rule" and op.rule.name.startswith("np.") and isinstance(func, gast.Attribute) \
+                and isinstance(func.value, gast.Name) and func.value.id in self.tokens:   # x.sum()
+            rest = list(call.args)
+            if func.attr in ("reshape", "transpose") and len(rest) > 1:
+                rest = [gast.Tuple(elts=rest, ctx=gast.Load())]
+            op.form = self.function_form(op.rule, [func.value] + rest, call.keywords)
+        return op
 
     def no_forward_rule(self, obj, func, operands, stmt):
         if not any(self.is_varied(a) for a in operands):
@@ -712,7 +731,7 @@ class ForwardMode:
                     replace[id(atom)] = self.zero(atom)     # an array the result is made of
                 else:
                     replace[id(atom)] = make_const(0.0)    # broadcast where it goes
-        return _replaced(stmt.value, replace)
+        return _replaced(getattr(op, "form", stmt.value), replace)
 
     def multilinear(self, stmt, op):
         """One term per argument with a tangent: the function, that argument replaced."""
@@ -720,7 +739,8 @@ class ForwardMode:
         for param in differentiable(op.rule):
             for atom in _elements(op.bindings[param]):
                 if self.live(atom):
-                    terms.append(_replaced(stmt.value, {id(atom): self.full_tangent(atom, stmt.line)}))
+                    terms.append(_replaced(getattr(op, "form", stmt.value),
+                                           {id(atom): self.full_tangent(atom, stmt.line)}))
         return _total(terms)
 
     def from_template(self, template, op, out, stmt, elementwise):

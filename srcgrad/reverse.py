@@ -840,6 +840,10 @@ class ReverseMode:
         g = name_node(adj.name)
         g.srcgrad_scalar = adj.loose == "scalar" or (not adj.loose and self.tokens[out] == SCALAR)
         bindings = dict(op.bindings, g=g, ans=name_node(out))
+        for bound in op.bindings.values():      # data (a mask, say) may be boolean: see fold
+            for atom in bound.elts if isinstance(bound, (gast.Tuple, gast.List)) else [bound]:
+                if isinstance(atom, gast.Name) and not self.is_varied(atom):
+                    atom.srcgrad_data = True
         for position, (param, differentiable) in enumerate(op.entries):
             if not differentiable:
                 continue
