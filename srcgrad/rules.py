@@ -144,7 +144,8 @@ elementwise("positive",   lambda g, ans, x: g)
 elementwise("power",      lambda g, ans, x1, x2: (g * x2 * x1 ** (x2 - 1), g * ans * np.log(x1 + (x1 == 0))))
 elementwise("float_power", lambda g, ans, x1, x2: (g * x2 * x1 ** (x2 - 1), g * ans * np.log(x1 + (x1 == 0))))
 elementwise("square",     lambda g, ans, x: g * 2.0 * x)
-elementwise("sqrt",       lambda g, ans, x: g * 0.5 / ans)
+# At 0 the slope of sqrt is infinite; where the adjoint is 0 (a masked distance) it gives 0, not 0/0.
+elementwise("sqrt",       lambda g, ans, x: g * 0.5 / (ans + (g == 0)))
 elementwise("cbrt",       lambda g, ans, x: g / (3.0 * ans * ans))
 elementwise("mod remainder fmod", lambda g, ans, x1, x2: (g, -g * ((x1 - ans) / x2)))
 elementwise("reciprocal", lambda g, ans, x: -g * ans * ans)
@@ -192,10 +193,12 @@ reduction("max amax min amin", lambda g, ans, a, axis=None, _out=None, keepdims=
                           jvp=lambda t, ans, a, axis, keepdims: np.sum(t * (a == keep(ans, axis, keepdims)), axis=axis, keepdims=keepdims) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=keepdims))
 reduction("var",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g, axis, keepdims) * 2.0 * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof),
                           jvp=lambda t, ans, a, axis, ddof, keepdims: 2.0 * np.sum(t * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / (count(a, ans, axis) - ddof))
-reduction("std",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g / ans, axis, keepdims) * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof),
-                          jvp=lambda t, ans, a, axis, ddof, keepdims: np.sum(t * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / ((count(a, ans, axis) - ddof) * ans))
-reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x * keep(g / ans, axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims),
-                          jvp=lambda t, ans, x, ord, axis, keepdims: np.sum(x * t, axis=axis, keepdims=keepdims) / ans if ord is None else norm_jvp(t, ans, x, ord, axis, keepdims))
+# A std or a norm that is 0 (over one element, at x = 0) has a numerator that is exactly 0
+# too: `ans + (ans == 0)` divides it by 1 there, giving the subgradient 0 (as PyTorch does).
+reduction("std",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g / (ans + (ans == 0)), axis, keepdims) * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof),
+                          jvp=lambda t, ans, a, axis, ddof, keepdims: np.sum(t * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / ((count(a, ans, axis) - ddof) * (ans + (ans == 0))))
+reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x * keep(g / (ans + (ans == 0)), axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims),
+                          jvp=lambda t, ans, x, ord, axis, keepdims: np.sum(x * t, axis=axis, keepdims=keepdims) / (ans + (ans == 0)) if ord is None else norm_jvp(t, ans, x, ord, axis, keepdims))
 vjp("cumsum",             lambda g, ans, a, axis=None, _dtype=None, _out=None: np.flip(np.cumsum(np.flip(g, axis), axis), axis) if axis is not None else np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a)), jvp=linear)
 # --- linear algebra ------------------------------------------------------------------
 vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if x2.ndim == 2 else matmul_adjoint_lhs(g, x1, x2), x1.T @ g if x1.ndim == 2 else matmul_adjoint_rhs(g, x1, x2)), jvp=multilinear)

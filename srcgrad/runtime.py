@@ -298,14 +298,14 @@ def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
         g = _keep(g, axis_t, x.ndim)
         ans = np.expand_dims(ans, axis_t)
     if ord in (None, "fro") or (ord == 2 and not matrix):
-        return g * x / ans
+        return g * x / (ans + (ans == 0))          # at x = 0, the subgradient 0
     if not matrix:
         if ord == np.inf or ord == -np.inf:
             hit = np.abs(x) == ans
             return g * np.sign(x) * hit / np.sum(hit, axis=axis_t, keepdims=True)
         if ord == 0:
             return np.zeros_like(x, dtype=float)
-        return g * np.sign(x) * np.abs(x) ** (ord - 1) / ans ** (ord - 1)
+        return g * np.sign(x) * np.abs(x) ** (ord - 1) / (ans + (ans == 0)) ** (ord - 1)
     r, c = axis_t
     xm = np.moveaxis(x, (r, c), (-2, -1))
     gm = g if np.ndim(g) == 0 else np.moveaxis(g, (r, c), (-2, -1))

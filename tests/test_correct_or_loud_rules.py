@@ -51,6 +51,80 @@ def both_modes(f, *args):
         yield info.value
 
 
+# --- C. finite gradients where the value is flat or at a kink ------------------------------
+
+@contextlib.contextmanager
+def no_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")            # a 0/0 would warn
+        yield
+
+
+def std_of_single_elements(x):
+    return np.sum(np.std(x[:, None], axis=1)) + np.sum(x)
+
+
+def std_of_scalar(s):
+    return np.std(s) + 2.0 * s
+
+
+def std_of_equal_elements(x):
+    return np.std(np.full(4, x[0])) + np.sum(x)
+
+
+@pytest.mark.parametrize("f,arg,want", [(std_of_single_elements, X3, np.ones(3)),
+                                        (std_of_scalar, 0.3, 2.0),
+                                        (std_of_equal_elements, X3, np.ones(3))])
+def test_std_of_a_constant_has_zero_gradient(f, arg, want):
+    with no_warnings():
+        np.testing.assert_array_equal(srcgrad.grad(f)(arg), want)        # was NaN
+        tangent = np.ones_like(arg) if isinstance(arg, np.ndarray) else 1.0
+        assert srcgrad.jvp(f, (arg,), (tangent,))[1] == pytest.approx(np.sum(want * tangent))
+
+
+POINTS = rng.normal(size=(5, 2))
+
+
+def distances_upper_triangle(x):
+    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    return np.sum(np.triu(d, 1) ** 1.5)
+
+
+def distances_triu_indices(x):
+    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    return np.sum(np.exp(-d[np.triu_indices(5, 1)]))
+
+
+def distances_by_sqrt(x):
+    d = np.sqrt(np.sum((x[:, None] - x[None]) ** 2, axis=-1))
+    return np.sum(np.triu(d, 1))
+
+
+@pytest.mark.parametrize("f", [distances_upper_triangle, distances_triu_indices, distances_by_sqrt])
+def test_pairwise_distances_with_the_diagonal_unused(f):
+    with no_warnings():
+        got = srcgrad.grad(f)(POINTS)                # was NaN everywhere
+        assert np.all(np.isfinite(got))
+        np.testing.assert_allclose(got, numerical_grad(f, (POINTS,)), rtol=1e-5, atol=1e-7)
+        check_jvp(f, POINTS)
+
+
+def test_norm_at_zero_has_the_subgradient_zero():
+    def f(x):
+        return np.linalg.norm(x) + np.sum(np.linalg.norm(np.stack([x, 2.0 * x]), axis=1))
+    with no_warnings():
+        np.testing.assert_array_equal(srcgrad.grad(f)(np.zeros(3)), 0.0)
+        assert srcgrad.jvp(f, (np.zeros(3),), (np.ones(3),))[1] == 0.0
+
+
+def test_sqrt_at_zero_keeps_its_infinite_slope_where_it_is_used():
+    def f(x):
+        return np.sum(np.sqrt(x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert np.isinf(srcgrad.grad(f)(np.array([0.0, 1.0])))[0]     # d sqrt(x)/dx -> inf
+
+
 # --- D. crashes that should be values ------------------------------------------------------
 
 CLIPPED = np.array([0.3, -0.7, 1.2, 0.45])
