@@ -253,7 +253,7 @@ class _Analysis(ReverseMode):
         op = self.ops[id(stmt)]
         if op.kind in ("pack", "custom") and any(self.is_varied(a) for a in op.operands):
             self.varied.update(stmt.targets)
-        if op.kind == "rule" and op.rule.output is not None and len(stmt.targets) > 1:
+        if op.kind == "rule" and isinstance(op.rule.output, int) and len(stmt.targets) > 1:
             # `sign, logdet = np.linalg.slogdet(a)`: only the rule's output has a tangent
             self.varied.difference_update(t for i, t in enumerate(stmt.targets)
                                           if i != op.rule.output)
@@ -652,7 +652,7 @@ class ForwardMode:
 
     def rule_tangent(self, stmt, op):
         rule = op.rule
-        if len(stmt.targets) > 1 and rule.output is None:
+        if len(stmt.targets) > 1 and not isinstance(rule.output, int):   # (meshgrid: "each")
             return self.unpacked_tangent(stmt, op)
         out = stmt.targets[rule.output or 0] if len(stmt.targets) > 1 else stmt.targets[0]
         if out not in self.active:
@@ -678,6 +678,10 @@ class ForwardMode:
             expr = self.from_template(rule.jvp or rule.template, op, out, stmt, elementwise)
         if expr is None:                     # every term vanished when it was folded
             expr = self.zero(name_node(out))
+        elif isinstance(rule.output, int) and len(stmt.targets) == 1:   # r = np.linalg.slogdet(a)
+            zeros = [np_call(self.ns, "zeros_like", gast.Subscript(value=name_node(out), slice=make_const(k),
+                                                                   ctx=gast.Load())) for k in range(rule.output)]
+            expr = gast.Tuple(elts=zeros + [expr], ctx=gast.Load())
         elif elementwise:
             cls = self.tangent_class(expr)
             here = self.analysis.broadcast_token([op.bindings[p] for p, _ in op.entries])

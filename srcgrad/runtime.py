@@ -399,6 +399,27 @@ def vstack_adjoint(g, arrays, index):
     return np.reshape(_piece(g, arrays, 0, index, sizes), np.shape(arrays[index]))
 
 
+def r_adjoint(g, arrays, index):
+    """Adjoint of item number `index` of np.r_[arrays] (arrays and numbers): its rows of g."""
+    sizes = [np.shape(np.atleast_1d(a))[0] for a in arrays]
+    return np.reshape(_piece(g, arrays, 0, index, sizes), np.shape(arrays[index]))
+
+
+def c_adjoint(g, arrays, index):
+    """Adjoint of item number `index` of np.c_[arrays]: its columns of g (a 1-D array, or a
+    number, is one column)."""
+    sizes = [np.shape(a)[-1] if np.ndim(a) >= 2 else 1 for a in arrays]
+    return np.reshape(_piece(g, arrays, np.ndim(g) - 1, index, sizes), np.shape(arrays[index]))
+
+
+def meshgrid_adjoint(g, xi, index, indexing="xy"):
+    """Adjoint of array number `index` of np.meshgrid(*xi) from the adjoint `g` of grid number
+    `index`: g summed over every axis but the one that array runs along."""
+    axis = 1 - index if indexing == "xy" and len(xi) > 1 and index < 2 else index
+    others = tuple(k for k in range(np.ndim(g)) if k != axis)
+    return np.reshape(np.sum(g, axis=others), np.shape(xi[index]))
+
+
 def tile_adjoint(g, a, reps):
     """Adjoint of np.tile: sum the copies."""
     shape = np.shape(a)
