@@ -48,7 +48,8 @@ def _expand(what, arg, page):
 # --- the rule table --------------------------------------------------------------------------
 
 # How rules that are not NumPy functions are written in user code.
-_SPELLED = {"indexing": "a[index]", "with_set": "a[index] = value"}
+_SPELLED = {"indexing": "a[index]", "with_set": "a[index] = value", "np.r_": "np.r_[a, b, ...]",
+            "np.c_": "np.c_[a, b, ...]"}
 
 
 def _lambdas(module):
@@ -185,9 +186,12 @@ def rule_table():
 
     out += ["## No derivative", "",
             "These functions give no gradient to their arguments (their results are integers, "
-            "booleans, or constant almost everywhere). Using them on values that carry a "
-            "gradient is fine; nothing flows back through them. The functions of `np.random` "
-            "are treated the same way.", ""]
+            "booleans, or constant in each float argument wherever they are continuous). Using them on values that carry a "
+            "gradient is fine; nothing flows back through them. Each is checked by a test "
+            "that moves its float arguments and sees its result stay put. The functions of "
+            "`np.random` are constants when drawn from constants; given a value with a gradient "
+            "(`rng.normal(mu, 1.0)`) they raise `NoDerivativeRuleError`, like any function "
+            "without a rule.", ""]
     out += [", ".join(_code(n) for n in sorted(_np_name(f) for f in rules.NONDIFF)), ""]
 
     out += ["## Methods, attributes and builtins", "",

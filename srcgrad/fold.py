@@ -103,6 +103,35 @@ def _is_scalar(node):
     return False
 
 
+# NumPy functions whose result is boolean (masks), as templates and user code spell them.
+_BOOLEAN_FUNCS = {"equal", "not_equal", "less", "less_equal", "greater", "greater_equal",
+                  "logical_and", "logical_or", "logical_not", "logical_xor", "isnan", "isinf",
+                  "isfinite", "signbit", "isclose", "allclose", "array_equal", "all", "any"}
+
+
+def _maybe_boolean(node):
+    """Whether `node` may hold booleans: a mask (`x >= lo`, `a & b`), or a value of the
+    user's data (a name marked `srcgrad_data`: its dtype is unknown).  `1.0 * mask` is then
+    not `mask`: adjoints are numbers, and booleans add as `or` and cannot be negated."""
+    if isinstance(node, (gast.Compare, gast.BoolOp)):
+        return True
+    if isinstance(node, gast.UnaryOp):
+        return isinstance(node.op, (gast.Not, gast.Invert)) or _maybe_boolean(node.operand)
+    if isinstance(node, gast.BinOp):
+        if isinstance(node.op, (gast.BitAnd, gast.BitOr, gast.BitXor)):
+            return True
+        if isinstance(node.op, gast.Div):
+            return False
+        return _maybe_boolean(node.left) and _maybe_boolean(node.right)
+    if isinstance(node, gast.Constant):
+        return isinstance(node.value, bool)
+    if isinstance(node, gast.Name):
+        return getattr(node, "srcgrad_data", False)
+    if isinstance(node, gast.Call):
+        return getattr(node.func, "attr", getattr(node.func, "id", None)) in _BOOLEAN_FUNCS
+    return False
+
+
 def _negate(node):
     if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
         return node.operand
@@ -129,22 +158,26 @@ class _Folder(gast.NodeTransformer):
             # g * (0.5 * Y) -> (g * 0.5) * Y: one multiplication of an array instead of two
             return self.visit(gast.BinOp(left=gast.BinOp(left=left, op=gast.Mult(), right=right.left),
                                          op=gast.Mult(), right=right.right))
-        if op is gast.Mult:
-            if _is_number(left, 1):
+        if op is gast.Mult:      # (times 1 or -1 a boolean stays a product: a number)
+            if _is_number(left, 1) and not _maybe_boolean(right):
                 return right
-            if _is_number(right, 1):
+            if _is_number(right, 1) and not _maybe_boolean(left):
                 return left
-            if _is_number(left, -1):
+            if _is_number(left, -1) and not _maybe_boolean(right):
                 return _negate(right)
-            if _is_number(right, -1):
+            if _is_number(right, -1) and not _maybe_boolean(left):
                 return _negate(left)
         if op in (gast.Div, gast.Pow) and _is_number(right, 1):
             return left
-        if op is gast.Add and _is_number(left, 0):
+        if op is gast.Add and _is_number(left, 0) and not _maybe_boolean(right):
             return right
-        if op in (gast.Add, gast.Sub) and _is_number(right, 0):
+        if op in (gast.Add, gast.Sub) and _is_number(right, 0) and not _maybe_boolean(left):
             return left
-        if op is gast.Sub and _is_number(left, 0):
+        if op is gast.Add and lv is False:      # `ans + (g == 0)` where g is a known 1.0
+            return right
+        if op in (gast.Add, gast.Sub) and rv is False:
+            return left
+        if op is gast.Sub and _is_number(left, 0) and not _maybe_boolean(right):
             return _negate(right)
         if op is gast.BitAnd:  # `True & (a <= hi)` from a clip bound that is None
             if lv is True and isinstance(right, gast.Compare):
@@ -163,6 +196,12 @@ class _Folder(gast.NodeTransformer):
                 return make_const(-v)
             if isinstance(node.operand, gast.UnaryOp) and isinstance(node.operand.op, gast.USub):
                 return node.operand.operand
+        return node
+
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if node.attr == "T" and isinstance(const_value(node.value), (int, float)):
+            return node.value        # `g.T` of a transpose's template, g a known number
         return node
 
     def visit_Compare(self, node):

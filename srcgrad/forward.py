@@ -157,7 +157,19 @@ class _Analysis(ReverseMode):
     def resolve(self, stmt):
         if not stmt.opaque and isinstance(stmt.value, (gast.Tuple, gast.List)):
             return Op("pack", operands=list(stmt.value.elts))
-        return super().resolve(stmt)
+        op = super().resolve(stmt)
+        value = stmt.value
+        if op.kind == "rule" and isinstance(value, gast.Attribute):        # x.T
+            op.form = self.function_form(op.rule, [value.value], [])
+        return op
+
+    def function_form(self, rule, args, keywords):
+        """`np.sum(x, axis=0)` for `x.sum(axis=0)` (`np.transpose(x)` for `x.T`), sharing the
+        argument nodes: a tangent may be a Python float, which has no such methods."""
+        func = self.ns.reference(np, "np")
+        for part in rule.name.split(".")[1:]:
+            func = gast.Attribute(value=func, attr=part, ctx=gast.Load())
+        return gast.Call(func=func, args=list(args), keywords=list(keywords))
 
     def resolve_call(self, call, stmt):
         func = call.func
@@ -176,7 +188,14 @@ class _Analysis(ReverseMode):
                     return self.no_forward_rule(obj, func, operands, stmt)
                 if _hashable(obj) and obj in rules.FORWARD_ONLY:
                     return self.forward_only_op(rules.FORWARD_ONLY[obj], call, stmt)
-        return super().resolve_call(call, stmt)
+        op = super().resolve_call(call, stmt)
+        if op.kind == "rule" and op.rule.name.startswith("np.") and isinstance(func, gast.Attribute) \
+                and isinstance(func.value, gast.Name) and func.value.id in self.tokens:   # x.sum()
+            rest = list(call.args)
+            if func.attr in ("reshape", "transpose") and len(rest) > 1:
+                rest = [gast.Tuple(elts=rest, ctx=gast.Load())]
+            op.form = self.function_form(op.rule, [func.value] + rest, call.keywords)
+        return op
 
     def no_forward_rule(self, obj, func, operands, stmt):
         if not any(self.is_varied(a) for a in operands):
@@ -234,7 +253,7 @@ class _Analysis(ReverseMode):
         op = self.ops[id(stmt)]
         if op.kind in ("pack", "custom") and any(self.is_varied(a) for a in op.operands):
             self.varied.update(stmt.targets)
-        if op.kind == "rule" and op.rule.output is not None and len(stmt.targets) > 1:
+        if op.kind == "rule" and isinstance(op.rule.output, int) and len(stmt.targets) > 1:
             # `sign, logdet = np.linalg.slogdet(a)`: only the rule's output has a tangent
             self.varied.difference_update(t for i, t in enumerate(stmt.targets)
                                           if i != op.rule.output)
@@ -639,7 +658,7 @@ class ForwardMode:
 
     def rule_tangent(self, stmt, op):
         rule = op.rule
-        if len(stmt.targets) > 1 and rule.output is None:
+        if len(stmt.targets) > 1 and not isinstance(rule.output, int):   # (meshgrid: "each")
             return self.unpacked_tangent(stmt, op)
         out = stmt.targets[rule.output or 0] if len(stmt.targets) > 1 else stmt.targets[0]
         if out not in self.active:
@@ -666,6 +685,10 @@ class ForwardMode:
             expr = self.from_template(rule.jvp or rule.template, op, out, stmt, elementwise)
         if expr is None:                     # every term vanished when it was folded
             expr = self.zero(name_node(out))
+        elif isinstance(rule.output, int) and len(stmt.targets) == 1:   # r = np.linalg.slogdet(a)
+            zeros = [np_call(self.ns, "zeros_like", gast.Subscript(value=name_node(out), slice=make_const(k),
+                                                                   ctx=gast.Load())) for k in range(rule.output)]
+            expr = gast.Tuple(elts=zeros + [expr], ctx=gast.Load())
         elif elementwise:
             cls = self.tangent_class(expr)
             here = self.analysis.broadcast_token([op.bindings[p] for p, _ in op.entries])
@@ -719,7 +742,7 @@ class ForwardMode:
                     replace[id(atom)] = self.zero(atom)     # an array the result is made of
                 else:
                     replace[id(atom)] = make_const(0.0)    # broadcast where it goes
-        return _replaced(stmt.value, replace)
+        return _replaced(getattr(op, "form", stmt.value), replace)
 
     def multilinear(self, stmt, op):
         """One term per argument with a tangent: the function, that argument replaced."""
@@ -727,7 +750,8 @@ class ForwardMode:
         for param in differentiable(op.rule):
             for atom in _elements(op.bindings[param]):
                 if self.live(atom):
-                    terms.append(_replaced(stmt.value, {id(atom): self.full_tangent(atom, stmt.line)}))
+                    terms.append(_replaced(getattr(op, "form", stmt.value),
+                                           {id(atom): self.full_tangent(atom, stmt.line)}))
         return _total(terms)
 
     def from_template(self, template, op, out, stmt, elementwise):

@@ -34,7 +34,7 @@ _BINOP_FUNCS = {gast.Add: np.add, gast.Sub: np.subtract, gast.Mult: np.multiply,
                 gast.Mod: np.mod, gast.FloorDiv: np.floor_divide}
 _BITWISE = (gast.BitAnd, gast.BitOr, gast.BitXor, gast.Invert, gast.Not)  # masks: no gradient
 _UNARY_FUNCS = {gast.USub: np.negative, gast.UAdd: np.positive}
-_NONDIFF_BUILTINS = {len, int, bool, round, range, print, isinstance, str, repr, type}
+_NONDIFF_BUILTINS = {len, int, bool, round, range, print, isinstance, type}   # (str(x) holds x)
 _FLOWS = {"rule", "copy", "unpack", "problem", "custom", "vjp_call", "list_append", "list_pop",
           "list_snapshot"}
 
@@ -228,6 +228,7 @@ class ReverseMode:
 
     def rule_op(self, rule, args, keywords, stmt):
         params, vararg, defaults = templates.parameters(rule.template)
+        named = params + templates.keyword_only(rule.template)     # what keywords may bind
         bound = {}
         shown = rule.name
         if len(args) > len(params) and vararg is None:
@@ -238,13 +239,13 @@ class ReverseMode:
         if vararg is not None:
             bound[vararg] = gast.Tuple(elts=list(args[len(params):]), ctx=gast.Load())
         for k in keywords:
-            if k.arg not in params or k.arg in bound:
+            if k.arg not in named or k.arg in bound:
                 return self.problem(UnsupportedSyntaxError,
                                     f"srcgrad's rule for {shown} does not support the argument "
                                     f"`{k.arg}=`", stmt.line, construct=f"{shown}({k.arg}=...)",
-                                    hint=f"call {shown} with the arguments: {', '.join(params)}")
+                                    hint=f"call {shown} with the arguments: {', '.join(named)}")
             bound[k.arg] = k.value
-        for p in params:
+        for p in named:
             if p not in bound:
                 if p not in defaults:
                     return self.problem(UnsupportedSyntaxError, f"{shown} is missing argument `{p}`",
@@ -302,8 +303,8 @@ class ReverseMode:
         if not varied:
             return Op("nondiff")
         if isinstance(value, gast.Subscript):
-            if not self.is_varied(value.value):
-                return Op("nondiff")            # data indexed by a value that has a gradient
+            if not self.is_varied(value.value):         # the index carries the gradient
+                return self.varied_index(value, stmt)
             if isinstance(value.value, (gast.List, gast.Tuple)):
                 return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate indexing "
                                     "a list or tuple by a value known only when it runs", line,
@@ -336,6 +337,29 @@ class ReverseMode:
                                     construct="tuple unpacking",
                                     hint="unpack it where it is made, or index it: `a = v[0]`")
         return Op("unpack", operands=[stmt.value])
+
+    def varied_index(self, value, stmt):
+        """`np.r_[x, y]`, `np.c_[x, y]` (joining arrays: rules of their own); any other object
+        indexed by a value with a gradient (`table[x]`) is refused, never read as zero."""
+        base, line = value.value, stmt.line
+        try:
+            obj = None if isinstance(base, gast.Name) and base.id in self.tokens else self.ns.lookup(base)
+        except Exception:
+            obj = None
+        name = _source(base) if isinstance(base, (gast.Name, gast.Attribute)) else "a value"
+        if obj is np.r_ or obj is np.c_:
+            items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+            if any(isinstance(e, gast.Slice) or isinstance(const_value(e), str) for e in items):
+                return self.problem(NoDerivativeRuleError, f"srcgrad differentiates {name}[...] of "
+                                    "arrays and numbers only, not of slices or string directives",
+                                    line, construct=f"{name}[...]", hint="build the array with "
+                                    "np.concatenate, np.stack or np.column_stack (np.arange, "
+                                    "np.linspace for ranges)")
+            return self.rule_op(rules.RULES[obj], items, [], stmt)
+        return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for indexing "
+                            f"`{name}` with a value that carries a gradient", line,
+                            construct=f"{name}[...]", hint=f"compute {name}[...] outside the "
+                            "differentiated function, or write it with NumPy functions srcgrad knows")
 
     def resolve_call(self, call, stmt):
         func, args = call.func, list(call.args)
@@ -372,9 +396,13 @@ class ReverseMode:
             if not any_varied:
                 return Op("nondiff")
             return self.rule_op(rules.RULES[obj], args, call.keywords, stmt)
-        if not any_varied or (_hashable(obj) and (obj in rules.NONDIFF or obj in _NONDIFF_BUILTINS)) \
-                or _is_random(obj):
+        if not any_varied or (_hashable(obj) and (obj in rules.NONDIFF or obj in _NONDIFF_BUILTINS)):
             return Op("nondiff")
+        if _is_random(obj):             # rng.normal(mu, sigma) moves with mu and sigma
+            return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the random "
+                                f"function `{_source(func)}` of a value that carries a gradient",
+                                stmt.line, construct=_source(func), hint="draw the noise from "
+                                "constants and transform it: mu + sigma * rng.standard_normal(shape)")
         if isinstance(obj, types.FunctionType) and self.calls is not None and \
                 (obj.__module__ or "").split(".")[0] != "srcgrad":
             return self.recursive_op(obj, func, call, stmt)
@@ -457,6 +485,8 @@ class ReverseMode:
                 callee = None
             if _hashable(callee) and callee in rules.BUILTINS:
                 return False                # math.exp, abs, max: Python numbers for Python numbers
+            if op.kind == "rule" and op.rule.output is not None and len(stmt.targets) == 1:
+                return False                # a tuple (np.linalg.slogdet, np.meshgrid) in one name
             return op.kind == "rule" or (op.kind == "nondiff" and _is_numpy_call(self.ns, value.func))
         return False
 
@@ -851,6 +881,9 @@ class ReverseMode:
         if op.kind != "rule":       # a constant or data on this path: no gradient flows
             return
         rule = op.rule
+        if rule.output == "each" and len(stmt.targets) > 1:
+            return self.backward_each(stmt, op)
+        whole = rule.output is not None and len(stmt.targets) == 1   # a tuple held in one name
         out = stmt.targets[rule.output or 0] if len(stmt.targets) > 1 else stmt.targets[0]
         if out not in self.adjoints:
             return
@@ -864,6 +897,10 @@ class ReverseMode:
         g = name_node(adj.name)
         g.srcgrad_scalar = adj.loose == "scalar" or (not adj.loose and self.tokens[out] == SCALAR)
         bindings = dict(op.bindings, g=g, ans=name_node(out))
+        for bound in op.bindings.values():      # data (a mask, say) may be boolean: see fold
+            for atom in bound.elts if isinstance(bound, (gast.Tuple, gast.List)) else [bound]:
+                if isinstance(atom, gast.Name) and not self.is_varied(atom):
+                    atom.srcgrad_data = True
         for position, (param, differentiable) in enumerate(op.entries):
             if not differentiable:
                 continue
@@ -889,10 +926,26 @@ class ReverseMode:
                                             construct=rule.name, hint="write the list out: "
                                             f"{rule.name}([a, b, ...])")
                 extra = {"index": make_const(index)} if index is not None else {}
+                if whole:           # its adjoint holds one per output: g is that of ours
+                    extra["g"] = gast.Subscript(value=g, slice=make_const(
+                        index if rule.output == "each" else rule.output), ctx=gast.Load())
                 expr = templates.instantiate(template, dict(bindings, **extra), self.ns)
                 expr = expr[position] if template is rule.template else expr[0]
                 expr, loose = self.fit_shape(expr, atom, out, z_token, family)
                 self.contribute(atom.id, self.mark_shape_queries(expr), loose, line)
+
+    def backward_each(self, stmt, op):
+        """`a, b = np.meshgrid(x, y)`: the adjoint of output i goes to array argument i."""
+        (param, _), line = op.entries[0], stmt.line
+        for index, atom in enumerate(op.bindings[param].elts[:len(stmt.targets)]):
+            out = stmt.targets[index]
+            if out not in self.adjoints or not self.is_varied(atom):
+                continue
+            self.materialize(out, line)
+            bindings = dict(op.bindings, g=name_node(self.adjoints[out].name), ans=name_node(out),
+                            index=make_const(index))
+            expr = templates.instantiate(op.rule.template, bindings, self.ns)[0]
+            self.contribute(atom.id, self.mark_shape_queries(expr), False, line)
 
     def backward_list(self, stmt, op):
         """Lists appended to in a loop: the adjoint of the list is a list of adjoints, taken

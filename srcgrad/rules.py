@@ -17,7 +17,9 @@ Families:
                these rules broadcast it themselves.
   scatter      indexing: `g` as it comes, the adjoint has the full shape of the array.
   vjp          everything else; `g` has the result's full shape.
-  nondiff      no derivative (zero almost everywhere, or integer valued).
+  nondiff      no derivative: an integer or boolean result, or one flat in each float
+               argument between its jumps (each is checked, tests/test_correct_or_loud_rules.py);
+               anything else without a rule is an error, never a zero.
 
 Forward rules (for `srcgrad.jvp`) sit next to the reverse ones, as `jvp=`:
   (none)       elementwise rules: the tangent is derived from the reverse template, since
@@ -37,10 +39,10 @@ import math
 import numpy as np
 
 from .custom import stop_gradient
-from .runtime import (concatenate_adjoint, concatenate_list_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint, getitem,
-                      with_set, zero_at, einsum_adjoint_jvp, norm_jvp, tape_pop, tape_push,
+from .runtime import (c_adjoint, concatenate_adjoint, concatenate_list_adjoint, diag_adjoint, dot_adjoint,
+                      einsum_adjoint, getitem, with_set, zero_at, einsum_adjoint_jvp, norm_jvp, tape_pop, tape_push,
                       hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
-                      matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint,
+                      matmul_adjoint_rhs, meshgrid_adjoint, norm_adjoint, prod_adjoint, r_adjoint, repeat_adjoint,
                       solve_adjoint, tensordot_adjoint, tile_adjoint, trace_adjoint,
                       unbroadcast, vstack_adjoint)
 
@@ -51,7 +53,8 @@ STATIC = {inverse_permutation}   # evaluated at transform time when their argume
 HELPERS = (unbroadcast, index_adjoint, with_set, zero_at, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
            hstack_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
            matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint, solve_adjoint,
-           tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, einsum_adjoint_jvp, norm_jvp)
+           tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint,
+           einsum_adjoint_jvp, norm_jvp)
 
 LN2, LN10 = float(np.log(2.0)), float(np.log(10.0))
 
@@ -60,7 +63,8 @@ class Rule:
     def __init__(self, func, name, template, family, output=None, jvp=None, missing=(), params=()):
         self.func, self.name, self.template = func, name, template
         self.family = family
-        self.output = output      # for tuple-valued functions: the output `g` belongs to
+        self.output = output      # for tuple-valued functions: the output `g` belongs to, or
+        #                           "each": output i belongs to array argument i (meshgrid)
         self.jvp = jvp            # forward rule: None (derived), linear, multilinear or a lambda
         # (forward rules only) the parameters tangents flow through, if not the first one,
         # and those whose tangent has no rule
@@ -132,6 +136,8 @@ keep = MACROS["keep"] = lambda g, axis, keepdims: g if keepdims or axis is None 
 count = MACROS["count"] = lambda a, ans, axis: np.size(a) if axis is None else np.size(a) / np.size(ans)
 mT = MACROS["mT"] = lambda x: np.swapaxes(x, -1, -2)
 sigmoid = MACROS["sigmoid"] = lambda x: 0.5 * (1.0 + np.tanh(0.5 * x))   # 1 / (1 + e^-x), no overflow
+ramp = MACROS["ramp"] = lambda num, endpoint: np.arange(num) / ((num - 1 if endpoint else num) or 1)  # stop's share in linspace
+real = MACROS["real"] = lambda g, ans: g if ans.dtype.kind == "f" else 0.0 * g   # none through an integer result
 
 # --- arithmetic -------------------------------------------------------------------
 elementwise("add",        lambda g, ans, x1, x2: (g, g))
@@ -144,7 +150,8 @@ elementwise("positive",   lambda g, ans, x: g)
 elementwise("power",      lambda g, ans, x1, x2: (g * x2 * x1 ** (x2 - 1), g * ans * np.log(x1 + (x1 == 0))))
 elementwise("float_power", lambda g, ans, x1, x2: (g * x2 * x1 ** (x2 - 1), g * ans * np.log(x1 + (x1 == 0))))
 elementwise("square",     lambda g, ans, x: g * 2.0 * x)
-elementwise("sqrt",       lambda g, ans, x: g * 0.5 / ans)
+# At 0 the slope of sqrt is infinite; where the adjoint is 0 (a masked distance) it gives 0, not 0/0.
+elementwise("sqrt",       lambda g, ans, x: g * 0.5 / (ans + (g == 0)))
 elementwise("cbrt",       lambda g, ans, x: g / (3.0 * ans * ans))
 elementwise("mod remainder fmod", lambda g, ans, x1, x2: (g, -g * ((x1 - ans) / x2)))
 elementwise("reciprocal", lambda g, ans, x: -g * ans * ans)
@@ -179,6 +186,7 @@ elementwise("rad2deg degrees", lambda g, ans, x: g * (180.0 / np.pi))
 elementwise("absolute fabs", lambda g, ans, x: g * np.sign(x))
 elementwise("maximum fmax", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
 elementwise("minimum fmin", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
+elementwise("heaviside",  lambda g, ans, x1, x2: (None, g * (x1 == 0)))     # x2 is the value at x1 == 0
 elementwise("clip",       lambda g, ans, a, a_min=None, a_max=None: (g * ((a_min is None or a >= a_min) & (a_max is None or a <= a_max)), g * (a < a_min), g * (a > a_max)))
 elementwise("where",      lambda g, ans, condition, x, y: (None, np.where(condition, g, 0.0), np.where(condition, 0.0, g)), jvp=linear)
 # --- reductions ----------------------------------------------------------------------
@@ -192,10 +200,12 @@ reduction("max amax min amin", lambda g, ans, a, axis=None, _out=None, keepdims=
                           jvp=lambda t, ans, a, axis, keepdims: np.sum(t * (a == keep(ans, axis, keepdims)), axis=axis, keepdims=keepdims) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=keepdims))
 reduction("var",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g, axis, keepdims) * 2.0 * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof),
                           jvp=lambda t, ans, a, axis, ddof, keepdims: 2.0 * np.sum(t * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / (count(a, ans, axis) - ddof))
-reduction("std",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g / ans, axis, keepdims) * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof),
-                          jvp=lambda t, ans, a, axis, ddof, keepdims: np.sum(t * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / ((count(a, ans, axis) - ddof) * ans))
-reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x * keep(g / ans, axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims),
-                          jvp=lambda t, ans, x, ord, axis, keepdims: np.sum(x * t, axis=axis, keepdims=keepdims) / ans if ord is None else norm_jvp(t, ans, x, ord, axis, keepdims))
+# A std or a norm that is 0 (over one element, at x = 0) has a numerator that is exactly 0
+# too: `ans + (ans == 0)` divides it by 1 there, giving the subgradient 0 (as PyTorch does).
+reduction("std",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g / (ans + (ans == 0)), axis, keepdims) * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof),
+                          jvp=lambda t, ans, a, axis, ddof, keepdims: np.sum(t * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / ((count(a, ans, axis) - ddof) * (ans + (ans == 0))))
+reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x * keep(g / (ans + (ans == 0)), axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims),
+                          jvp=lambda t, ans, x, ord, axis, keepdims: np.sum(x * t, axis=axis, keepdims=keepdims) / (ans + (ans == 0)) if ord is None else norm_jvp(t, ans, x, ord, axis, keepdims))
 vjp("cumsum",             lambda g, ans, a, axis=None, _dtype=None, _out=None: np.flip(np.cumsum(np.flip(g, axis), axis), axis) if axis is not None else np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a)), jvp=linear)
 # --- linear algebra ------------------------------------------------------------------
 vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if x2.ndim == 2 else matmul_adjoint_lhs(g, x1, x2), x1.T @ g if x1.ndim == 2 else matmul_adjoint_rhs(g, x1, x2)), jvp=multilinear)
@@ -235,6 +245,27 @@ vjp("hstack",             lambda g, ans, tup: hstack_adjoint(g, tup, index), jvp
 vjp("vstack",             lambda g, ans, tup: vstack_adjoint(g, tup, index), jvp=linear)
 vjp("tile",               lambda g, ans, A, reps: tile_adjoint(g, A, reps), jvp=linear)
 vjp("repeat",             lambda g, ans, a, repeats, axis=None: repeat_adjoint(g, a, repeats, axis), jvp=linear)
+vjp("r_",                 lambda g, ans, *arrays: r_adjoint(g, arrays, index), jvp=linear)    # np.r_[a, b, ...]
+vjp("c_",                 lambda g, ans, *arrays: c_adjoint(g, arrays, index), jvp=linear)    # np.c_[a, b, ...]
+# --- building arrays: the fill value and the end points are differentiable ---------------------
+# An integer result (np.full_like of an int array) truncates its fill value: no derivative.
+vjp("full",               lambda g, ans, shape, fill_value, dtype=None: (None, unbroadcast(g if dtype is None else real(g, ans), fill_value)),
+                          jvp=lambda t, ans, shape, fill_value, dtype: (None, np.full(np.shape(ans), t) if dtype is None else real(np.full(np.shape(ans), t), ans)))
+vjp("full_like",          lambda g, ans, a, fill_value, dtype=None: (None, unbroadcast(real(g, ans), fill_value)),
+                          jvp=lambda t, ans, a, fill_value: (None, real(np.full(np.shape(ans), t), ans)))
+# start + k * step: flat in stop (it only sets how many); np.arange(x) counts from 0 up to x.
+vjp("arange",             lambda g, ans, start, stop=None, step=None: (np.sum(g) if stop is not None else 0.0, None, np.sum(g * np.arange(np.size(ans)))),
+                          jvp=lambda t, ans, start, stop, step: (np.full(np.shape(ans), t) if stop is not None else np.zeros(np.shape(ans)), None, t * np.arange(np.size(ans))))
+# linspace is start * (1 - ramp) + stop * ramp along `axis`; logspace is base ** linspace
+# (`start + 0.0 * base`: that linspace in the shape of ans); geomspace is linspace in log space.
+vjp("linspace",           lambda g, ans, start, stop, num=50, endpoint=True, *, axis=0: (unbroadcast(np.tensordot(1.0 - ramp(num, endpoint), g, (0, axis)), start), unbroadcast(np.tensordot(ramp(num, endpoint), g, (0, axis)), stop)),
+                          jvp=lambda t, ans, start, stop, num, endpoint, axis: (np.linspace(t, np.zeros_like(stop), num, endpoint, axis=axis), np.linspace(np.zeros_like(start), t, num, endpoint, axis=axis)))
+vjp("logspace",           lambda g, ans, start, stop, num=50, endpoint=True, base=10.0, *, axis=0: (unbroadcast(np.tensordot(1.0 - ramp(num, endpoint), g * ans, (0, axis)) * np.log(base), start), unbroadcast(np.tensordot(ramp(num, endpoint), g * ans, (0, axis)) * np.log(base), stop), None, None, unbroadcast(np.sum(g * ans * np.linspace(start + 0.0 * base, stop, num, endpoint, axis=axis), axis=axis) / base, base)),
+                          jvp=lambda t, ans, start, stop, num, endpoint, base, axis: (ans * np.linspace(t * np.log(base), 0.0 * stop, num, endpoint, axis=axis), ans * np.linspace(0.0 * start, t * np.log(base), num, endpoint, axis=axis), None, None, ans * np.linspace(start * t / base, stop * t / base, num, endpoint, axis=axis)))
+vjp("geomspace",          lambda g, ans, start, stop, num=50, endpoint=True, *, axis=0: (unbroadcast(np.tensordot(1.0 - ramp(num, endpoint), g * ans, (0, axis)) / start, start), unbroadcast(np.tensordot(ramp(num, endpoint), g * ans, (0, axis)) / stop, stop)),
+                          jvp=lambda t, ans, start, stop, num, endpoint, axis: (ans * np.linspace(t / start, 0.0 * stop, num, endpoint, axis=axis), ans * np.linspace(0.0 * start, t / stop, num, endpoint, axis=axis)))
+# `a, b = np.meshgrid(x, y)`: grid i repeats array i, so its adjoint sums over the other axes.
+vjp("meshgrid",           lambda g, ans, *xi, copy=True, sparse=False, indexing="xy": meshgrid_adjoint(g, xi, index, indexing), output="each", jvp=linear)
 # A list built at run time (appended to in a loop) and passed whole: one adjoint per element.
 SEQUENCE_RULES = {
     np.stack:       lambda g, ans, arrays, axis=0: np.moveaxis(g, axis, 0),
@@ -249,7 +280,7 @@ RULES[with_set] = Rule(with_set, "with_set", lambda g, ans, a, index, value: (ze
 # --- forward rules only: what generated gradients call, so jvp(grad(f)) is a Hessian-vector product
 forward_only("take", linear)
 forward_only((unbroadcast, index_adjoint, zero_at, concatenate_adjoint, hstack_adjoint, vstack_adjoint,
-              diag_adjoint, trace_adjoint, tile_adjoint, repeat_adjoint), linear)
+              diag_adjoint, trace_adjoint, tile_adjoint, repeat_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint), linear)
 forward_only(matmul_adjoint_lhs, lambda t, ans, g, b, a: (matmul_adjoint_lhs(t, a, b), matmul_adjoint_lhs(g, a, t)))
 forward_only(matmul_adjoint_rhs, lambda t, ans, g, a, b: (matmul_adjoint_rhs(t, a, b), matmul_adjoint_rhs(g, t, b)))
 # `which` is a constant in generated code: the operand it names is read for its shape only.
@@ -263,10 +294,10 @@ forward_only(solve_adjoint, linear, missing="ans a")
 # a gradient's tape (forward.py reads `tape.append(v)` as `tape = tape_push(tape, v)`)
 forward_only(tape_push, linear, params="tape value")
 forward_only(tape_pop, linear)
-# --- no derivative ---------------------------------------------------------------------
-nondiff("zeros ones empty full zeros_like ones_like empty_like full_like eye identity arange "
-        "linspace logspace geomspace meshgrid tri shape ndim size result_type "
-        "sign floor ceil round around rint trunc fix heaviside "
+# --- no derivative: only functions whose result is an integer, a boolean, or constant in each
+# float argument wherever it is continuous (tests/test_correct_or_loud_rules.py checks each one)
+nondiff("zeros ones empty zeros_like ones_like empty_like eye identity tri shape ndim size result_type "
+        "sign floor ceil round around rint trunc fix "
         "argmax argmin argsort argwhere nonzero flatnonzero count_nonzero searchsorted "
         "equal not_equal less less_equal greater greater_equal isclose allclose array_equal "
         "logical_and logical_or logical_not logical_xor isnan isinf isfinite signbit all any "

@@ -307,14 +307,14 @@ def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
         g = _keep(g, axis_t, x.ndim)
         ans = np.expand_dims(ans, axis_t)
     if ord in (None, "fro") or (ord == 2 and not matrix):
-        return g * x / ans
+        return g * x / (ans + (ans == 0))          # at x = 0, the subgradient 0
     if not matrix:
         if ord == np.inf or ord == -np.inf:
             hit = np.abs(x) == ans
             return g * np.sign(x) * hit / np.sum(hit, axis=axis_t, keepdims=True)
         if ord == 0:
             return np.zeros_like(x, dtype=float)
-        return g * np.sign(x) * np.abs(x) ** (ord - 1) / ans ** (ord - 1)
+        return g * np.sign(x) * np.abs(x) ** (ord - 1) / (ans + (ans == 0)) ** (ord - 1)
     r, c = axis_t
     xm = np.moveaxis(x, (r, c), (-2, -1))
     gm = g if np.ndim(g) == 0 else np.moveaxis(g, (r, c), (-2, -1))
@@ -406,6 +406,27 @@ def vstack_adjoint(g, arrays, index):
     """Adjoint of array number `index` of np.vstack(arrays)."""
     sizes = [np.shape(np.atleast_2d(a))[0] for a in arrays]
     return np.reshape(_piece(g, arrays, 0, index, sizes), np.shape(arrays[index]))
+
+
+def r_adjoint(g, arrays, index):
+    """Adjoint of item number `index` of np.r_[arrays] (arrays and numbers): its rows of g."""
+    sizes = [np.shape(np.atleast_1d(a))[0] for a in arrays]
+    return np.reshape(_piece(g, arrays, 0, index, sizes), np.shape(arrays[index]))
+
+
+def c_adjoint(g, arrays, index):
+    """Adjoint of item number `index` of np.c_[arrays]: its columns of g (a 1-D array, or a
+    number, is one column)."""
+    sizes = [np.shape(a)[-1] if np.ndim(a) >= 2 else 1 for a in arrays]
+    return np.reshape(_piece(g, arrays, np.ndim(g) - 1, index, sizes), np.shape(arrays[index]))
+
+
+def meshgrid_adjoint(g, xi, index, indexing="xy"):
+    """Adjoint of array number `index` of np.meshgrid(*xi) from the adjoint `g` of grid number
+    `index`: g summed over every axis but the one that array runs along."""
+    axis = 1 - index if indexing == "xy" and len(xi) > 1 and index < 2 else index
+    others = tuple(k for k in range(np.ndim(g)) if k != axis)
+    return np.reshape(np.sum(g, axis=others), np.shape(xi[index]))
 
 
 def tile_adjoint(g, a, reps):

@@ -40,12 +40,19 @@ def lambda_node(fn):
 
 
 def parameters(fn):
-    """(positional parameter names after g and ans, vararg name or None, defaults dict)."""
+    """(positional parameter names after g and ans, vararg name or None, defaults dict);
+    the defaults of keyword-only parameters (see `keyword_only`) included."""
     node = lambda_node(fn)
     names = [a.id for a in node.args.args]
     defaults = dict(zip(names[len(names) - len(fn.__defaults__ or ()):], fn.__defaults__ or ()))
+    defaults.update(fn.__kwdefaults__ or {})
     vararg = node.args.vararg.id if node.args.vararg is not None else None
     return names[2:], vararg, defaults
+
+
+def keyword_only(fn):
+    """The names of a rule's keyword-only parameters (`*xi, indexing="xy"`, `*, axis=0`)."""
+    return [a.id for a in lambda_node(fn).args.kwonlyargs]
 
 
 class _Instantiate(gast.NodeTransformer):

@@ -12,11 +12,12 @@ from jvpcheck import check_jvp
 
 import srcgrad
 from srcgrad import rules
-from srcgrad.runtime import (concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
+from srcgrad.runtime import (c_adjoint, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
                              hstack_adjoint, index_adjoint, inner_adjoint, matmul_adjoint_lhs,
-                             matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint,
-                             solve_adjoint, tape_pop, tape_push, tensordot_adjoint, tile_adjoint,
-                             trace_adjoint, unbroadcast, vstack_adjoint, zero_at)
+                             matmul_adjoint_rhs, meshgrid_adjoint, norm_adjoint, prod_adjoint,
+                             r_adjoint, repeat_adjoint, solve_adjoint, tape_pop, tape_push,
+                             tensordot_adjoint, tile_adjoint, trace_adjoint, unbroadcast,
+                             vstack_adjoint, zero_at)
 
 CASES = []        # (rule key, function, arguments)
 
@@ -305,6 +306,47 @@ def joins(a, b):
             np.concatenate([a, np.ones((1, 3))]))
 
 
+@case(np.r_, rand((3,), seed=60), rand("float", seed=61))
+@case(np.c_, rand((3,), seed=60), rand("float", seed=61))
+def index_tricks(a, s):
+    return np.r_[a, s, 2.0, a[:2]], np.r_[a], np.c_[a, a * s], np.c_[np.ones((3, 2)), a]
+
+
+# --- building arrays -----------------------------------------------------------------------
+@case(np.full, rand("float", seed=62), rand((3,), seed=63))
+@case(np.full_like, rand("float", seed=62), rand((3,), seed=63))
+def fills(s, v):
+    return (np.full((2, 3), s), np.full((2, 3), v), np.full(3, s, dtype=float),
+            np.full(3, s, dtype=int), np.full_like(v, s), np.full_like(np.arange(3), s))
+
+
+@case(np.arange, rand("float", 0.1, 0.5, seed=64), rand("float", 0.2, 0.3, seed=65))
+def ranges(a, h):
+    return np.arange(a, 2.0, h), np.arange(a + 3.3), np.arange(0.0, 1.0, step=h)
+
+
+@case(np.linspace, rand("float", seed=66), rand((3,), 1, 2, seed=67))
+@case(np.logspace, rand("float", seed=66), rand((3,), 1, 2, seed=67))
+@case(np.geomspace, rand("float", 0.2, 1, seed=66), rand((3,), 1, 2, seed=67))
+def spaces(a, b):
+    return (np.linspace(a, b, 4), np.linspace(a, 2.0, 5, endpoint=False), np.linspace(b, a, 3, axis=-1),
+            np.logspace(a, b, 4, base=b[0]), np.logspace(b, a, 3, axis=1),
+            np.geomspace(abs(a) + 0.1, b, 4), np.geomspace(b, 3.0, 3, False, axis=-1))
+
+
+@case(np.meshgrid, rand((3,), seed=68), rand((2,), seed=69))
+def grids(x, y):
+    a, b = np.meshgrid(x, y)
+    c, d = np.meshgrid(x, y * 2.0, indexing="ij", sparse=True)
+    e = np.meshgrid(y, x)
+    return a * b, c + d, e[0] - e[1]
+
+
+@case(np.heaviside, away_from_zero(rand((3,), seed=70)), rand("float", seed=71))
+def steps(x, h):
+    return np.heaviside(x, h), np.heaviside(np.array([0.0, 1.0]), h * x[:2])
+
+
 @case(np.tile, rand((2, 3), seed=40))
 @case(np.repeat, rand((2, 3), seed=40))
 def repeats(a):
@@ -350,6 +392,15 @@ def join_adjoints(g):
     parts = (np.ones((2, 3)), np.ones((3, 3)))
     return (concatenate_adjoint(g, parts, 0, 1), hstack_adjoint(g.T, (np.ones((3, 2)), np.ones((3, 3))), 0),
             vstack_adjoint(g, parts, 1))
+
+
+@case(r_adjoint, rand((6,), seed=72))
+@case(c_adjoint, rand((6,), seed=72))
+@case(meshgrid_adjoint, rand((6,), seed=72))
+def index_trick_adjoints(g):
+    parts = (np.ones(2), 1.0, np.ones(3))
+    return (r_adjoint(g, parts, 2), c_adjoint(np.reshape(g, (2, 3)), (np.ones(2), np.ones((2, 2))), 1),
+            meshgrid_adjoint(np.reshape(g, (2, 3)), (np.ones(3), np.ones(2)), 1))
 
 
 @case(diag_adjoint, G34)
@@ -436,6 +487,7 @@ def test_each_rule_has_a_forward_rule_of_its_kind():
             assert names[:2] == ["t", "ans"], rule
             if rule.template is not None:
                 params, vararg, _ = templates.parameters(rule.template)
+                params += templates.keyword_only(rule.template)
                 assert set(names[2:]) <= set(params) | {vararg}, rule
         else:
             assert rule.jvp in (rules.linear, rules.multilinear), rule
