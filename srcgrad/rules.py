@@ -231,6 +231,7 @@ vjp("ravel",              lambda g, ans, a: np.reshape(g, np.shape(a)), jvp=line
 vjp("expand_dims",        lambda g, ans, a, axis: np.reshape(g, np.shape(a)), jvp=linear)
 vjp("squeeze",            lambda g, ans, a, axis=None: np.reshape(g, np.shape(a)), jvp=linear)
 vjp("asarray array",      lambda g, ans, a: g, jvp=linear)
+vjp("copy",               lambda g, ans, a, order="K", subok=False: g, jvp=linear)
 vjp("transpose",          lambda g, ans, a, axes=None: g.T if axes is None else np.transpose(g, inverse_permutation(axes)), jvp=linear)
 vjp("swapaxes",           lambda g, ans, a, axis1, axis2: np.swapaxes(g, axis1, axis2), jvp=linear)
 vjp("moveaxis",           lambda g, ans, a, source, destination: np.moveaxis(g, destination, source), jvp=linear)

@@ -267,8 +267,9 @@ def reshapes(x):
 
 @case(np.asarray, X234)
 @case(np.array, X234)
+@case(np.copy, X234)
 def copies(x):
-    return np.asarray(x), np.array(x), x.copy(), float(x[0, 0, 0])
+    return np.asarray(x), np.array(x), x.copy(), np.copy(x), float(x[0, 0, 0])
 
 
 @case(np.transpose, X234)

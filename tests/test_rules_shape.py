@@ -391,10 +391,10 @@ def test_triu_tril_batched_and_rectangular():
 
 def test_asarray_and_array():
     def f(x):
-        return np.sum(np.asarray(x) ** 2) + np.sum(np.array(x) * 3.0)
+        return np.sum(np.asarray(x) ** 2) + np.sum(np.array(x) * 3.0) + np.sum(np.copy(x) ** 3)
     x = rand((2, 3), seed=9)
-    np.testing.assert_allclose(check(f, x), 2 * x + 3.0)
-    assert check(f, 0.5) == pytest.approx(4.0)
+    np.testing.assert_allclose(check(f, x), 2 * x + 3.0 + 3 * x ** 2)
+    assert check(f, 0.5) == pytest.approx(4.75)
 
 
 def test_copy_method():
