@@ -1387,7 +1387,8 @@ def _classify(result, mode, exc):
     else:
         tb = traceback.extract_tb(exc.__traceback__)
         where = f"{os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else "?"
-        result.fail(f"crash {type(exc).__name__}: {normalize_message(str(exc).splitlines()[0] if str(exc) else '')[:80]}",
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        result.fail(f"crash {type(exc).__name__}: {normalize_message(first)[:80]}",
                     mode, f"{type(exc).__name__}: {str(exc)[:200]} (at {where})")
 
 
@@ -1403,7 +1404,7 @@ def make_plan(seed, program):
     diff = live or diff                 # prefer the arguments the function reads
     r = prng.random()
     one = prng.choice(diff)
-    return {"modes": ("reverse",) if r < 0.5 else ("forward",) if r < 0.9 else ("reverse", "forward"),
+    return {"modes": ("reverse",) if r < 0.52 else ("forward",) if r < 0.94 else ("reverse", "forward"),
             "api": prng.choice(["value_and_grad", "grad"]),
             "style": prng.choice(["tuple", "position", "name", "tuple", "tuple-names"]),
             "one": one,
@@ -1585,7 +1586,7 @@ def _variants(program):
         yield p
 
 
-def shrink(result, directory, budget=400):
+def shrink(result, directory, budget=250):
     """The smallest program found that fails the same way (same failure kind and mode family)."""
     want = {(k, m.split("(")[0]) for k, m in result.classes()}
     best = result
