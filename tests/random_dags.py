@@ -1681,10 +1681,14 @@ def main(argv=None):
                         help="check reverse and forward mode on every program (default: as each seed's plan says)")
     parser.add_argument("--verbose", action="store_true")
     opts = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="random_dags_") as directory:
+        return _main(opts, directory)
+
+
+def _main(opts, directory):
     import srcgrad
     print(f"srcgrad from {os.path.dirname(srcgrad.__file__)}")
     modes = ("reverse", "forward") if opts.both else None
-    directory = tempfile.mkdtemp(prefix="random_dags_")
     if opts.show:
         program = generate(opts.seed)
         print(program.source())
