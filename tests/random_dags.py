@@ -20,7 +20,8 @@ A second program generator, independent of tests/random_programs.py.  Its design
   (`jvp`, a random tangent on one or on all float arguments) are compared with float64 central
   differences; the values both return are compared with `f`'s.
 
-Outcome of a program: "ok", "refused" (a loud SrcgradError that is not a GradientRuntimeError),
+Outcome of a program: "ok", "refused" (a loud SrcgradError that is not a GradientRuntimeError,
+or an UndefinedGradientError: a case NumPy leaves undefined, refused at run time),
 "skipped" (no kink-free input found), or failures: a gradient/tangent/value that differs from
 the reference, a gradient of the wrong shape or type, a GradientRuntimeError, any other
 exception, or arguments mutated by srcgrad's generated code.
@@ -1377,7 +1378,9 @@ def find_inputs(program, f, twin, rng, kinks, grad_at, tangent_at, first=None):
 
 def _classify(result, mode, exc):
     import srcgrad
-    if isinstance(exc, srcgrad.GradientRuntimeError):
+    # a case NumPy leaves undefined (a write through repeated indices), refused at run time
+    undefined = getattr(srcgrad, "UndefinedGradientError", ())
+    if isinstance(exc, srcgrad.GradientRuntimeError) and not isinstance(exc, undefined):
         reason = str(getattr(exc, "reason", exc)).splitlines()[0]
         kind = "GradientRuntimeError: " + normalize_message(re.sub(r"^.*? while computing the \w+ of \w+: ", "",
                                                                    reason))[:90]
