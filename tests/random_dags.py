@@ -70,6 +70,16 @@ class Kinks:
 
     def __init__(self):
         self.margin = math.inf
+        self.peak = 0.0
+
+    def big(self, a):
+        """An assigned value: how large values get (`theta ** 16` then `np.sin` of it is too
+        steep for finite differences, and a kink after it is crossed within one step)."""
+        try:
+            self.peak = max(self.peak, float(np.max(np.abs(np.asarray(a, dtype=float)), initial=0.0)))
+        except (TypeError, ValueError):
+            pass
+        return a
 
     def note(self, d, strict=False):
         """Distances from a kink.  An exact zero at random inputs is structural (`np.maximum(a, a)`,
@@ -660,7 +670,7 @@ class Gen:
         if e.ops == 0:
             raise Reject("a bare leaf")
         name = self.fresh()
-        node = Node(f"{name} = {e.real}", f"{name} = {e.twin}", tags=e.tags)
+        node = Node(f"{name} = {e.real}", f"{name} = _K.big({e.twin})", tags=e.tags)
         self.trial(node.real, loop)
         self.ops += e.ops
         return self.commit(node, [name], self.uses_of(e))
@@ -935,7 +945,7 @@ class Gen:
                         continue
                     hname = self.rng.choice(cands)
                     real, twin, etags, ops, uses = self.update_of(hname)
-                    node = Node(f"{hname} = {real}", f"{hname} = {twin}", tags=etags)
+                    node = Node(f"{hname} = {real}", f"{hname} = _K.big({twin})", tags=etags)
                     self.trial(node.real, loop_values)
                     self.ops += ops
                     body.append(self.commit(node, [], uses))
@@ -1016,7 +1026,7 @@ class Gen:
                         continue
                     hname = self.rng.choice(cands)
                     real, twin, etags, ops, uses = self.update_of(hname)
-                    node = Node(f"{hname} = {real}", f"{hname} = {twin}", tags=etags)
+                    node = Node(f"{hname} = {real}", f"{hname} = _K.big({twin})", tags=etags)
                     self.trial(node.real, values)
                     self.ops += ops
                     body.append(self.commit(node, [], uses))
@@ -1070,7 +1080,7 @@ class Gen:
                         break
                     hname = self.rng.choice(cands)
                     real, twin, etags, ops, uses = self.update_of(hname)
-                    node = Node(f"{hname} = {real}", f"{hname} = {twin}", tags=etags - {"loop-carried"})
+                    node = Node(f"{hname} = {real}", f"{hname} = _K.big({twin})", tags=etags - {"loop-carried"})
                     self.trial(node.real)
                     self.ops += ops
                     stmts.append(self.commit(node, [], uses))
@@ -1334,14 +1344,14 @@ def find_inputs(program, f, twin, rng, kinks, grad_at, tangent_at, first=None):
     find_inputs.why = Counter()
     for cand in candidates:
         args = cand if cand is not None else draw(program, rng)
-        kinks.margin = math.inf
+        kinks.margin, kinks.peak = math.inf, 0.0
         try:
             with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
                 tv = twin(*copies(args))
         except FloatingPointError:
             find_inputs.why["floating-point error"] += 1
             continue
-        if kinks.margin < MARGIN or not np.isfinite(tv) or abs(tv) > MAX_MAGNITUDE:
+        if kinks.margin < MARGIN or not np.isfinite(tv) or max(abs(tv), kinks.peak) > MAX_MAGNITUDE:
             find_inputs.why["kink" if kinks.margin < MARGIN else "magnitude"] += 1
             continue
         value = call(f, args)
