@@ -119,6 +119,26 @@ class _Spelled:
         return self.name
 
 
+def install_call(obj, fast, live):
+    """Make compiled `fast` the `__call__` of `obj` (through a class of its own, made once)
+    and note `obj` in `live`, the set clear_cache resets; returns `fast`."""
+    own = obj.__dict__.get("_own_class")
+    if own is None:
+        own = obj._own_class = type(type(obj).__name__, (type(obj),), {"__call__": fast})
+    else:
+        own.__call__ = fast
+    obj.__class__ = own
+    live.add(obj)
+    return fast
+
+
+def uninstall_call(obj):
+    """Back to the class's own `__call__`, which transforms on the next call."""
+    own = obj.__dict__.get("_own_class")
+    if own is not None and "__call__" in own.__dict__:
+        del own.__call__
+
+
 class GradientFunction:
     """The callable `grad` and `value_and_grad` return; `.source` shows the generated code."""
 
@@ -147,16 +167,7 @@ class GradientFunction:
                     self._func = self._inner.full_function()
                 t = _cached(self._func, (self._wrt, self._with_value),
                             lambda: Transformed(self._func, self._wrt, self._with_value))
-                fast = self._compile_call(t)
-                own = self.__dict__.get("_own_class")
-                if own is None:                      # a class of its own, for its own __call__
-                    own = type(type(self).__name__, (type(self),), {"__call__": fast})
-                    self._own_class = own
-                else:
-                    own.__call__ = fast
-                self._fast, self._transformed = fast, t
-                self.__class__ = own
-                _LIVE.add(self)
+                self._fast, self._transformed = install_call(self, self._compile_call(t), _LIVE), t
             return self._fast
 
     def _reset(self):
@@ -164,9 +175,7 @@ class GradientFunction:
         with deps.LOCK:
             self._transformed = self._fast = None
             self.__dict__.pop("_tree_gradients", None)
-            own = self.__dict__.get("_own_class")
-            if own is not None and "__call__" in own.__dict__:
-                del own.__call__                     # back to GradientFunction.__call__
+            uninstall_call(self)
 
     def _transform(self):
         self._prepare()

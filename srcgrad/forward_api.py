@@ -18,7 +18,7 @@ import weakref
 import numpy as np
 
 from . import arguments, deps
-from .api import GradientFunction, _resolve_wrt
+from .api import GradientFunction, _resolve_wrt, install_call, uninstall_call
 from .build import build, runtime_error
 from .errors import ArgumentTypeError, SrcgradError
 from .forward import differentiate_forward, emit_forward, normalize, tidy
@@ -165,24 +165,13 @@ class JvpFunction:
                 if isinstance(self._func, (GradientFunction, JvpFunction)):
                     self._target = _target(self._func)     # made again if it is stale
                 t = _transformed(self._target, self._wrt)
-                fast = self._compile_call(t)
-                own = self.__dict__.get("_own_class")
-                if own is None:
-                    own = type(type(self).__name__, (type(self),), {"__call__": fast})
-                    self._own_class = own
-                else:
-                    own.__call__ = fast
-                self._fast, self._transformed = fast, t
-                self.__class__ = own
-                _LIVE.add(self)
+                self._fast, self._transformed = install_call(self, self._compile_call(t), _LIVE), t
             return self._fast
 
     def _reset(self):
         with deps.LOCK:
             self._transformed = self._fast = None
-            own = self.__dict__.get("_own_class")
-            if own is not None and "__call__" in own.__dict__:
-                del own.__call__
+            uninstall_call(self)
 
     def _transform(self):
         self._prepare()
