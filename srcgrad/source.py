@@ -102,7 +102,7 @@ def _check_unchanged(func, source_lines, filename, first):
     function was defined.  The text is compiled as it was (at its own indentation, under
     headers giving it its closure variables and its class, for name mangling) and the code
     objects are compared.  (Where no such headers fit the indentation, nothing is checked.)"""
-    if hasattr(func, "__srcgrad_deps__"):
+    if hasattr(func, "__srcgrad_deps__") or filename.startswith("<srcgrad"):
         return                        # srcgrad's own generated code, never edited
     func = inspect.unwrap(func)
     target = func.__code__
@@ -198,4 +198,8 @@ def _same_const(x, y):
         return len(x) == len(y) and all(_same_const(a, b) for a, b in zip(x, y))
     if isinstance(x, (float, complex)):
         return repr(x) == repr(y)          # -0.0 is not 0.0; nan is nan
+    if isinstance(x, str) and "<locals>." in x and "<locals>." in y:
+        # (before 3.11 a nested function's qualified name is a constant; the text is
+        # compiled without, or inside a stand-in for, the functions around it)
+        return x.rsplit("<locals>.", 1)[1] == y.rsplit("<locals>.", 1)[1]
     return x == y
