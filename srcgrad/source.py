@@ -1,5 +1,6 @@
 """Step 1 of the pipeline: read a function's source and parse it into a gast tree."""
 import __future__
+import ast
 import inspect
 import linecache
 import os
@@ -129,7 +130,15 @@ def _check_unchanged(func, source_lines, filename, first):
     imports = [f"import {name}" for name in _imported_names(filename)]
     text = "".join(line + "\n" for line in imports + header) + "".join(source_lines)
     try:
-        module = compile(text, filename, "exec", flags=target.co_flags & _FUTURE_FLAGS,
+        tree = ast.parse(text, filename)
+        # the function's lines numbered as in the file (3.13 keeps a class's first line
+        # among its constants)
+        start, shift = len(imports) + len(header) + 1, first - len(imports) - len(header) - 1
+        for node in ast.walk(tree):
+            if getattr(node, "lineno", 0) >= start:
+                node.lineno += shift
+                node.end_lineno = (node.end_lineno or node.lineno - shift) + shift
+        module = compile(tree, filename, "exec", flags=target.co_flags & _FUTURE_FLAGS,
                          dont_inherit=True)
     except (SyntaxError, ValueError):
         code = None
