@@ -315,9 +315,9 @@ def _hoist_broadcasts(gradient, lines, counts=None, names=None):
                     counts[key] = counts.get(key, 0) + 1
     out = []
     for line in lines:
-        if line.body is not None:
-            line.body = _hoist_broadcasts(gradient, line.body, counts, names)
-            line.orelse = _hoist_broadcasts(gradient, line.orelse, counts, names)
+        if line.body is not None:     # (a name made inside a block is not seen after it)
+            line.body = _hoist_broadcasts(gradient, line.body, counts, dict(names))
+            line.orelse = _hoist_broadcasts(gradient, line.orelse, counts, dict(names))
             out.append(line)
             continue
         for node in gast.walk(line.stmt):

@@ -295,3 +295,17 @@ def fill_rows_in_a_loop(x):                 # views made afresh each iteration: 
 
 def test_writing_rows_in_a_loop_without_a_live_view_is_differentiated():
     check(fill_rows_in_a_loop, np.array([0.3, -0.4]))
+
+
+# --- found by tests/random_dags.py ---------------------------------------------------------
+def broadcast_shape_used_after_a_branch(n, c, x):
+    v2 = np.linalg.norm(c, axis=-1, keepdims=True) - np.max(c, axis=1)
+    if n:
+        v2 = 0.5 * v2 + x[::2]
+    return 0.5 * np.mean(v2)
+
+
+@pytest.mark.parametrize("n", [0, 1])
+def test_a_shape_computed_in_a_branch_is_not_read_after_it(n):
+    c = np.array([[-1.09], [-0.78]])
+    check(broadcast_shape_used_after_a_branch, n, c, np.ones(3), wrt=1)
