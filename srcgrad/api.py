@@ -232,8 +232,7 @@ class GradientFunction:
         scope = {"_srcgrad_fn": t.fn, "_srcgrad_fit": fit_gradient, "_srcgrad_ndarray": np.ndarray,
                  "_srcgrad_Error": SrcgradError, "_srcgrad_check": arguments.check,
                  "_srcgrad_where": f"{'value_and_grad' if self._with_value else 'grad'} of "
-                                   f"{self._func.__name__}",
-                 "_srcgrad_Lookup": (KeyError, ValueError)}
+                                   f"{self._func.__name__}"}
         params, call = [], []
         for i, p in enumerate(sig.parameters.values()):
             if p.default is not p.empty:
@@ -246,14 +245,7 @@ class GradientFunction:
         grads = [f"_srcgrad_g{i}" for i in range(len(self._wrt))]
         lines = [f"def __call__(_srcgrad_self, {signature[1:-1]}):" if params else
                  "def __call__(_srcgrad_self):"]
-        stale = t.deps.condition(scope, "_srcgrad_k")
-        if stale:                       # what the transformation read has changed: again
-            lines += ["    try:",
-                      f"        _srcgrad_stale = {stale}",
-                      "    except _srcgrad_Lookup:",
-                      "        _srcgrad_stale = True",
-                      "    if _srcgrad_stale:",
-                      f"        return _srcgrad_self._call_again({', '.join(call)})"]
+        lines += t.deps.prelude(scope, "_srcgrad_", f"_srcgrad_self._call_again({', '.join(call)})")
         for name in self._wrt:          # a float64 array or a float at once; containers take
             lines += [f"    _srcgrad_type = type({name})",     # the general path; the rest
                       "    if _srcgrad_type is _srcgrad_ndarray:",        # is checked

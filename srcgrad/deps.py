@@ -138,6 +138,20 @@ class Dependencies:
                 terms.append(f"{ref}[{name!r}] is not {prefix}o{j}")
         return " or ".join(terms)
 
+    def prelude(self, scope, prefix, again):
+        """The first lines of a compiled `__call__`: `return <again>` when what the
+        transformation read has changed (none if it read nothing to check)."""
+        stale = self.condition(scope, prefix + "k")
+        if not stale:
+            return []
+        scope[prefix + "Lookup"] = (KeyError, ValueError)
+        return ["    try:",
+                f"        {prefix}stale = {stale}",
+                f"    except {prefix}Lookup:",
+                f"        {prefix}stale = True",
+                f"    if {prefix}stale:",
+                f"        return {again}"]
+
 
 def _binding(func, name):
     """(where, what is expected there, the object) for a name `func` reads: a closure cell

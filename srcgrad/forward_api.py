@@ -191,19 +191,11 @@ class JvpFunction:
     def _compile_call(self, t):
         """A `__call__` that checks the usual case inline (an array or float tangent of its
         argument's shape and floating dtype) and takes the general path otherwise."""
-        scope = {"_fn": t.fn, "_ndarray": np.ndarray, "_Error": SrcgradError, "_tuple": tuple,
-                 "_Lookup": (KeyError, ValueError)}
+        scope = {"_fn": t.fn, "_ndarray": np.ndarray, "_Error": SrcgradError, "_tuple": tuple}
         n = len(self._wrt)
         names = [f"_t{i}" for i in range(n)]
         lines = ["def __call__(self, primals, tangents):"]
-        stale = t.deps.condition(scope, "_k")
-        if stale:                       # what the transformation read has changed: again
-            lines += ["    try:",
-                      f"        _stale = {stale}",
-                      "    except _Lookup:",
-                      "        _stale = True",
-                      "    if _stale:",
-                      "        return self._call_again(primals, tangents)"]
+        lines += t.deps.prelude(scope, "_", "self._call_again(primals, tangents)")
         lines += [
                  f"    if type(primals) is not _tuple or len(primals) <= {max(self._positions, default=-1)}"
                  f"{'' if self._single else ' or type(tangents) is not _tuple or len(tangents) != ' + str(n)}:",
