@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import gast
 import numpy as np
 
+from . import rules
 from .fold import copy_tree, make_const
 from .custom import vjp_rule
 from .source import parse_function
@@ -1147,7 +1148,6 @@ class Normalizer:
             return True
         if isinstance(value.func, gast.Attribute) and not self.is_global_chain(value.func):
             return True                                   # a method: `theta.reshape(2, 3)`
-        from . import rules
         try:
             rule = rules.RULES.get(self.lookup_quietly(value.func))
         except TypeError:                                 # unhashable: no rule
