@@ -773,6 +773,14 @@ class Gen:
         self.ops += e.ops + 1
         return self.commit(node, [], self.uses_of(e) + [h])
 
+    def st_update(self, hname, values, drop=()):
+        """`h = <an update of h>` (in a loop body: the value it carries changes each time)."""
+        real, twin, etags, ops, uses = self.update_of(hname)
+        node = Node(f"{hname} = {real}", f"{hname} = _K.big({twin})", tags=etags - set(drop))
+        self.trial(node.real, values)
+        self.ops += ops
+        return self.commit(node, [], uses)
+
     def update_of(self, h, depth=2):
         """A shape-preserving expression of `h` (for loop-carried variables and branches)."""
         v = self.env[h]
@@ -944,11 +952,7 @@ class Gen:
                     if not cands:
                         continue
                     hname = self.rng.choice(cands)
-                    real, twin, etags, ops, uses = self.update_of(hname)
-                    node = Node(f"{hname} = {real}", f"{hname} = _K.big({twin})", tags=etags)
-                    self.trial(node.real, loop_values)
-                    self.ops += ops
-                    body.append(self.commit(node, [], uses))
+                    body.append(self.st_update(hname, loop_values))
                 elif kind == "write":
                     body.append(self.st_write(loop_values, index))
                 elif kind == "assign":
@@ -1025,11 +1029,7 @@ class Gen:
                     if not cands:
                         continue
                     hname = self.rng.choice(cands)
-                    real, twin, etags, ops, uses = self.update_of(hname)
-                    node = Node(f"{hname} = {real}", f"{hname} = _K.big({twin})", tags=etags)
-                    self.trial(node.real, values)
-                    self.ops += ops
-                    body.append(self.commit(node, [], uses))
+                    body.append(self.st_update(hname, values))
             except Reject:
                 continue
         if prelude and body:
@@ -1079,11 +1079,7 @@ class Gen:
                     if not cands:
                         break
                     hname = self.rng.choice(cands)
-                    real, twin, etags, ops, uses = self.update_of(hname)
-                    node = Node(f"{hname} = {real}", f"{hname} = _K.big({twin})", tags=etags - {"loop-carried"})
-                    self.trial(node.real)
-                    self.ops += ops
-                    stmts.append(self.commit(node, [], uses))
+                    stmts.append(self.st_update(hname, None, drop={"loop-carried"}))
                 except Reject:
                     continue
             self.env = saved
