@@ -80,7 +80,7 @@ def _print(lines, parsed, out, line_map, indent, block_line, headed=("adjoint",)
         if line.section in headed and line.line != block_line:
             block_line = line.line
             out.append(f"{indent}# {parsed.short_filename}:{line.line}  {code_only(parsed.line(line.line))}")
-        if getattr(line, "note", None):
+        if line.note:
             out.append(f"{indent}# {line.note}")
         if line.body is not None:
             header = line.stmt

@@ -32,9 +32,10 @@ from . import custom, rules, templates
 from .emit import _print, to_source
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, copy_tree, is_const, make_const
-from .normalize import Assign, Branch, Effect, Jump, Loop, Normalizer, _flatten
+from .ir import Assign, Branch, Effect, Jump, Line, Loop, Op, flatten
+from .normalize import Normalizer
 from .optimize import _all_lines
-from .reverse import (SCALAR, Line, Namespace, Op, ReverseMode, _elementwise_leaves, _hashable,
+from .reverse import (SCALAR, Namespace, ReverseMode, _elementwise_leaves, _hashable,
                       assign, branch_line, name_node, np_call)
 
 
@@ -240,7 +241,7 @@ class _Analysis(ReverseMode):
                 # The body's shape classes once more, from the carried values' final ones
                 # (the last attempt above gave a carried value a new class after the body
                 # was read): then `t_s_2 * 0.5` is seen to have the shape of `s_2 * 0.5`.
-                inner = {t for s in _flatten(stmt.body) if isinstance(s, Assign)
+                inner = {t for s in flatten(stmt.body) if isinstance(s, Assign)
                          for t in s.targets} - self.fixed
                 for name in inner:          # (and whether they are NumPy values: afresh)
                     self.tokens.pop(name, None)
@@ -517,16 +518,16 @@ class ForwardMode:
         analysis, body = self.analysis, self.normal.body
         tangent_params = [self.tangent_name(w) for w in self.wrt]
         # a tape has a tangent tape wherever it is, so pushes and pops stay paired
-        analysis.varied |= getattr(self.normal, "tapes", set())
+        analysis.varied |= self.normal.tapes
         analysis.analyze()
         ret = body[-1]
         self.active = analysis.varied & analysis.find_useful(body, {ret.name})
-        targets = [t for s in _flatten(body) if isinstance(s, Assign) for t in s.targets]
+        targets = [t for s in flatten(body) if isinstance(s, Assign) for t in s.targets]
         # values set in several places: merges of branches (a name first set on both sides
         # keeps one name), loop-carried values
         self.merged = {t for t, n in Counter(targets).items() if n > 1}
         self.definitions = {}
-        for stmt in _flatten(body):
+        for stmt in flatten(body):
             if isinstance(stmt, Assign):
                 for t in stmt.targets:
                     self.definitions.setdefault(t, []).append(stmt.value)
@@ -607,9 +608,8 @@ class ForwardMode:
         else:
             target = self.tangent_name(target)
         # (a line with a note keeps its name, so the note stays next to it)
-        line = Line(assign(target, expr), stmt.line, "forward", stmt.temporary and not note)
-        line.note = note
-        self.out.append(line)
+        self.out.append(Line(assign(target, expr), stmt.line, "forward",
+                             stmt.temporary and not note, note=note))
 
     def statement_tangent(self, stmt):
         live = [t for t in stmt.targets if t in self.active]
@@ -742,7 +742,7 @@ class ForwardMode:
                     replace[id(atom)] = self.zero(atom)     # an array the result is made of
                 else:
                     replace[id(atom)] = make_const(0.0)    # broadcast where it goes
-        return _replaced(getattr(op, "form", stmt.value), replace)
+        return _replaced(op.form or stmt.value, replace)
 
     def multilinear(self, stmt, op):
         """One term per argument with a tangent: the function, that argument replaced."""
@@ -750,7 +750,7 @@ class ForwardMode:
         for param in differentiable(op.rule):
             for atom in _elements(op.bindings[param]):
                 if self.live(atom):
-                    terms.append(_replaced(getattr(op, "form", stmt.value),
+                    terms.append(_replaced(op.form or stmt.value,
                                            {id(atom): self.full_tangent(atom, stmt.line)}))
         return _total(terms)
 

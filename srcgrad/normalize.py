@@ -6,10 +6,8 @@ user assigns twice gets a new version (`x`, then `x_2`), so the backward pass ca
 read every intermediate value the forward pass made.
 """
 import builtins
-import re
 import sys
 import types
-from dataclasses import dataclass, field
 
 import gast
 import numpy as np
@@ -19,93 +17,8 @@ from .fold import copy_tree, make_const
 from .custom import vjp_rule
 from .source import parse_function
 from .errors import NonScalarResultError, SrcgradError, UnsupportedSyntaxError
-
-
-@dataclass
-class Assign:
-    targets: list            # SSA names; more than one for tuple unpacking
-    value: gast.expr         # one operation whose operands are names or constants
-    line: int
-    temporary: bool = False  # a name srcgrad made up (may be inlined back when printing)
-    opaque: bool = False     # a condition, kept whole: evaluated, never differentiated
-    carry: str = ""          # "in": a loop's entry copy, "out": the copy ending an iteration
-
-
-@dataclass
-class Branch:
-    """`if test: body else: orelse`; names assigned in either branch are merged by copies at
-    the end of both (so after the branch each name has one version, whichever path ran)."""
-    test: str                # name of the (non-differentiable) condition value
-    body: list
-    orelse: list
-    line: int
-
-
-@dataclass
-class Loop:
-    """`for target in range(...)` or `while`.  Names the body rebinds are "carried": they
-    get a loop version (copied in before the loop, copied back at the end of each path
-    through the body), so after the loop they name the last iteration's values."""
-    kind: str                # "for" | "while"
-    target: str              # for: the loop variable
-    iterable: gast.expr      # for: `range(...)` on names and constants
-    body: list
-    line: int
-    counter: str             # counts the iterations that ran; the backward loop runs as many
-    carried: list            # loop versions of the carried names
-
-
-@dataclass
-class IterationEnd:
-    """Where an iteration ends: the values its adjoint will need are saved here."""
-    loop: Loop
-    line: int
-
-
-@dataclass
-class Jump:
-    kind: str                # "break" | "continue"
-    line: int
-
-
-@dataclass
-class Effect:
-    node: gast.stmt          # a statement kept for its side effect (print, assert)
-    line: int
-
-
-@dataclass
-class Return:
-    name: str
-    line: int
-
-
-@dataclass
-class NormalFunction:
-    parsed: object
-    params: list
-    body: list
-    namer: "Namer"
-    result_line: int = 0
-    user_names: set = field(default_factory=set)
-
-
-class Namer:
-    """Hands out identifiers that collide with nothing the function mentions."""
-
-    def __init__(self, taken):
-        self.taken = set(taken)
-
-    def fresh(self, base):
-        base = re.sub(r"\W", "_", base).strip("_") or "t"
-        if base[0].isdigit():
-            base = "t" + base
-        name, n = base, 1
-        while name in self.taken:
-            n += 1
-            name = f"{base}_{n}"
-        self.taken.add(name)
-        return name
+from .ir import (Assign, Branch, Effect, IterationEnd, Jump, Loop, Namer, NormalFunction,
+                 Return, flatten)
 
 
 _NUMBER_WORDS = {0: "zero", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five",
@@ -185,22 +98,11 @@ def _lookup_in(func, name):
     raise KeyError(name)
 
 
-def _flatten(body):
-    """The statements of a normalized body in program order, branches included."""
-    for stmt in body:
-        yield stmt
-        if isinstance(stmt, Branch):
-            yield from _flatten(stmt.body)
-            yield from _flatten(stmt.orelse)
-        elif isinstance(stmt, Loop):
-            yield from _flatten(stmt.body)
-
-
 def _after(block, marker):
     """The statements that run after `marker` on its path (not in a sibling branch)."""
     for i, stmt in enumerate(block):
         if stmt is marker:
-            return list(_flatten(block[i + 1:]))
+            return list(flatten(block[i + 1:]))
         inner = None
         if isinstance(stmt, Branch):
             inner = _after(stmt.body, marker)
@@ -209,9 +111,9 @@ def _after(block, marker):
         elif isinstance(stmt, Loop):
             inner = _after(stmt.body, marker)
             if inner is not None:           # the next iteration runs the whole body again
-                inner += list(_flatten(stmt.body))
+                inner += list(flatten(stmt.body))
         if inner is not None:
-            return inner + list(_flatten(block[i + 1:]))
+            return inner + list(flatten(block[i + 1:]))
     return None
 
 
@@ -1538,7 +1440,7 @@ class Normalizer:
     def check_in_place_updates(self):
         """`a += b` updates an array in place, and with it every name that shares its memory;
         the SSA form rebinds `a` only.  Refuse when such a name is read after the update."""
-        flat = list(_flatten(self.body))
+        flat = list(flatten(self.body))
         group = {}
         for stmt in flat:
             if not isinstance(stmt, Assign):
@@ -1607,10 +1509,9 @@ class Normalizer:
         self.statements(body)
         self.body.append(Return(self.current[RESULT], self.result_line))
         self.check_in_place_updates()
-        normal = NormalFunction(self.parsed, self.params, self.body, self.namer,
-                                result_line=self.line, user_names=self.user_names)
-        normal.injections = self.injections
-        return normal
+        return NormalFunction(self.parsed, self.params, self.body, self.namer,
+                              result_line=self.line, user_names=self.user_names,
+                              injections=self.injections)
 
 
 def normalize(parsed):

@@ -47,8 +47,7 @@ def _assigned(line):
     if line.body is None:
         return _targets(line.stmt)
     names = [t for inner in _all_lines(line.body + line.orelse) for t in _targets(inner.stmt)]
-    restores = getattr(line, "restores", None)
-    return names + sorted(restores[1]) if restores else names
+    return names + sorted(line.restores[1]) if line.restores else names
 
 
 def _nodes(lines):
@@ -429,9 +428,8 @@ def _reads(lines):
     what it reads beyond them counts."""
     names = set()
     for line in lines:
-        restores = getattr(line, "restores", None)
-        if restores is not None:
-            names |= {n.id for n in _loads(_header(line))} | (_reads(line.body) - restores[1])
+        if line.restores is not None:
+            names |= {n.id for n in _loads(_header(line))} | (_reads(line.body) - line.restores[1])
         elif line.body is not None:
             names |= {n.id for n in _loads(_header(line))} | _reads(line.body) | _reads(line.orelse)
         else:
@@ -446,21 +444,16 @@ def _maybe_unbound(line, saves):
         return []
     saved = set()
     for inner in _all_lines(line.body):
-        loop = getattr(inner, "saves_for", None)
-        if loop is not None and id(loop) in saves:
-            saved |= {n.id for n in _loads(saves[id(loop)].value.args[0])}   # what is appended
+        if inner.saves_for is not None and id(inner.saves_for) in saves:
+            saved |= {n.id for n in _loads(saves[id(inner.saves_for)].value.args[0])}   # what is appended
     surely = set()
     for inner in line.body:                 # statements every iteration runs first
-        if inner.body is not None or getattr(inner, "saves_for", None) is not None:
+        if inner.body is not None or inner.saves_for is not None:
             break
         surely.update(_targets(inner.stmt))
     if isinstance(line.stmt, gast.For):
         surely.update(n.id for n in gast.walk(line.stmt.target) if isinstance(n, gast.Name))
-    return sorted(saved - surely - _bound_before(line))
-
-
-def _bound_before(line):
-    return getattr(line, "bound_before", set())
+    return sorted(saved - surely - line.bound_before)
 
 
 def place_tape(gradient):
@@ -469,10 +462,9 @@ def place_tape(gradient):
     Decided last, so only what the final code reads is saved."""
     saves, tape = {}, None
     for line in list(_all_lines(gradient.lines)):
-        loop_and_inside = getattr(line, "restores", None)
-        if loop_and_inside is None:
+        if line.restores is None:
             continue
-        loop, inside = loop_and_inside
+        loop, inside = line.restores
         read = sorted(_reads(line.body) & inside)
         if not read:
             continue
@@ -502,7 +494,7 @@ def place_tape(gradient):
                     out.append(type(line)(gast.Assign(targets=targets, value=gast.Constant(
                         value=None, kind=None), type_comment=None), line.line, line.section))
                 line.body, line.orelse = fill(line.body), fill(line.orelse)
-            loop = getattr(line, "saves_for", None)
+            loop = line.saves_for
             if loop is not None:
                 if id(loop) not in saves:
                     continue

@@ -15,7 +15,6 @@ import builtins
 import inspect
 import keyword
 import types
-from dataclasses import dataclass, field
 
 import gast
 import numpy as np
@@ -23,7 +22,8 @@ import numpy as np
 from . import custom, rules, runtime, templates
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, copy_tree, make_const
-from .normalize import Assign, Branch, Effect, IterationEnd, Jump, Loop, _flatten
+from .ir import (Adjoint, Assign, Branch, Effect, Gradient, IterationEnd, Jump, Line, Loop, Op,
+                 flatten)
 
 # A shape class is the set of "base" shapes whose broadcast it is: `x * y` has class
 # {x, y}, as do `y * x` and `(x * y) - y`.  Equal classes mean equal shapes.
@@ -93,35 +93,6 @@ class Namespace:
         return getattr(builtins, node.id)
 
 
-@dataclass
-class Op:
-    """What one normalized assignment computes, as far as differentiation cares."""
-    kind: str                        # rule | copy | nondiff | problem
-    rule: object = None
-    bindings: dict = field(default_factory=dict)
-    entries: list = field(default_factory=list)   # (param, differentiable?) per template entry
-    operands: list = field(default_factory=list)  # atoms a gradient may flow into
-    problem: Exception = None
-
-
-@dataclass
-class Adjoint:
-    name: str
-    loose: bool
-
-
-@dataclass
-class Line:
-    """A statement of the generated function and the source line it came from.  A branch
-    is a Line whose `stmt` is the `if` header and whose `body`/`orelse` hold Lines."""
-    stmt: gast.stmt
-    line: int
-    section: str                     # forward | adjoint
-    temporary: bool = False
-    body: list = None
-    orelse: list = None
-
-
 def branch_line(test, line, section, body, orelse):
     header = gast.If(test=name_node(test), body=[], orelse=[])
     return Line(header, line, section, body=body, orelse=orelse)
@@ -131,21 +102,6 @@ def _merge_loose(a, b):
     if not a and not b:
         return False
     return "scalar" if a == b == "scalar" else "partial"
-
-
-@dataclass
-class Gradient:
-    parsed: object
-    name: str
-    lines: list
-    outputs: list                    # one expression per requested gradient
-    value: object                    # expression for f's value, or None
-    namespace: Namespace
-    wrt: tuple
-    namer: object
-    classes: dict = None             # value name -> shape class
-    numpy_typed: set = None          # values certainly NumPy arrays or scalars
-    order: list = None               # value names in order of definition
 
 
 def _names_in(node):
@@ -546,7 +502,7 @@ class ReverseMode:
                     self.tokens.setdefault(name, self.new_token())
                     self.numpy_typed.discard(name)
                     self.fixed.add(name)
-                inner = {t for s in _flatten(stmt.body) if isinstance(s, Assign)
+                inner = {t for s in flatten(stmt.body) if isinstance(s, Assign)
                          for t in s.targets} - self.fixed
                 for attempt in range(len(stmt.carried) + 2):
                     for name in inner:
@@ -641,14 +597,11 @@ class ReverseMode:
                                       type_comment=None)
                 else:
                     header = gast.While(test=make_const(True), body=[], orelse=[])
-                forward_loop = Line(header, stmt.line, "forward",
-                                    body=[count] + self.forward_lines(stmt.body), orelse=[])
-                forward_loop.bound_before = set(stmt.carried) | {stmt.counter}
-                lines.append(forward_loop)
+                lines.append(Line(header, stmt.line, "forward",
+                                  body=[count] + self.forward_lines(stmt.body), orelse=[],
+                                  bound_before=set(stmt.carried) | {stmt.counter}))
             elif isinstance(stmt, IterationEnd):
-                marker = Line(gast.Pass(), stmt.line, "forward")
-                marker.saves_for = stmt.loop
-                lines.append(marker)
+                lines.append(Line(gast.Pass(), stmt.line, "forward", saves_for=stmt.loop))
             elif isinstance(stmt, Jump) and stmt.kind == "break":
                 lines.append(Line(gast.Break(), stmt.line, "forward"))
             # (a `continue` always ends its path here, so it is left out)
@@ -673,7 +626,7 @@ class ReverseMode:
         """`for _ in range(n_iterations):` restore the iteration's values from the tape,
         then run the body's adjoints.  Adjoints of values from outside the loop (and of
         the carried ones) accumulate over iterations, starting from 0.0."""
-        body = list(_flatten(loop.body))
+        body = list(flatten(loop.body))
         if not any(self.is_active(s, useful) for s in body):
             return
         inside = set(loop.carried) | {loop.counter} | ({loop.target} if loop.target else set())
@@ -713,14 +666,14 @@ class ReverseMode:
                           iter=gast.Call(func=name_node("range"), args=[name_node(loop.counter)],
                                          keywords=[]), body=[], orelse=[], type_comment=None)
         self.lines.extend(before_loop)
-        reverse = Line(header, loop.line, "adjoint", body=body_lines, orelse=[])
-        reverse.restores = (loop, inside)       # the tape is placed once the code is final
-        self.lines.append(reverse)
+        # (the tape is placed once the code is final: see optimize.place_tape)
+        self.lines.append(Line(header, loop.line, "adjoint", body=body_lines, orelse=[],
+                               restores=(loop, inside)))
 
     def backward_branch(self, branch, useful):
         """`if test:` around the adjoints of each side; an adjoint that only one side
         contributes to is set to 0.0 (a scalar, not a buffer) on the other."""
-        if not any(self.is_active(s, useful) for s in _flatten(branch.body + branch.orelse)):
+        if not any(self.is_active(s, useful) for s in flatten(branch.body + branch.orelse)):
             return
         before, outer = self.adjoints, self.lines
         sides = []
@@ -771,13 +724,12 @@ class ReverseMode:
                        else make_const(0.0) for w in self.wrt]
             name = ("value_and_grad_" if self.with_value else "grad_") + self.parsed.name
         value = name_node(ret.name) if self.with_value else None
-        gradient = Gradient(self.parsed, name, self.lines, outputs, value,
-                            self.ns, self.wrt, self.namer, self.tokens, self.numpy_typed,
-                            self.order + list(self.adjoint_names.values()))
-        gradient.seed = seed if self.vjp else None
-        gradient.calls = sorted({op.rule for op in self.ops.values() if op.kind == "vjp_call"},
-                                key=lambda r: (r[0].__qualname__, r[1]))
-        return gradient
+        calls = sorted({op.rule for op in self.ops.values() if op.kind == "vjp_call"},
+                       key=lambda r: (r[0].__qualname__, r[1]))
+        return Gradient(self.parsed, name, self.lines, outputs, value, self.ns, self.wrt,
+                        self.namer, self.tokens, self.numpy_typed,
+                        self.order + list(self.adjoint_names.values()),
+                        seed=seed if self.vjp else None, calls=calls)
 
     def adjoint_name(self, name):
         """The name of the adjoint of `name`: one name on every path."""

@@ -6,9 +6,10 @@ import pytest
 from srcgrad import rules, templates
 from srcgrad.emit import to_source
 from srcgrad.fold import fold, make_const
-from srcgrad.normalize import Assign, Return, normalize
+from srcgrad.ir import Assign, Line, Return
+from srcgrad.normalize import normalize
 from srcgrad.optimize import eliminate_dead, inline_temporaries, propagate_copies
-from srcgrad.reverse import Line, Namespace, assign
+from srcgrad.reverse import Namespace, assign
 from srcgrad.source import parse_function
 
 

@@ -1,0 +1,175 @@
+"""The intermediate representation: what the passes hand each other.
+
+Two levels, each a handful of dataclasses:
+
+- the **normalized program** (made by normalize.py): one operation per `Assign`, on names
+  and constants, every name assigned once on each path (SSA); `Branch` and `Loop` hold
+  blocks of these; `IterationEnd` marks where a loop iteration ends, `Return` the result.
+- the **generated program** (made by reverse.py and forward.py): `Line`s, each a Python
+  statement with the user's source line it comes from, in the forward or the adjoint
+  section; a `Line` with a body is an `if`, `for` or `while`.  `Gradient` is the whole
+  generated function before it is printed.
+
+Everything a later pass needs is a declared field: no pass adds attributes to these
+objects or to the syntax trees inside them.
+"""
+import re
+from dataclasses import dataclass, field
+
+import gast
+
+
+# --- the normalized program ---------------------------------------------------------------
+@dataclass
+class Assign:
+    targets: list            # SSA names; more than one for tuple unpacking
+    value: gast.expr         # one operation whose operands are names or constants
+    line: int
+    temporary: bool = False  # a name srcgrad made up (may be inlined back when printing)
+    opaque: bool = False     # a condition, kept whole: evaluated, never differentiated
+    carry: str = ""          # "in": a loop's entry copy, "out": the copy ending an iteration
+
+
+@dataclass
+class Branch:
+    """`if test: body else: orelse`; names assigned in either branch are merged by copies at
+    the end of both (so after the branch each name has one version, whichever path ran)."""
+    test: str                # name of the (non-differentiable) condition value
+    body: list
+    orelse: list
+    line: int
+
+
+@dataclass
+class Loop:
+    """`for target in range(...)` or `while`.  Names the body rebinds are "carried": they
+    get a loop version (copied in before the loop, copied back at the end of each path
+    through the body), so after the loop they name the last iteration's values."""
+    kind: str                # "for" | "while"
+    target: str              # for: the loop variable
+    iterable: gast.expr      # for: `range(...)` on names and constants
+    body: list
+    line: int
+    counter: str             # counts the iterations that ran; the backward loop runs as many
+    carried: list            # loop versions of the carried names
+
+
+@dataclass
+class IterationEnd:
+    """Where an iteration ends: the values its adjoint will need are saved here."""
+    loop: Loop
+    line: int
+
+
+@dataclass
+class Jump:
+    kind: str                # "break" | "continue"
+    line: int
+
+
+@dataclass
+class Effect:
+    node: gast.stmt          # a statement kept for its side effect (print, assert)
+    line: int
+
+
+@dataclass
+class Return:
+    name: str
+    line: int
+
+
+@dataclass
+class NormalFunction:
+    parsed: object
+    params: list
+    body: list
+    namer: "Namer"
+    result_line: int = 0
+    user_names: set = field(default_factory=set)
+    injections: dict = field(default_factory=dict)  # name -> object the code refers to by it
+    tapes: set = field(default_factory=set)     # names of a generated gradient's tape (jvp of it)
+
+
+class Namer:
+    """Hands out identifiers that collide with nothing the function mentions."""
+
+    def __init__(self, taken):
+        self.taken = set(taken)
+
+    def fresh(self, base):
+        base = re.sub(r"\W", "_", base).strip("_") or "t"
+        if base[0].isdigit():
+            base = "t" + base
+        name, n = base, 1
+        while name in self.taken:
+            n += 1
+            name = f"{base}_{n}"
+        self.taken.add(name)
+        return name
+
+
+
+def flatten(body):
+    """The statements of a normalized body in program order, branches included."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, Branch):
+            yield from flatten(stmt.body)
+            yield from flatten(stmt.orelse)
+        elif isinstance(stmt, Loop):
+            yield from flatten(stmt.body)
+
+
+# --- the generated program ----------------------------------------------------------------
+@dataclass
+class Op:
+    """What one normalized assignment computes, as far as differentiation cares."""
+    kind: str                        # rule | copy | unpack | nondiff | problem | custom | ...
+    rule: object = None
+    bindings: dict = field(default_factory=dict)
+    entries: list = field(default_factory=list)   # (param, differentiable?) per template entry
+    operands: list = field(default_factory=list)  # atoms a gradient may flow into
+    problem: Exception = None
+    form: gast.expr = None           # forward mode: `np.sum(x)` for the method call `x.sum()`
+
+
+@dataclass
+class Adjoint:
+    name: str
+    loose: bool
+
+
+@dataclass
+class Line:
+    """A statement of the generated function and the source line it came from.  A branch
+    or loop is a Line whose `stmt` is the header and whose `body`/`orelse` hold Lines."""
+    stmt: gast.stmt
+    line: int
+    section: str                     # forward | adjoint
+    temporary: bool = False
+    body: list = None
+    orelse: list = None
+    restores: tuple = None           # a backward loop: (its Loop, the names its iterations bind)
+    saves_for: Loop = None           # a forward iteration's end: where that loop's tape is pushed
+    bound_before: set = field(default_factory=set)   # a forward loop: names bound before it runs
+    note: str = None                 # a comment printed above the statement
+
+
+@dataclass
+class Gradient:
+    """The generated function, before it is optimized and printed."""
+    parsed: object
+    name: str
+    lines: list
+    outputs: list                    # one expression per requested gradient
+    value: object                    # expression for f's value, or None
+    namespace: object                # reverse.Namespace: the names of NumPy and the helpers
+    wrt: tuple
+    namer: Namer
+    classes: dict = None             # value name -> shape class
+    numpy_typed: set = None          # values certainly NumPy arrays or scalars
+    order: list = None               # value names in order of definition
+    seed: str = None                 # a vjp function: the parameter of its backward closure
+    calls: list = field(default_factory=list)   # (function, wrt) of the vjp functions it calls
+    backward_name: str = None        # a vjp function: the name of its backward closure
