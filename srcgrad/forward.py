@@ -20,7 +20,6 @@ rules take loose tangents as they are; other rules, and the result, get them bro
 first.  Reverse mode's analysis (reverse.py) says which values vary with the arguments,
 which reach the result, and which values certainly share a shape.
 """
-import inspect
 import keyword
 from collections import Counter
 from dataclasses import dataclass
@@ -32,10 +31,12 @@ from . import custom, rules, templates
 from .emit import _print, to_source
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, copy_tree, is_const, make_const
-from .ir import Assign, Branch, Effect, Jump, Line, Loop, Op, flatten
+from .ir import Assign, Branch, Effect, Jump, Line, Loop, flatten
 from .normalize import Normalizer
 from .optimize import _all_lines
-from .reverse import (SCALAR, Namespace, ReverseMode, _elementwise_leaves, _hashable,
+from .analysis import SCALAR, analyze
+from .resolve import differentiable, template_entries
+from .reverse import (Namespace, _elementwise_leaves,
                       assign, branch_line, name_node, np_call)
 
 
@@ -142,150 +143,6 @@ class _Namespace(Namespace):
                 self.func.__closure__[code.co_freevars.index(preferred)].cell_contents is obj:
             self._names[id(obj)] = preferred
         return super().reference(obj, preferred)
-
-
-class _Analysis(ReverseMode):
-    """Reverse mode's analysis, plus what forward mode adds: tuples of results ("pack"),
-    calls with custom forward rules ("custom"), and forward rules of the runtime helpers
-    generated gradients call."""
-
-    def __init__(self, normal, wrt):
-        super().__init__(normal, wrt, False)
-        namespace = _Namespace(self.parsed.func, self.namer)
-        namespace.injected.update(self.ns.injected)
-        self.ns = namespace
-
-    def resolve(self, stmt):
-        if not stmt.opaque and isinstance(stmt.value, (gast.Tuple, gast.List)):
-            return Op("pack", operands=list(stmt.value.elts))
-        op = super().resolve(stmt)
-        value = stmt.value
-        if op.kind == "rule" and isinstance(value, gast.Attribute):        # x.T
-            op.form = self.function_form(op.rule, [value.value], [])
-        return op
-
-    def function_form(self, rule, args, keywords):
-        """`np.sum(x, axis=0)` for `x.sum(axis=0)` (`np.transpose(x)` for `x.T`), sharing the
-        argument nodes: a tangent may be a Python float, which has no such methods."""
-        func = self.ns.reference(np, "np")
-        for part in rule.name.split(".")[1:]:
-            func = gast.Attribute(value=func, attr=part, ctx=gast.Load())
-        return gast.Call(func=func, args=list(args), keywords=list(keywords))
-
-    def resolve_call(self, call, stmt):
-        func = call.func
-        if not (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)
-                and func.value.id in self.tokens):          # not a method of a local value
-            try:
-                obj = self.ns.lookup(func)
-            except (AttributeError, KeyError, IndexError, ValueError):
-                obj = None
-            if obj is not None:
-                operands = list(call.args) + [k.value for k in call.keywords]
-                rule = custom.jvp_rule(obj)
-                if rule is not None:
-                    return Op("custom", rule=rule, operands=operands)
-                if isinstance(obj, custom.custom_vjp) or custom.vjp_rule(obj) is not None:
-                    return self.no_forward_rule(obj, func, operands, stmt)
-                if _hashable(obj) and obj in rules.FORWARD_ONLY:
-                    return self.forward_only_op(rules.FORWARD_ONLY[obj], call, stmt)
-        op = super().resolve_call(call, stmt)
-        if op.kind == "rule" and op.rule.name.startswith("np.") and isinstance(func, gast.Attribute) \
-                and isinstance(func.value, gast.Name) and func.value.id in self.tokens:   # x.sum()
-            rest = list(call.args)
-            if func.attr in ("reshape", "transpose") and len(rest) > 1:
-                rest = [gast.Tuple(elts=rest, ctx=gast.Load())]
-            op.form = self.function_form(op.rule, [func.value] + rest, call.keywords)
-        return op
-
-    def no_forward_rule(self, obj, func, operands, stmt):
-        if not any(self.is_varied(a) for a in operands):
-            return Op("nondiff")
-        name = to_source(func)
-        hint = (f"give it one: `@{name}.defjvp` on a function `rule(tangents, ans, *args)`"
-                if isinstance(obj, custom.custom_vjp) else
-                f"register one with srcgrad.register_jvp({name}, rule)")
-        return self.problem(NoDerivativeRuleError, f"`{name}` has a custom reverse rule but no "
-                            "forward rule, which jvp needs", stmt.line, construct=name, hint=hint)
-
-    def forward_only_op(self, rule, call, stmt):
-        """Bind a call of a function with a forward rule only (by its own signature)."""
-        signature = _signature(rule.func)
-        try:
-            bound = signature.bind(*call.args, **{k.arg: k.value for k in call.keywords})
-        except TypeError as exc:
-            return self.problem(UnsupportedSyntaxError, f"{rule.name}: {exc}", stmt.line,
-                                construct=rule.name)
-        bindings = {}
-        for name, param in signature.parameters.items():
-            if param.kind == param.VAR_POSITIONAL:
-                bindings[name] = gast.Tuple(elts=list(bound.arguments.get(name, ())), ctx=gast.Load())
-            elif name in bound.arguments:
-                bindings[name] = bound.arguments[name]
-            elif param.default is not param.empty:
-                bindings[name] = make_const(param.default)
-        params = differentiable(rule) + list(rule.missing)
-        operands = [bindings[p] for p in params if p in bindings]
-        return Op("rule", rule=rule, bindings=bindings, operands=operands)
-
-    def numpy_result(self, stmt, op):
-        # a runtime helper may give a Python number (`unbroadcast(g, 1.0)`) or a tuple
-        if op.kind == "rule" and op.rule.family == "forward":
-            return False
-        return super().numpy_result(stmt, op)
-
-    def analyze_block(self, body):
-        for stmt in body:
-            super().analyze_block([stmt])
-            if isinstance(stmt, Loop):
-                # The body's shape classes once more, from the carried values' final ones
-                # (the last attempt above gave a carried value a new class after the body
-                # was read): then `t_s_2 * 0.5` is seen to have the shape of `s_2 * 0.5`.
-                inner = {t for s in flatten(stmt.body) if isinstance(s, Assign)
-                         for t in s.targets} - self.fixed
-                for name in inner:          # (and whether they are NumPy values: afresh)
-                    self.tokens.pop(name, None)
-                    self.numpy_typed.discard(name)
-                self.carried_ends = {}
-                self.analyze_block(stmt.body)
-
-    def analyze_assign(self, stmt):
-        super().analyze_assign(stmt)
-        op = self.ops[id(stmt)]
-        if op.kind in ("pack", "custom") and any(self.is_varied(a) for a in op.operands):
-            self.varied.update(stmt.targets)
-        if op.kind == "rule" and isinstance(op.rule.output, int) and len(stmt.targets) > 1:
-            # `sign, logdet = np.linalg.slogdet(a)`: only the rule's output has a tangent
-            self.varied.difference_update(t for i, t in enumerate(stmt.targets)
-                                          if i != op.rule.output)
-
-
-_SIGNATURES = {}
-
-
-def _signature(func):
-    if func not in _SIGNATURES:
-        _SIGNATURES[func] = inspect.signature(func)
-    return _SIGNATURES[func]
-
-
-def _template_entries(template):
-    """(parameter, has a term?) per parameter of a rule lambda (after its first two)."""
-    node = templates.lambda_node(template)
-    names = [a.id for a in node.args.args][2:] + ([node.args.vararg.id] if node.args.vararg else [])
-    elts = node.body.elts if isinstance(node.body, gast.Tuple) else [node.body]
-    return [(p, not (isinstance(e, gast.Constant) and e.value is None)) for p, e in zip(names, elts)]
-
-
-def differentiable(rule):
-    """The parameters of a rule through which a tangent flows."""
-    if rule.params:
-        return list(rule.params)
-    if callable(rule.jvp):
-        return [p for p, has in _template_entries(rule.jvp) if has]
-    if rule.template is not None:
-        return [p for p, has in _template_entries(rule.template) if has]
-    return [next(iter(_signature(rule.func).parameters))]     # forward-only, linear
 
 
 def _replaced(node, mapping):
@@ -404,8 +261,8 @@ class Tangents:
 class ForwardMode:
     def __init__(self, normal, wrt):
         self.normal, self.parsed, self.wrt = normal, normal.parsed, tuple(wrt)
-        self.analysis = _Analysis(normal, self.wrt)
-        self.ns, self.namer = self.analysis.ns, normal.namer
+        self.ns, self.namer = _Namespace(self.parsed.func, normal.namer), normal.namer
+        self.ns.injected.update(normal.injections)
         self.tangent_names = {}    # value -> the name of its tangent
         self.primal_of = {}        # tangent name (or its broadcast) -> value
         self.loose = {}            # value -> the shape class of its tangent, if smaller
@@ -502,11 +359,11 @@ class ForwardMode:
             if isinstance(leaf, gast.Name):
                 primal = self.primal_of.get(leaf.id)
                 if primal is None:
-                    cls |= self.analysis.token(leaf)
+                    cls |= self.analysis.class_of(leaf)
                 elif leaf.id == self.tangent_names.get(primal):
-                    cls |= self.loose.get(primal, self.analysis.tokens[primal])
+                    cls |= self.loose.get(primal, self.analysis.classes[primal])
                 else:
-                    cls |= self.analysis.tokens[primal]        # broadcast to its value
+                    cls |= self.analysis.classes[primal]        # broadcast to its value
             elif _number(leaf) or self.scalar_constant(leaf):
                 continue
             else:
@@ -515,13 +372,11 @@ class ForwardMode:
 
     # --- statements --------------------------------------------------------------------
     def run(self):
-        analysis, body = self.analysis, self.normal.body
+        body = self.normal.body
         tangent_params = [self.tangent_name(w) for w in self.wrt]
-        # a tape has a tangent tape wherever it is, so pushes and pops stay paired
-        analysis.varied |= self.normal.tapes
-        analysis.analyze()
+        self.analysis = analysis = analyze(self.normal, self.wrt, self.ns, forward=True)
         ret = body[-1]
-        self.active = analysis.varied & analysis.find_useful(body, {ret.name})
+        self.active = analysis.varied & analysis.useful
         targets = [t for s in flatten(body) if isinstance(s, Assign) for t in s.targets]
         # values set in several places: merges of branches (a name first set on both sides
         # keeps one name), loop-carried values
@@ -632,7 +487,7 @@ class ForwardMode:
             if self.live(stmt.value):       # (in full, unless it is a tuple off a tape)
                 if stmt.value.id in self.from_tape_values:
                     for t in stmt.targets:  # a pushed tangent may be a stand-in `0.0`
-                        self.loose[t] = self.analysis.new_token()
+                        self.loose[t] = self.analysis.fresh_class()
                     self.emit(stmt.targets, self.tangent(stmt.value), stmt)
                 else:
                     self.emit(stmt.targets, self.full_tangent(stmt.value, stmt.line), stmt)
@@ -668,7 +523,7 @@ class ForwardMode:
         if rule.func is rules.tape_pop:
             self.popped.add(out)
         elif rule.func is rules.getitem and self.from_tape(op):
-            self.loose[out] = self.analysis.new_token()
+            self.loose[out] = self.analysis.fresh_class()
             self.from_tape_values.add(out)
         for param in rule.missing:
             if any(self.live(a) for a in _elements(op.bindings.get(param, make_const(None)))):
@@ -691,12 +546,12 @@ class ForwardMode:
             expr = gast.Tuple(elts=zeros + [expr], ctx=gast.Load())
         elif elementwise:
             cls = self.tangent_class(expr)
-            here = self.analysis.broadcast_token([op.bindings[p] for p, _ in op.entries])
+            here = self.analysis.broadcast_class([op.bindings[p] for p, _ in op.entries])
             if cls != here:                  # smaller than the value: loose
                 if out in self.merged:       # (a value several paths set has a full tangent)
                     expr = self.broadcast(expr, out)
                 else:
-                    self.loose[out] = cls if cls is not None else self.analysis.new_token()
+                    self.loose[out] = cls if cls is not None else self.analysis.fresh_class()
         self.emit(out, expr, stmt)
 
     def unpacked_tangent(self, stmt, op):
@@ -709,7 +564,7 @@ class ForwardMode:
             expr = self.from_template(rule.jvp or rule.template, op, stmt.targets[0], stmt, False)
         if rule.func is rules.tape_pop or self.from_tape(op):
             for t in stmt.targets[:-1] if rule.func is rules.tape_pop else stmt.targets:
-                self.loose[t] = self.analysis.new_token()
+                self.loose[t] = self.analysis.fresh_class()
         self.emit(list(stmt.targets), expr, stmt)
 
     def from_tape(self, op):
@@ -759,7 +614,7 @@ class ForwardMode:
         node = templates.lambda_node(template)
         first = node.args.args[0].id         # `g` of a reverse template, `t` of a forward one
         terms = []
-        for position, (param, has_term) in enumerate(_template_entries(template)):
+        for position, (param, has_term) in enumerate(template_entries(template)):
             bound = op.bindings.get(param)
             if not has_term or bound is None:
                 continue

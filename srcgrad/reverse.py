@@ -1,42 +1,25 @@
-"""Step 3: reverse-mode differentiation of a normalized function.
+"""Step 4: reverse-mode differentiation of a normalized function.
 
-For each statement this pass decides what it computes (a rule, a copy, nothing
-differentiable), which values depend on the requested inputs ("varied") and which
-reach the result ("useful"), and a *shape class* per value: two values in one class
-certainly have one shape, so no broadcast can happen between them.  It then walks the
-statements backwards and pastes each rule's adjoint template, summing the adjoints of
-a value over all its uses: the first contribution is assigned, later ones added.
+From the Analysis (analysis.py: each statement's Op, the varied and useful values and
+the shape classes), this pass writes the forward statements, then walks the statements
+backwards and pastes each rule's adjoint template, summing the adjoints of a value over
+all its uses: the first contribution is assigned, later ones added.
 
 An adjoint may be *loose*: smaller than its value but broadcasting to it (the adjoint
 of `np.sum(x)` is the scalar `g`, which stands for an array of g's).  Elementwise rules
 and reductions take loose adjoints as they are; other rules get them broadcast first.
 """
 import builtins
-import inspect
-import keyword
-import types
 
 import gast
 import numpy as np
 
-from . import custom, rules, runtime, templates
-from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
+from . import rules, runtime, templates
+from .analysis import SCALAR, analyze
+from .errors import UnsupportedSyntaxError
 from .fold import const_value, copy_tree, make_const
-from .ir import (Adjoint, Assign, Branch, Effect, Gradient, IterationEnd, Jump, Line, Loop, Op,
-                 flatten)
+from .ir import Adjoint, Assign, Branch, Effect, Gradient, IterationEnd, Jump, Line, Loop, flatten
 
-# A shape class is the set of "base" shapes whose broadcast it is: `x * y` has class
-# {x, y}, as do `y * x` and `(x * y) - y`.  Equal classes mean equal shapes.
-SCALAR = frozenset()                     # 0-d values
-SHAPE = frozenset({"<x.shape>"})         # shape tuples (their items are scalars)
-_BINOP_FUNCS = {gast.Add: np.add, gast.Sub: np.subtract, gast.Mult: np.multiply,
-                gast.Div: np.divide, gast.Pow: np.power, gast.MatMult: np.matmul,
-                gast.Mod: np.mod, gast.FloorDiv: np.floor_divide}
-_BITWISE = (gast.BitAnd, gast.BitOr, gast.BitXor, gast.Invert, gast.Not)  # masks: no gradient
-_UNARY_FUNCS = {gast.USub: np.negative, gast.UAdd: np.positive}
-_NONDIFF_BUILTINS = {len, int, bool, round, range, print, isinstance, type}   # (str(x) holds x)
-_FLOWS = {"rule", "copy", "unpack", "problem", "custom", "vjp_call", "list_append", "list_pop",
-          "list_snapshot"}
 
 
 def name_node(name, store=False):
@@ -104,10 +87,6 @@ def _merge_loose(a, b):
     return "scalar" if a == b == "scalar" else "partial"
 
 
-def _names_in(node):
-    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name)]
-
-
 class ReverseMode:
     def __init__(self, normal, wrt, with_value, calls=None, vjp=False, full=False):
         self.normal = normal
@@ -120,39 +99,25 @@ class ReverseMode:
         self.with_value = with_value
         self.namer = normal.namer
         self.ns = Namespace(self.parsed.func, self.namer)
-        self.ns.injected.update(getattr(normal, "injections", {}))
-        self.tokens = {}            # value name -> shape class
-        self.varied = set(wrt)
-        self.ops = {}               # id(Assign) -> Op
+        self.ns.injected.update(normal.injections)
+        self.analysis = analyze(normal, wrt, self.ns, recursive=calls is not None)
+        self.varied, self.ops = self.analysis.varied, self.analysis.ops
+        self.tokens = dict(self.analysis.classes)   # value name -> shape class (see known_scalar)
         self.adjoints = {}          # value name -> Adjoint, on the path being generated
         self.adjoint_names = {}     # value name -> the name of its adjoint
         self.primal_of = {}         # adjoint name -> value name
         self.lines = []
-        self._token_count = 0
-        self.numpy_typed = set()    # values certainly ndarray or NumPy scalar (have .size)
-        self.fixed = set()          # loop-carried values: shape class fixed at loop entry
-        self.carried_ends = {}      # carried value -> classes it is given at iteration ends
-        self.order = []             # value names in order of definition
-        self.defined_by = {}        # value name -> the Op of (its last) definition
-
-    # --- errors ------------------------------------------------------------------
-    def problem(self, cls, message, line, construct=None, hint=None):
-        return Op("problem", problem=self.parsed.error(cls, message, lineno=line,
-                                                       construct=construct, hint=hint))
-
-    # --- shape classes -----------------------------------------------------------
-    def new_token(self):
-        self._token_count += 1
-        return frozenset({f"<shape {self._token_count}>"})
 
     def token(self, atom):
-        if isinstance(atom, gast.Name):     # parameters and globals: a base shape of their own
+        """The shape class of an atom (a name the program does not define: its own)."""
+        if isinstance(atom, gast.Name):
             return self.tokens.setdefault(atom.id, frozenset({atom.id}))
-        value = const_value(atom)
-        if value is None or isinstance(value, (int, float)):   # None: an absent bound, say
-            return SCALAR
-        return self.new_token()
+        return self.analysis.class_of(atom)
 
+    def is_varied(self, atom):
+        return self.analysis.is_varied(atom)
+
+    # --- shape classes -----------------------------------------------------------
     def mark_shape_queries(self, expr):
         """Mark uses of a value for its shape only (np.size(x), unbroadcast(g, x)); the
         optimizer may swap x for another value of its shape class that is kept anyway."""
@@ -173,401 +138,8 @@ class ReverseMode:
                     a.srcgrad_shape_class = self.tokens[a.id]
         return expr
 
-    def broadcast_token(self, atoms):
-        return frozenset().union(*[self.token(a) for a in atoms])
-
     # --- what each statement computes ---------------------------------------------
-    def is_varied(self, atom):
-        if isinstance(atom, (gast.Tuple, gast.List)):
-            return any(self.is_varied(e) for e in atom.elts)
-        return isinstance(atom, gast.Name) and atom.id in self.varied
-
-    def rule_op(self, rule, args, keywords, stmt):
-        params, vararg, defaults = templates.parameters(rule.template)
-        named = params + templates.keyword_only(rule.template)     # what keywords may bind
-        bound = {}
-        shown = rule.name
-        if len(args) > len(params) and vararg is None:
-            return self.problem(UnsupportedSyntaxError, f"srcgrad's rule for {shown} takes at most "
-                                f"{len(params)} positional arguments", stmt.line, construct=shown)
-        for p, a in zip(params, args):
-            bound[p] = a
-        if vararg is not None:
-            bound[vararg] = gast.Tuple(elts=list(args[len(params):]), ctx=gast.Load())
-        for k in keywords:
-            if k.arg not in named or k.arg in bound:
-                return self.problem(UnsupportedSyntaxError,
-                                    f"srcgrad's rule for {shown} does not support the argument "
-                                    f"`{k.arg}=`", stmt.line, construct=f"{shown}({k.arg}=...)",
-                                    hint=f"call {shown} with the arguments: {', '.join(named)}")
-            bound[k.arg] = k.value
-        for p in named:
-            if p not in bound:
-                if p not in defaults:
-                    return self.problem(UnsupportedSyntaxError, f"{shown} is missing argument `{p}`",
-                                        stmt.line, construct=shown)
-                bound[p] = make_const(defaults[p])
-        body = templates.lambda_node(rule.template).body
-        names = params + ([vararg] if vararg else [])
-        elts = body.elts if isinstance(body, gast.Tuple) else [body]
-        entries = [(p, not (isinstance(e, gast.Constant) and e.value is None))
-                   for p, e in zip(names, elts)]
-        operands = [bound[p] for p, diff in entries if diff]
-        return Op("rule", rule=rule, bindings=bound, entries=entries, operands=operands)
-
-    def resolve(self, stmt):
-        """The Op of one Assign."""
-        value, line = stmt.value, stmt.line
-        if stmt.opaque:
-            return Op("nondiff")
-        if isinstance(value, gast.Name) and len(stmt.targets) > 1:
-            return self.unpack_op(stmt)
-        if isinstance(value, gast.Name):
-            return Op("copy", operands=[value])
-        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Mult) and \
-                isinstance(value.left, gast.Name) and isinstance(value.right, gast.Name) and \
-                value.left.id == value.right.id:       # x * x: one contribution, 2 * g * x
-            return self.rule_op(rules.RULES[np.power], [value.left, make_const(2)], [], stmt)
-        if isinstance(value, gast.BinOp) and type(value.op) in _BINOP_FUNCS:
-            func = _BINOP_FUNCS[type(value.op)]
-            if func in rules.NONDIFF:
-                return Op("nondiff")
-            return self.rule_op(rules.RULES[func], [value.left, value.right], [], stmt)
-        if isinstance(value, gast.UnaryOp) and type(value.op) in _UNARY_FUNCS:
-            return self.rule_op(rules.RULES[_UNARY_FUNCS[type(value.op)]], [value.operand], [], stmt)
-        if isinstance(value, gast.Attribute) and isinstance(value.value, gast.Name) \
-                and value.value.id in self.tokens:
-            if value.attr in rules.ATTRIBUTES:
-                return self.rule_op(rules.RULES[rules.ATTRIBUTES[value.attr]], [value.value], [], stmt)
-            if value.attr in rules.SHAPE_ATTRIBUTES or not self.is_varied(value.value):
-                return Op("nondiff")
-            return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the "
-                                f"attribute `.{value.attr}`", line, construct=f".{value.attr}")
-        helper = self.ns.injected.get(getattr(value, "func", None) and getattr(value.func, "id", None))
-        if helper in (runtime.list_append, runtime.list_pop, runtime.list_snapshot):
-            kind = helper.__name__
-            operands = [a for a in value.args[:2 if kind == "list_append" else 1] if self.is_varied(a)]
-            return Op(kind, operands=operands) if operands else Op("nondiff")
-        if isinstance(value, gast.Call) and getattr(value.func, "id", None) in self.ns.injected and \
-                self.ns.injected[value.func.id] is rules.with_set:
-            if not self.is_varied(value.args[0]) and not self.is_varied(value.args[2]):
-                return Op("nondiff")
-            return self.rule_op(rules.RULES[rules.with_set], value.args, [], stmt)
-        if isinstance(value, gast.Call):
-            return self.resolve_call(value, stmt)
-        varied = [n for n in gast.walk(value) if isinstance(n, gast.Name) and n.id in self.varied]
-        if not varied:
-            return Op("nondiff")
-        if isinstance(value, gast.Subscript):
-            if not self.is_varied(value.value):         # the index carries the gradient
-                return self.varied_index(value, stmt)
-            if isinstance(value.value, (gast.List, gast.Tuple)):
-                return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate indexing "
-                                    "a list or tuple by a value known only when it runs", line,
-                                    construct="container", hint="index it with a constant")
-            return self.rule_op(rules.RULES[rules.getitem],
-                                [value.value, _index_value(value.slice)], [], stmt)
-        if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
-            return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate this use of "
-                                "a list, tuple or dict holding differentiated values in this "
-                                "version", line, construct="container",
-                                hint="read its elements with constant keys (`params['W']`, "
-                                     "`xs[0]`), or keep arrays in separate variables")
-        if isinstance(value, gast.Compare) or isinstance(getattr(value, "op", None), _BITWISE):
-            return Op("nondiff")    # comparisons and masks: no gradient
-        return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate this operation",
-                            line, construct=type(getattr(value, "op", value)).__name__)
-
-    def unpack_op(self, stmt):
-        """`a, b = theta`: the rows of one array (a tuple of values is unpacked when the
-        code is read)."""
-        source = self.defined_by.get(stmt.value.id)
-        if source is not None and self.is_varied(stmt.value):
-            tuple_valued = source.kind in ("vjp_call", "custom") or (
-                source.kind == "rule" and source.rule.output is not None)
-            what = "a list built in a loop" if source.kind == "list_snapshot" else \
-                "a tuple of results" if tuple_valued else None
-            if what is not None:
-                return self.problem(UnsupportedSyntaxError, f"srcgrad cannot differentiate "
-                                    f"unpacking {what} held in a variable", stmt.line,
-                                    construct="tuple unpacking",
-                                    hint="unpack it where it is made, or index it: `a = v[0]`")
-        return Op("unpack", operands=[stmt.value])
-
-    def varied_index(self, value, stmt):
-        """`np.r_[x, y]`, `np.c_[x, y]` (joining arrays: rules of their own); any other object
-        indexed by a value with a gradient (`table[x]`) is refused, never read as zero."""
-        base, line = value.value, stmt.line
-        try:
-            obj = None if isinstance(base, gast.Name) and base.id in self.tokens else self.ns.lookup(base)
-        except Exception:
-            obj = None
-        name = _source(base) if isinstance(base, (gast.Name, gast.Attribute)) else "a value"
-        if obj is np.r_ or obj is np.c_:
-            items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
-            if any(isinstance(e, gast.Slice) or isinstance(const_value(e), str) for e in items):
-                return self.problem(NoDerivativeRuleError, f"srcgrad differentiates {name}[...] of "
-                                    "arrays and numbers only, not of slices or string directives",
-                                    line, construct=f"{name}[...]", hint="build the array with "
-                                    "np.concatenate, np.stack or np.column_stack (np.arange, "
-                                    "np.linspace for ranges)")
-            return self.rule_op(rules.RULES[obj], items, [], stmt)
-        return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for indexing "
-                            f"`{name}` with a value that carries a gradient", line,
-                            construct=f"{name}[...]", hint=f"compute {name}[...] outside the "
-                            "differentiated function, or write it with NumPy functions srcgrad knows")
-
-    def resolve_call(self, call, stmt):
-        func, args = call.func, list(call.args)
-        any_varied = any(self.is_varied(a) for a in args + [k.value for k in call.keywords])
-        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
-                and func.value.id in self.tokens:             # a method of a local value
-            if not self.is_varied(func.value) and not any_varied:
-                return Op("nondiff")
-            target = rules.METHODS.get(func.attr)
-            if target is None or (target not in rules.RULES and target not in rules.NONDIFF):
-                return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the "
-                                    f"method `.{func.attr}()`", stmt.line, construct=f".{func.attr}()",
-                                    hint="call the NumPy function instead, or compute this value "
-                                         "outside the differentiated function")
-            rest = args
-            if func.attr in ("reshape", "transpose") and len(rest) > 1:
-                rest = [gast.Tuple(elts=rest, ctx=gast.Load())]
-            args = [func.value] + rest
-            if target in rules.NONDIFF:
-                return Op("nondiff")
-            return self.rule_op(rules.RULES[target], args, call.keywords, stmt)
-        try:
-            obj = self.ns.lookup(func)
-        except (AttributeError, KeyError, IndexError, ValueError):
-            return self.problem(UnsupportedSyntaxError, f"name `{_source(func)}` is not defined",
-                                stmt.line, construct=_source(func))
-        obj = rules.BUILTINS.get(obj, obj) if _hashable(obj) else obj
-        if isinstance(obj, custom.custom_vjp) or custom.vjp_rule(obj) is not None:
-            return self.custom_op(obj, func, call, stmt, any_varied)
-        if obj in (np.array, np.asarray) and args and isinstance(args[0], (gast.Tuple, gast.List)) \
-                and not call.keywords and len(args) == 1:
-            obj = np.stack                  # np.array([a, b]): the elements stacked
-        if _hashable(obj) and obj in rules.RULES:
-            if not any_varied:
-                return Op("nondiff")
-            return self.rule_op(rules.RULES[obj], args, call.keywords, stmt)
-        if not any_varied or (_hashable(obj) and (obj in rules.NONDIFF or obj in _NONDIFF_BUILTINS)):
-            return Op("nondiff")
-        if _is_random(obj):             # rng.normal(mu, sigma) moves with mu and sigma
-            return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the random "
-                                f"function `{_source(func)}` of a value that carries a gradient",
-                                stmt.line, construct=_source(func), hint="draw the noise from "
-                                "constants and transform it: mu + sigma * rng.standard_normal(shape)")
-        if isinstance(obj, types.FunctionType) and self.calls is not None and \
-                (obj.__module__ or "").split(".")[0] != "srcgrad":
-            return self.recursive_op(obj, func, call, stmt)
-        if isinstance(obj, types.FunctionType) and (obj.__module__ or "").split(".")[0] == "srcgrad":
-            return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for its helper "
-                                f"`{_source(func)}` in this version", stmt.line, construct=_source(func),
-                                hint="a derivative of a gradient that uses lists built in loops is "
-                                     "not supported yet; compute that derivative by other means")
-        if isinstance(obj, types.FunctionType):
-            return self.problem(UnsupportedSyntaxError, f"srcgrad cannot differentiate through a call "
-                                f"to your function `{_source(func)}` in this version", stmt.line,
-                                construct="user function call",
-                                hint=f"inline the body of {_source(func)} into the differentiated function")
-        return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for "
-                            f"`{_source(func)}`", stmt.line, construct=_source(func),
-                            hint=f"rewrite with functions srcgrad knows (see the rule table in the docs), "
-                                 f"or compute {_source(func)}(...) outside the differentiated function "
-                                 f"and pass it in as an argument")
-
-    def custom_op(self, obj, func, call, stmt, any_varied):
-        """A call of a function with a user-given reverse rule `rule(g, ans, *args)`."""
-        if not any_varied:
-            return Op("nondiff")
-        name = _source(func)
-        rule = custom.vjp_rule(obj)
-        if rule is None:
-            return self.problem(NoDerivativeRuleError, f"`{name}` is a custom_vjp function without "
-                                "a reverse rule", stmt.line, construct=name,
-                                hint=f"define it: @{name}.defvjp, then def rule(g, ans, *args): ...")
-        if any(self.is_varied(k.value) for k in call.keywords):
-            return self.problem(UnsupportedSyntaxError, f"srcgrad passes the arguments of `{name}` "
-                                "to its custom rule by position", stmt.line, construct=name,
-                                hint=f"call {name} with positional arguments")
-        shown = getattr(rule, "__name__", "")
-        if not shown.isidentifier() or keyword.iskeyword(shown):      # a lambda
-            shown = name.split(".")[-1] + "_vjp"
-        return Op("custom", rule=rule, bindings={"args": list(call.args), "shown": shown},
-                  operands=[a for a in call.args if self.is_varied(a)])
-
-    def recursive_op(self, obj, func, call, stmt):
-        """A call of the user's function that could not be inlined (it is recursive): the
-        generated code calls its generated vjp function, which returns the value and a
-        closure giving the gradients of the arguments."""
-        name = _source(func)
-        try:
-            bound = inspect.signature(obj).bind(*call.args, **{k.arg: k.value for k in call.keywords})
-        except TypeError as exc:
-            return self.problem(UnsupportedSyntaxError, f"bad call of `{name}`: {exc}", stmt.line,
-                                construct=name)
-        wrt = tuple(p for p, a in bound.arguments.items()
-                    if isinstance(a, gast.AST) and self.is_varied(a))
-        if not wrt:
-            return Op("nondiff")
-        if obj.__globals__ is not self.parsed.func.__globals__ or obj.__code__.co_freevars:
-            return self.problem(UnsupportedSyntaxError, f"srcgrad differentiates the recursive "
-                                f"function `{name}` only when it is defined at the top level of "
-                                f"the module of {self.parsed.name}", stmt.line, construct="recursive call",
-                                hint="move the recursive function next to the function you differentiate")
-        return Op("vjp_call", rule=(obj, wrt), bindings=dict(bound.arguments),
-                  operands=[bound.arguments[p] for p in wrt])
-
-    def numpy_result(self, stmt, op):
-        """Whether the value is certainly a NumPy array or scalar (not a Python number)."""
-        value = stmt.value
-        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
-            return True         # Python numbers have no `@`: the result is NumPy's
-        if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Name)) or \
-                (isinstance(value, gast.Attribute) and value.attr == "T"):
-            return any(isinstance(n, gast.Name) and n.id in self.numpy_typed
-                       for n in gast.walk(value))
-        if isinstance(value, gast.Subscript):
-            return isinstance(value.value, gast.Name) and value.value.id in self.numpy_typed
-        if isinstance(value, gast.Call):
-            if isinstance(value.func, gast.Attribute) and isinstance(value.func.value, gast.Name) \
-                    and value.func.value.id in self.tokens:      # a method of a local value
-                return value.func.value.id in self.numpy_typed
-            try:
-                callee = self.ns.lookup(value.func)
-            except Exception:
-                callee = None
-            if _hashable(callee) and callee in rules.BUILTINS:
-                return False                # math.exp, abs, max: Python numbers for Python numbers
-            if op.kind == "rule" and op.rule.output is not None and len(stmt.targets) == 1:
-                return False                # a tuple (np.linalg.slogdet, np.meshgrid) in one name
-            return op.kind == "rule" or (op.kind == "nondiff" and _is_numpy_call(self.ns, value.func))
-        return False
-
-    def shape_token(self, stmt, op):
-        value = stmt.value
-        if op.kind == "copy":
-            return self.token(value)
-        if op.kind == "rule" and op.rule.func is rules.with_set:
-            return self.token(op.bindings["a"])         # a write keeps the array's shape
-        if op.kind == "rule":
-            family = op.rule.family
-            if family == "elementwise":
-                return self.broadcast_token([op.bindings[p] for p, _ in op.entries])
-            if family == "reduction":
-                if const_value(op.bindings.get("axis", make_const(0))) is None and \
-                        const_value(op.bindings.get("keepdims")) is False:
-                    return SCALAR
-            return self.new_token()
-        if isinstance(value, gast.Attribute):
-            return SHAPE if value.attr == "shape" else SCALAR if value.attr in ("ndim", "size") \
-                else self.new_token()
-        if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) \
-                and self.tokens.get(value.value.id) == SHAPE \
-                and isinstance(const_value(value.slice), int):
-            return SCALAR
-        if isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id == "len":
-            return SCALAR
-        if isinstance(value, gast.Compare):
-            return self.broadcast_token([value.left] + value.comparators)
-        if isinstance(value, gast.Constant) or const_value(value) is not None and \
-                isinstance(const_value(value), (int, float)):
-            return self.token(value)
-        return self.new_token()
-
     # --- the passes ----------------------------------------------------------------
-    def analyze(self):
-        """Resolve every statement; compute varied values and shape classes (forward)."""
-        for p in self.normal.params:
-            self.tokens[p] = frozenset({p})
-            self.order.append(p)
-        self.analyze_block(self.normal.body)
-
-    def analyze_block(self, body):
-        for stmt in body:
-            if isinstance(stmt, Assign):
-                self.analyze_assign(stmt)
-            elif isinstance(stmt, Branch):
-                self.analyze_block(stmt.body)
-                self.analyze_block(stmt.orelse)
-            elif isinstance(stmt, Loop):
-                for name in [stmt.counter] + ([stmt.target] if stmt.target else []):
-                    self.tokens[name] = SCALAR
-                # A carried value keeps the shape class it enters with if every iteration
-                # ends with a value of that class (`total = total + scalar`); otherwise its
-                # shape may change from one iteration to the next: a class of its own.
-                for name in stmt.carried:
-                    self.tokens.setdefault(name, self.new_token())
-                    self.numpy_typed.discard(name)
-                    self.fixed.add(name)
-                inner = {t for s in flatten(stmt.body) if isinstance(s, Assign)
-                         for t in s.targets} - self.fixed
-                for attempt in range(len(stmt.carried) + 2):
-                    for name in inner:
-                        self.tokens.pop(name, None)
-                    self.carried_ends = {}
-                    self.analyze_block(stmt.body)
-                    changed = [v for v in stmt.carried
-                               if self.carried_ends.get(v, {self.tokens[v]}) != {self.tokens[v]}]
-                    for name in changed:
-                        self.tokens[name] = self.new_token()
-                    if not changed and attempt >= 1:   # (twice at least: varied feeds back too)
-                        break
-
-    def analyze_assign(self, stmt):
-        op = self.resolve(stmt)
-        self.ops[id(stmt)] = op
-        for t in stmt.targets:
-            self.defined_by[t] = op
-        if op.kind in _FLOWS and (
-                op.kind == "problem" or any(self.is_varied(a) for a in op.operands)):
-            self.varied.update(stmt.targets)
-        numpy_result = self.numpy_result(stmt, op)
-        token = self.shape_token(stmt, op) if len(stmt.targets) == 1 else None
-        for t in stmt.targets:
-            if stmt.carry == "out":             # a carried value: note the class it ends with
-                self.carried_ends.setdefault(t, set()).add(
-                    token if token is not None else self.new_token())
-                continue
-            if stmt.carry == "in":              # ...and the class it enters with
-                self.tokens[t] = token
-                if t not in self.order:
-                    self.order.append(t)
-                continue
-            token_t = token if token is not None else self.new_token()
-            if t in self.tokens:        # assigned on several paths or in a loop
-                if self.tokens[t] != token_t:
-                    token_t = self.new_token()
-                if not numpy_result:
-                    self.numpy_typed.discard(t)
-            else:
-                self.order.append(t)
-                if numpy_result:
-                    self.numpy_typed.add(t)
-            self.tokens[t] = token_t
-
-    def find_useful(self, body, useful):
-        """Values through which the result depends on the inputs (backward)."""
-        for stmt in reversed(body):
-            if isinstance(stmt, Branch):
-                useful = self.find_useful(stmt.body, set(useful)) | \
-                    self.find_useful(stmt.orelse, set(useful))
-            elif isinstance(stmt, Loop):
-                while True:                      # until the next iteration adds nothing
-                    more = self.find_useful(stmt.body, set(useful))
-                    if more <= useful:
-                        break
-                    useful |= more
-            elif isinstance(stmt, Assign) and useful.intersection(stmt.targets):
-                op = self.ops[id(stmt)]
-                if op.kind == "problem" and self.varied.intersection(stmt.targets):
-                    raise op.problem
-                for atom in op.operands:
-                    useful.update(_names_in(atom))
-        return useful
-
     def forward_lines(self, body):
         lines = []
         for stmt in body:
@@ -607,27 +179,23 @@ class ReverseMode:
             # (a `continue` always ends its path here, so it is left out)
         return lines
 
-    def is_active(self, stmt, useful):
-        return isinstance(stmt, Assign) and bool(useful.intersection(stmt.targets)) \
-            and bool(self.varied.intersection(stmt.targets))
-
-    def backward_block(self, body, useful):
+    def backward_block(self, body):
         for stmt in reversed(body):
             if isinstance(stmt, Branch):
-                self.backward_branch(stmt, useful)
+                self.backward_branch(stmt)
             elif isinstance(stmt, Loop):
-                self.backward_loop(stmt, useful)
-            elif self.is_active(stmt, useful):
+                self.backward_loop(stmt)
+            elif self.analysis.is_active(stmt):
                 self.backward(stmt)
                 for t in stmt.targets:            # its definition is done: earlier uses
                     self.adjoints.pop(t, None)    # saw another value (in a loop, say)
 
-    def backward_loop(self, loop, useful):
+    def backward_loop(self, loop):
         """`for _ in range(n_iterations):` restore the iteration's values from the tape,
         then run the body's adjoints.  Adjoints of values from outside the loop (and of
         the carried ones) accumulate over iterations, starting from 0.0."""
         body = list(flatten(loop.body))
-        if not any(self.is_active(s, useful) for s in body):
+        if not any(self.analysis.is_active(s) for s in body):
             return
         inside = set(loop.carried) | {loop.counter} | ({loop.target} if loop.target else set())
         for s in body:
@@ -637,12 +205,12 @@ class ReverseMode:
                     inside.add(self.backward_names[id(s)])
             elif isinstance(s, Loop):
                 inside.update([s.counter] + ([s.target] if s.target else []))
-        accumulate = {v for v in loop.carried if v in self.varied and v in useful}
+        accumulate = {v for v in loop.carried if v in self.varied and v in self.analysis.useful}
         for s in body:
-            if self.is_active(s, useful):
+            if self.analysis.is_active(s):
                 for atom in self.ops[id(s)].operands:
-                    accumulate.update(n for n in _names_in(atom)
-                                      if n not in inside and n in self.varied)
+                    accumulate.update(n.id for n in gast.walk(atom) if isinstance(n, gast.Name)
+                                      and n.id not in inside and n.id in self.varied)
         outer, self.lines = self.lines, []
         for name in sorted(accumulate):
             if name not in self.adjoints:
@@ -652,7 +220,7 @@ class ReverseMode:
         for name in list(self.adjoints):
             if name in inside and name not in accumulate:
                 del self.adjoints[name]
-        self.backward_block(loop.body, useful)
+        self.backward_block(loop.body)
         for name in sorted(accumulate):          # the same state at the end of each iteration
             if name not in self.adjoints:
                 self.emit(assign(self.adjoint_name(name), make_const(0.0)), loop.line)
@@ -670,17 +238,17 @@ class ReverseMode:
         self.lines.append(Line(header, loop.line, "adjoint", body=body_lines, orelse=[],
                                restores=(loop, inside)))
 
-    def backward_branch(self, branch, useful):
+    def backward_branch(self, branch):
         """`if test:` around the adjoints of each side; an adjoint that only one side
         contributes to is set to 0.0 (a scalar, not a buffer) on the other."""
-        if not any(self.is_active(s, useful) for s in flatten(branch.body + branch.orelse)):
+        if not any(self.analysis.is_active(s) for s in flatten(branch.body + branch.orelse)):
             return
         before, outer = self.adjoints, self.lines
         sides = []
         for side in (branch.body, branch.orelse):
             self.adjoints = {k: Adjoint(v.name, v.loose) for k, v in before.items()}
             self.lines = []
-            self.backward_block(side, useful)
+            self.backward_block(side)
             sides.append((self.lines, self.adjoints))
         (then_lines, then_adj), (else_lines, else_adj) = sides
         merged = {}
@@ -699,9 +267,7 @@ class ReverseMode:
         self.lines.append(Line(stmt, line, section, temporary))
 
     def run(self):
-        self.analyze()
         ret = self.normal.body[-1]
-        useful = self.find_useful(self.normal.body, {ret.name})
         self.lines = self.forward_lines(self.normal.body)
         if self.tokens.get(ret.name) != SCALAR and not self.vjp:
             self.emit(self.scalar_check(ret), ret.line, "forward")
@@ -710,7 +276,7 @@ class ReverseMode:
         self.adjoints[ret.name] = Adjoint(seed, False)
         if ret.name in self.varied and not self.vjp:
             self.emit(assign(seed, make_const(1.0)), ret.line)
-        self.backward_block(self.normal.body, useful)
+        self.backward_block(self.normal.body)
         if self.full:       # the caller uses these as they are: each in its argument's shape
             for w in self.wrt:
                 if w in self.adjoints and w in self.varied:
@@ -727,8 +293,8 @@ class ReverseMode:
         calls = sorted({op.rule for op in self.ops.values() if op.kind == "vjp_call"},
                        key=lambda r: (r[0].__qualname__, r[1]))
         return Gradient(self.parsed, name, self.lines, outputs, value, self.ns, self.wrt,
-                        self.namer, self.tokens, self.numpy_typed,
-                        self.order + list(self.adjoint_names.values()),
+                        self.namer, self.tokens, set(self.analysis.numpy_typed),
+                        list(self.analysis.order) + list(self.adjoint_names.values()),
                         seed=seed if self.vjp else None, calls=calls)
 
     def adjoint_name(self, name):
@@ -751,7 +317,7 @@ class ReverseMode:
         witnesses = []
         for base in sorted(cls):
             name = base if self.tokens.get(base) == frozenset({base}) else next(
-                (n for n in self.order if self.tokens.get(n) == frozenset({base})), None)
+                (n for n in self.analysis.order if self.tokens.get(n) == frozenset({base})), None)
             if name is None:
                 witnesses = [ret.name]
                 break
@@ -1001,18 +567,6 @@ class ReverseMode:
         return gast.Call(func=helper, args=args, keywords=[]), False
 
 
-def _index_value(node):
-    """An index as a value (`1:3` inside brackets is `slice(1, 3, None)` outside them)."""
-    if isinstance(node, gast.Slice):
-        parts = [p if p is not None else make_const(None) for p in (node.lower, node.upper, node.step)]
-        if node.step is None:
-            parts = parts[:2] if node.lower is not None else [parts[1]]
-        return gast.Call(func=name_node("slice"), args=parts, keywords=[])
-    if isinstance(node, gast.Tuple):
-        return gast.Tuple(elts=[_index_value(e) for e in node.elts], ctx=gast.Load())
-    return node
-
-
 def _elementwise_leaves(expr):
     if isinstance(expr, gast.BinOp):
         yield from _elementwise_leaves(expr.left)
@@ -1030,35 +584,6 @@ def _elementwise_leaves(expr):
             yield from _elementwise_leaves(a)
     else:
         yield expr
-
-
-def _is_numpy_call(ns, func):
-    try:
-        obj = ns.lookup(func)
-    except Exception:
-        return False
-    return isinstance(obj, np.ufunc) or (getattr(obj, "__module__", None) or "").startswith("numpy") \
-        and obj not in (np.shape, np.ndim, np.size) and not _is_random(obj)
-
-
-def _hashable(obj):
-    try:
-        hash(obj)
-        return True
-    except TypeError:
-        return False
-
-
-def _is_random(obj):
-    owner = getattr(obj, "__self__", None)
-    return isinstance(owner, (np.random.RandomState, np.random.Generator)) or \
-        getattr(obj, "__module__", "") in ("numpy.random", "numpy.random.mtrand")
-
-
-def _source(node):
-    if isinstance(node, gast.Attribute):
-        return f"{_source(node.value)}.{node.attr}"
-    return getattr(node, "id", "?")
 
 
 def differentiate(normal, wrt, with_value=False, calls=None, vjp=False, full=False):

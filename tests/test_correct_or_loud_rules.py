@@ -28,7 +28,7 @@ from jvpcheck import check_jvp
 import srcgrad
 from srcgrad import rules
 from srcgrad.custom import stop_gradient
-from srcgrad.reverse import _NONDIFF_BUILTINS
+from srcgrad.resolve import NONDIFF_BUILTINS as _NONDIFF_BUILTINS
 
 HERE = os.path.basename(__file__)
 rng = np.random.default_rng(2024)
