@@ -18,7 +18,7 @@ _NO_VALUE = object()
 
 
 def copy_tree(node):
-    """A copy of a syntax tree; annotations such as `srcgrad_object` are shared, not copied."""
+    """A copy of a syntax tree."""
     if isinstance(node, list):
         return [copy_tree(n) for n in node]
     if not isinstance(node, gast.AST):
@@ -89,17 +89,17 @@ def _is_number(node, number):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and v == number
 
 
-def _is_scalar(node):
-    """Whether `node` is certainly a 0-d value: a number, or a name marked as one."""
-    if getattr(node, "srcgrad_scalar", False):
+def _is_scalar(node, scalars):
+    """Whether `node` is certainly a 0-d value: a number, or a name in `scalars`."""
+    if isinstance(node, gast.Name) and node.id in scalars:
         return True
     v = const_value(node)
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return True
     if isinstance(node, gast.BinOp) and isinstance(node.op, (gast.Mult, gast.Div, gast.Add, gast.Sub)):
-        return _is_scalar(node.left) and _is_scalar(node.right)
+        return _is_scalar(node.left, scalars) and _is_scalar(node.right, scalars)
     if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
-        return _is_scalar(node.operand)
+        return _is_scalar(node.operand, scalars)
     return False
 
 
@@ -109,24 +109,24 @@ _BOOLEAN_FUNCS = {"equal", "not_equal", "less", "less_equal", "greater", "greate
                   "isfinite", "signbit", "isclose", "allclose", "array_equal", "all", "any"}
 
 
-def _maybe_boolean(node):
+def _maybe_boolean(node, data):
     """Whether `node` may hold booleans: a mask (`x >= lo`, `a & b`), or a value of the
-    user's data (a name marked `srcgrad_data`: its dtype is unknown).  `1.0 * mask` is then
+    user's data (a name in `data`: its dtype is unknown).  `1.0 * mask` is then
     not `mask`: adjoints are numbers, and booleans add as `or` and cannot be negated."""
     if isinstance(node, (gast.Compare, gast.BoolOp)):
         return True
     if isinstance(node, gast.UnaryOp):
-        return isinstance(node.op, (gast.Not, gast.Invert)) or _maybe_boolean(node.operand)
+        return isinstance(node.op, (gast.Not, gast.Invert)) or _maybe_boolean(node.operand, data)
     if isinstance(node, gast.BinOp):
         if isinstance(node.op, (gast.BitAnd, gast.BitOr, gast.BitXor)):
             return True
         if isinstance(node.op, gast.Div):
             return False
-        return _maybe_boolean(node.left) and _maybe_boolean(node.right)
+        return _maybe_boolean(node.left, data) and _maybe_boolean(node.right, data)
     if isinstance(node, gast.Constant):
         return isinstance(node.value, bool)
     if isinstance(node, gast.Name):
-        return getattr(node, "srcgrad_data", False)
+        return node.id in data
     if isinstance(node, gast.Call):
         return getattr(node.func, "attr", getattr(node.func, "id", None)) in _BOOLEAN_FUNCS
     return False
@@ -139,8 +139,9 @@ def _negate(node):
 
 
 class _Folder(gast.NodeTransformer):
-    def __init__(self, static_functions):
-        self.static = static_functions
+    def __init__(self, static_functions, objects, scalars, data):
+        self.static, self.objects = static_functions, objects
+        self.scalars, self.data = scalars, data
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
@@ -154,30 +155,30 @@ class _Folder(gast.NodeTransformer):
             if folded is not None:
                 return folded
         if op is gast.Mult and isinstance(right, gast.BinOp) and isinstance(right.op, gast.Mult) \
-                and _is_scalar(left) and _is_scalar(right.left):
+                and _is_scalar(left, self.scalars) and _is_scalar(right.left, self.scalars):
             # g * (0.5 * Y) -> (g * 0.5) * Y: one multiplication of an array instead of two
             return self.visit(gast.BinOp(left=gast.BinOp(left=left, op=gast.Mult(), right=right.left),
                                          op=gast.Mult(), right=right.right))
         if op is gast.Mult:      # (times 1 or -1 a boolean stays a product: a number)
-            if _is_number(left, 1) and not _maybe_boolean(right):
+            if _is_number(left, 1) and not _maybe_boolean(right, self.data):
                 return right
-            if _is_number(right, 1) and not _maybe_boolean(left):
+            if _is_number(right, 1) and not _maybe_boolean(left, self.data):
                 return left
-            if _is_number(left, -1) and not _maybe_boolean(right):
+            if _is_number(left, -1) and not _maybe_boolean(right, self.data):
                 return _negate(right)
-            if _is_number(right, -1) and not _maybe_boolean(left):
+            if _is_number(right, -1) and not _maybe_boolean(left, self.data):
                 return _negate(left)
         if op in (gast.Div, gast.Pow) and _is_number(right, 1):
             return left
-        if op is gast.Add and _is_number(left, 0) and not _maybe_boolean(right):
+        if op is gast.Add and _is_number(left, 0) and not _maybe_boolean(right, self.data):
             return right
-        if op in (gast.Add, gast.Sub) and _is_number(right, 0) and not _maybe_boolean(left):
+        if op in (gast.Add, gast.Sub) and _is_number(right, 0) and not _maybe_boolean(left, self.data):
             return left
         if op is gast.Add and lv is False:      # `ans + (g == 0)` where g is a known 1.0
             return right
         if op in (gast.Add, gast.Sub) and rv is False:
             return left
-        if op is gast.Sub and _is_number(left, 0) and not _maybe_boolean(right):
+        if op is gast.Sub and _is_number(left, 0) and not _maybe_boolean(right, self.data):
             return _negate(right)
         if op is gast.BitAnd:  # `True & (a <= hi)` from a clip bound that is None
             if lv is True and isinstance(right, gast.Compare):
@@ -237,7 +238,7 @@ class _Folder(gast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
-        func = getattr(node.func, "srcgrad_object", None)
+        func = self.objects.get(node.func.id) if isinstance(node.func, gast.Name) else None
         if func in self.static and not node.keywords:
             args = [const_value(a) for a in node.args]
             if all(a is not _NO_VALUE for a in args):
@@ -247,6 +248,8 @@ class _Folder(gast.NodeTransformer):
         return node
 
 
-def fold(node, static_functions=frozenset()):
-    """Fold constants and trivial algebra in an expression (or statement) tree."""
-    return _Folder(static_functions).visit(node)
+def fold(node, static_functions=frozenset(), objects=None, scalars=frozenset(), data=frozenset()):
+    """Fold constants and trivial algebra in an expression (or statement) tree.  Calls of
+    `static_functions` on constants are evaluated (`objects`: what names refer to); names
+    in `scalars` are 0-d; names in `data` may hold booleans."""
+    return _Folder(static_functions, objects or {}, scalars, data).visit(node)

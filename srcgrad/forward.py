@@ -31,9 +31,8 @@ from . import custom, rules, templates
 from .emit import _print, to_source
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, copy_tree, is_const, make_const
-from .ir import Assign, Branch, Effect, Jump, Line, Loop, flatten
+from .ir import Assign, Branch, Effect, Jump, Line, Loop, all_lines, flatten
 from .normalize import Normalizer
-from .optimize import _all_lines
 from .analysis import SCALAR, analyze
 from .resolve import differentiable, template_entries
 from .reverse import (Namespace, _elementwise_leaves,
@@ -186,10 +185,13 @@ def _total(terms):
 class _DefaultKeywords(gast.NodeTransformer):
     """Leave out what templates spell out and NumPy assumes: `axis=None`, `keepdims=False`."""
 
+    def __init__(self, ns):
+        self.ns = ns
+
     def visit_Call(self, node):
         self.generic_visit(node)
         func = getattr(node.func, "attr", None)
-        if getattr(getattr(node.func, "value", None), "srcgrad_object", None) is np and \
+        if self.ns.object_of(getattr(node.func, "value", None)) is np and \
                 func in ("sum", "mean", "max", "min"):
             node.keywords = [k for k in node.keywords if not (
                 is_const(k.value) and (k.arg, const_value(k.value)) in (("axis", None), ("keepdims", False)))]
@@ -226,7 +228,7 @@ class _Tidy(gast.NodeTransformer):
 
 def tidy(code):
     """Final touches to the optimized Lines of a Tangents."""
-    for line in _all_lines(code.lines):
+    for line in all_lines(code.lines):
         if line.body is None and isinstance(line.stmt, gast.Assign):
             line.stmt.value = _Tidy(code.tangent_names).visit(line.stmt.value)
 
@@ -338,7 +340,7 @@ class ForwardMode:
                     yield from self.leaves(arg)
                 return
         if isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)):
-            for child in _elementwise_leaves(expr):
+            for child in _elementwise_leaves(expr, self.ns):
                 yield from (self.leaves(child) if isinstance(child, gast.Call) else [child])
             return
         yield expr
@@ -629,7 +631,7 @@ class ForwardMode:
                 bindings[first] = self.tangent(atom) if elementwise else self.full_tangent(atom, stmt.line)
                 term = templates.instantiate(template, bindings, self.ns)[position]
                 if term is not None:
-                    terms.append(_DefaultKeywords().visit(term))
+                    terms.append(_DefaultKeywords(self.ns).visit(term))
         return _total(terms)
 
     def custom_tangent(self, stmt, op):

@@ -157,6 +157,31 @@ class Line:
 
 
 @dataclass
+class ShapeUses:
+    """Where generated code uses a value for its shape alone (`np.size(x)`, the `x` of
+    `unbroadcast(g, x)`): the optimizer may answer such a use from another value of the
+    same shape class that the code keeps anyway (optimize.resolve_shape_queries).  Keyed
+    by node identity; each entry keeps its node, so the id stays that node's."""
+    queries: dict = field(default_factory=dict)     # id(call) -> (call, "size" | "shape" | "ndim")
+    classes: dict = field(default_factory=dict)     # id(name) -> (name, its value's shape class)
+    broadcasts: dict = field(default_factory=dict)  # id(call) -> `np.broadcast(...)` made for a shape
+
+    def query(self, node):
+        entry = self.queries.get(id(node))
+        return entry[1] if entry is not None and entry[0] is node else None
+
+    def shape_class(self, node):
+        entry = self.classes.get(id(node))
+        return entry[1] if entry is not None and entry[0] is node else None
+
+    def is_shape_use(self, node):
+        return self.shape_class(node) is not None
+
+    def is_broadcast(self, node):
+        return self.broadcasts.get(id(node)) is node
+
+
+@dataclass
 class Gradient:
     """The generated function, before it is optimized and printed."""
     parsed: object
@@ -173,3 +198,35 @@ class Gradient:
     seed: str = None                 # a vjp function: the parameter of its backward closure
     calls: list = field(default_factory=list)   # (function, wrt) of the vjp functions it calls
     backward_name: str = None        # a vjp function: the name of its backward closure
+    shape_uses: ShapeUses = field(default_factory=ShapeUses)
+
+
+def loads(node):
+    """The names an expression or statement reads."""
+    return [n for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
+
+
+def targets(stmt):
+    """The names an assignment binds."""
+    if isinstance(stmt, gast.Assign):
+        return [n.id for n in gast.walk(stmt.targets[0]) if isinstance(n, gast.Name)]
+    return []
+
+
+def all_lines(lines):
+    """Every Line, nested ones included, in program order."""
+    for line in lines:
+        yield line
+        if line.body is not None:
+            yield from all_lines(line.body)
+            yield from all_lines(line.orelse)
+
+
+def is_loop(line):
+    """Whether a compound Line is a `for` or `while` loop (else an `if`)."""
+    return isinstance(line.stmt, (gast.For, gast.While))
+
+
+def header(line):
+    """The expression a compound Line evaluates on entry: an if's test, a for's iterable."""
+    return line.stmt.iter if isinstance(line.stmt, gast.For) else line.stmt.test

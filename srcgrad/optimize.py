@@ -13,6 +13,8 @@ import numpy as np
 
 from . import rules
 from .fold import copy_tree, fold, is_const, make_const
+from .ir import all_lines, header, is_loop, loads, targets
+from .tape import place_tape
 
 # Calls that may return (a view of) their first argument rather than a new array.
 _ALIASING_NUMPY = {"reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims",
@@ -22,37 +24,18 @@ _FRESH_NUMPY = {"sum", "mean", "prod", "where", "outer", "dot", "matmul", "inner
                 "tensordot", "take", "cumsum", "triu", "tril", "full", "zeros", "ones"}
 
 
-def _loads(node):
-    return [n for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
-
-
-def _targets(stmt):
-    if isinstance(stmt, gast.Assign):
-        return [n.id for n in gast.walk(stmt.targets[0]) if isinstance(n, gast.Name)]
-    return []
-
-
-def _all_lines(lines):
-    """Every Line, nested ones included, in program order."""
-    for line in lines:
-        yield line
-        if line.body is not None:
-            yield from _all_lines(line.body)
-            yield from _all_lines(line.orelse)
-
-
 def _assigned(line):
     """Names a Line assigns (a branch: what either side assigns; a backward loop: also the
     values its tape restores, although the pops are only placed at the very end)."""
     if line.body is None:
-        return _targets(line.stmt)
-    names = [t for inner in _all_lines(line.body + line.orelse) for t in _targets(inner.stmt)]
+        return targets(line.stmt)
+    names = [t for inner in all_lines(line.body + line.orelse) for t in targets(inner.stmt)]
     return names + sorted(line.restores[1]) if line.restores else names
 
 
 def _nodes(lines):
     """The statement nodes of Lines (branch headers, i.e. their tests, included)."""
-    return [line.stmt for line in _all_lines(lines)]
+    return [line.stmt for line in all_lines(lines)]
 
 
 class _Substitute(gast.NodeTransformer):
@@ -71,15 +54,6 @@ def _substitute(node, mapping):
     return _Substitute(mapping).visit(node)
 
 
-def _is_loop(line):
-    return isinstance(line.stmt, (gast.For, gast.While))
-
-
-def _header(line):
-    """The expression a compound Line evaluates on entry: an if's test, a for's iterable."""
-    return line.stmt.iter if isinstance(line.stmt, gast.For) else line.stmt.test
-
-
 def _set_header(line, value):
     if isinstance(line.stmt, gast.For):
         line.stmt.iter = value
@@ -89,10 +63,10 @@ def _set_header(line, value):
 
 def _without(copies, names):
     return {k: v for k, v in copies.items()
-            if k not in names and not names.intersection(n.id for n in _loads(v))}
+            if k not in names and not names.intersection(n.id for n in loads(v))}
 
 
-def _propagate(lines, copies):
+def _propagate(lines, copies, objects):
     for line in list(lines):
         stmt = line.stmt
         if line.body is None and isinstance(stmt, gast.Assign) and \
@@ -102,17 +76,17 @@ def _propagate(lines, copies):
             lines.remove(line)               # `a = b` where b is a copy of a: nothing to do
             continue
         if line.body is not None:
-            _set_header(line, fold(_substitute(_header(line), copies), rules.STATIC))
-            inner = _without(copies, set(_assigned(line))) if _is_loop(line) else copies
-            _propagate(line.body, dict(inner))
-            _propagate(line.orelse, dict(inner))
+            _set_header(line, fold(_substitute(header(line), copies), rules.STATIC, objects))
+            inner = _without(copies, set(_assigned(line))) if is_loop(line) else copies
+            _propagate(line.body, dict(inner), objects)
+            _propagate(line.orelse, dict(inner), objects)
         elif isinstance(stmt, gast.Assign):
-            stmt.value = fold(_substitute(stmt.value, copies), rules.STATIC)
+            stmt.value = fold(_substitute(stmt.value, copies), rules.STATIC, objects)
         else:
-            line.stmt = stmt = fold(_substitute(stmt, copies), rules.STATIC)
+            line.stmt = stmt = fold(_substitute(stmt, copies), rules.STATIC, objects)
         for t in _assigned(line):
             copies = {k: v for k, v in copies.items()
-                      if k != t and t not in {n.id for n in _loads(v)}}
+                      if k != t and t not in {n.id for n in loads(v)}}
         if line.body is None and isinstance(stmt, gast.Assign) and \
                 isinstance(stmt.targets[0], gast.Name) and \
                 (isinstance(stmt.value, gast.Name) or is_const(stmt.value)):
@@ -123,46 +97,50 @@ def _propagate(lines, copies):
     return copies
 
 
-def propagate_copies(lines, outputs):
-    copies = _propagate(lines, {})
-    return [fold(_substitute(o, copies), rules.STATIC) if o is not None else None for o in outputs]
+def propagate_copies(lines, outputs, objects=None):
+    """Replace names that copy others (`a = b`) or constants by what they copy; `objects`:
+    what the namespace's names refer to (for folding calls of static functions)."""
+    copies = _propagate(lines, {}, objects or {})
+    return [fold(_substitute(o, copies), rules.STATIC, objects) if o is not None else None
+            for o in outputs]
 
 
-def _eliminate(lines, live, ignore_shape_uses=False):
-    """(kept lines, names live before them); assignments nobody reads are dropped."""
+def _eliminate(lines, live, shape_uses=None):
+    """(kept lines, names live before them); assignments nobody reads are dropped.  With
+    `shape_uses`, a use of a value for its shape alone does not keep it."""
     kept = []
     for line in reversed(lines):
-        if line.body is not None and _is_loop(line):
+        if line.body is not None and is_loop(line):
             # live at the end of an iteration: what is live after the loop, and what the
             # next iteration reads; found by iterating (on copies) until nothing is added
             loop_live = set(live)
             while True:
                 _, more = _eliminate([_shallow(x) for x in line.body], set(loop_live),
-                                     ignore_shape_uses)
+                                     shape_uses)
                 if more <= loop_live:
                     break
                 loop_live |= more
-            line.body, _ = _eliminate(line.body, set(loop_live), ignore_shape_uses)
+            line.body, _ = _eliminate(line.body, set(loop_live), shape_uses)
             if not line.body:
                 continue
-            live = loop_live | {n.id for n in _loads(_header(line))}
+            live = loop_live | {n.id for n in loads(header(line))}
             kept.append(line)
             continue
         if line.body is not None:
-            body, live_body = _eliminate(line.body, set(live), ignore_shape_uses)
-            orelse, live_else = _eliminate(line.orelse, set(live), ignore_shape_uses)
+            body, live_body = _eliminate(line.body, set(live), shape_uses)
+            orelse, live_else = _eliminate(line.orelse, set(live), shape_uses)
             if not body and not orelse:
                 continue
             line.body, line.orelse = body, orelse
-            live = live_body | live_else | {n.id for n in _loads(line.stmt.test)}
+            live = live_body | live_else | {n.id for n in loads(line.stmt.test)}
             kept.append(line)
             continue
-        targets = _targets(line.stmt)
-        if isinstance(line.stmt, gast.Assign) and not live.intersection(targets):
+        bound = targets(line.stmt)
+        if isinstance(line.stmt, gast.Assign) and not live.intersection(bound):
             continue
-        live.difference_update(targets)
-        live.update(n.id for n in _loads(line.stmt)
-                    if not (ignore_shape_uses and hasattr(n, "srcgrad_shape_class")))
+        live.difference_update(bound)
+        live.update(n.id for n in loads(line.stmt)
+                    if not (shape_uses is not None and shape_uses.is_shape_use(n)))
         kept.append(line)
     return kept[::-1], live
 
@@ -177,7 +155,7 @@ def _shallow(line):
 
 
 def eliminate_dead(lines, outputs):
-    live = {n.id for o in outputs if o is not None for n in _loads(o)}
+    live = {n.id for o in outputs if o is not None for n in loads(o)}
     return _eliminate(lines, live)[0]
 
 
@@ -185,7 +163,7 @@ def inline_temporaries(lines, outputs):
     """Put single-use forward temporaries back into the statement right after them."""
     uses = {}
     for node in _nodes(lines) + [o for o in outputs if o is not None]:
-        for n in _loads(node):
+        for n in loads(node):
             uses[n.id] = uses.get(n.id, 0) + 1
     _inline(lines, uses)
     return lines
@@ -203,10 +181,10 @@ def _inline(lines, uses):
             line, nxt = lines[i], lines[i + 1]
             if not (line.temporary and line.section == "forward" == nxt.section):
                 continue
-            (name,) = _targets(line.stmt) or (None,)
+            (name,) = targets(line.stmt) or (None,)
             if nxt.body is not None:       # into a loop header: `for t in range(n):`
                 if not isinstance(nxt.stmt, gast.For) or uses.get(name) != 1 or \
-                        name not in {n.id for n in _loads(nxt.stmt.iter)}:
+                        name not in {n.id for n in loads(nxt.stmt.iter)}:
                     continue
                 nxt.stmt.iter = _substitute(nxt.stmt.iter, {name: line.stmt.value})
                 del lines[i]
@@ -214,7 +192,7 @@ def _inline(lines, uses):
                 break
             if not isinstance(nxt.stmt, gast.Assign):
                 continue
-            if name is None or uses.get(name) != 1 or name not in {n.id for n in _loads(nxt.stmt)}:
+            if name is None or uses.get(name) != 1 or name not in {n.id for n in loads(nxt.stmt)}:
                 continue
             nxt.stmt.value = _substitute(nxt.stmt.value, {name: line.stmt.value})
             del lines[i]
@@ -222,10 +200,10 @@ def _inline(lines, uses):
             break
 
 
-def _needed(lines, outputs, params):
+def _needed(lines, outputs, params, shape_uses):
     """Names the code computes anyway: live when uses for a shape alone do not count."""
-    live = {n.id for o in outputs if o is not None for n in _loads(o)}
-    kept, _ = _eliminate([_shallow(line) for line in lines], live, ignore_shape_uses=True)
+    live = {n.id for o in outputs if o is not None for n in loads(o)}
+    kept, _ = _eliminate([_shallow(line) for line in lines], live, shape_uses)
     return set(params) | {t for line in kept for t in _assigned(line)}
 
 
@@ -235,14 +213,14 @@ class _ShapeQueries(gast.NodeTransformer):
 
     def __init__(self, gradient, needed, ns, everywhere):
         self.gradient, self.needed, self.ns = gradient, needed, ns
-        self.classes = gradient.classes
+        self.classes, self.uses = gradient.classes, gradient.shape_uses
         by_preference = sorted(everywhere, key=lambda n: (n not in gradient.numpy_typed,
                                                       gradient.order.index(n)
                                                       if n in gradient.order else 0))
         self.candidates = [n for n in by_preference if n in self.classes]
 
     def stand_in(self, node):
-        cls = getattr(node, "srcgrad_shape_class", None)
+        cls = self.uses.shape_class(node)
         if cls is None or node.id in self.candidates:
             return node
         if node.id in self.needed and (node.id not in self.in_loops or
@@ -263,40 +241,40 @@ class _ShapeQueries(gast.NodeTransformer):
                                              ctx=gast.Load()),
                          args=[gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None)
                                for n in cover], keywords=[])
-        call.srcgrad_broadcast = True
+        self.uses.broadcasts[id(call)] = call
         return call
 
     def visit_Call(self, node):
-        query = getattr(node, "srcgrad_shape_query", None)
+        query = self.uses.query(node)
         if query and isinstance(node.args[0], gast.Name):
             arg = node.args[0]
-            if getattr(arg, "srcgrad_shape_class", None) == frozenset():   # 0-d
+            if self.uses.shape_class(arg) == frozenset():   # 0-d
                 return make_const({"size": 1, "ndim": 0, "shape": ()}[query])
             arg = self.stand_in(arg)
-            if getattr(arg, "srcgrad_broadcast", False) or (
+            if self.uses.is_broadcast(arg) or (
                     isinstance(arg, gast.Name) and arg.id in self.gradient.numpy_typed):
                 return gast.Attribute(value=arg, attr=query, ctx=gast.Load())   # x.size: cheaper
             node.args[0] = arg
             return node
         self.generic_visit(node)
-        if getattr(node.func, "srcgrad_object", None) is rules.unbroadcast:
+        if self.ns.object_of(node.func) is rules.unbroadcast:
             node.args[1:] = [self.stand_in(a) if isinstance(a, gast.Name) else a
                              for a in node.args[1:]]
         return node
 
 
-def _broadcast_key(node):
-    if getattr(node, "srcgrad_broadcast", False):
+def _broadcast_key(node, uses):
+    if uses.is_broadcast(node):
         return tuple(a.id for a in node.args)
     return None
 
 
 class _NameBroadcasts(gast.NodeTransformer):
-    def __init__(self, names):
-        self.names = names
+    def __init__(self, names, uses):
+        self.names, self.uses = names, uses
 
     def visit_Call(self, node):
-        key = _broadcast_key(node)
+        key = _broadcast_key(node, self.uses)
         if key in self.names:
             return gast.Name(id=self.names[key], ctx=gast.Load(), annotation=None, type_comment=None)
         self.generic_visit(node)
@@ -309,7 +287,7 @@ def _hoist_broadcasts(gradient, lines, counts=None, names=None):
         counts, names = {}, {}
         for node in _nodes(lines):
             for sub in gast.walk(node):
-                key = _broadcast_key(sub)
+                key = _broadcast_key(sub, gradient.shape_uses)
                 if key:
                     counts[key] = counts.get(key, 0) + 1
     out = []
@@ -320,7 +298,7 @@ def _hoist_broadcasts(gradient, lines, counts=None, names=None):
             out.append(line)
             continue
         for node in gast.walk(line.stmt):
-            key = _broadcast_key(node)
+            key = _broadcast_key(node, gradient.shape_uses)
             if key and counts[key] > 1 and key not in names:
                 names[key] = gradient.namer.fresh("shape_of_" + "_".join(key))
                 out.append(type(line)(gast.Assign(
@@ -328,7 +306,7 @@ def _hoist_broadcasts(gradient, lines, counts=None, names=None):
                                        type_comment=None)],
                     value=copy_tree(node), type_comment=None), line.line, line.section))
         if names:
-            line.stmt = _NameBroadcasts(names).visit(line.stmt)
+            line.stmt = _NameBroadcasts(names, gradient.shape_uses).visit(line.stmt)
         out.append(line)
     return out
 
@@ -340,10 +318,10 @@ def _available(lines):
         if line.section != "forward":
             continue
         if line.body is not None:
-            if not _is_loop(line):
+            if not is_loop(line):
                 names |= _available(line.body) & _available(line.orelse)
         else:
-            names.update(_targets(line.stmt))
+            names.update(targets(line.stmt))
     return names
 
 
@@ -351,17 +329,17 @@ def resolve_shape_queries(gradient, lines, outputs):
     """Where a value is used only for its shape, use values the code keeps anyway, so the
     first one need not be kept (or computed at all)."""
     params = gradient.order[:len(gradient.parsed.node.args.args)]
-    needed = _needed(lines, outputs, params)
+    needed = _needed(lines, outputs, params, gradient.shape_uses)
     rewrite = _ShapeQueries(gradient, needed, gradient.namespace,
                             needed & (_available(lines) | set(params)))
-    rewrite.in_loops = {t for line in _all_lines(lines) if _is_loop(line) and line.section == "forward"
-                        for inner in _all_lines(line.body) for t in _targets(inner.stmt)}
-    for line in _all_lines(lines):
-        line.stmt = fold(rewrite.visit(line.stmt), rules.STATIC)
+    rewrite.in_loops = {t for line in all_lines(lines) if is_loop(line) and line.section == "forward"
+                        for inner in all_lines(line.body) for t in targets(inner.stmt)}
+    for line in all_lines(lines):
+        line.stmt = fold(rewrite.visit(line.stmt), rules.STATIC, gradient.namespace.objects)
     return _hoist_broadcasts(gradient, lines)
 
 
-def _roots(expr, defs, forward, seen=()):
+def _roots(expr, defs, forward, ns, seen=()):
     """The arrays `expr` may share memory with: names of adjoints made fresh, "input" for
     anything the caller may hold (a parameter or a forward value), "?" when unknown."""
     if is_const(expr) or isinstance(expr, (gast.BinOp, gast.UnaryOp, gast.Compare)):
@@ -369,23 +347,23 @@ def _roots(expr, defs, forward, seen=()):
     if isinstance(expr, gast.Name):
         if expr.id in forward or expr.id not in defs or expr.id in seen:
             return {"input"}
-        inner = _roots(defs[expr.id], defs, forward, seen + (expr.id,))
+        inner = _roots(defs[expr.id], defs, forward, ns, seen + (expr.id,))
         return {expr.id} if not inner else inner
     if isinstance(expr, gast.IfExp):
-        return _roots(expr.body, defs, forward, seen) | _roots(expr.orelse, defs, forward, seen)
+        return _roots(expr.body, defs, forward, ns, seen) | _roots(expr.orelse, defs, forward, ns, seen)
     if isinstance(expr, (gast.Attribute, gast.Subscript)):
-        return _roots(expr.value, defs, forward, seen)
+        return _roots(expr.value, defs, forward, ns, seen)
     if isinstance(expr, gast.Call):
-        helper = getattr(expr.func, "srcgrad_object", None)
+        helper = ns.object_of(expr.func)
         numpy_attr = expr.func.attr if isinstance(expr.func, gast.Attribute) and \
-            getattr(expr.func.value, "srcgrad_object", None) is np else None
+            ns.object_of(expr.func.value) is np else None
         if helper is not None:
             if helper.__name__ in _ALIASING_HELPERS:
-                return _roots(expr.args[0], defs, forward, seen)
+                return _roots(expr.args[0], defs, forward, ns, seen)
             return set()
         if numpy_attr is not None:
             if numpy_attr in _ALIASING_NUMPY:
-                return _roots(expr.args[0], defs, forward, seen)
+                return _roots(expr.args[0], defs, forward, ns, seen)
             if isinstance(getattr(np, numpy_attr, None), np.ufunc) or numpy_attr in _FRESH_NUMPY:
                 return set()
     return {"?"}
@@ -402,7 +380,7 @@ def _definitions(lines, defs, forward):
                     test=gast.Constant(value=True, kind=None),
                     body=a if a is not None else b, orelse=b if b is not None else a)
             continue
-        for t in _targets(line.stmt):
+        for t in targets(line.stmt):
             if line.section == "forward":
                 forward.add(t)
             else:
@@ -417,107 +395,20 @@ def output_copies(gradient, lines, outputs):
     defs = _definitions(lines, {}, forward)
     flags, claimed = [], set()
     for o in outputs:
-        roots = _roots(o, defs, forward)
+        roots = _roots(o, defs, forward, gradient.namespace)
         flags.append(bool(roots & ({"input", "?"} | claimed)))
         claimed |= roots
     return flags
 
 
-def _reads(lines):
-    """Names Lines read from outside; a nested backward loop restores its own values, so only
-    what it reads beyond them counts."""
-    names = set()
-    for line in lines:
-        if line.restores is not None:
-            names |= {n.id for n in _loads(_header(line))} | (_reads(line.body) - line.restores[1])
-        elif line.body is not None:
-            names |= {n.id for n in _loads(_header(line))} | _reads(line.body) | _reads(line.orelse)
-        else:
-            names |= {n.id for n in _loads(line.stmt)}
-    return names
-
-
-def _maybe_unbound(line, saves):
-    """Names a forward loop saves at the end of an iteration that some path through its
-    body does not bind (a value set in one branch, a nested loop's values)."""
-    if not (_is_loop(line) and line.section == "forward"):
-        return []
-    saved = set()
-    for inner in _all_lines(line.body):
-        if inner.saves_for is not None and id(inner.saves_for) in saves:
-            saved |= {n.id for n in _loads(saves[id(inner.saves_for)].value.args[0])}   # what is appended
-    surely = set()
-    for inner in line.body:                 # statements every iteration runs first
-        if inner.body is not None or inner.saves_for is not None:
-            break
-        surely.update(_targets(inner.stmt))
-    if isinstance(line.stmt, gast.For):
-        surely.update(n.id for n in gast.walk(line.stmt.target) if isinstance(n, gast.Name))
-    return sorted(saved - surely - line.bound_before)
-
-
-def place_tape(gradient):
-    """Each backward loop pops, at the start of an iteration, the values its body reads
-    that the forward loop rebinds; the forward loop pushes them where its iterations end.
-    Decided last, so only what the final code reads is saved."""
-    saves, tape = {}, None
-    for line in list(_all_lines(gradient.lines)):
-        if line.restores is None:
-            continue
-        loop, inside = line.restores
-        read = sorted(_reads(line.body) & inside)
-        if not read:
-            continue
-        tape = tape or gradient.namer.fresh("tape")
-        values = [gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None) for n in read]
-        target = gast.Tuple(elts=[gast.Name(id=n, ctx=gast.Store(), annotation=None, type_comment=None)
-                                  for n in read], ctx=gast.Store()) if len(read) > 1 else \
-            gast.Name(id=read[0], ctx=gast.Store(), annotation=None, type_comment=None)
-        pop = gast.Assign(targets=[target], value=gast.Call(func=gast.Attribute(
-            value=gast.Name(id=tape, ctx=gast.Load(), annotation=None, type_comment=None),
-            attr="pop", ctx=gast.Load()), args=[], keywords=[]), type_comment=None)
-        line.body.insert(0, type(line)(pop, line.line, "adjoint"))
-        saves[id(loop)] = gast.Expr(value=gast.Call(func=gast.Attribute(
-            value=gast.Name(id=tape, ctx=gast.Load(), annotation=None, type_comment=None),
-            attr="append", ctx=gast.Load()),
-            args=[gast.Tuple(elts=values, ctx=gast.Load()) if len(values) > 1 else values[0]],
-            keywords=[]))
-
-    def fill(lines):
-        out = []
-        for line in lines:
-            if line.body is not None:
-                unbound = _maybe_unbound(line, saves)
-                if unbound:      # saved on every path, bound on some: bind them first
-                    targets = [gast.Name(id=n, ctx=gast.Store(), annotation=None, type_comment=None)
-                               for n in unbound]
-                    out.append(type(line)(gast.Assign(targets=targets, value=gast.Constant(
-                        value=None, kind=None), type_comment=None), line.line, line.section))
-                line.body, line.orelse = fill(line.body), fill(line.orelse)
-            loop = line.saves_for
-            if loop is not None:
-                if id(loop) not in saves:
-                    continue
-                line.stmt = copy_tree(saves[id(loop)])
-            out.append(line)
-        return out
-    gradient.lines = fill(gradient.lines)
-    if tape is not None:
-        first = gradient.lines[0] if gradient.lines else None
-        init = gast.Assign(targets=[gast.Name(id=tape, ctx=gast.Store(), annotation=None,
-                                              type_comment=None)],
-                           value=gast.List(elts=[], ctx=gast.Load()), type_comment=None)
-        gradient.lines.insert(0, type(first)(init, gradient.parsed.node.lineno, "forward"))
-
-
 def optimize(gradient):
     """Optimize the Gradient's statements in place; returns per-output copy flags."""
     ends = gradient.outputs + [gradient.value]
-    ends = propagate_copies(gradient.lines, ends)
+    ends = propagate_copies(gradient.lines, ends, gradient.namespace.objects)
     gradient.outputs, gradient.value = ends[:-1], ends[-1]
     lines = eliminate_dead(gradient.lines, ends)
     lines = resolve_shape_queries(gradient, lines, ends)
     lines = eliminate_dead(lines, ends)
     gradient.lines = inline_temporaries(lines, ends)
-    place_tape(gradient)
+    place_tape(gradient)        # (its own step: see tape.py)
     return output_copies(gradient, gradient.lines, gradient.outputs)

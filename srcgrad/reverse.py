@@ -18,7 +18,8 @@ from . import rules, runtime, templates
 from .analysis import SCALAR, analyze
 from .errors import UnsupportedSyntaxError
 from .fold import const_value, copy_tree, make_const
-from .ir import Adjoint, Assign, Branch, Effect, Gradient, IterationEnd, Jump, Line, Loop, flatten
+from .ir import (Adjoint, Assign, Branch, Effect, Gradient, IterationEnd, Jump, Line, Loop, ShapeUses,
+                 flatten)
 
 
 
@@ -45,6 +46,7 @@ class Namespace:
         self.func, self.namer = func, namer
         self.injected = {}      # name -> object, bound as closure variables
         self._names = {}        # id(object) -> name
+        self.objects = {}       # name -> the object it refers to, for every name handed out
 
     def reference(self, obj, preferred):
         name = self._names.get(id(obj))
@@ -58,9 +60,12 @@ class Namespace:
                 name = self.namer.fresh(preferred)
                 self.injected[name] = obj
             self._names[id(obj)] = name
-        node = name_node(name)
-        node.srcgrad_object = obj
-        return node
+        self.objects[name] = obj
+        return name_node(name)
+
+    def object_of(self, node):
+        """The object a name refers to, if this namespace handed the name out."""
+        return self.objects.get(node.id) if isinstance(node, gast.Name) else None
 
     def lookup(self, node):
         """The object a global chain like `np.linalg.norm` refers to in the user's function."""
@@ -107,6 +112,7 @@ class ReverseMode:
         self.adjoint_names = {}     # value name -> the name of its adjoint
         self.primal_of = {}         # adjoint name -> value name
         self.lines = []
+        self.shape_uses = ShapeUses()
 
     def token(self, atom):
         """The shape class of an atom (a name the program does not define: its own)."""
@@ -119,23 +125,23 @@ class ReverseMode:
 
     # --- shape classes -----------------------------------------------------------
     def mark_shape_queries(self, expr):
-        """Mark uses of a value for its shape only (np.size(x), unbroadcast(g, x)); the
+        """Record uses of a value for its shape only (np.size(x), unbroadcast(g, x)); the
         optimizer may swap x for another value of its shape class that is kept anyway."""
         for node in gast.walk(expr):
             if not isinstance(node, gast.Call):
                 continue
             func = node.func
-            if isinstance(func, gast.Attribute) and getattr(func.value, "srcgrad_object", None) is np \
+            if isinstance(func, gast.Attribute) and self.ns.object_of(func.value) is np \
                     and func.attr in ("size", "shape", "ndim") and len(node.args) == 1:
-                node.srcgrad_shape_query = func.attr
+                self.shape_uses.queries[id(node)] = (node, func.attr)
                 arg = node.args[0]
-            elif getattr(func, "srcgrad_object", None) is rules.unbroadcast:
+            elif self.ns.object_of(func) is rules.unbroadcast:
                 arg = node.args[1:]
             else:
                 continue
             for a in arg if isinstance(arg, list) else [arg]:
                 if isinstance(a, gast.Name) and a.id in self.tokens:
-                    a.srcgrad_shape_class = self.tokens[a.id]
+                    self.shape_uses.classes[id(a)] = (a, self.tokens[a.id])
         return expr
 
     # --- what each statement computes ---------------------------------------------
@@ -295,7 +301,7 @@ class ReverseMode:
         return Gradient(self.parsed, name, self.lines, outputs, value, self.ns, self.wrt,
                         self.namer, self.tokens, set(self.analysis.numpy_typed),
                         list(self.analysis.order) + list(self.adjoint_names.values()),
-                        seed=seed if self.vjp else None, calls=calls)
+                        seed=seed if self.vjp else None, calls=calls, shape_uses=self.shape_uses)
 
     def adjoint_name(self, name):
         """The name of the adjoint of `name`: one name on every path."""
@@ -364,7 +370,7 @@ class ReverseMode:
         """How `expr` (elementwise in its leaves) fills shape class `token`: False if in
         full, "scalar" if it is a 0-d stand-in, "partial" if it only broadcasts to it."""
         scalar = True
-        for leaf in _elementwise_leaves(expr):
+        for leaf in _elementwise_leaves(expr, self.ns):
             if isinstance(leaf, gast.Name):
                 primal = self.primal_of.get(leaf.id)
                 if primal is not None:
@@ -377,7 +383,7 @@ class ReverseMode:
                     if self.tokens.get(leaf.id) == token:
                         return False
                     scalar = scalar and self.tokens.get(leaf.id) == SCALAR
-            elif isinstance(leaf, gast.Call) and getattr(leaf, "srcgrad_shape_query", None) in ("size", "ndim"):
+            elif isinstance(leaf, gast.Call) and self.shape_uses.query(leaf) in ("size", "ndim"):
                 continue
             elif not isinstance(const_value(leaf), (int, float)):
                 scalar = False
@@ -413,12 +419,13 @@ class ReverseMode:
                 or const_value(op.bindings.get("keepdims")) is True)):
             self.materialize(out, line)
         g = name_node(adj.name)
-        g.srcgrad_scalar = adj.loose == "scalar" or (not adj.loose and self.tokens[out] == SCALAR)
+        # what folding the template may assume: g is 0-d; data (a mask, say) may be boolean
+        facts = {"scalars": {adj.name} if adj.loose == "scalar" or (
+            not adj.loose and self.tokens[out] == SCALAR) else set(), "data": {
+            atom.id for bound in op.bindings.values()
+            for atom in (bound.elts if isinstance(bound, (gast.Tuple, gast.List)) else [bound])
+            if isinstance(atom, gast.Name) and not self.is_varied(atom)}}
         bindings = dict(op.bindings, g=g, ans=name_node(out))
-        for bound in op.bindings.values():      # data (a mask, say) may be boolean: see fold
-            for atom in bound.elts if isinstance(bound, (gast.Tuple, gast.List)) else [bound]:
-                if isinstance(atom, gast.Name) and not self.is_varied(atom):
-                    atom.srcgrad_data = True
         for position, (param, differentiable) in enumerate(op.entries):
             if not differentiable:
                 continue
@@ -447,7 +454,7 @@ class ReverseMode:
                 if whole:           # its adjoint holds one per output: g is that of ours
                     extra["g"] = gast.Subscript(value=g, slice=make_const(
                         index if rule.output == "each" else rule.output), ctx=gast.Load())
-                expr = templates.instantiate(template, dict(bindings, **extra), self.ns)
+                expr = templates.instantiate(template, dict(bindings, **extra), self.ns, **facts)
                 expr = expr[position] if template is rule.template else expr[0]
                 expr, loose = self.fit_shape(expr, atom, out, z_token, family)
                 self.contribute(atom.id, self.mark_shape_queries(expr), loose, line)
@@ -567,21 +574,22 @@ class ReverseMode:
         return gast.Call(func=helper, args=args, keywords=[]), False
 
 
-def _elementwise_leaves(expr):
+def _elementwise_leaves(expr, ns):
+    """The operands of an elementwise expression (operators, NumPy ufuncs and np.where)."""
     if isinstance(expr, gast.BinOp):
-        yield from _elementwise_leaves(expr.left)
-        yield from _elementwise_leaves(expr.right)
+        yield from _elementwise_leaves(expr.left, ns)
+        yield from _elementwise_leaves(expr.right, ns)
     elif isinstance(expr, gast.UnaryOp):
-        yield from _elementwise_leaves(expr.operand)
+        yield from _elementwise_leaves(expr.operand, ns)
     elif isinstance(expr, gast.Compare):
-        yield from _elementwise_leaves(expr.left)
+        yield from _elementwise_leaves(expr.left, ns)
         for c in expr.comparators:
-            yield from _elementwise_leaves(c)
+            yield from _elementwise_leaves(c, ns)
     elif isinstance(expr, gast.Call) and isinstance(expr.func, gast.Attribute) and \
-            getattr(expr.func.value, "srcgrad_object", None) is np and (
+            ns.object_of(expr.func.value) is np and (
             isinstance(getattr(np, expr.func.attr, None), np.ufunc) or expr.func.attr == "where"):
         for a in expr.args:
-            yield from _elementwise_leaves(a)
+            yield from _elementwise_leaves(a, ns)
     else:
         yield expr
 

@@ -56,8 +56,9 @@ def keyword_only(fn):
 
 
 class _Instantiate(gast.NodeTransformer):
-    def __init__(self, bindings, env, namespace):
+    def __init__(self, bindings, env, namespace, scalars):
         self.bindings, self.env, self.namespace = bindings, env, namespace
+        self.scalars = scalars
 
     def visit_Name(self, node):
         if node.id in self.bindings:
@@ -77,24 +78,26 @@ class _Instantiate(gast.NodeTransformer):
         target = self.env.get(getattr(node.func, "id", None))
         if isinstance(node.func, gast.Name) and any(target is m for m in rules.MACROS.values()):
             args = [self.visit(a) for a in node.args]
-            if target is rules.keep and getattr(args[0], "srcgrad_scalar", False):
+            if target is rules.keep and isinstance(args[0], gast.Name) and args[0].id in self.scalars:
                 return args[0]        # a 0-d adjoint broadcasts without re-inserted axes
             names = [a.id for a in lambda_node(target).args.args]
-            return _expand(target, dict(zip(names, args)), self.namespace)
+            return _expand(target, dict(zip(names, args)), self.namespace, self.scalars)
         self.generic_visit(node)
         return node
 
 
-def _expand(fn, bindings, namespace):
+def _expand(fn, bindings, namespace, scalars):
     body = copy_tree(lambda_node(fn).body)
-    return _Instantiate(bindings, fn.__globals__, namespace).visit(body)
+    return _Instantiate(bindings, fn.__globals__, namespace, scalars).visit(body)
 
 
-def instantiate(fn, bindings, namespace):
-    """The folded body of rule lambda `fn` with parameters replaced by `bindings`.
+def instantiate(fn, bindings, namespace, scalars=frozenset(), data=frozenset()):
+    """The folded body of rule lambda `fn` with parameters replaced by `bindings`; names in
+    `scalars` are 0-d, names in `data` may hold booleans (see fold).
 
     Returns a list with one expression (or None) per differentiable parameter."""
-    body = fold(_expand(fn, bindings, namespace), rules.STATIC)
+    body = fold(_expand(fn, bindings, namespace, scalars), rules.STATIC, namespace.objects,
+                scalars, data)
     if isinstance(lambda_node(fn).body, gast.Tuple) and isinstance(body, gast.Tuple):
         return [None if (isinstance(e, gast.Constant) and e.value is None) else e
                 for e in body.elts]

@@ -92,10 +92,12 @@ def test_make_const_never_emits_numpy_scalars_or_negative_constants():
 # --- templates -----------------------------------------------------------------------------
 
 class _FakeNamespace:
+    def __init__(self):
+        self.objects = {}
+
     def reference(self, obj, preferred):
-        node = gast.Name(id=preferred, ctx=gast.Load(), annotation=None, type_comment=None)
-        node.srcgrad_object = obj
-        return node
+        self.objects[preferred] = obj
+        return gast.Name(id=preferred, ctx=gast.Load(), annotation=None, type_comment=None)
 
 
 def names(**values):
