@@ -230,3 +230,41 @@ def is_loop(line):
 def header(line):
     """The expression a compound Line evaluates on entry: an if's test, a for's iterable."""
     return line.stmt.iter if isinstance(line.stmt, gast.For) else line.stmt.test
+
+
+def dump(body, note=None, indent=""):
+    """The normalized program as text, one statement a line, for reading it (the docs,
+    tests, a debugger); `note(stmt)` may add a comment to an Assign."""
+    from .emit import to_source        # (printing needs astor; the IR itself does not)
+    out = []
+    for stmt in body:
+        if isinstance(stmt, Assign):
+            target = gast.Name(id=", ".join(stmt.targets), ctx=gast.Store(), annotation=None,
+                               type_comment=None)
+            text = indent + to_source(gast.Assign(targets=[target], value=stmt.value,
+                                                  type_comment=None)).strip()
+            extra = note(stmt) if note is not None else ""
+            flags = [f for f, on in (("temporary", stmt.temporary), ("opaque", stmt.opaque),
+                                     (f"carry {stmt.carry}", stmt.carry)) if on]
+            comment = "; ".join([f"line {stmt.line}"] + flags + ([extra] if extra else []))
+            out.append(f"{text:<40} # {comment}")
+        elif isinstance(stmt, Branch):
+            out.append(f"{indent}if {stmt.test}:")
+            out.append(dump(stmt.body, note, indent + "    ") or indent + "    pass")
+            out.append(f"{indent}else:")
+            out.append(dump(stmt.orelse, note, indent + "    ") or indent + "    pass")
+        elif isinstance(stmt, Loop):
+            head = f"for {stmt.target} in {to_source(stmt.iterable).strip()}" \
+                if stmt.kind == "for" else "while True"
+            out.append(f"{indent}{head}:{'':<20} # counted by {stmt.counter}; carries "
+                       f"{', '.join(stmt.carried) or 'nothing'}")
+            out.append(dump(stmt.body, note, indent + "    "))
+        elif isinstance(stmt, IterationEnd):
+            out.append(f"{indent}<end of iteration>")
+        elif isinstance(stmt, Jump):
+            out.append(f"{indent}{stmt.kind}")
+        elif isinstance(stmt, Effect):
+            out.append(f"{indent}{to_source(stmt.node).strip()}")
+        elif isinstance(stmt, Return):
+            out.append(f"{indent}return {stmt.name}")
+    return "\n".join(line for line in out if line)
