@@ -146,45 +146,6 @@ class ReverseMode:
 
     # --- what each statement computes ---------------------------------------------
     # --- the passes ----------------------------------------------------------------
-    def forward_lines(self, body):
-        lines = []
-        for stmt in body:
-            if isinstance(stmt, Assign):
-                target = stmt.targets if len(stmt.targets) > 1 else stmt.targets[0]
-                value, temporary = stmt.value, stmt.temporary
-                op = self.ops.get(id(stmt))
-                if op is not None and op.kind == "vjp_call":    # value and backward closure
-                    backward = self.backward_names[id(stmt)] = self.namer.fresh(f"{target}_backward")
-                    func = name_node(self.calls.name_for(*op.rule))
-                    value = gast.Call(func=func, args=value.args, keywords=value.keywords)
-                    target, temporary = [target, backward], False
-                lines.append(Line(assign(target, value), stmt.line, "forward", temporary))
-            elif isinstance(stmt, Effect):
-                lines.append(Line(stmt.node, stmt.line, "forward"))
-            elif isinstance(stmt, Branch):
-                lines.append(branch_line(stmt.test, stmt.line, "forward",
-                                         self.forward_lines(stmt.body),
-                                         self.forward_lines(stmt.orelse)))
-            elif isinstance(stmt, Loop):
-                lines.append(Line(assign(stmt.counter, make_const(0)), stmt.line, "forward"))
-                count = Line(assign(stmt.counter, gast.BinOp(left=name_node(stmt.counter), op=gast.Add(),
-                                                             right=make_const(1))), stmt.line, "forward")
-                if stmt.kind == "for":
-                    header = gast.For(target=name_node(stmt.target, store=True),
-                                      iter=copy_tree(stmt.iterable), body=[], orelse=[],
-                                      type_comment=None)
-                else:
-                    header = gast.While(test=make_const(True), body=[], orelse=[])
-                lines.append(Line(header, stmt.line, "forward",
-                                  body=[count] + self.forward_lines(stmt.body), orelse=[],
-                                  bound_before=set(stmt.carried) | {stmt.counter}))
-            elif isinstance(stmt, IterationEnd):
-                lines.append(Line(gast.Pass(), stmt.line, "forward", saves_for=stmt.loop))
-            elif isinstance(stmt, Jump) and stmt.kind == "break":
-                lines.append(Line(gast.Break(), stmt.line, "forward"))
-            # (a `continue` always ends its path here, so it is left out)
-        return lines
-
     def backward_block(self, body):
         for stmt in reversed(body):
             if isinstance(stmt, Branch):
@@ -274,9 +235,11 @@ class ReverseMode:
 
     def run(self):
         ret = self.normal.body[-1]
-        self.lines = self.forward_lines(self.normal.body)
+        self.lines = forward_lines(self.normal.body, self.ops, self.calls, self.namer,
+                                   self.backward_names)
         if self.tokens.get(ret.name) != SCALAR and not self.vjp:
-            self.emit(self.scalar_check(ret), ret.line, "forward")
+            self.emit(scalar_check(ret, self.parsed, self.tokens, self.analysis.order, self.ns),
+                      ret.line, "forward")
             self.known_scalar(ret.name)         # past the check, the result is a scalar
         seed = self.adjoint_name(ret.name)
         self.adjoints[ret.name] = Adjoint(seed, False)
@@ -315,34 +278,6 @@ class ReverseMode:
         (broadcasting never lowers the number of dimensions)."""
         bases = self.tokens[name]
         self.tokens = {n: t - bases for n, t in self.tokens.items()}
-
-    def scalar_check(self, ret):
-        """`if <result not 0-d>: raise`, tested on the values whose shapes the result's
-        broadcasts (often just parameters), so the result itself need not be computed."""
-        parsed, cls = self.parsed, self.tokens[ret.name]
-        witnesses = []
-        for base in sorted(cls):
-            name = base if self.tokens.get(base) == frozenset({base}) else next(
-                (n for n in self.analysis.order if self.tokens.get(n) == frozenset({base})), None)
-            if name is None:
-                witnesses = [ret.name]
-                break
-            witnesses.append(name)
-
-        def nonscalar_result(*values):
-            from .errors import NonScalarResultError
-            raise parsed.error(NonScalarResultError,
-                               f"{parsed.name} must return a scalar to be differentiated, but it "
-                               f"returned a value of shape {np.broadcast(*values).shape}",
-                               lineno=ret.line, hint="reduce the result to a scalar (np.sum, "
-                               "np.mean), or take the gradient of one element")
-        args = [name_node(w) for w in witnesses]
-        ndim = np_call(self.ns, "ndim", *args) if len(args) == 1 else \
-            gast.Attribute(value=np_call(self.ns, "broadcast", *args), attr="ndim", ctx=gast.Load())
-        test = gast.Compare(left=ndim, ops=[gast.NotEq()], comparators=[make_const(0)])
-        raise_call = gast.Call(func=self.ns.reference(nonscalar_result, "nonscalar_result"),
-                               args=[name_node(w) for w in witnesses], keywords=[])
-        return gast.If(test=test, body=[gast.Expr(value=raise_call)], orelse=[])
 
     # --- adjoints -------------------------------------------------------------------
     def contribute(self, name, expr, loose, line):
@@ -404,9 +339,13 @@ class ReverseMode:
             return self.backward_unpack(stmt)
         if op.kind != "rule":       # a constant or data on this path: no gradient flows
             return
-        rule = op.rule
-        if rule.output == "each" and len(stmt.targets) > 1:
+        if op.rule.output == "each" and len(stmt.targets) > 1:
             return self.backward_each(stmt, op)
+        self.backward_rule(stmt, op)
+
+    def backward_rule(self, stmt, op):
+        """The adjoint of each differentiable argument of a rule, from its template."""
+        rule, line = op.rule, stmt.line
         whole = rule.output is not None and len(stmt.targets) == 1   # a tuple held in one name
         out = stmt.targets[rule.output or 0] if len(stmt.targets) > 1 else stmt.targets[0]
         if out not in self.adjoints:
@@ -572,6 +511,78 @@ class ReverseMode:
         helper = self.ns.reference(rules.unbroadcast, "unbroadcast")
         args = [expr, name_node(atom.id)] + ([name_node(out)] if loose else [])
         return gast.Call(func=helper, args=args, keywords=[]), False
+
+
+def forward_lines(body, ops, calls, namer, backward_names):
+    """The forward pass of a gradient: the normalized statements as Lines, each loop
+    counting its iterations; a recursive call also returns its backward closure, whose
+    name goes into `backward_names` (id of the Assign -> name)."""
+    lines = []
+    for stmt in body:
+        if isinstance(stmt, Assign):
+            target = stmt.targets if len(stmt.targets) > 1 else stmt.targets[0]
+            value, temporary = stmt.value, stmt.temporary
+            op = ops.get(id(stmt))
+            if op is not None and op.kind == "vjp_call":    # value and backward closure
+                backward = backward_names[id(stmt)] = namer.fresh(f"{target}_backward")
+                func = name_node(calls.name_for(*op.rule))
+                value = gast.Call(func=func, args=value.args, keywords=value.keywords)
+                target, temporary = [target, backward], False
+            lines.append(Line(assign(target, value), stmt.line, "forward", temporary))
+        elif isinstance(stmt, Effect):
+            lines.append(Line(stmt.node, stmt.line, "forward"))
+        elif isinstance(stmt, Branch):
+            lines.append(branch_line(stmt.test, stmt.line, "forward",
+                                     forward_lines(stmt.body, ops, calls, namer, backward_names),
+                                     forward_lines(stmt.orelse, ops, calls, namer, backward_names)))
+        elif isinstance(stmt, Loop):
+            lines.append(Line(assign(stmt.counter, make_const(0)), stmt.line, "forward"))
+            count = Line(assign(stmt.counter, gast.BinOp(left=name_node(stmt.counter), op=gast.Add(),
+                                                         right=make_const(1))), stmt.line, "forward")
+            if stmt.kind == "for":
+                header = gast.For(target=name_node(stmt.target, store=True),
+                                  iter=copy_tree(stmt.iterable), body=[], orelse=[],
+                                  type_comment=None)
+            else:
+                header = gast.While(test=make_const(True), body=[], orelse=[])
+            lines.append(Line(header, stmt.line, "forward",
+                              body=[count] + forward_lines(stmt.body, ops, calls, namer, backward_names), orelse=[],
+                              bound_before=set(stmt.carried) | {stmt.counter}))
+        elif isinstance(stmt, IterationEnd):
+            lines.append(Line(gast.Pass(), stmt.line, "forward", saves_for=stmt.loop))
+        elif isinstance(stmt, Jump) and stmt.kind == "break":
+            lines.append(Line(gast.Break(), stmt.line, "forward"))
+        # (a `continue` always ends its path here, so it is left out)
+    return lines
+
+
+def scalar_check(ret, parsed, classes, order, ns):
+    """`if <result not 0-d>: raise`, tested on the values whose shapes the result's
+    broadcasts (often just parameters), so the result itself need not be computed."""
+    cls = classes[ret.name]
+    witnesses = []
+    for base in sorted(cls):
+        name = base if classes.get(base) == frozenset({base}) else next(
+            (n for n in order if classes.get(n) == frozenset({base})), None)
+        if name is None:
+            witnesses = [ret.name]
+            break
+        witnesses.append(name)
+
+    def nonscalar_result(*values):
+        from .errors import NonScalarResultError
+        raise parsed.error(NonScalarResultError,
+                           f"{parsed.name} must return a scalar to be differentiated, but it "
+                           f"returned a value of shape {np.broadcast(*values).shape}",
+                           lineno=ret.line, hint="reduce the result to a scalar (np.sum, "
+                           "np.mean), or take the gradient of one element")
+    args = [name_node(w) for w in witnesses]
+    ndim = np_call(ns, "ndim", *args) if len(args) == 1 else \
+        gast.Attribute(value=np_call(ns, "broadcast", *args), attr="ndim", ctx=gast.Load())
+    test = gast.Compare(left=ndim, ops=[gast.NotEq()], comparators=[make_const(0)])
+    raise_call = gast.Call(func=ns.reference(nonscalar_result, "nonscalar_result"),
+                           args=[name_node(w) for w in witnesses], keywords=[])
+    return gast.If(test=test, body=[gast.Expr(value=raise_call)], orelse=[])
 
 
 def _elementwise_leaves(expr, ns):
