@@ -199,6 +199,7 @@ class Gradient:
     calls: list = field(default_factory=list)   # (function, wrt) of the vjp functions it calls
     backward_name: str = None        # a vjp function: the name of its backward closure
     shape_uses: ShapeUses = field(default_factory=ShapeUses)
+    data: set = field(default_factory=set)  # names of the user's data in adjoints: may be boolean
 
 
 def loads(node):

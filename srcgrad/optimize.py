@@ -66,7 +66,7 @@ def _without(copies, names):
             if k not in names and not names.intersection(n.id for n in loads(v))}
 
 
-def _propagate(lines, copies, objects):
+def _propagate(lines, copies, objects, data):
     for line in list(lines):
         stmt = line.stmt
         if line.body is None and isinstance(stmt, gast.Assign) and \
@@ -76,14 +76,14 @@ def _propagate(lines, copies, objects):
             lines.remove(line)               # `a = b` where b is a copy of a: nothing to do
             continue
         if line.body is not None:
-            _set_header(line, fold(_substitute(header(line), copies), rules.STATIC, objects))
+            _set_header(line, fold(_substitute(header(line), copies), rules.STATIC, objects, data=data))
             inner = _without(copies, set(_assigned(line))) if is_loop(line) else copies
-            _propagate(line.body, dict(inner), objects)
-            _propagate(line.orelse, dict(inner), objects)
+            _propagate(line.body, dict(inner), objects, data)
+            _propagate(line.orelse, dict(inner), objects, data)
         elif isinstance(stmt, gast.Assign):
-            stmt.value = fold(_substitute(stmt.value, copies), rules.STATIC, objects)
+            stmt.value = fold(_substitute(stmt.value, copies), rules.STATIC, objects, data=data)
         else:
-            line.stmt = stmt = fold(_substitute(stmt, copies), rules.STATIC, objects)
+            line.stmt = stmt = fold(_substitute(stmt, copies), rules.STATIC, objects, data=data)
         for t in _assigned(line):
             copies = {k: v for k, v in copies.items()
                       if k != t and t not in {n.id for n in loads(v)}}
@@ -97,12 +97,13 @@ def _propagate(lines, copies, objects):
     return copies
 
 
-def propagate_copies(lines, outputs, objects=None):
+def propagate_copies(lines, outputs, objects=None, data=frozenset()):
     """Replace names that copy others (`a = b`) or constants by what they copy; `objects`:
-    what the namespace's names refer to (for folding calls of static functions)."""
-    copies = _propagate(lines, {}, objects or {})
-    return [fold(_substitute(o, copies), rules.STATIC, objects) if o is not None else None
-            for o in outputs]
+    what the namespace's names refer to (for folding calls of static functions); `data`:
+    names that may hold booleans (see fold)."""
+    copies = _propagate(lines, {}, objects or {}, data)
+    return [fold(_substitute(o, copies), rules.STATIC, objects, data=data) if o is not None
+            else None for o in outputs]
 
 
 def _eliminate(lines, live, shape_uses=None):
@@ -211,12 +212,15 @@ class _ShapeQueries(gast.NodeTransformer):
     """Answer each shape-only use from values the code keeps anyway: a value of the same
     shape class, or the NumPy broadcast of values whose classes make it up."""
 
-    def __init__(self, gradient, needed, ns, everywhere):
+    def __init__(self, gradient, needed, ns, everywhere, in_loops):
         self.gradient, self.needed, self.ns = gradient, needed, ns
         self.classes, self.uses = gradient.classes, gradient.shape_uses
+        self.in_loops = in_loops        # values a forward loop sets (kept only on the tape)
+        # NumPy values first (`x.size` is cheaper than `np.size(x)`), then values not set
+        # in a loop, earlier ones first; the name last, so the choice is always the same
+        position = {n: i for i, n in enumerate(gradient.order)}
         by_preference = sorted(everywhere, key=lambda n: (n not in gradient.numpy_typed,
-                                                      gradient.order.index(n)
-                                                      if n in gradient.order else 0))
+                                                          n in in_loops, position.get(n, 0), n))
         self.candidates = [n for n in by_preference if n in self.classes]
 
     def stand_in(self, node):
@@ -330,12 +334,13 @@ def resolve_shape_queries(gradient, lines, outputs):
     first one need not be kept (or computed at all)."""
     params = gradient.order[:len(gradient.parsed.node.args.args)]
     needed = _needed(lines, outputs, params, gradient.shape_uses)
+    in_loops = {t for line in all_lines(lines) if is_loop(line) and line.section == "forward"
+                for inner in all_lines(line.body) for t in targets(inner.stmt)}
     rewrite = _ShapeQueries(gradient, needed, gradient.namespace,
-                            needed & (_available(lines) | set(params)))
-    rewrite.in_loops = {t for line in all_lines(lines) if is_loop(line) and line.section == "forward"
-                        for inner in all_lines(line.body) for t in targets(inner.stmt)}
+                            needed & (_available(lines) | set(params)), in_loops)
     for line in all_lines(lines):
-        line.stmt = fold(rewrite.visit(line.stmt), rules.STATIC, gradient.namespace.objects)
+        line.stmt = fold(rewrite.visit(line.stmt), rules.STATIC, gradient.namespace.objects,
+                         data=gradient.data)
     return _hoist_broadcasts(gradient, lines)
 
 
@@ -404,7 +409,7 @@ def output_copies(gradient, lines, outputs):
 def optimize(gradient):
     """Optimize the Gradient's statements in place; returns per-output copy flags."""
     ends = gradient.outputs + [gradient.value]
-    ends = propagate_copies(gradient.lines, ends, gradient.namespace.objects)
+    ends = propagate_copies(gradient.lines, ends, gradient.namespace.objects, gradient.data)
     gradient.outputs, gradient.value = ends[:-1], ends[-1]
     lines = eliminate_dead(gradient.lines, ends)
     lines = resolve_shape_queries(gradient, lines, ends)

@@ -113,6 +113,7 @@ class ReverseMode:
         self.primal_of = {}         # adjoint name -> value name
         self.lines = []
         self.shape_uses = ShapeUses()
+        self.data = set()           # data (not varied) that adjoints multiply by: may be boolean
 
     def token(self, atom):
         """The shape class of an atom (a name the program does not define: its own)."""
@@ -264,7 +265,8 @@ class ReverseMode:
         return Gradient(self.parsed, name, self.lines, outputs, value, self.ns, self.wrt,
                         self.namer, self.tokens, set(self.analysis.numpy_typed),
                         list(self.analysis.order) + list(self.adjoint_names.values()),
-                        seed=seed if self.vjp else None, calls=calls, shape_uses=self.shape_uses)
+                        seed=seed if self.vjp else None, calls=calls, shape_uses=self.shape_uses,
+                        data=self.data)
 
     def adjoint_name(self, name):
         """The name of the adjoint of `name`: one name on every path."""
@@ -364,6 +366,7 @@ class ReverseMode:
             atom.id for bound in op.bindings.values()
             for atom in (bound.elts if isinstance(bound, (gast.Tuple, gast.List)) else [bound])
             if isinstance(atom, gast.Name) and not self.is_varied(atom)}}
+        self.data |= facts["data"]
         bindings = dict(op.bindings, g=g, ans=name_node(out))
         for position, (param, differentiable) in enumerate(op.entries):
             if not differentiable:
