@@ -6,9 +6,10 @@
     value, tangent = f_jvp((x, y), (t_x, t_y))
     print(f_jvp.source)
 
-The transformation (parse -> normalize -> forward mode -> optimize -> print -> compile)
-runs once per function and set of arguments with tangents, and is cached; like a gradient,
-a JVP function is transformed again when a function or global it read has changed (deps.py).
+The transformation (pipeline.forward_jvp: parse -> normalize -> forward mode -> optimize ->
+print -> compile) runs once per function and set of arguments with tangents, and is cached;
+like a gradient, a JVP function is transformed again when a function or global it read has
+changed (deps.py).
 """
 import functools
 import inspect
@@ -19,44 +20,24 @@ import numpy as np
 
 from . import arguments, deps
 from .api import GradientFunction, _resolve_wrt, install_call, uninstall_call
-from .build import build, runtime_error
 from .errors import ArgumentTypeError, SrcgradError
-from .forward import differentiate_forward, emit_forward, normalize, tidy
-from .optimize import eliminate_dead, inline_temporaries, propagate_copies
-from .source import parse_function
+from .pipeline import forward_jvp
 
 _CACHE = weakref.WeakKeyDictionary()   # function -> {wrt names: ForwardTransformed}
 
 
-def optimize_forward(code):
-    """Copy propagation, dead code and single-use temporaries, as for gradients.  Temporaries
-    are also inlined first, so `t_x_3 = t_times` takes the expression, not the other name."""
-    code.lines = inline_temporaries(code.lines, [code.value, code.tangent])
-    ends = propagate_copies(code.lines, [code.value, code.tangent])
-    code.value, code.tangent = ends
-    lines = eliminate_dead(code.lines, ends)
-    code.lines = inline_temporaries(lines, ends)
-    tidy(code)
-
-
 class ForwardTransformed:
-    """A compiled JVP function, its source, and how to map its errors back to `f`."""
+    """A compiled JVP function (the fields callers use of its pipeline.Program) and how to
+    map its errors back to `f`."""
 
     def __init__(self, func, wrt):
-        with deps.recording() as recorded:      # what it reads: checked before each call
-            parsed = parse_function(func)
-            code = differentiate_forward(normalize(parsed), wrt)
-            optimize_forward(code)
-        self.parsed = parsed
-        self.tangent_params = code.tangent_params
-        self.source, self.line_map = emit_forward(code)
-        self.fn, self.filename = build(self.source, code.name, parsed, code.namespace.injected)
-        self.deps = recorded
-        deps.mark(self.fn, recorded)
+        self.program = forward_jvp(func, wrt)
+        self.source, self.fn, self.deps = self.program.source, self.program.fn, self.program.deps
+        self.tangent_params = self.program.code.tangent_params
 
     def runtime_error(self, exc):
         """A GradientRuntimeError naming the user's line, or None if `exc` is not ours."""
-        return runtime_error(self.parsed, self.filename, self.source, self.line_map, exc, "JVP")
+        return self.program.runtime_error(exc, "JVP")
 
 
 def _target(f):
