@@ -60,6 +60,18 @@ def code_only(text):
 def _signature(parsed, name, tangent_params=()):
     """`def name(...):` with `f`'s parameters (annotations dropped) and, for a JVP function,
     the tangent parameters: keyword-only if `f` has defaults or `*args`, else appended."""
+    header = gast.FunctionDef(name=name, args=_arguments(parsed, tangent_params),
+                              body=[gast.Pass()], decorator_list=[], returns=None,
+                              type_comment=None, type_params=[])
+    return to_source(header).splitlines()[:-1]
+
+
+def signature_text(parsed, name):
+    """`name(x, t=1.5)`: how a generated function named `name` is called."""
+    return f"{name}({to_source(_arguments(parsed))})"
+
+
+def _arguments(parsed, tangent_params=()):
     args = copy_tree(parsed.node.args)
     for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
         if a is not None:
@@ -71,9 +83,7 @@ def _signature(parsed, name, tangent_params=()):
         args.kw_defaults += [None] * len(params)
     else:
         args.args += params
-    header = gast.FunctionDef(name=name, args=args, body=[gast.Pass()], decorator_list=[],
-                              returns=None, type_comment=None, type_params=[])
-    return to_source(header).splitlines()[:-1]
+    return args
 
 
 def _tuple(elts):
@@ -161,7 +171,7 @@ def emit_vjp(gradient):
     _print(forward, parsed, out, line_map, "    ", None)
     out.append(f"    def {gradient.backward_name}({gradient.seed}):")
     # values the backward pass restores from the tape are the forward pass's variables
-    shared = sorted(_stored(adjoint) & (_stored(forward) | set(gradient.wrt)
+    shared = sorted(stored_names(adjoint) & (stored_names(forward) | set(gradient.wrt)
                                         | {a.id for a in parsed.node.args.args}))
     if shared:
         out.append(f"        nonlocal {', '.join(shared)}")
@@ -172,13 +182,14 @@ def emit_vjp(gradient):
     return "\n".join(out) + "\n", line_map
 
 
-def _stored(lines):
+def stored_names(lines):
+    """Every name the Lines bind."""
     names = set()
     for line in lines:
         names.update(n.id for n in gast.walk(line.stmt)
                      if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store))
         for block in (line.body or [], line.orelse or []):
-            names |= _stored(block)
+            names |= stored_names(block)
     return names
 
 
