@@ -25,10 +25,10 @@ _CACHE = weakref.WeakKeyDictionary()   # function -> {(wrt names, with_value): T
 _LIVE = weakref.WeakSet()               # gradients with a compiled __call__ (clear_cache resets)
 
 
-def _cached(func, key, make):
-    """The cached transformation of `func` for `key`, made (again) by `make()` if there is
-    none or what it read has changed.  (Hold deps.LOCK.)"""
-    per_function = _CACHE.setdefault(func, {})
+def cached(cache, func, key, make):
+    """The transformation of `func` for `key` in `cache` ({function: {key: transformation}}),
+    made (again) by `make()` if there is none or what it read has changed.  (Hold deps.LOCK.)"""
+    per_function = cache.setdefault(func, {})
     t = per_function.get(key)
     if t is None or t.deps.stale():
         t = per_function[key] = make()
@@ -148,7 +148,7 @@ class GradientFunction:
             if t is None or t.deps.stale():
                 if self._inner is not None:          # the inner gradient, made again if stale
                     self._func = self._inner.full_function()
-                t = _cached(self._func, (self._wrt, self._with_value),
+                t = cached(_CACHE, self._func, (self._wrt, self._with_value),
                             lambda: Transformed(self._func, self._wrt, self._with_value))
                 self._fast, self._transformed = install_call(self, self._compile_call(t), _LIVE), t
             return self._fast
@@ -174,7 +174,7 @@ class GradientFunction:
         with deps.LOCK:
             if self._inner is not None:
                 self._func = self._inner.full_function()
-            return _cached(self._func, (self._wrt, False, "full"),
+            return cached(_CACHE, self._func, (self._wrt, False, "full"),
                            lambda: Transformed(self._func, self._wrt, False, full=True)).fn
 
     @property
@@ -248,11 +248,18 @@ class GradientFunction:
                  "    except Exception as exc:",
                  "        _srcgrad_self._raise_runtime_error(exc)",
                  "        raise"]
+        lines += self._fitting(grads, t.copies)
+        exec(compile("\n".join(lines), f"<srcgrad call of {self._func.__qualname__}>", "exec"), scope)
+        return scope["__call__"]
+
+    def _fitting(self, grads, copies):
+        """Lines of `__call__` that take `_srcgrad_out` apart and return each gradient with
+        its argument's shape and floating dtype (copied where it may alias an argument)."""
         unpack = ", ".join(grads)       # (the generated code returns one gradient bare)
-        lines.append(f"    {'_srcgrad_value, ' if self._with_value else ''}"
-                     f"{'(' + unpack + ')' if self._with_value and not self._single else unpack}"
-                     f" = _srcgrad_out")
-        for g, name, copy in zip(grads, self._wrt, t.copies):
+        lines = [f"    {'_srcgrad_value, ' if self._with_value else ''}"
+                 f"{'(' + unpack + ')' if self._with_value and not self._single else unpack}"
+                 f" = _srcgrad_out"]
+        for g, name, copy in zip(grads, self._wrt, copies):
             if not copy:
                 lines.append(f"    if type({name}) is float:")
                 lines.append(f"        {g} = float({g})")
@@ -264,8 +271,7 @@ class GradientFunction:
                 lines.append(f"    {g} = _srcgrad_fit({g}, {name}, True)")
         result = grads[0] if self._single else "(" + ", ".join(grads) + ",)"
         lines.append(f"    return {'(_srcgrad_value, ' + result + ')' if self._with_value else result}")
-        exec(compile("\n".join(lines), f"<srcgrad call of {self._func.__qualname__}>", "exec"), scope)
-        return scope["__call__"]
+        return lines
 
     def _call_with_containers(self, *args, **kwargs):
         """`grad(loss)(params, X, y)` with `params` a dict / list / tuple (nested) of arrays:

@@ -11,7 +11,7 @@ import weakref
 import numpy as np
 
 from . import deps
-from .api import GradientFunction, _resolve_wrt, grad
+from .api import GradientFunction, _resolve_wrt, cached, grad
 from .errors import SrcgradError, UnsupportedSyntaxError
 from .pipeline import vjp_function
 
@@ -40,11 +40,7 @@ def _clear():
 def _vjp_function(func, wrt):
     """The cached VjpFunction, made (again) if missing or stale."""
     with deps.LOCK:
-        per_function = _VJPS.setdefault(func, {})
-        vjp = per_function.get(wrt)
-        if vjp is None or vjp.deps.stale():
-            vjp = per_function[wrt] = VjpFunction(func, wrt)
-        return vjp
+        return cached(_VJPS, func, wrt, lambda: VjpFunction(func, wrt))
 
 
 def _plain(f):

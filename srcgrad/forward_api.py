@@ -19,7 +19,7 @@ import weakref
 import numpy as np
 
 from . import arguments, deps
-from .api import GradientFunction, _resolve_wrt, install_call, uninstall_call
+from .api import GradientFunction, _resolve_wrt, cached, install_call, uninstall_call
 from .errors import ArgumentTypeError, SrcgradError
 from .pipeline import forward_jvp
 
@@ -51,18 +51,6 @@ def _target(f):
         raise SrcgradError(f"srcgrad differentiates Python functions, not {f!r}",
                            hint="pass a function defined with `def`")
     return f
-
-
-def _transformed(func, wrt):
-    """The cached ForwardTransformed, made (again) if missing or stale.  (Hold deps.LOCK.)"""
-    per_function = _CACHE.setdefault(func, {})
-    t = per_function.get(wrt)
-    if t is None or t.deps.stale():
-        t = per_function[wrt] = ForwardTransformed(func, wrt)
-        if t.deps.stale():
-            raise SrcgradError(f"the functions or globals {func.__qualname__} uses changed while "
-                               "srcgrad was reading them")
-    return t
 
 
 _LIVE = weakref.WeakSet()               # JVP functions with a compiled __call__
@@ -145,7 +133,8 @@ class JvpFunction:
             if t is None or t.deps.stale():
                 if isinstance(self._func, (GradientFunction, JvpFunction)):
                     self._target = _target(self._func)     # made again if it is stale
-                t = _transformed(self._target, self._wrt)
+                t = cached(_CACHE, self._target, self._wrt,
+                           lambda: ForwardTransformed(self._target, self._wrt))
                 self._fast, self._transformed = install_call(self, self._compile_call(t), _LIVE), t
             return self._fast
 
