@@ -149,12 +149,14 @@ def emit(gradient, name=None, outputs=None):
     out.append("")              # a blank line between the forward and the adjoint pass
     _print(adjoint, parsed, out, line_map, "    ", None)
     if outputs is not None and len(outputs) > 1:     # lined up after "return ("
-        out.append("    return (" + ",\n            ".join(to_source(o) for o in outputs) + ")")
+        returned = "    return (" + ",\n            ".join(to_source(o) for o in outputs) + ")"
     else:
         grads = _gradients(outputs if outputs is not None else gradient.outputs)
-        out.append("    " + to_source(gast.Return(
-            value=grads if gradient.value is None else _tuple([gradient.value, grads]))))
-    line_map[len(out)] = parsed.node.lineno
+        returned = "    " + to_source(gast.Return(
+            value=grads if gradient.value is None else _tuple([gradient.value, grads])))
+    for text in returned.split("\n"):
+        out.append(text)
+        line_map[len(out)] = parsed.node.lineno
     return "\n".join(out) + "\n", line_map
 
 
