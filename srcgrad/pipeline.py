@@ -33,8 +33,8 @@ class Program:
     line_map: dict                   # printed line number -> the user's line
     fn: object                       # the compiled function
     filename: str                    # the name it is compiled under (tracebacks, linecache)
-    deps: object                     # what the transformation read (deps.Recorded)
-    copies: list = field(default_factory=list)  # reverse: a gradient that may alias an argument
+    deps: object                     # what the transformation read (deps.Dependencies)
+    copies: list = field(default_factory=list)  # reverse, per gradient: may alias an argument
     reusable: bool = True            # a vjp function: its backward closure may run again
 
     def runtime_error(self, exc, what):
