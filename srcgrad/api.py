@@ -1,7 +1,7 @@
 """The public entry points: `grad` and `value_and_grad`.
 
-The transformation (parse -> normalize -> differentiate -> optimize -> emit -> compile)
-runs once per function, `wrt` and mode, on the first call or `.source` access, and is
+The transformation (pipeline.py: parse -> normalize -> differentiate -> optimize -> emit ->
+compile) runs once per function, `wrt` and mode, on the first call or `.source` access, and is
 cached; afterwards a call checks that what the transformation read is still so (deps.py),
 checks the kinds of the differentiated arguments, runs the compiled gradient and gives each
 result its argument's shape and floating dtype.  Transformations hold `deps.LOCK`.
@@ -16,24 +16,19 @@ import weakref
 import numpy as np
 
 from . import arguments, deps
-from .build import build, runtime_error
-from .emit import emit
 from .errors import SrcgradError
-from .normalize import normalize
-from .optimize import optimize
-from .recursion import VjpFunctions, combine
-from .reverse import differentiate
+from .ir import Namer
+from .pipeline import reverse_gradient
 from .runtime import fit_gradient
-from .source import parse_function
 
 _CACHE = weakref.WeakKeyDictionary()   # function -> {(wrt names, with_value): Transformed}
 _LIVE = weakref.WeakSet()               # gradients with a compiled __call__ (clear_cache resets)
 
 
-def _cached(func, key, make):
-    """The cached transformation of `func` for `key`, made (again) by `make()` if there is
-    none or what it read has changed.  (Hold deps.LOCK.)"""
-    per_function = _CACHE.setdefault(func, {})
+def cached(cache, func, key, make):
+    """The transformation of `func` for `key` in `cache` ({function: {key: transformation}}),
+    made (again) by `make()` if there is none or what it read has changed.  (Hold deps.LOCK.)"""
+    per_function = cache.setdefault(func, {})
     t = per_function.get(key)
     if t is None or t.deps.stale():
         t = per_function[key] = make()
@@ -51,29 +46,17 @@ def _clear():
 
 
 class Transformed:
-    """A compiled gradient: the function, its source and how to map errors back."""
+    """A compiled gradient (the fields callers use of its pipeline.Program) and how to map
+    its errors back to the user's lines."""
 
     def __init__(self, func, wrt, with_value, full=False):
-        with deps.recording() as recorded:      # what it reads: checked before each call
-            parsed = parse_function(func)
-            normal = normalize(parsed)
-            calls = VjpFunctions(normal.namer)
-            gradient = differentiate(normal, wrt, with_value, calls=calls, full=full)
-            copies = optimize(gradient)
-            vjps = calls.generate(gradient)
-        self.parsed = parsed
-        self.source, self.line_map = emit(gradient)
-        injected = gradient.namespace.injected
-        if vjps:
-            self.source, self.line_map, injected = combine(vjps, self.source, self.line_map, injected)
-        self.fn, self.filename = build(self.source, gradient.name, parsed, injected)
-        self.copies = copies
-        self.deps = recorded
-        deps.mark(self.fn, recorded)
+        self.program = reverse_gradient(func, wrt, with_value, full)
+        self.parsed, self.source, self.fn = self.program.parsed, self.program.source, self.program.fn
+        self.copies, self.deps = self.program.copies, self.program.deps
 
     def runtime_error(self, exc):
         """A GradientRuntimeError naming the user's line, or None if `exc` is not ours."""
-        return runtime_error(self.parsed, self.filename, self.source, self.line_map, exc, "gradient")
+        return self.program.runtime_error(exc, "gradient")
 
 
 def _parameters(func):
@@ -165,7 +148,7 @@ class GradientFunction:
             if t is None or t.deps.stale():
                 if self._inner is not None:          # the inner gradient, made again if stale
                     self._func = self._inner.full_function()
-                t = _cached(self._func, (self._wrt, self._with_value),
+                t = cached(_CACHE, self._func, (self._wrt, self._with_value),
                             lambda: Transformed(self._func, self._wrt, self._with_value))
                 self._fast, self._transformed = install_call(self, self._compile_call(t), _LIVE), t
             return self._fast
@@ -191,7 +174,7 @@ class GradientFunction:
         with deps.LOCK:
             if self._inner is not None:
                 self._func = self._inner.full_function()
-            return _cached(self._func, (self._wrt, False, "full"),
+            return cached(_CACHE, self._func, (self._wrt, False, "full"),
                            lambda: Transformed(self._func, self._wrt, False, full=True)).fn
 
     @property
@@ -200,7 +183,7 @@ class GradientFunction:
         containers, the gradient of their leaves that the call ran)."""
         trees = self.__dict__.get("_tree_gradients")
         if trees:
-            return trees[self.__dict__["_last_tree_key"]][0].source
+            return trees[self.__dict__["_last_tree_key"]].source
         return self._transform().source
 
     @property
@@ -265,11 +248,18 @@ class GradientFunction:
                  "    except Exception as exc:",
                  "        _srcgrad_self._raise_runtime_error(exc)",
                  "        raise"]
+        lines += self._fitting(grads, t.copies)
+        exec(compile("\n".join(lines), f"<srcgrad call of {self._func.__qualname__}>", "exec"), scope)
+        return scope["__call__"]
+
+    def _fitting(self, grads, copies):
+        """Lines of `__call__` that take `_srcgrad_out` apart and return each gradient with
+        its argument's shape and floating dtype (copied where it may alias an argument)."""
         unpack = ", ".join(grads)       # (the generated code returns one gradient bare)
-        lines.append(f"    {'_srcgrad_value, ' if self._with_value else ''}"
-                     f"{'(' + unpack + ')' if self._with_value and not self._single else unpack}"
-                     f" = _srcgrad_out")
-        for g, name, copy in zip(grads, self._wrt, t.copies):
+        lines = [f"    {'_srcgrad_value, ' if self._with_value else ''}"
+                 f"{'(' + unpack + ')' if self._with_value and not self._single else unpack}"
+                 f" = _srcgrad_out"]
+        for g, name, copy in zip(grads, self._wrt, copies):
             if not copy:
                 lines.append(f"    if type({name}) is float:")
                 lines.append(f"        {g} = float({g})")
@@ -281,8 +271,7 @@ class GradientFunction:
                 lines.append(f"    {g} = _srcgrad_fit({g}, {name}, True)")
         result = grads[0] if self._single else "(" + ", ".join(grads) + ",)"
         lines.append(f"    return {'(_srcgrad_value, ' + result + ')' if self._with_value else result}")
-        exec(compile("\n".join(lines), f"<srcgrad call of {self._func.__qualname__}>", "exec"), scope)
-        return scope["__call__"]
+        return lines
 
     def _call_with_containers(self, *args, **kwargs):
         """`grad(loss)(params, X, y)` with `params` a dict / list / tuple (nested) of arrays:
@@ -299,7 +288,7 @@ class GradientFunction:
             cache = self.__dict__.setdefault("_tree_gradients", {})
             if key not in cache:
                 cache[key] = _leaf_gradient(self._func, self._wrt, trees, self._with_value)
-            leaf_function, leaf_names = cache[key]
+            leaf_function = cache[key]
         self.__dict__["_last_tree_key"] = key
         leaf_args = []
         for p in inspect.signature(self._func).parameters.values():
@@ -385,13 +374,14 @@ def _leaf_gradient(func, wrt, trees, with_value):
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()):
         raise SrcgradError(f"{func.__name__} takes *args or **kwargs: srcgrad cannot take "
                            "gradients with respect to a parameter container there")
-    params, body, call, leaf_names = [], [], [], []
+    namer = Namer(sig.parameters)       # a leaf's name is no parameter's name
+    leaves = {}                         # each container parameter -> its leaves' names
+    params, body, call = [], [], []
     for p in sig.parameters.values():
         if p.name in trees:
-            names = [f"{p.name}_{i}" for i in range(len(trees[p.name][0]))]
-            params += names
-            leaf_names += names
-            body.append(f"    {p.name} = {_tree_source(trees[p.name][1], list(names))}")
+            leaves[p.name] = [namer.fresh(f"{p.name}_{i}") for i in range(len(trees[p.name][0]))]
+            params += leaves[p.name]
+            body.append(f"    {p.name} = {_tree_source(trees[p.name][1], list(leaves[p.name]))}")
         else:
             params.append(p.name)
         call.append(p.name if p.kind == p.POSITIONAL_ONLY else f"{p.name}={p.name}")
@@ -402,12 +392,9 @@ def _leaf_gradient(func, wrt, trees, with_value):
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     scope = {"__srcgrad_function__": func}
     exec(compile(source, filename, "exec"), scope)
-    leaf_wrt = tuple(n for p in sig.parameters.values() if p.name in wrt
-                     for n in ([f"{p.name}_{i}" for i in range(len(trees[p.name][0]))]
-                               if p.name in trees else [p.name]))
     # in `wrt` order: the leaves of each differentiated parameter in turn
-    leaf_wrt = tuple(n for w in wrt for n in leaf_wrt if n == w or n.startswith(w + "_"))
-    return GradientFunction(scope[name], leaf_wrt, with_value), leaf_names
+    leaf_wrt = tuple(n for w in wrt for n in leaves.get(w, [w]))
+    return GradientFunction(scope[name], leaf_wrt, with_value)
 
 
 def grad(f=None, *, wrt=0):

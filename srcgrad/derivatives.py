@@ -11,13 +11,9 @@ import weakref
 import numpy as np
 
 from . import deps
-from .api import GradientFunction, _resolve_wrt, grad
-from .build import build
+from .api import GradientFunction, _resolve_wrt, cached, grad
 from .errors import SrcgradError, UnsupportedSyntaxError
-from .normalize import normalize
-from .optimize import optimize
-from .recursion import VjpFunctions, combine, emit_vjp
-from .source import parse_function
+from .pipeline import vjp_function
 
 
 class VjpFunction:
@@ -25,24 +21,9 @@ class VjpFunction:
     respect to `wrt` (a tuple of gradients when `wrt` has several names)."""
 
     def __init__(self, func, wrt):
-        from .reverse import differentiate
-        with deps.recording() as recorded:      # what it reads: checked before each use
-            parsed = parse_function(func)
-            normal = normalize(parsed)
-            calls = VjpFunctions(normal.namer)
-            vjp = differentiate(normal, wrt, calls=calls, vjp=True)
-            vjp.backward_name = normal.namer.fresh(f"{parsed.name}_backward")
-            optimize(vjp)
-            others = calls.generate(vjp, done=[(func, tuple(wrt))])
-        self.deps = recorded
-        source, line_map = emit_vjp(vjp)
-        injected = vjp.namespace.injected
-        if others:
-            source, line_map, injected = combine(others, source, line_map, injected)
-        self.source = source
-        self.fn, _ = build(source, vjp.name, parsed, injected)
-        # a backward pass that pops a tape can run once; otherwise it can run again
-        self.reusable = ".pop()" not in source and "list_pop(" not in source
+        program = vjp_function(func, wrt)
+        self.source, self.fn, self.deps = program.source, program.fn, program.deps
+        self.reusable = program.reusable    # else each backward pass needs its forward pass
 
     def __call__(self, *args, **kwargs):
         return self.fn(*args, **kwargs)
@@ -59,11 +40,7 @@ def _clear():
 def _vjp_function(func, wrt):
     """The cached VjpFunction, made (again) if missing or stale."""
     with deps.LOCK:
-        per_function = _VJPS.setdefault(func, {})
-        vjp = per_function.get(wrt)
-        if vjp is None or vjp.deps.stale():
-            vjp = per_function[wrt] = VjpFunction(func, wrt)
-        return vjp
+        return cached(_VJPS, func, wrt, lambda: VjpFunction(func, wrt))
 
 
 def _plain(f):

@@ -21,7 +21,10 @@ import sys
 import textwrap
 import types
 
+import gast
+
 from . import runtime
+from .emit import emit, signature_text, stored_names
 from .errors import SrcgradError
 
 __all__ = ["ExportError", "export_source"]
@@ -38,27 +41,29 @@ def export_source(gradient, *, name, source_module, source_path, out_path=None, 
     `source_module`, loaded from `source_path`).  `out_path` (or None for stdout) decides
     how the module finds `source_path` again; notes are things the user should know."""
     t = gradient.transformed()
+    code = t.program.code
     func = gradient.__wrapped__
     wrt = gradient.wrt
     wrt_names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
+    if stored_names(code.lines) & set(wrt_names):
+        raise ExportError("cannot export: the generated gradient rebinds a parameter")
     writer = _Writer(source_module, source_path)
+    fit = writer.helper_alias(_FIT, avoid=stored_names(code.lines) | _parameters(code.parsed))
+    body, _ = emit(code, name=name, outputs=[_fitted(fit, output, w, copy) for output, w, copy
+                                             in zip(code.outputs, wrt_names, t.copies)])
     # The generated function finds runtime helpers as closure variables (see build.py):
     # exactly those its code uses, with the objects they are bound to.
     injected = dict(zip(t.fn.__code__.co_freevars,
                         (cell.cell_contents for cell in t.fn.__closure__ or ())))
     user_globals = vars(source_module)
-    for global_name in sorted(_global_names(t.source)):
+    for global_name in sorted(_global_names(body)):
         if global_name in injected:
             writer.place(global_name, injected[global_name], func=func)
         elif global_name in user_globals:
             writer.place(global_name, user_globals[global_name], func=func, own=True)
         # else: a builtin, or a name that is missing in the user's module too
-    fit = writer.helper_alias(_FIT, avoid=_local_names(t.source))
-    body = _rename(t.source, name)
-    body = _fit_results(body, wrt_names, t.copies, fit, single=isinstance(wrt, str))
-    signature = _signature_text(body)
-    header = _header(func, t.parsed.node.lineno, signature, wrt_names, writer, source_path,
-                     command)
+    header = _header(func, code.parsed.node.lineno, signature_text(code.parsed, name), wrt_names,
+                     writer, source_path, command)
     return writer.module_text(header, body, out_path), writer.notes()
 
 
@@ -79,11 +84,6 @@ def _global_names(source):
             visit(child, False)
     visit(symtable.symtable(source, "<generated>", "exec"), True)
     return names
-
-
-def _local_names(source):
-    table = symtable.symtable(source, "<generated>", "exec").get_children()[0]
-    return {s.get_name() for s in table.get_symbols() if s.is_local()}
 
 
 # --- the runtime helpers, as statements of runtime.py ----------------------------------
@@ -402,50 +402,21 @@ def _imported_modules(module):
 
 # --- the gradient function itself --------------------------------------------------------
 
-def _rename(source, name):
-    first, rest = source.split("\n", 1)
-    old = first[len("def "):first.index("(")]
-    return f"def {name}" + first[len("def ") + len(old):] + "\n" + rest
+def _parameters(parsed):
+    args = parsed.node.args
+    return {a.id for a in args.posonlyargs + args.args + args.kwonlyargs +
+            [args.vararg, args.kwarg] if a is not None}
 
 
-def _signature_text(source):
-    """`name(params)` of the function `source` defines (its `def` may span lines)."""
-    parts = []
-    for line in source.split("\n"):
-        parts.append(line.strip())
-        if line.rstrip().endswith(":"):
-            break
-    return " ".join(parts)[len("def "):-1]
+def _fitted(fit, output, param, copy):
+    """`fit_gradient(dx, x, copy=False)`: the gradient given its argument's shape and floating
+    dtype (and copied where it may alias an argument), as srcgrad's own wrapper does."""
+    return gast.Call(func=_name(fit), args=[output, _name(param)],
+                     keywords=[gast.keyword(arg="copy", value=gast.Constant(value=copy, kind=None))])
 
 
-def _fit_results(source, wrt, copies, fit, single):
-    """Make the final `return` give each gradient its argument's shape and floating dtype
-    (and a copy where it may alias an argument), as srcgrad's own wrapper does."""
-    lines = source.rstrip("\n").split("\n")
-    last = lines[-1]
-    indent = last[:len(last) - len(last.lstrip())]
-    tree = ast.parse(last.strip())
-    value = tree.body[0].value
-    params = ast.parse(source).body[0]
-    stored = {n.id for n in ast.walk(params) if isinstance(n, ast.Name)
-              and isinstance(n.ctx, ast.Store)}
-    if stored & set(wrt) or not isinstance(tree.body[0], ast.Return):
-        raise ExportError("cannot export: the generated gradient has an unexpected form "
-                          "(it rebinds a parameter or does not end with its return)")
-    text = last.strip()
-    if single:
-        parts = [ast.get_source_segment(text, value)]
-    elif isinstance(value, ast.Tuple) and len(value.elts) == len(wrt):
-        parts = [ast.get_source_segment(text, e) for e in value.elts]
-    else:
-        raise ExportError("cannot export: the generated gradient has an unexpected return")
-    calls = [f"{fit}({p}, {w}, copy={c})" for p, w, c in zip(parts, wrt, copies)]
-    if single:
-        new = f"{indent}return {calls[0]}"
-    else:                       # one gradient a line, lined up after "return ("
-        new = f"{indent}return (" + (",\n" + indent + " " * 8).join(calls) + \
-            ("," if len(calls) == 1 else "") + ")"
-    return "\n".join(lines[:-1] + [new]) + "\n"
+def _name(name):
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
 
 
 def _header(func, lineno, signature, wrt, writer, source_path, command):

@@ -6,9 +6,10 @@
     value, tangent = f_jvp((x, y), (t_x, t_y))
     print(f_jvp.source)
 
-The transformation (parse -> normalize -> forward mode -> optimize -> print -> compile)
-runs once per function and set of arguments with tangents, and is cached; like a gradient,
-a JVP function is transformed again when a function or global it read has changed (deps.py).
+The transformation (pipeline.forward_jvp: parse -> normalize -> forward mode -> optimize ->
+print -> compile) runs once per function and set of arguments with tangents, and is cached;
+like a gradient, a JVP function is transformed again when a function or global it read has
+changed (deps.py).
 """
 import functools
 import inspect
@@ -18,45 +19,25 @@ import weakref
 import numpy as np
 
 from . import arguments, deps
-from .api import GradientFunction, _resolve_wrt, install_call, uninstall_call
-from .build import build, runtime_error
+from .api import GradientFunction, _resolve_wrt, cached, install_call, uninstall_call
 from .errors import ArgumentTypeError, SrcgradError
-from .forward import differentiate_forward, emit_forward, normalize, tidy
-from .optimize import eliminate_dead, inline_temporaries, propagate_copies
-from .source import parse_function
+from .pipeline import forward_jvp
 
 _CACHE = weakref.WeakKeyDictionary()   # function -> {wrt names: ForwardTransformed}
 
 
-def optimize_forward(code):
-    """Copy propagation, dead code and single-use temporaries, as for gradients.  Temporaries
-    are also inlined first, so `t_x_3 = t_times` takes the expression, not the other name."""
-    code.lines = inline_temporaries(code.lines, [code.value, code.tangent])
-    ends = propagate_copies(code.lines, [code.value, code.tangent])
-    code.value, code.tangent = ends
-    lines = eliminate_dead(code.lines, ends)
-    code.lines = inline_temporaries(lines, ends)
-    tidy(code)
-
-
 class ForwardTransformed:
-    """A compiled JVP function, its source, and how to map its errors back to `f`."""
+    """A compiled JVP function (the fields callers use of its pipeline.Program) and how to
+    map its errors back to `f`."""
 
     def __init__(self, func, wrt):
-        with deps.recording() as recorded:      # what it reads: checked before each call
-            parsed = parse_function(func)
-            code = differentiate_forward(normalize(parsed), wrt)
-            optimize_forward(code)
-        self.parsed = parsed
-        self.tangent_params = code.tangent_params
-        self.source, self.line_map = emit_forward(code)
-        self.fn, self.filename = build(self.source, code.name, parsed, code.namespace.injected)
-        self.deps = recorded
-        deps.mark(self.fn, recorded)
+        self.program = forward_jvp(func, wrt)
+        self.source, self.fn, self.deps = self.program.source, self.program.fn, self.program.deps
+        self.tangent_params = self.program.code.tangent_params
 
     def runtime_error(self, exc):
         """A GradientRuntimeError naming the user's line, or None if `exc` is not ours."""
-        return runtime_error(self.parsed, self.filename, self.source, self.line_map, exc, "JVP")
+        return self.program.runtime_error(exc, "JVP")
 
 
 def _target(f):
@@ -70,18 +51,6 @@ def _target(f):
         raise SrcgradError(f"srcgrad differentiates Python functions, not {f!r}",
                            hint="pass a function defined with `def`")
     return f
-
-
-def _transformed(func, wrt):
-    """The cached ForwardTransformed, made (again) if missing or stale.  (Hold deps.LOCK.)"""
-    per_function = _CACHE.setdefault(func, {})
-    t = per_function.get(wrt)
-    if t is None or t.deps.stale():
-        t = per_function[wrt] = ForwardTransformed(func, wrt)
-        if t.deps.stale():
-            raise SrcgradError(f"the functions or globals {func.__qualname__} uses changed while "
-                               "srcgrad was reading them")
-    return t
 
 
 _LIVE = weakref.WeakSet()               # JVP functions with a compiled __call__
@@ -164,7 +133,8 @@ class JvpFunction:
             if t is None or t.deps.stale():
                 if isinstance(self._func, (GradientFunction, JvpFunction)):
                     self._target = _target(self._func)     # made again if it is stale
-                t = _transformed(self._target, self._wrt)
+                t = cached(_CACHE, self._target, self._wrt,
+                           lambda: ForwardTransformed(self._target, self._wrt))
                 self._fast, self._transformed = install_call(self, self._compile_call(t), _LIVE), t
             return self._fast
 
