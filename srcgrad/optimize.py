@@ -14,7 +14,6 @@ import numpy as np
 from . import rules
 from .fold import copy_tree, fold, is_const, make_const
 from .ir import all_lines, header, is_loop, loads, targets
-from .tape import place_tape
 
 # Calls that may return (a view of) their first argument rather than a new array.
 _ALIASING_NUMPY = {"reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims",
@@ -393,13 +392,13 @@ def _definitions(lines, defs, forward):
     return defs
 
 
-def output_copies(gradient, lines, outputs):
+def output_copies(gradient):
     """Per output, whether the caller must copy it: it may alias an array the caller holds
     (an argument), or another output."""
     forward = set(gradient.order[:len(gradient.parsed.node.args.args)])
-    defs = _definitions(lines, {}, forward)
+    defs = _definitions(gradient.lines, {}, forward)
     flags, claimed = [], set()
-    for o in outputs:
+    for o in gradient.outputs:
         roots = _roots(o, defs, forward, gradient.namespace)
         flags.append(bool(roots & ({"input", "?"} | claimed)))
         claimed |= roots
@@ -407,7 +406,8 @@ def output_copies(gradient, lines, outputs):
 
 
 def optimize(gradient):
-    """Optimize the Gradient's statements in place; returns per-output copy flags."""
+    """Optimize the Gradient's statements in place: copies propagated, dead code removed,
+    shape-only uses answered from values kept anyway, single-use temporaries put back."""
     ends = gradient.outputs + [gradient.value]
     ends = propagate_copies(gradient.lines, ends, gradient.namespace.objects, gradient.data)
     gradient.outputs, gradient.value = ends[:-1], ends[-1]
@@ -415,5 +415,3 @@ def optimize(gradient):
     lines = resolve_shape_queries(gradient, lines, ends)
     lines = eliminate_dead(lines, ends)
     gradient.lines = inline_temporaries(lines, ends)
-    place_tape(gradient)        # (its own step: see tape.py)
-    return output_copies(gradient, gradient.lines, gradient.outputs)

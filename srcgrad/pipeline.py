@@ -1,6 +1,6 @@
 """The transformation, assembled once for each kind of generated function:
 
-    parse -> normalize -> differentiate -> optimize -> print -> compile
+    parse -> normalize -> differentiate -> optimize -> place the tape -> print -> compile
 
 `reverse_gradient` makes a gradient (`grad`, `value_and_grad`), `vjp_function` a function
 returning the value and a backward closure (`jacobian`, `hessian`), `forward_jvp` a
@@ -18,10 +18,11 @@ from .errors import SrcgradError
 from .forward import differentiate_forward, tidy
 from .forward import normalize as normalize_forward
 from .normalize import normalize
-from .optimize import eliminate_dead, inline_temporaries, optimize, propagate_copies
+from .optimize import eliminate_dead, inline_temporaries, optimize, output_copies, propagate_copies
 from .recursion import VjpFunctions
 from .reverse import differentiate
 from .source import parse_function
+from .tape import place_tape
 
 
 @dataclass
@@ -51,7 +52,9 @@ def reverse_gradient(func, wrt, with_value, full=False):
         normal = normalize(parse_function(func))
         calls = VjpFunctions(normal.namer)
         gradient = differentiate(normal, wrt, with_value, calls=calls, full=full)
-        copies = optimize(gradient)
+        optimize(gradient)
+        place_tape(gradient)
+        copies = output_copies(gradient)
         vjps = vjp_gradients(gradient, calls)
     return _compiled(gradient, emit(gradient), vjps, recorded, copies=copies)
 
@@ -83,7 +86,7 @@ def optimize_forward(code):
     """Copy propagation, dead code and single-use temporaries, as for gradients.  Temporaries
     are also inlined first, so `t_x_3 = t_times` takes the expression, not the other name."""
     code.lines = inline_temporaries(code.lines, [code.value, code.tangent])
-    ends = propagate_copies(code.lines, [code.value, code.tangent])
+    ends = propagate_copies(code.lines, [code.value, code.tangent], code.namespace.objects)
     code.value, code.tangent = ends
     lines = eliminate_dead(code.lines, ends)
     code.lines = inline_temporaries(lines, ends)
@@ -113,6 +116,7 @@ def _vjp_gradient(normal, wrt, calls):
     vjp = differentiate(normal, wrt, calls=calls, vjp=True)
     vjp.backward_name = normal.namer.fresh(f"{normal.parsed.name}_backward")
     optimize(vjp)
+    place_tape(vjp)
     return vjp
 
 
