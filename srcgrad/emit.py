@@ -8,6 +8,7 @@ import astor
 import gast
 
 from .fold import copy_tree
+from .ir import as_statement
 
 
 def to_source(node):
@@ -119,7 +120,7 @@ def _print(lines, parsed, out, line_map, indent, block_line, headed=("adjoint",)
                 out.append(f"{indent}else:")
                 _print(line.orelse, parsed, out, line_map, indent + "    ", line.line, headed)
             continue
-        for text in statement_source(line.stmt).splitlines():
+        for text in statement_source(as_statement(line.stmt)).splitlines():
             out.append(indent + text)
             line_map[len(out)] = line.line
     return bool(lines)
@@ -188,7 +189,7 @@ def stored_names(lines):
     """Every name the Lines bind."""
     names = set()
     for line in lines:
-        names.update(n.id for n in gast.walk(line.stmt)
+        names.update(n.id for n in gast.walk(as_statement(line.stmt))
                      if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store))
         for block in (line.body or [], line.orelse or []):
             names |= stored_names(block)

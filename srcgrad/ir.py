@@ -144,7 +144,7 @@ class Adjoint:
 class Line:
     """A statement of the generated function and the source line it came from.  A branch
     or loop is a Line whose `stmt` is the header and whose `body`/`orelse` hold Lines."""
-    stmt: gast.stmt
+    stmt: gast.stmt                  # (or a TapePush / TapePop)
     line: int
     section: str                     # forward | adjoint
     temporary: bool = False
@@ -154,6 +154,45 @@ class Line:
     saves_for: Loop = None           # a forward iteration's end: where that loop's tape is pushed
     bound_before: set = field(default_factory=set)   # a forward loop: names bound before it runs
     note: str = None                 # a comment printed above the statement
+
+
+@dataclass
+class TapePush:
+    """`tape.append(values)`: where a forward loop's iteration ends, the values its backward
+    iteration will read (placed by tape.py)."""
+    tape: str
+    names: list
+
+    def statement(self):
+        values = [_name(n) for n in self.names]
+        pushed = values[0] if len(values) == 1 else gast.Tuple(elts=values, ctx=gast.Load())
+        return gast.Expr(value=gast.Call(func=gast.Attribute(value=_name(self.tape), attr="append",
+                                                             ctx=gast.Load()),
+                                         args=[pushed], keywords=[]))
+
+
+@dataclass
+class TapePop:
+    """`names = tape.pop()`: a backward loop's iteration starts by restoring them."""
+    tape: str
+    names: list
+
+    def statement(self):
+        stored = [_name(n, store=True) for n in self.names]
+        target = stored[0] if len(stored) == 1 else gast.Tuple(elts=stored, ctx=gast.Store())
+        pop = gast.Call(func=gast.Attribute(value=_name(self.tape), attr="pop", ctx=gast.Load()),
+                        args=[], keywords=[])
+        return gast.Assign(targets=[target], value=pop, type_comment=None)
+
+
+def _name(name, store=False):
+    return gast.Name(id=name, ctx=gast.Store() if store else gast.Load(), annotation=None,
+                     type_comment=None)
+
+
+def as_statement(stmt):
+    """The Python statement a Line holds (a tape push or pop written out)."""
+    return stmt.statement() if isinstance(stmt, (TapePush, TapePop)) else stmt
 
 
 @dataclass
@@ -204,11 +243,14 @@ class Gradient:
 
 def loads(node):
     """The names an expression or statement reads."""
+    node = as_statement(node)
     return [n for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)]
 
 
 def targets(stmt):
     """The names an assignment binds."""
+    if isinstance(stmt, TapePop):
+        return list(stmt.names)
     if isinstance(stmt, gast.Assign):
         return [n.id for n in gast.walk(stmt.targets[0]) if isinstance(n, gast.Name)]
     return []

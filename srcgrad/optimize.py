@@ -13,7 +13,7 @@ import numpy as np
 
 from . import rules
 from .fold import copy_tree, fold, is_const, make_const
-from .ir import all_lines, header, is_loop, loads, targets
+from .ir import TapePop, all_lines, header, is_loop, loads, targets
 
 # Calls that may return (a view of) their first argument rather than a new array.
 _ALIASING_NUMPY = {"reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims",
@@ -385,8 +385,8 @@ def _definitions(lines, defs, forward):
                     body=a if a is not None else b, orelse=b if b is not None else a)
             continue
         for t in targets(line.stmt):
-            if line.section == "forward":
-                forward.add(t)
+            if line.section == "forward" or isinstance(line.stmt, TapePop):
+                forward.add(t)              # (a value the tape restores is a forward value)
             else:
                 defs[t] = line.stmt.value
     return defs

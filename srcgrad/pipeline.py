@@ -16,6 +16,7 @@ from .build import build, runtime_error
 from .emit import emit, emit_jvp, emit_program, emit_vjp
 from .errors import SrcgradError
 from .forward import differentiate_forward, tidy
+from .ir import TapePop, as_statement
 from .forward import normalize as normalize_forward
 from .normalize import normalize
 from .optimize import eliminate_dead, inline_temporaries, optimize, output_copies, propagate_copies
@@ -142,12 +143,11 @@ def _injected(namespaces):
 
 
 def _pops(lines, injected):
-    """Whether any of the Lines pops a list: `tape.pop()` or the runtime's `list_pop`."""
+    """Whether any of the Lines pops a list: the tape, or the runtime's `list_pop`."""
     for line in lines:
-        for node in gast.walk(line.stmt):
-            if isinstance(node, gast.Call) and not node.args and \
-                    isinstance(node.func, gast.Attribute) and node.func.attr == "pop":
-                return True
+        if isinstance(line.stmt, TapePop):
+            return True
+        for node in gast.walk(as_statement(line.stmt)):
             if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
                     injected.get(node.func.id) is runtime.list_pop:
                 return True

@@ -5,8 +5,7 @@ optimizer, on the final code, so only what the final code reads is saved.
 """
 import gast
 
-from .fold import copy_tree
-from .ir import all_lines, header, is_loop, loads, targets
+from .ir import Line, TapePop, TapePush, all_lines, header, is_loop, loads, targets
 
 
 def _reads(lines):
@@ -31,7 +30,7 @@ def _maybe_unbound(line, saves):
     saved = set()
     for inner in all_lines(line.body):
         if inner.saves_for is not None and id(inner.saves_for) in saves:
-            saved |= {n.id for n in loads(saves[id(inner.saves_for)].value.args[0])}   # what is appended
+            saved |= set(saves[id(inner.saves_for)].names)
     surely = set()
     for inner in line.body:                 # statements every iteration runs first
         if inner.body is not None or inner.saves_for is not None:
@@ -55,19 +54,8 @@ def place_tape(gradient):
         if not read:
             continue
         tape = tape or gradient.namer.fresh("tape")
-        values = [gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None) for n in read]
-        target = gast.Tuple(elts=[gast.Name(id=n, ctx=gast.Store(), annotation=None, type_comment=None)
-                                  for n in read], ctx=gast.Store()) if len(read) > 1 else \
-            gast.Name(id=read[0], ctx=gast.Store(), annotation=None, type_comment=None)
-        pop = gast.Assign(targets=[target], value=gast.Call(func=gast.Attribute(
-            value=gast.Name(id=tape, ctx=gast.Load(), annotation=None, type_comment=None),
-            attr="pop", ctx=gast.Load()), args=[], keywords=[]), type_comment=None)
-        line.body.insert(0, type(line)(pop, line.line, "adjoint"))
-        saves[id(loop)] = gast.Expr(value=gast.Call(func=gast.Attribute(
-            value=gast.Name(id=tape, ctx=gast.Load(), annotation=None, type_comment=None),
-            attr="append", ctx=gast.Load()),
-            args=[gast.Tuple(elts=values, ctx=gast.Load()) if len(values) > 1 else values[0]],
-            keywords=[]))
+        line.body.insert(0, Line(TapePop(tape, read), line.line, "adjoint"))
+        saves[id(loop)] = TapePush(tape, read)
 
     def fill(lines):
         out = []
@@ -77,20 +65,19 @@ def place_tape(gradient):
                 if unbound:      # saved on every path, bound on some: bind them first
                     names = [gast.Name(id=n, ctx=gast.Store(), annotation=None, type_comment=None)
                              for n in unbound]
-                    out.append(type(line)(gast.Assign(targets=names, value=gast.Constant(
+                    out.append(Line(gast.Assign(targets=names, value=gast.Constant(
                         value=None, kind=None), type_comment=None), line.line, line.section))
                 line.body, line.orelse = fill(line.body), fill(line.orelse)
             loop = line.saves_for
             if loop is not None:
                 if id(loop) not in saves:
                     continue
-                line.stmt = copy_tree(saves[id(loop)])
+                line.stmt = saves[id(loop)]
             out.append(line)
         return out
     gradient.lines = fill(gradient.lines)
     if tape is not None:
-        first = gradient.lines[0] if gradient.lines else None
         init = gast.Assign(targets=[gast.Name(id=tape, ctx=gast.Store(), annotation=None,
                                               type_comment=None)],
                            value=gast.List(elts=[], ctx=gast.Load()), type_comment=None)
-        gradient.lines.insert(0, type(first)(init, gradient.parsed.node.lineno, "forward"))
+        gradient.lines.insert(0, Line(init, gradient.parsed.node.lineno, "forward"))
