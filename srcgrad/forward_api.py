@@ -21,7 +21,8 @@ from . import arguments, deps
 from .api import GradientFunction, _resolve_wrt, install_call, uninstall_call
 from .build import build, runtime_error
 from .errors import ArgumentTypeError, SrcgradError
-from .forward import differentiate_forward, emit_forward, normalize, tidy
+from .forward import differentiate_forward, emit_forward, tidy
+from .normalize import normalize
 from .optimize import eliminate_dead, inline_temporaries, propagate_copies
 from .source import parse_function
 
@@ -45,7 +46,7 @@ class ForwardTransformed:
     def __init__(self, func, wrt):
         with deps.recording() as recorded:      # what it reads: checked before each call
             parsed = parse_function(func)
-            code = differentiate_forward(normalize(parsed), wrt)
+            code = differentiate_forward(normalize(parsed, mode="forward"), wrt)
             optimize_forward(code)
         self.parsed = parsed
         self.tangent_params = code.tangent_params
