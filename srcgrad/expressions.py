@@ -26,7 +26,7 @@ def atom(norm, node):
             and isinstance(node.op, (gast.USub, gast.UAdd)):
         return node
     if isinstance(node, gast.Attribute) and norm.is_global_chain(node):
-        return norm.global_ref(node)
+        return norm.scope.global_ref(node)
     if isinstance(node, (gast.Tuple, gast.List)):   # shapes, axes, lists of arrays
         return type(node)(elts=[atom(norm, e) for e in node.elts], ctx=gast.Load())
     if isinstance(node, gast.Dict):
@@ -91,7 +91,7 @@ def call(norm, node):
             target = None       # recursion: the call stays, with a vjp function of its own
         if target is not None:
             return inline.inline_global(norm, target, node)
-        func = norm.global_ref(func)
+        func = norm.scope.global_ref(func)
     elif isinstance(func, gast.Attribute):
         func = gast.Attribute(value=atom(norm, func.value), attr=func.attr, ctx=gast.Load())
     else:

@@ -29,10 +29,9 @@ from . import containers, desugar, expressions, inline, rules
 from .aliasing import check_in_place_updates
 from .control import always_returns, restructure_jumps, restructure_returns
 from .errors import NonScalarResultError, UnsupportedSyntaxError
-from .fold import copy_tree
 from .ir import Assign, Branch, Effect, IterationEnd, Jump, Loop, Namer, NormalFunction, Return
 from .naming import describe
-from .scope import RESULT, Scope, assigned_names, list_method, lookup_name
+from .scope import RESULT, Scope, assigned_names, list_method
 from .validate import UNSUPPORTED_EXPRESSIONS, UNSUPPORTED_STATEMENTS, reject_unsupported, unsupported
 
 
@@ -83,39 +82,16 @@ class Normalizer:
         return ssa
 
     def load(self, name):
-        if name in self.scope.current:
-            ssa = self.scope.current[name]
-        else:
-            ssa = self.scope.renames.get(name, name)
-            if not isinstance(ssa, str):     # a global of an inlined helper's module
-                return copy_tree(ssa)
-        return self.load_ssa(ssa)
+        return self.scope.load(name)
 
     @staticmethod
     def load_ssa(ssa):
         return gast.Name(id=ssa, ctx=gast.Load(), annotation=None, type_comment=None)
 
-    def global_ref(self, node):
-        """A global chain (`np.tanh`) as the code being inlined sees it."""
-        if isinstance(node, gast.Attribute):
-            return gast.Attribute(value=self.global_ref(node.value), attr=node.attr, ctx=gast.Load())
-        return self.load(node.id)
-
-    def lookup(self, node):
-        """The object a global chain names, in the function whose code is being read."""
-        if isinstance(node, gast.Attribute):
-            return getattr(self.lookup(node.value), node.attr)
-        name = self.scope.renames.get(node.id, node.id)
-        if not isinstance(name, str):
-            if isinstance(name, gast.Name) and name.id == node.id:
-                name = name.id                   # (a function passed under its own name)
-            else:
-                return self.lookup(name)
-        return lookup_name(self.scope.parsed.func, name, self.injections)
-
     def lookup_quietly(self, node):
+        """The object a global chain names in the code being read, or None."""
         try:
-            return self.lookup(node)
+            return self.scope.lookup(node, self.injections)
         except (AttributeError, KeyError, IndexError, ValueError):
             return None
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import gast
 
+from .fold import copy_tree
+
 RESULT = "<result>"     # the pseudo-variable every `return` assigns
 
 
@@ -21,6 +23,34 @@ class Scope:
     result_base: str = "result"     # what versions of the result are called
     result_arity: int = None        # elements of the tuple an inlined helper returns
     line_override: int = None       # inlined statements take the line of their call
+
+    def load(self, name):
+        """A read of user variable (or global) `name`, as this code sees it."""
+        if name in self.current:
+            return gast.Name(id=self.current[name], ctx=gast.Load(), annotation=None,
+                             type_comment=None)
+        ssa = self.renames.get(name, name)
+        if not isinstance(ssa, str):     # a global of an inlined helper's module
+            return copy_tree(ssa)
+        return gast.Name(id=ssa, ctx=gast.Load(), annotation=None, type_comment=None)
+
+    def global_ref(self, node):
+        """A global chain (`np.tanh`) as the code being inlined sees it."""
+        if isinstance(node, gast.Attribute):
+            return gast.Attribute(value=self.global_ref(node.value), attr=node.attr, ctx=gast.Load())
+        return self.load(node.id)
+
+    def lookup(self, node, injected):
+        """The object a global chain names in this code (`injected`: names srcgrad binds)."""
+        if isinstance(node, gast.Attribute):
+            return getattr(self.lookup(node.value, injected), node.attr)
+        name = self.renames.get(node.id, node.id)
+        if not isinstance(name, str):
+            if isinstance(name, gast.Name) and name.id == node.id:
+                name = name.id                   # (a function passed under its own name)
+            else:
+                return self.lookup(name, injected)
+        return lookup_name(self.parsed.func, name, injected)
 
 
 def lookup_name(func, name, injected=None):
