@@ -5,18 +5,19 @@ a constant, so each statement is one application of one derivative rule.  A name
 user assigns twice gets a new version (`x`, then `x_2`), so the backward pass can
 read every intermediate value the forward pass made.
 
-`normalize` is a driver over passes, in this order:
+`normalize(parsed, mode)` is a driver over passes, in this order:
 
-1. validate.py   refuse unsupported statements and expressions, at their line;
-2. control.py    make every `return`/`break`/`continue` end its path (a `return` in a loop
-                 becomes a `break`);
-3. the `Normalizer` below reads the statements once, in SSA form (naming values with
-   naming.py), and on the way
+0. (forward mode) desugar.py reads a generated gradient's tape as values;
+1. validate.py     refuse unsupported statements and expressions, at their line;
+2. control.py      make every `return`/`break`/`continue` end its path (a `return` in a
+                   loop becomes a `break`);
+3. the `Normalizer` below reads the statements once into SSA form, its expressions made
+   one operation on names each by expressions.py (named by naming.py); on the way it
    - inlines calls of the user's functions (inline.py, each in its own scope.py Scope),
-   - desugars comprehensions, `sum`/`max`/`min`, loops over sequences, `x[i] = v`, and in
-     forward mode a generated gradient's tape (desugar.py),
+   - desugars comprehensions, `sum`/`max`/`min`, loops over sequences and `x[i] = v`
+     (desugar.py),
    - evaluates reads of containers known when reading (containers.py);
-4. aliasing.py   refuse an in-place update of an array another name still reads.
+4. aliasing.py     refuse an in-place update of an array another name still reads.
 
 The result is an ir.NormalFunction.
 """
@@ -47,7 +48,8 @@ class Normalizer:
         self.namer = Namer(taken | set(dir(builtins)))   # never shadow `sum`, `abs`, ...
         self.scope = Scope(parsed, {})   # that of the function whose code is being read
         self.body = []
-        self.line = func.lineno
+        self.line = self.result_line = func.lineno
+        self.params, self.user_names = [], set()      # (set by `run`)
         self.loops = []         # (Loop, carried versions) of the loops being normalized
         self.inlining = []      # functions being inlined (to refuse recursion)
         self.injections = {}    # injected name -> object (bound when the code is compiled)
@@ -417,7 +419,6 @@ class Normalizer:
         for p in self.params + extra:
             self.scope.current[p] = p
         self.scope.result_base = parsed.name if parsed.name not in self.namer.taken else "result"
-        self.result_line = func.lineno
         reject_unsupported(parsed, func.body)
         body = restructure_returns(func.body, self.namer)
         if not always_returns(body):
