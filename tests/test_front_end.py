@@ -14,7 +14,7 @@ from srcgrad.errors import NonScalarResultError, UnsupportedSyntaxError
 from srcgrad.ir import Assign, Namer
 from srcgrad.naming import describe
 from srcgrad.normalize import normalize
-from srcgrad.scope import assigned_names, lookup_name
+from srcgrad.scope import assigned_names, lookup_chain, lookup_name
 from srcgrad.source import parse_function
 from srcgrad.validate import reject_unsupported
 
@@ -118,6 +118,8 @@ def test_lookup_name_reads_closure_then_globals_then_builtins():
     assert lookup_name(f, "SCALE", {"SCALE": 7.0}) == 7.0
     with pytest.raises(AttributeError):
         lookup_name(f, "no_such_name")
+    assert lookup_chain(f, expr("np.linalg.norm")) is np.linalg.norm
+    assert lookup_chain(f, expr("alias.pi"), {"alias": np}) == np.pi
 
 
 def test_assigned_names_include_rebound_arrays_and_not_a_comprehensions_own():
