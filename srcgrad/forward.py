@@ -27,110 +27,15 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-from . import custom, rules, templates
+from . import rules, templates
 from .emit import to_source
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, copy_tree, is_const, make_const
 from .ir import Assign, Branch, Effect, Jump, Line, Loop, all_lines, flatten
-from .normalize import Normalizer
 from .analysis import SCALAR, analyze
 from .resolve import differentiable, template_entries
 from .reverse import (Namespace, _elementwise_leaves,
                       assign, branch_line, name_node, np_call)
-
-
-class _Normalizer(Normalizer):
-    """The normalizer, for forward mode: `f` may return a tuple (or a list) of results, and
-    functions with custom rules are called, not inlined."""
-
-    def ret(self, stmt):
-        if not self.inlining and isinstance(stmt.value, (gast.Tuple, gast.List)):
-            self.assign_name(self.result_var, stmt.value)
-            self.result_line = stmt.lineno
-            return
-        super().ret(stmt)
-
-    def user_function(self, func):
-        obj = super().user_function(func)
-        if obj is not None and (custom.jvp_rule(obj) or custom.vjp_rule(obj)):
-            return None
-        return obj
-
-    def run(self):
-        """Normalize, reading stacks (a generated gradient's tape) as values: `tape.append(v)`
-        as `tape = tape_push(tape, v)`, `a, b = tape.pop()` as `(a, b), tape = tape_pop(tape)`.
-        The tape is then carried through loops like any value, and each pop reads the tape
-        the one before it left (so no pop is dropped as dead code when its values are)."""
-        func = self.parsed.node
-        tapes = _stacks(func)
-        if tapes:
-            rewrite = _StackCalls(tapes, self.helper_name("tape_push"), self.helper_name("tape_pop"))
-            func.body = [rewrite.visit(stmt) for stmt in func.body]
-        normal = super().run()
-        normal.tapes = {ssa for ssa, user in self.user_of.items() if user in tapes} | tapes
-        return normal
-
-
-def _stacks(func):
-    """Names bound once to `[]` and otherwise used only in `name.append(v)` statements and
-    `target = name.pop()` assignments."""
-    empty, stores, fine = Counter(), Counter(), set()
-    for node in gast.walk(func):
-        if isinstance(node, gast.Assign) and len(node.targets) == 1 and \
-                isinstance(node.targets[0], gast.Name) and isinstance(node.value, gast.List) \
-                and not node.value.elts:
-            empty[node.targets[0].id] += 1
-        if _stack_call(node) is not None:
-            fine.add(id(node.value.func.value))
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-            stores[node.id] += 1
-    other_uses = {n.id for n in gast.walk(func) if isinstance(n, gast.Name) and
-                  isinstance(n.ctx, gast.Load) and id(n) not in fine}
-    return {name for name, count in empty.items()
-            if count == 1 == stores[name] and name not in other_uses}
-
-
-def _stack_call(node):
-    """The name in a statement `name.append(v)` or `target = name.pop()`, else None."""
-    call = node.value if isinstance(node, (gast.Expr, gast.Assign)) else None
-    if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and
-            isinstance(call.func.value, gast.Name) and not call.keywords):
-        return None
-    if isinstance(node, gast.Expr) and call.func.attr == "append" and len(call.args) == 1:
-        return call.func.value.id
-    if isinstance(node, gast.Assign) and len(node.targets) == 1 and call.func.attr == "pop" \
-            and not call.args:
-        return call.func.value.id
-    return None
-
-
-class _StackCalls(gast.NodeTransformer):
-    """`name.append(v)` -> `name = push(name, v)`; `t = name.pop()` -> `t, name = pop(name)`."""
-
-    def __init__(self, names, push, pop):
-        self.names, self.push, self.pop = names, push, pop
-
-    def visit_Expr(self, node):
-        name = _stack_call(node)
-        if name not in self.names:
-            return node
-        new = gast.Assign(targets=[name_node(name, store=True)], value=gast.Call(
-            func=name_node(self.push), args=[name_node(name)] + node.value.args, keywords=[]),
-            type_comment=None)
-        return gast.copy_location(new, node)
-
-    def visit_Assign(self, node):
-        name = _stack_call(node)
-        if name not in self.names:
-            return self.generic_visit(node)
-        target = gast.Tuple(elts=[node.targets[0], name_node(name, store=True)], ctx=gast.Store())
-        new = gast.Assign(targets=[target], value=gast.Call(
-            func=name_node(self.pop), args=[name_node(name)], keywords=[]), type_comment=None)
-        return gast.copy_location(new, node)
-
-
-def normalize(parsed):
-    return _Normalizer(parsed).run()
 
 
 class _Namespace(Namespace):

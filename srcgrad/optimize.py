@@ -12,12 +12,11 @@ import gast
 import numpy as np
 
 from . import rules
+# NumPy calls that may return (a view of) their first argument rather than a new array
+from .aliasing import MAY_RETURN_FIRST_ARGUMENT as _ALIASING_NUMPY
 from .fold import copy_tree, fold, is_const, make_const
 from .ir import TapePop, all_lines, header, is_loop, loads, targets
 
-# Calls that may return (a view of) their first argument rather than a new array.
-_ALIASING_NUMPY = {"reshape", "ravel", "transpose", "swapaxes", "moveaxis", "expand_dims",
-                   "squeeze", "broadcast_to", "flip", "asarray", "array"}
 _ALIASING_HELPERS = {"unbroadcast", "concatenate_adjoint", "hstack_adjoint", "vstack_adjoint"}
 _FRESH_NUMPY = {"sum", "mean", "prod", "where", "outer", "dot", "matmul", "inner", "vdot",
                 "tensordot", "take", "cumsum", "triu", "tril", "full", "zeros", "ones"}

@@ -17,7 +17,6 @@ from .emit import emit, emit_jvp, emit_program, emit_vjp
 from .errors import SrcgradError
 from .forward import differentiate_forward, tidy
 from .ir import TapePop, as_statement
-from .forward import normalize as normalize_forward
 from .normalize import normalize
 from .optimize import eliminate_dead, inline_temporaries, optimize, output_copies, propagate_copies
 from .recursion import VjpFunctions
@@ -78,7 +77,7 @@ def forward_jvp(func, wrt):
     """The JVP function of `func` along parameter names `wrt`: `jvp_f(*args, *tangents)
     -> (f(*args), its derivative along the tangents)`."""
     with deps.recording() as recorded:
-        code = differentiate_forward(normalize_forward(parse_function(func)), wrt)
+        code = differentiate_forward(normalize(parse_function(func), mode="forward"), wrt)
         optimize_forward(code)
     return _compiled(code, emit_jvp(code), [], recorded)
 

@@ -9,8 +9,6 @@ An adjoint may be *loose*: smaller than its value but broadcasting to it (the ad
 of `np.sum(x)` is the scalar `g`, which stands for an array of g's).  Elementwise rules
 and reductions take loose adjoints as they are; other rules get them broadcast first.
 """
-import builtins
-
 import gast
 import numpy as np
 
@@ -20,7 +18,7 @@ from .errors import UnsupportedSyntaxError
 from .fold import const_value, copy_tree, make_const
 from .ir import (Adjoint, Assign, Branch, Effect, Gradient, IterationEnd, Jump, Line, Loop, ShapeUses,
                  flatten)
-
+from .scope import lookup_chain
 
 
 def name_node(name, store=False):
@@ -69,16 +67,7 @@ class Namespace:
 
     def lookup(self, node):
         """The object a global chain like `np.linalg.norm` refers to in the user's function."""
-        if isinstance(node, gast.Attribute):
-            return getattr(self.lookup(node.value), node.attr)
-        if node.id in self.injected:
-            return self.injected[node.id]
-        code, func = self.func.__code__, self.func
-        if node.id in code.co_freevars:
-            return func.__closure__[code.co_freevars.index(node.id)].cell_contents
-        if node.id in func.__globals__:
-            return func.__globals__[node.id]
-        return getattr(builtins, node.id)
+        return lookup_chain(self.func, node, self.injected)
 
 
 def branch_line(test, line, section, body, orelse):

@@ -309,3 +309,21 @@ def broadcast_shape_used_after_a_branch(n, c, x):
 def test_a_shape_computed_in_a_branch_is_not_read_after_it(n):
     c = np.array([[-1.09], [-0.78]])
     check(broadcast_shape_used_after_a_branch, n, c, np.ones(3), wrt=1)
+
+
+# --- a list emptied by the loop that tests it -------------------------------------------
+def popped_while_not_empty(x):
+    xs = []
+    for i in range(3):
+        xs.append(x * (i + 1.0))
+    total = 0.0
+    while xs:                       # the tape keeps the truth of `xs`, not the list
+        v = xs.pop()
+        total = total + np.sum(v * v)
+    return total
+
+
+def test_while_a_list_is_not_empty():
+    x = np.array([0.3, -0.2])
+    np.testing.assert_allclose(srcgrad.grad(popped_while_not_empty)(x), 2 * x * (1 + 4 + 9))
+    check(popped_while_not_empty, x)

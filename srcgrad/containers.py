@@ -1,0 +1,183 @@
+"""Containers whose layout is known when the code is read: partial evaluation.
+
+`xs = [a, b]`, `d = {"W": w}`, `t = helper(x)` (a tuple): reads with constant keys then
+resolve to the element itself (`d["W"]` is `w`), loops over them are unrolled, and
+appending to one makes a new, longer known list.  Lists whose length is known only when
+the code runs (appended to in a loop) become values handled by runtime helpers instead.
+
+Every function here takes the running `Normalizer` (normalize.py) as its first argument.
+"""
+import gast
+
+from .errors import SrcgradError
+from .fold import make_const
+from .ir import Assign
+from .scope import list_method
+
+_NOTHING = object()
+
+
+def remember_container(norm, name, value):
+    """Record what SSA name `name`, bound to atom `value`, is known to hold: a container's
+    elements, or a str/int constant (a key)."""
+    norm.container_depth[name] = len(norm.loops)
+    if isinstance(value, gast.Constant) and isinstance(value.value, (str, int)):
+        norm.constants[name] = value.value
+    if isinstance(value, (gast.Tuple, gast.List)):
+        norm.containers[name] = dict(enumerate(value.elts))
+    elif isinstance(value, gast.Dict):
+        norm.containers[name] = {k.value: v for k, v in zip(value.keys, value.values)}
+    elif isinstance(value, gast.Name) and value.id in norm.containers:
+        norm.containers[name] = norm.containers[value.id]
+
+
+def static_element(norm, value, index):
+    """The element a constant index reads from a container known when reading the code."""
+    if not (isinstance(value, gast.Name) and value.id in norm.containers):
+        return None
+    key = index.value if isinstance(index, gast.Constant) else None
+    if isinstance(index, gast.Name):
+        key = norm.constants.get(norm.scope.current.get(index.id, index.id))
+    if isinstance(index, gast.UnaryOp) and isinstance(index.op, gast.USub) and \
+            isinstance(index.operand, gast.Constant) and isinstance(index.operand.value, int):
+        key = -index.operand.value
+    elements = norm.containers[value.id]
+    if isinstance(key, int) and key < 0 and all(isinstance(k, int) for k in elements):
+        key += len(elements)
+    return elements.get(key) if key is not None else None
+
+
+def static_slice(norm, value, index):
+    """`xs[1:3]` of a list known when reading, with constant bounds: a tuple of its elements."""
+    if not (isinstance(value, gast.Name) and value.id in norm.containers and
+            isinstance(index, gast.Slice)):
+        return None
+    bounds = [None if b is None else getattr(b, "value", _NOTHING)
+              for b in (index.lower, index.upper, index.step)]
+    elements = norm.containers[value.id]
+    if _NOTHING in bounds or not all(isinstance(k, int) for k in elements):
+        return None
+    chosen = [elements[k] for k in range(len(elements))][slice(*bounds)]
+    return gast.Tuple(elts=list(chosen), ctx=gast.Load())
+
+
+def static_append(norm, call):
+    """`xs.append(v)` on a list known when reading the code: a new version of it, one
+    element longer.  (Not in a loop over a range, where its length would vary.)"""
+    if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and
+            call.func.attr == "append" and isinstance(call.func.value, gast.Name) and
+            len(call.args) == 1 and not call.keywords):
+        return False
+    name = call.func.value.id
+    ssa = norm.scope.current.get(name)
+    if ssa not in norm.containers or not all(isinstance(k, int) for k in norm.containers[ssa]):
+        return False
+    if norm.container_depth.get(ssa) != len(norm.loops):
+        return False            # in a loop that runs a number of times known when it runs
+    elements = norm.containers[ssa]
+    value = gast.List(elts=[elements[k] for k in range(len(elements))] + [norm.atom(call.args[0])],
+                      ctx=gast.Load())
+    new = norm.define(name)
+    remember_container(norm, new, value)
+    norm.body.append(Assign([new], value, norm.line))
+    return True
+
+
+def dict_literal(norm, node):
+    """A dict literal with constant keys, its values atoms (lists and tuples named first)."""
+    keys = []
+    for k in node.keys:
+        if not (isinstance(k, gast.Constant) and isinstance(k.value, (str, int))):
+            raise norm.error("srcgrad needs constant keys (strings or integers) in a dict "
+                             "literal", node, construct="dict literal")
+        keys.append(k)
+    values = []
+    for v in node.values:
+        if isinstance(v, (gast.List, gast.Tuple)):
+            name = norm.namer.fresh("seq")      # (named before its elements are)
+            value = norm.atom(v)
+            remember_container(norm, name, value)
+            norm.body.append(Assign([name], value, norm.line, temporary=True))
+            values.append(norm.load_ssa(name))
+        else:
+            values.append(norm.atom(v))
+    return gast.Dict(keys=keys, values=values)
+
+
+def nested_dict(norm, node):
+    """A dict literal inside an expression, bound to a name of its own: that name."""
+    name = norm.namer.fresh("dict")
+    value = dict_literal(norm, node)
+    remember_container(norm, name, value)
+    norm.body.append(Assign([name], value, norm.line, temporary=True))
+    return norm.load_ssa(name)
+
+
+def static_sequence(norm, it):
+    """The elements of an iterable whose length is known when reading the code (a list or
+    tuple literal, or one read from a parameter container), else None."""
+    if isinstance(it, (gast.List, gast.Tuple)):
+        return [norm.atom(e) for e in it.elts]
+    if norm.is_builtin_call(it, "enumerate") and 1 <= len(it.args) <= 2 and not it.keywords:
+        start = it.args[1] if len(it.args) == 2 else gast.Constant(value=0, kind=None)
+        inner = static_sequence(norm, it.args[0])
+        if inner is None or not (isinstance(start, gast.Constant) and isinstance(start.value, int)):
+            return None
+        return [(make_const(start.value + k), e) for k, e in enumerate(inner)]
+    if norm.is_builtin_call(it, "zip") and it.args and not it.keywords:
+        inners = [static_sequence(norm, a) for a in it.args]
+        return None if None in inners else list(zip(*inners))
+    if isinstance(it, (gast.Name, gast.Subscript)):
+        try:
+            value = norm.atom(it) if isinstance(it, gast.Subscript) else norm.load(it.id)
+        except SrcgradError:
+            return None
+        if isinstance(value, gast.Name) and value.id in norm.containers:
+            elements = norm.containers[value.id]
+            if sorted(elements) == list(range(len(elements))):
+                return [elements[k] for k in range(len(elements))]
+    return None
+
+
+def _helper_ref(norm, helper):
+    return gast.Name(id=norm.helper_name(helper), ctx=gast.Load(), annotation=None,
+                     type_comment=None)
+
+
+def list_operation(norm, targets, call):
+    """`xs.append(v)` and `v = xs.pop()` on a list whose length is known only when it runs
+    (appended to in a loop): `xs_2 = list_append(xs, v)`, `xs_2, v = list_pop(xs, 1)`."""
+    method = list_method(call)
+    if method is None or call.func.value.id not in norm.scope.current or (
+            method == "pop" and call.func.value.id not in norm.runtime_lists):
+        return False
+    name = call.func.value.id
+    norm.runtime_lists.add(name)
+    old = norm.load(name)
+    func = _helper_ref(norm, "list_" + method)
+    if method == "append":
+        value = norm.atom(call.args[0])
+        norm.body.append(Assign([norm.define(name)], gast.Call(func=func, args=[old, value],
+                                                               keywords=[]), norm.line))
+        return True
+    if not all(isinstance(t, gast.Name) for t in targets):
+        raise norm.error("srcgrad needs names to unpack a value taken from a list", call,
+                         construct="pop", hint="write `a, b = xs.pop()`")
+    count = make_const(len(targets))
+    new = norm.define(name)
+    norm.body.append(Assign([new] + [norm.define(t.id) for t in targets],
+                            gast.Call(func=func, args=[old, count], keywords=[]), norm.line))
+    return True
+
+
+def list_snapshot(norm, name):
+    """A list appended to in a loop, read as a whole: a copy of it as it is now, so the
+    backward pass sees this version whatever is appended later."""
+    version = norm.scope.current[name]
+    if version in norm.snapshots:               # read again with nothing appended since
+        return norm.load_ssa(norm.snapshots[version])
+    snapshot = norm.snapshots[version] = norm.namer.fresh(f"{name}_now")
+    norm.body.append(Assign([snapshot], gast.Call(func=_helper_ref(norm, "list_snapshot"),
+                                                  args=[norm.load(name)], keywords=[]),
+                            norm.line, temporary=True))
+    return norm.load_ssa(snapshot)

@@ -1,0 +1,145 @@
+"""Pass 2: restructure control flow so that every `return`, `break` and `continue` is the
+last statement of its path.
+
+What follows an `if` that ends on some paths moves into the branches that do not, so the
+SSA pass never has to merge a path that left.  A `return` inside a loop first becomes a
+`break` out of it (with a flag saying it returned), since loops have one exit.
+"""
+import gast
+
+from .fold import copy_tree
+
+
+def has_return(stmt):
+    """Whether `stmt` contains a `return` of the function it is in (not of a nested one)."""
+    if isinstance(stmt, (gast.FunctionDef, gast.Lambda)):
+        return False
+    if isinstance(stmt, gast.Return):
+        return True
+    return any(has_return(child) for child in gast.iter_child_nodes(stmt))
+
+
+def always_returns(stmts):
+    """Whether every path through a block ends in a `return`."""
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, gast.Return):
+        return True
+    return isinstance(last, gast.If) and always_returns(last.body) and always_returns(last.orelse)
+
+
+def jumps(stmt):
+    """Whether a statement contains a `break`/`continue` of the enclosing loop."""
+    if isinstance(stmt, (gast.Break, gast.Continue)):
+        return True
+    if isinstance(stmt, gast.If):
+        return any(jumps(s) for s in stmt.body + stmt.orelse)
+    return False
+
+
+def _always_jumps(stmts):
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, (gast.Break, gast.Continue)):
+        return True
+    return isinstance(last, gast.If) and _always_jumps(last.body) and _always_jumps(last.orelse)
+
+
+def _move_rest_into_branches(stmts, ends, contains_end, always_ends):
+    """Rewrite a block so that every statement that `ends` a path is the last of it: what
+    follows an `if` that ends on some paths moves into the branches that do not (what
+    follows an end, which never runs, is dropped)."""
+    out = []
+    for i, stmt in enumerate(stmts):
+        if ends(stmt):
+            out.append(stmt)
+            return out
+        if isinstance(stmt, gast.If) and contains_end(stmt):
+            rest = stmts[i + 1:]
+            for side in ("body", "orelse"):
+                block = getattr(stmt, side)
+                if not always_ends(block):
+                    block = block + copy_tree(rest)
+                setattr(stmt, side, _move_rest_into_branches(block, ends, contains_end, always_ends))
+            out.append(stmt)
+            return out
+        out.append(stmt)
+    return out
+
+
+def restructure_jumps(stmts):
+    """Every `break`/`continue` of a loop body ends its path."""
+    return _move_rest_into_branches(stmts, lambda s: isinstance(s, (gast.Break, gast.Continue)),
+                                    jumps, _always_jumps)
+
+
+def restructure_returns(stmts, namer):
+    """Every `return` ends its path; one inside a loop first becomes a `break` out of it.
+    `namer` (an ir.Namer) names the flag and the result such a loop sets."""
+    return _move_rest_into_branches(lift_loop_returns(stmts, namer),
+                                    lambda s: isinstance(s, gast.Return),
+                                    lambda s: not isinstance(s, gast.FunctionDef) and has_return(s),
+                                    always_returns)
+
+
+def _breaks(stmts):
+    """Whether a loop body has a `break` of its own (not of a loop inside it)."""
+    for stmt in stmts:
+        if isinstance(stmt, gast.Break):
+            return True
+        if isinstance(stmt, gast.If) and (_breaks(stmt.body) or _breaks(stmt.orelse)):
+            return True
+    return False
+
+
+def _named(node_id, store=False):
+    return gast.Name(id=node_id, ctx=gast.Store() if store else gast.Load(),
+                     annotation=None, type_comment=None)
+
+
+def _assign(name, value, like):
+    return gast.copy_location(gast.Assign(targets=[_named(name, True)], value=value,
+                                          type_comment=None), like)
+
+
+def _returns_as_breaks(block, flag, result):
+    """A loop body with each `return e` as `result = e; flag = True; break` (and `if flag:
+    break` after each inner loop it leaves)."""
+    new = []
+    for s in block:
+        if isinstance(s, gast.Return):
+            new += [_assign(result, s.value, s), _assign(flag, gast.Constant(value=True, kind=None), s),
+                    gast.copy_location(gast.Break(), s)]
+        elif isinstance(s, gast.If):
+            s.body = _returns_as_breaks(s.body, flag, result)
+            s.orelse = _returns_as_breaks(s.orelse, flag, result)
+            new.append(s)
+        elif isinstance(s, (gast.For, gast.While)) and has_return(s):
+            s.body = _returns_as_breaks(s.body, flag, result)
+            new += [s, gast.copy_location(gast.If(
+                test=_named(flag), body=[gast.copy_location(gast.Break(), s)], orelse=[]), s)]
+        else:
+            new.append(s)
+    return new
+
+
+def lift_loop_returns(stmts, namer):
+    """`return e` inside a loop becomes `result = e; returned = True; break` (and `if returned:
+    break` after each loop it leaves), with `if returned: return result` after the loop."""
+    out = []
+    for stmt in stmts:
+        if not (isinstance(stmt, (gast.For, gast.While)) and has_return(stmt)):
+            out.append(stmt)
+            continue
+        flag = namer.fresh("returned")
+        result = namer.fresh("early_result")
+        endless = isinstance(stmt, gast.While) and isinstance(stmt.test, gast.Constant) \
+            and stmt.test.value is True and not _breaks(stmt.body)
+        stmt.body = _returns_as_breaks(stmt.body, flag, result)
+        leave = gast.copy_location(gast.Return(value=_named(result)), stmt)
+        out += [_assign(flag, gast.Constant(value=False, kind=None), stmt), stmt,
+                leave if endless else gast.copy_location(
+                    gast.If(test=_named(flag), body=[leave], orelse=[]), stmt)]
+    return out

@@ -1,0 +1,199 @@
+"""Expressions, normalized to one operation each: `atom` makes any expression a name or a
+constant, emitting a statement (named by naming.py) for each operation it computes;
+`operation` gives one operation whose operands are atoms.  Conditions are kept whole.
+
+Every function here takes the running `Normalizer` (normalize.py) as its first argument.
+"""
+import gast
+
+from . import containers, desugar, inline
+from .fold import copy_tree, make_const
+from .ir import Assign
+from .naming import describe
+from .scope import scoped_names
+from .validate import UNSUPPORTED_EXPRESSIONS, unsupported
+
+
+def atom(norm, node):
+    """Normalize `node` to a name or constant, emitting statements for what it computes."""
+    if isinstance(node, gast.Name):
+        if node.id in norm.runtime_lists and node.id in norm.scope.current:
+            return containers.list_snapshot(norm, node.id)
+        return norm.load(node.id)
+    if isinstance(node, gast.Constant):
+        return node
+    if isinstance(node, gast.UnaryOp) and isinstance(node.operand, gast.Constant) \
+            and isinstance(node.op, (gast.USub, gast.UAdd)):
+        return node
+    if isinstance(node, gast.Attribute) and norm.is_global_chain(node):
+        return norm.scope.global_ref(node)
+    if isinstance(node, (gast.Tuple, gast.List)):   # shapes, axes, lists of arrays
+        return type(node)(elts=[atom(norm, e) for e in node.elts], ctx=gast.Load())
+    if isinstance(node, gast.Dict):
+        return containers.nested_dict(norm, node)
+    value = operation(norm, node)
+    if isinstance(value, gast.Name):          # an existing value (an element, a call's result)
+        return value
+    if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+        name = norm.namer.fresh("seq" if not isinstance(value, gast.Dict) else "dict")
+        containers.remember_container(norm, name, value)  # an element that is a container
+        norm.body.append(Assign([name], value, norm.line, temporary=True))
+        return norm.load_ssa(name)
+    name = norm.namer.fresh(describe(value, norm.is_global_chain))
+    norm.body.append(Assign([name], value, norm.line, temporary=True))
+    return norm.load(name)
+
+
+def operation(norm, node):
+    """One operation of `node` applied to atoms."""
+    if isinstance(node, gast.BinOp):
+        return gast.BinOp(left=atom(norm, node.left), op=node.op, right=atom(norm, node.right))
+    if isinstance(node, gast.UnaryOp):
+        return gast.UnaryOp(op=node.op, operand=atom(norm, node.operand))
+    if isinstance(node, gast.Call):
+        return call(norm, node)
+    if isinstance(node, gast.Attribute):
+        return gast.Attribute(value=atom(norm, node.value), attr=node.attr, ctx=gast.Load())
+    if isinstance(node, gast.Subscript):
+        return subscript(norm, node)
+    if isinstance(node, gast.Compare):
+        return gast.Compare(left=atom(norm, node.left), ops=node.ops,
+                            comparators=[atom(norm, c) for c in node.comparators])
+    if isinstance(node, (gast.Tuple, gast.List, gast.Name, gast.Constant)):
+        return atom(norm, node)
+    if isinstance(node, gast.IfExp):
+        return choose(norm, node)
+    if isinstance(node, gast.BoolOp):
+        return boolean_value(norm, node)
+    if isinstance(node, (gast.ListComp, gast.GeneratorExp)):
+        return desugar.comprehension(norm, node)
+    raise unsupported(norm.scope.parsed, node, UNSUPPORTED_EXPRESSIONS)
+
+
+def call(norm, node):
+    """A call: inlined if it calls the user's code, else a call of atoms."""
+    func = node.func
+    if isinstance(func, gast.Name) and func.id in norm.scope.local_functions and \
+            func.id not in norm.scope.current:
+        return inline.inline_local(norm, func.id, node)
+    if norm.is_builtin_call(node, "len") and len(node.args) == 1:
+        arg = atom(norm, node.args[0])
+        if isinstance(arg, gast.Name) and arg.id in norm.containers:
+            return make_const(len(norm.containers[arg.id]))
+        node = gast.Call(func=func, args=[arg], keywords=[])
+    for reduce in ("sum", "max", "min"):
+        if norm.is_builtin_call(node, reduce) and not node.keywords and \
+                0 < len(node.args) <= (2 if reduce == "sum" else 1):
+            return desugar.builtin_reduction(norm, reduce, node.args)
+    if norm.is_global_chain(func):
+        target = inline.user_function(norm, func)
+        if target is not None and (target in norm.inlining or target is norm.root.func):
+            target = None       # recursion: the call stays, with a vjp function of its own
+        if target is not None:
+            return inline.inline_global(norm, target, node)
+        func = norm.scope.global_ref(func)
+    elif isinstance(func, gast.Attribute):
+        func = gast.Attribute(value=atom(norm, func.value), attr=func.attr, ctx=gast.Load())
+    else:
+        raise norm.error("srcgrad cannot differentiate a call to a computed function",
+                         node, construct="call", hint="call a function by its name")
+    if any(isinstance(a, gast.Starred) for a in node.args):
+        raise norm.error("srcgrad cannot differentiate a call with `*args`", node,
+                         construct="starred argument", hint="pass arguments one by one")
+    if any(k.arg is None for k in node.keywords):
+        raise norm.error("srcgrad cannot differentiate a call with `**kwargs`", node,
+                         construct="`**` argument", hint="pass keyword arguments one by one")
+    args = [atom(norm, a) for a in node.args]
+    keywords = [gast.keyword(arg=k.arg, value=atom(norm, k.value)) for k in node.keywords]
+    return gast.Call(func=func, args=args, keywords=keywords)
+
+
+def subscript(norm, node):
+    value = atom(norm, node.value)
+    if isinstance(value, (gast.Tuple, gast.List)) and isinstance(node.slice, gast.Constant) \
+            and isinstance(node.slice.value, int) and \
+            -len(value.elts) <= node.slice.value < len(value.elts):
+        return value.elts[node.slice.value]      # helper(x)[0], [a, b][1]
+    known = containers.static_element(norm, value, node.slice)   # params["W"]: that array
+    if known is None:
+        known = containers.static_slice(norm, value, node.slice)
+    if known is not None:
+        return known
+    return gast.Subscript(value=value, slice=index(norm, node.slice), ctx=gast.Load())
+
+
+def index(norm, node):
+    if isinstance(node, gast.Slice):
+        return gast.Slice(*[atom(norm, p) if p is not None else None
+                            for p in (node.lower, node.upper, node.step)])
+    if isinstance(node, gast.Tuple):
+        return gast.Tuple(elts=[index(norm, e) for e in node.elts], ctx=gast.Load())
+    return atom(norm, node)
+
+
+def condition(norm, node):
+    """Evaluate a condition into a name. Conditions carry no gradient, so it is kept
+    whole (`np.sum(x) > 0 and n < 3`) rather than split into operations."""
+    if calls_user_code(norm, node):          # inlined like any expression
+        value = atom(norm, node)
+        if isinstance(value, gast.Name):
+            return value.id
+        node = value
+    name = norm.namer.fresh("cond")
+    test = rename_loads(norm, node)
+    if isinstance(node, gast.Name) and node.id in norm.runtime_lists:
+        # `while xs:` tests a list that later pops empty: the tape must keep its truth
+        # value then, not the list itself
+        test = gast.Call(func=gast.Name(id="bool", ctx=gast.Load(), annotation=None,
+                                        type_comment=None), args=[test], keywords=[])
+    norm.body.append(Assign([name], test, norm.line, opaque=True))
+    return name
+
+
+
+def calls_user_code(norm, node):
+    for sub in gast.walk(node):
+        if isinstance(sub, gast.Call) and (
+                (isinstance(sub.func, gast.Name) and sub.func.id in norm.scope.local_functions
+                 and sub.func.id not in norm.scope.current) or
+                (norm.is_global_chain(sub.func) and
+                 inline.user_function(norm, sub.func) is not None)):
+            return True
+    return False
+
+
+def choose(norm, node):
+    """`a if c else b` as a Branch assigning a fresh name on both sides."""
+    test = condition(norm, node.test)
+    key = norm.namer.fresh("chosen")
+    norm.branch(test, lambda: norm.assign_name(key, node.body),
+                lambda: norm.assign_name(key, node.orelse), norm.line)
+    return norm.load(key)
+
+
+def boolean_value(norm, node):
+    """`a and b` / `a or b` used as a value: the operand that decides, as Python does."""
+    left = atom(norm, node.values[0])
+    for value in node.values[1:]:
+        test = condition(norm, copy_tree(left))
+        key = norm.namer.fresh("either" if isinstance(node.op, gast.Or) else "both")
+        first, second = (value, left) if isinstance(node.op, gast.And) else (left, value)
+        norm.branch(test, lambda v=first: norm.assign_name(key, v),
+                    lambda v=second: norm.assign_name(key, v), norm.line)
+        left = norm.load(key)
+    return left
+
+
+def rename_loads(norm, node):
+    """`node` kept whole (a condition, an `assert`), reading the current versions."""
+    for n in gast.walk(node):
+        if isinstance(n, gast.NamedExpr):
+            raise unsupported(norm.scope.parsed, n, UNSUPPORTED_EXPRESSIONS)
+    own = scoped_names(node)      # a comprehension's or lambda's own variables
+
+    class Rename(gast.NodeTransformer):
+        def visit_Name(self, n):
+            if isinstance(n.ctx, gast.Load) and n.id not in own:
+                return norm.load(n.id)
+            return n
+    return Rename().visit(node)
