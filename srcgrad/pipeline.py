@@ -114,7 +114,6 @@ def vjp_gradients(gradient, calls, done=()):
 
 def _vjp_gradient(normal, wrt, calls):
     vjp = differentiate(normal, wrt, calls=calls, vjp=True)
-    vjp.backward_name = normal.namer.fresh(f"{normal.parsed.name}_backward")
     optimize(vjp)
     place_tape(vjp)
     return vjp

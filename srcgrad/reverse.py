@@ -255,7 +255,8 @@ class ReverseMode:
                         self.namer, self.tokens, set(self.analysis.numpy_typed),
                         list(self.analysis.order) + list(self.adjoint_names.values()),
                         seed=seed if self.vjp else None, calls=calls, shape_uses=self.shape_uses,
-                        data=self.data)
+                        data=self.data, backward_name=self.namer.fresh(
+                            f"{self.parsed.name}_backward") if self.vjp else None)
 
     def adjoint_name(self, name):
         """The name of the adjoint of `name`: one name on every path."""
@@ -509,6 +510,8 @@ def forward_lines(body, ops, calls, namer, backward_names):
     """The forward pass of a gradient: the normalized statements as Lines, each loop
     counting its iterations; a recursive call also returns its backward closure, whose
     name goes into `backward_names` (id of the Assign -> name)."""
+    def block(stmts):
+        return forward_lines(stmts, ops, calls, namer, backward_names)
     lines = []
     for stmt in body:
         if isinstance(stmt, Assign):
@@ -524,9 +527,8 @@ def forward_lines(body, ops, calls, namer, backward_names):
         elif isinstance(stmt, Effect):
             lines.append(Line(stmt.node, stmt.line, "forward"))
         elif isinstance(stmt, Branch):
-            lines.append(branch_line(stmt.test, stmt.line, "forward",
-                                     forward_lines(stmt.body, ops, calls, namer, backward_names),
-                                     forward_lines(stmt.orelse, ops, calls, namer, backward_names)))
+            lines.append(branch_line(stmt.test, stmt.line, "forward", block(stmt.body),
+                                     block(stmt.orelse)))
         elif isinstance(stmt, Loop):
             lines.append(Line(assign(stmt.counter, make_const(0)), stmt.line, "forward"))
             count = Line(assign(stmt.counter, gast.BinOp(left=name_node(stmt.counter), op=gast.Add(),
@@ -538,7 +540,7 @@ def forward_lines(body, ops, calls, namer, backward_names):
             else:
                 header = gast.While(test=make_const(True), body=[], orelse=[])
             lines.append(Line(header, stmt.line, "forward",
-                              body=[count] + forward_lines(stmt.body, ops, calls, namer, backward_names), orelse=[],
+                              body=[count] + block(stmt.body), orelse=[],
                               bound_before=set(stmt.carried) | {stmt.counter}))
         elif isinstance(stmt, IterationEnd):
             lines.append(Line(gast.Pass(), stmt.line, "forward", saves_for=stmt.loop))
