@@ -21,6 +21,7 @@ import numpy as np
 from . import rules
 from .fold import const_value, make_const
 from .ir import Assign, Branch, Loop, flatten
+from .namespace import Namespace
 from .resolve import Resolver, hashable, is_random
 
 SCALAR = frozenset()                     # 0-d values
@@ -71,9 +72,12 @@ class Analysis:
         return frozenset().union(*[self.class_of(a) for a in atoms])
 
 
-def analyze(normal, wrt, ns, forward=False, recursive=False):
+def analyze(normal, wrt, ns=None, forward=False, recursive=False):
     """The Analysis of a NormalFunction for gradients (or tangents) of parameters `wrt`;
-    `ns` names NumPy and the helpers; see Resolver for `forward` and `recursive`."""
+    `ns` names NumPy and the helpers (the code generated next uses it); see Resolver for
+    `forward` and `recursive`."""
+    if ns is None:
+        ns = Namespace(normal.parsed.func, normal.namer, normal.injections)
     analyzer = _Analyzer(normal, wrt, ns, forward, recursive)
     analyzer.analyze()
     ret = normal.body[-1]

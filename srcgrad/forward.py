@@ -34,19 +34,9 @@ from .fold import const_value, copy_tree, is_const, make_const
 from .ir import Assign, Branch, Effect, Jump, Line, Loop, all_lines, flatten
 from .analysis import SCALAR, analyze
 from .resolve import differentiable, template_entries
-from .reverse import (Namespace, _elementwise_leaves,
+from .namespace import Namespace
+from .reverse import (_elementwise_leaves,
                       assign, branch_line, name_node, np_call)
-
-
-class _Namespace(Namespace):
-    """Names for NumPy and helpers; also those of `f`'s closure (a generated gradient's)."""
-
-    def reference(self, obj, preferred):
-        code = self.func.__code__
-        if id(obj) not in self._names and preferred in code.co_freevars and \
-                self.func.__closure__[code.co_freevars.index(preferred)].cell_contents is obj:
-            self._names[id(obj)] = preferred
-        return super().reference(obj, preferred)
 
 
 def _replaced(node, mapping):
@@ -168,8 +158,8 @@ class Tangents:
 class ForwardMode:
     def __init__(self, normal, wrt):
         self.normal, self.parsed, self.wrt = normal, normal.parsed, tuple(wrt)
-        self.ns, self.namer = _Namespace(self.parsed.func, normal.namer), normal.namer
-        self.ns.injected.update(normal.injections)
+        self.ns = Namespace(self.parsed.func, normal.namer, normal.injections)
+        self.namer = normal.namer
         self.tangent_names = {}    # value -> the name of its tangent
         self.primal_of = {}        # tangent name (or its broadcast) -> value
         self.loose = {}            # value -> the shape class of its tangent, if smaller

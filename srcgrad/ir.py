@@ -228,7 +228,7 @@ class Gradient:
     lines: list
     outputs: list                    # one expression per requested gradient
     value: object                    # expression for f's value, or None
-    namespace: object                # reverse.Namespace: the names of NumPy and the helpers
+    namespace: object                # namespace.Namespace: the names of NumPy and the helpers
     wrt: tuple
     namer: Namer
     classes: dict = None             # value name -> shape class

@@ -18,7 +18,7 @@ from .errors import UnsupportedSyntaxError
 from .fold import const_value, copy_tree, make_const
 from .ir import (Adjoint, Assign, Branch, Effect, Gradient, IterationEnd, Jump, Line, Loop, ShapeUses,
                  flatten)
-from .scope import lookup_chain
+from .namespace import Namespace
 
 
 def name_node(name, store=False):
@@ -35,39 +35,6 @@ def assign(name, value):
 def np_call(ns, func, *args):
     return gast.Call(func=gast.Attribute(value=ns.reference(np, "np"), attr=func, ctx=gast.Load()),
                      args=list(args), keywords=[])
-
-
-class Namespace:
-    """The names generated code uses for NumPy and runtime helpers, and what to inject."""
-
-    def __init__(self, func, namer):
-        self.func, self.namer = func, namer
-        self.injected = {}      # name -> object, bound as closure variables
-        self._names = {}        # id(object) -> name
-        self.objects = {}       # name -> the object it refers to, for every name handed out
-
-    def reference(self, obj, preferred):
-        name = self._names.get(id(obj))
-        if name is None:
-            code = self.func.__code__
-            closure = dict(zip(code.co_freevars, (c.cell_contents for c in self.func.__closure__ or ())))
-            if preferred in self.namer.taken and (self.func.__globals__.get(preferred, None) is obj
-                                                  or closure.get(preferred, None) is obj):
-                name = preferred          # the user's own global (e.g. their `np`), or a cell
-            else:
-                name = self.namer.fresh(preferred)
-                self.injected[name] = obj
-            self._names[id(obj)] = name
-        self.objects[name] = obj
-        return name_node(name)
-
-    def object_of(self, node):
-        """The object a name refers to, if this namespace handed the name out."""
-        return self.objects.get(node.id) if isinstance(node, gast.Name) else None
-
-    def lookup(self, node):
-        """The object a global chain like `np.linalg.norm` refers to in the user's function."""
-        return lookup_chain(self.func, node, self.injected)
 
 
 def branch_line(test, line, section, body, orelse):
@@ -92,8 +59,7 @@ class ReverseMode:
         self.wrt = wrt
         self.with_value = with_value
         self.namer = normal.namer
-        self.ns = Namespace(self.parsed.func, self.namer)
-        self.ns.injected.update(normal.injections)
+        self.ns = Namespace(self.parsed.func, self.namer, normal.injections)
         self.analysis = analyze(normal, wrt, self.ns, recursive=calls is not None)
         self.varied, self.ops = self.analysis.varied, self.analysis.ops
         self.tokens = dict(self.analysis.classes)   # value name -> shape class (see known_scalar)

@@ -8,7 +8,6 @@ import pytest
 from srcgrad import ir
 from srcgrad.analysis import SCALAR, analyze
 from srcgrad.normalize import normalize
-from srcgrad.reverse import Namespace
 from srcgrad.source import parse_function
 
 
@@ -20,7 +19,7 @@ def seed(a, b, c):
 
 def analysis_of(func, wrt, forward=False):
     normal = normalize(parse_function(func))
-    return normal, analyze(normal, wrt, Namespace(func, normal.namer), forward=forward)
+    return normal, analyze(normal, wrt, forward=forward)
 
 
 def test_seed_example_normalized_and_analyzed():

@@ -9,7 +9,7 @@ from srcgrad.fold import fold, make_const
 from srcgrad.ir import Assign, Line, Return
 from srcgrad.normalize import normalize
 from srcgrad.optimize import eliminate_dead, inline_temporaries, propagate_copies
-from srcgrad.reverse import Namespace, assign
+from srcgrad.reverse import assign
 from srcgrad.source import parse_function
 
 
