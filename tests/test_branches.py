@@ -2,7 +2,7 @@
 the path the call actually took."""
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
 import srcgrad
 

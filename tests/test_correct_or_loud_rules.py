@@ -10,8 +10,8 @@ C. non-finite gradients where the true one is finite (std over one element, norm
 D. crashes that should be values (a negated boolean mask, methods on Python floats in
    forward mode).
 
-Gradients are compared with float64 central differences (gradcheck.check), tangents with
-directional differences (jvpcheck.check_jvp), or with closed forms.
+Gradients are compared with float64 central differences (support.check), tangents with
+directional differences (support.check_jvp), or with closed forms.
 """
 import contextlib
 import inspect
@@ -22,8 +22,7 @@ import warnings
 
 import numpy as np
 import pytest
-from gradcheck import check, numerical_grad
-from jvpcheck import check_jvp
+from support import check, check_jvp, numerical_gradient
 
 import srcgrad
 from srcgrad import rules
@@ -590,7 +589,7 @@ def test_pairwise_distances_with_the_diagonal_unused(f):
     with no_warnings():
         got = srcgrad.grad(f)(POINTS)                # was NaN everywhere
         assert np.all(np.isfinite(got))
-        np.testing.assert_allclose(got, numerical_grad(f, (POINTS,)), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(got, numerical_gradient(f, (POINTS,)), rtol=1e-5, atol=1e-7)
         check_jvp(f, POINTS)
 
 
@@ -645,7 +644,7 @@ def negated_boolean_mask(x, m1, m2):
 def test_boolean_masks_in_adjoints_are_numbers(f, args, want):
     got = srcgrad.grad(f)(*args)
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_allclose(got, numerical_grad(f, args), atol=1e-7)
+    np.testing.assert_allclose(got, numerical_gradient(f, args), atol=1e-7)
     if f in (negated_clip, negated_maximum, two_clips):
         check_jvp(f, *args)
 

@@ -142,7 +142,7 @@ def calls_user_function(x):
 
 
 def test_call_to_user_function_is_inlined():
-    from gradcheck import check
+    from support import check
     check(calls_user_function, np.array([0.5, -1.0, 2.0]))
     assert "helper" not in srcgrad.grad(calls_user_function).source.split("return")[0].split('"""')[2]
 
@@ -278,7 +278,7 @@ def test_in_place_update_of_an_unshared_array_is_fine():
         a *= w
         b = a                     # a copy after the updates is fine
         return np.sum(b)
-    from gradcheck import check
+    from support import check
     check(f, np.linspace(-1, 1, 4))
 
 

@@ -8,7 +8,7 @@ Results are arrays of any shape, not only scalars.
 """
 import numpy as np
 import pytest
-from jvpcheck import check_jvp
+from support import check_jvp
 
 import srcgrad
 from srcgrad import rules

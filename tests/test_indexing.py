@@ -2,7 +2,7 @@
 repeated integer-array indices add up."""
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
 import srcgrad
 

@@ -2,7 +2,7 @@
 in reverse, restoring from a tape only what the adjoint reads and the loop overwrote."""
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
 import srcgrad
 

@@ -1,6 +1,6 @@
 """Gradient tests for the elementwise rules of srcgrad/rules.py.
 
-Every rule is checked against central finite differences (tests/gradcheck.py), on inputs
+Every rule is checked against central finite differences (tests/support.py), on inputs
 drawn where the function is smooth, for the shapes broadcasting produces: scalars and
 Python floats against arrays, (3, 1) against (1, 4), (4,) against (3, 4), keepdims-style
 (3, 1) against (3, 4), and with respect to both operands.  Piecewise rules (maximum,
@@ -9,7 +9,7 @@ promises: a tie shares the gradient evenly.
 """
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
 import srcgrad
 

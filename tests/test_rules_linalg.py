@@ -7,7 +7,7 @@ result makes the adjoint reaching each rule a full, non-constant array.
 """
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
 import srcgrad
 

@@ -8,7 +8,7 @@ and zeros of prod are checked against their closed forms.
 """
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
 import srcgrad
 

@@ -8,7 +8,7 @@ makes every element's adjoint distinct, so a misplaced element cannot go unnotic
 import inspect
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
 import srcgrad
 

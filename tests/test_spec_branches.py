@@ -8,7 +8,7 @@ which path its inputs take, so a test cannot silently exercise only one branch.
 """
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
 import srcgrad
 

@@ -4,17 +4,17 @@ returning tuples; helpers called with non-differentiable arguments; recursion wh
 depends on an int or on data; `math` functions on scalars; the builtins abs, min, max, sum,
 float, len, range, enumerate and zip.
 
-Needs _helpers_mod.py (in this directory) for the imported helpers.
+Needs usercode_network.py (in this directory) for the imported helpers.
 """
 import math
 
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
-import _helpers_mod as hm
 import srcgrad
-from _helpers_mod import softplus, two_layer
+import usercode_network as hm
+from usercode_network import softplus, two_layer
 
 RNG = np.random.default_rng(5)
 

@@ -8,7 +8,7 @@ import copy
 
 import numpy as np
 import pytest
-from gradcheck import check, numerical_grad
+from support import check, numerical_gradient
 
 import srcgrad
 
@@ -82,7 +82,7 @@ def check_tree(f, *args, wrt=0, rtol=1e-5, atol=1e-7):
                 new_args = list(args)
                 new_args[pos] = replace(args[pos], path, value)
                 return f(*new_args)
-            want = numerical_grad(with_leaf, [np.asarray(leaf, dtype=np.float64)])
+            want = numerical_gradient(with_leaf, [np.asarray(leaf, dtype=np.float64)])
             np.testing.assert_allclose(get(g, path), want, rtol=rtol, atol=atol,
                                        err_msg=f"gradient of argument {pos} at {path}")
     return got

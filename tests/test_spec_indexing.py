@@ -6,7 +6,7 @@ uses; gradient calls never modify the caller's arrays.
 """
 import numpy as np
 import pytest
-from gradcheck import check, numerical_grad
+from support import check, numerical_gradient
 
 import srcgrad
 
@@ -232,7 +232,7 @@ def test_overwritten_value_gets_no_gradient_from_later_uses():
     g = srcgrad.grad(overwritten)(x)
     # y * x = [5 * x0, x1 ** 2, x2 ** 2]: the path x0 -> y[0] was cut by the write
     np.testing.assert_allclose(g, [5.0, -2.4, 1.4], rtol=1e-12)
-    np.testing.assert_allclose(g, numerical_grad(overwritten, [x]), rtol=1e-6)
+    np.testing.assert_allclose(g, numerical_gradient(overwritten, [x]), rtol=1e-6)
 
 
 def read_before_overwrite(x):
@@ -267,7 +267,7 @@ def test_write_seen_through_a_view_is_correct_or_refused():
         first = view_then_write.__code__.co_firstlineno
         assert err.lineno in (first + 2, first + 3), str(err)
         return
-    np.testing.assert_allclose(g, numerical_grad(view_then_write, [x]), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(g, numerical_gradient(view_then_write, [x]), rtol=1e-6, atol=1e-8)
 
 
 def repeated_fancy_augmented_write(x, v):

@@ -10,7 +10,7 @@ differences see the same path.
 """
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
 import srcgrad
 
