@@ -77,3 +77,44 @@ def check_jvp(f, *args, rtol=1e-5, atol=1e-7, seed=0, each=True):
                      f"tangent of {f.__name__} along arguments {subset}")
         first = tangent if first is None else first
     return first
+
+
+# --- rule tests: which rules a family file tests, in which mode ---------------------------
+
+def uniform(shape, lo=-1.0, hi=1.0, seed=0):
+    """Uniform(lo, hi) in float64: a Python float for shape "float", else an ndarray."""
+    rng = np.random.default_rng(seed)
+    return float(rng.uniform(lo, hi)) if shape == "float" else rng.uniform(lo, hi, size=shape)
+
+
+class RuleTests:
+    """The rule tests of one family file (tests/test_rules_*.py, and test_indexing.py for the
+    indexing rules).  `@reverse(f, ...)` marks a test of the gradient (reverse mode) through
+    the rules of `f, ...`; `@case(f, *args)` registers a function as a forward-mode case of
+    the rule of `f`, run by the file's `test_rule_jvp` with every float argument carrying a
+    tangent and with each one alone.  tests/test_rules_helpers.py fails when a rule of
+    srcgrad/rules.py has no test in either mode."""
+
+    def __init__(self):
+        self.cases = []        # (rule key, function, arguments): forward mode
+        self.reversed = {}     # rule key -> names of the tests of its gradient
+
+    def case(self, key, *args):
+        def register(f):
+            self.cases.append((key, f, args))
+            return f
+        return register
+
+    def reverse(self, *keys):
+        assert keys, "name the rules the test covers"
+        def register(test):
+            for key in keys:
+                self.reversed.setdefault(key, []).append(test.__name__)
+            return test
+        return register
+
+    def case_ids(self):
+        from srcgrad import rules
+        def name(key):
+            return (rules.RULES.get(key) or rules.FORWARD_ONLY[key]).name
+        return [f"{name(k)}-{f.__name__}-{i}" for i, (k, f, _) in enumerate(self.cases)]

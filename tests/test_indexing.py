@@ -2,13 +2,18 @@
 and repeated integer-array indices add up) and writing into arrays."""
 import numpy as np
 import pytest
-from support import check, numerical_gradient
+from support import RuleTests, check, check_jvp, numerical_gradient, uniform
 
 import srcgrad
+from srcgrad import rules
+
+RULE_TESTS = RuleTests()         # this family's rules: forward cases, reverse tests
+case, reverse = RULE_TESTS.case, RULE_TESTS.reverse
 
 RNG = np.random.default_rng(5)
 
 
+@reverse(rules.getitem)
 @pytest.mark.parametrize("name", ["int", "negative", "slice_step", "multi", "none", "fancy_repeats",
                                   "mask", "ellipsis", "row_then_element"])
 def test_index_reads(name):
@@ -44,6 +49,7 @@ def test_index_reads(name):
     check(f, RNG.normal(size=shape))
 
 
+@reverse(rules.getitem)
 def test_repeated_indices_accumulate_exactly():
     def f(x):
         return np.sum(x[[1, 1, 1]])
@@ -214,6 +220,7 @@ def write_element(x):
     return np.sum(y * y)
 
 
+@reverse(rules.with_set)
 def test_write_an_element():
     x = RNG2.normal(size=3)
     g = check(write_element, x)
@@ -238,6 +245,7 @@ def write_slice(x, w):
     return np.sum(y ** 2 * np.arange(1.0, 6.0))
 
 
+@reverse(rules.with_set)
 def test_write_a_slice():
     check(write_slice, RNG2.normal(size=4), RNG2.normal(size=3), wrt=(0, 1))
 
@@ -250,6 +258,7 @@ def write_2d(x):
     return np.sum(M ** 2 * np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
 
 
+@reverse(rules.with_set)
 def test_write_into_a_matrix():
     check(write_2d, RNG2.normal(size=3))
 
@@ -407,3 +416,29 @@ def test_gradient_call_leaves_every_argument_unchanged():
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(idx, idx0)
     check(reads_and_writes, X, idx)
+
+
+# ==============================================================================================
+# Forward mode: each rule of the family on a case of its own (`@case(function, *args)`),
+# against central differences along random directions (support.check_jvp).
+# ==============================================================================================
+
+# --- indexing and writes ------------------------------------------------------------------
+@case(rules.getitem, uniform((4, 3), seed=41))
+def reads(x):
+    return x[1], x[1:3, ::2], x[[0, 2, 2]], x[x > 0], x[..., -1], x[:, None, 0]
+
+
+@case(rules.with_set, uniform((4, 3), seed=42), uniform((3,), seed=43))
+def writes(x, v):
+    x = x * 1.0               # (writing into the caller's array would change the reference too)
+    x[1] = v
+    x[2, 0] = 5.0
+    x[[0, 3], 1] = v[:2]
+    x[:, 2] += v[0]
+    return x
+
+
+@pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())
+def test_rule_jvp(key, f, args):
+    check_jvp(f, *args)
