@@ -1,5 +1,8 @@
 """Indexing: reading elements of differentiated arrays (the adjoint scatters back into zeros,
-and repeated integer-array indices add up) and writing into arrays."""
+and repeated integer-array indices add up) and writing into arrays.
+
+Also the rule-family file of the indexing rules (x[i] and x[i] = v): their reverse-mode tests
+are marked `@reverse(...)`, their forward-mode cases (`@case`) are at the end of the file."""
 import numpy as np
 import pytest
 from support import RuleTests, check, check_jvp, numerical_gradient, uniform

@@ -1,4 +1,4 @@
-"""Gradient tests for the elementwise rules of srcgrad/rules.py.
+"""Tests of the elementwise rules of srcgrad/rules.py.
 
 Every rule is checked against central finite differences (tests/support.py), on inputs
 drawn where the function is smooth, for the shapes broadcasting produces: scalars and
@@ -6,6 +6,10 @@ Python floats against arrays, (3, 1) against (1, 4), (4,) against (3, 4), keepdi
 (3, 1) against (3, 4), and with respect to both operands.  Piecewise rules (maximum,
 minimum, abs, clip) are also checked at their kinks against the closed form srcgrad
 promises: a tie shares the gradient evenly.
+
+Both modes: reverse-mode tests are marked `@reverse(function, ...)`; the forward-mode cases
+(`@case(function, *args)`, checked by test_rule_jvp against central differences along random
+directions) are at the end of the file.  See tests/README.md.
 """
 import numpy as np
 import pytest

@@ -1,9 +1,13 @@
-"""Gradient tests for the linear-algebra rules of srcgrad/rules.py.
+"""Tests of the linear-algebra rules of srcgrad/rules.py.
 
 Products of every rank NumPy allows (dot, matmul/@, inner, outer, vdot, tensordot,
 einsum), with respect to both operands, and the matrix functions (trace, diag, inv,
 solve, det, slogdet), against central finite differences.  A random weight on the
 result makes the adjoint reaching each rule a full, non-constant array.
+
+Both modes: reverse-mode tests are marked `@reverse(function, ...)`; the forward-mode cases
+(`@case(function, *args)`, checked by test_rule_jvp against central differences along random
+directions) are at the end of the file.  See tests/README.md.
 """
 import numpy as np
 import pytest

@@ -1,10 +1,14 @@
-"""Gradient tests for the reduction rules of srcgrad/rules.py (and cumsum).
+"""Tests of the reduction rules of srcgrad/rules.py (and cumsum).
 
 Reductions are checked for every kind of `axis` (None, an int, a negative int, a tuple)
 and `keepdims`, both when those are literals (folded when the gradient is generated)
 and when they are variables (decided when it runs); with the adjoint arriving as the
 scalar seed and as a full array; as functions and as array methods.  Ties of max/min
 and zeros of prod are checked against their closed forms.
+
+Both modes: reverse-mode tests are marked `@reverse(function, ...)`; the forward-mode cases
+(`@case(function, *args)`, checked by test_rule_jvp against central differences along random
+directions) are at the end of the file.  See tests/README.md.
 """
 import numpy as np
 import pytest
@@ -554,6 +558,7 @@ def test_positional_cumsum_dtype():
 # ==============================================================================================
 
 # --- reductions ---------------------------------------------------------------------------
+
 def extremes_of(fn):
     def extremes(a):
         return fn(a), fn(a, axis=0), fn(a, axis=1, keepdims=True)

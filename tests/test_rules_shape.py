@@ -1,9 +1,13 @@
-"""Gradient tests for the shape rules of srcgrad/rules.py, and for non-differentiable
+"""Tests of the shape rules of srcgrad/rules.py, and for non-differentiable
 functions used inside a differentiated function.
 
 Shape functions only move, copy or drop elements, so their gradient is a permutation,
 a sum of copies or a zero-fill of the incoming adjoint.  A random weight on the result
 makes every element's adjoint distinct, so a misplaced element cannot go unnoticed.
+
+Both modes: reverse-mode tests are marked `@reverse(function, ...)`; the forward-mode cases
+(`@case(function, *args)`, checked by test_rule_jvp against central differences along random
+directions) are at the end of the file.  See tests/README.md.
 """
 import inspect
 import numpy as np
