@@ -1,4 +1,5 @@
-"""`check_grad`: srcgrad's gradient against central finite differences, element by element."""
+"""`check_grad`: srcgrad's gradient against central finite differences, element by element;
+`numerical_gradient`: those central differences (also used by the command line and the tests)."""
 import inspect
 
 import numpy as np
@@ -33,7 +34,7 @@ def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, **kwargs):
                 call = bound.arguments.copy()
                 call[name] = _unflatten_tree(layout, changed)
                 return float(f(**call))
-            want = _central_differences(f_of_leaf, leaf, eps)
+            want = numerical_gradient(f_of_leaf, (leaf,), 0, eps, relative=True)
             g = np.asarray(g, dtype=np.float64)
             if g.shape != want.shape:
                 raise GradientCheckError(f"the gradient with respect to {name} has shape {g.shape}, "
@@ -56,17 +57,50 @@ def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, **kwargs):
     return worst
 
 
-def _central_differences(f, x, eps):
-    x = np.array(x, dtype=np.float64)
-    out = np.zeros_like(x)
-    flat, grads = x.reshape(-1), out.reshape(-1)
+def numerical_gradient(f, args, wrt=0, eps=1e-6, *, kwargs=None, relative=False):
+    """The derivative of `f(*args, **kwargs)` with respect to one argument by central finite
+    differences in float64: `(f(x + h) - f(x - h)) / 2h`, one element of the argument at a time.
+
+    `wrt` is a position in `args` or a name in `kwargs`; that argument is a float or an array
+    (it is passed as a Python float or a fresh float64 array of its shape).  The step `h` is
+    `eps`, or `eps * max(1, |x_i|)` with `relative=True`.  Returns a float64 array of shape
+    `shape(f(...)) + shape(x)`: the gradient (shape of x) for a scalar `f`, the Jacobian for an
+    array-valued one, and a tuple of them when `f` returns a tuple.  Neither `args` nor
+    `kwargs` is modified."""
+    args, kwargs = list(args), dict(kwargs or {})
+    where = kwargs if isinstance(wrt, str) else args
+    x = np.array(where[wrt], dtype=np.float64)
+    flat = x.reshape(-1)            # a view: writing into it moves the point
+    columns = []
     for i in range(flat.size):
         old = flat[i]
-        step = eps * max(1.0, abs(old))
-        flat[i] = old + step
-        up = f(x.copy() if x.ndim else float(x))
-        flat[i] = old - step
-        down = f(x.copy() if x.ndim else float(x))
+        step = eps * max(1.0, abs(old)) if relative else eps
+        ends = []
+        for moved in (old + step, old - step):
+            flat[i] = moved
+            where[wrt] = x.copy() if x.ndim else float(x)
+            ends.append(f(*args, **kwargs))
         flat[i] = old
-        grads[i] = (up - down) / (2 * step)
-    return out
+        columns.append(_difference(ends[0], ends[1], 2 * step))
+    if columns:
+        return _stack(columns[0], columns, x.shape)
+    where[wrt] = x.copy()           # an empty argument: f is called once for its result's shape
+    value = f(*args, **kwargs)
+    return _stack(_difference(value, value, 1.0), [], x.shape)
+
+
+def _difference(up, down, width):
+    if isinstance(up, tuple):
+        return tuple(_difference(u, d, width) for u, d in zip(up, down))
+    return (np.asarray(up, dtype=np.float64) - np.asarray(down, dtype=np.float64)) / width
+
+
+def _stack(like, columns, shape):
+    """Columns (one per element of the argument, each like `like`) as arrays of shape
+    shape(output) + `shape`."""
+    if isinstance(like, tuple):
+        return tuple(_stack(part, [c[k] for c in columns], shape) for k, part in enumerate(like))
+    out = np.empty(np.shape(like) + (len(columns),))
+    for k, column in enumerate(columns):
+        out[..., k] = column
+    return out.reshape(np.shape(like) + shape)

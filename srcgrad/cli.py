@@ -15,6 +15,7 @@ import sys
 import numpy as np
 
 from .api import GradientFunction, grad
+from .check import numerical_gradient
 from .errors import SrcgradError
 from .export import export_source
 
@@ -282,9 +283,12 @@ def _call(f, func, values):
 
 def finite_difference_check(gradient, values, *, eps, rtol, atol):
     """{wrt name: (max |srcgrad - numeric|, tolerance)} comparing `gradient` (a
-    GradientFunction) at `values` with central differences of the function itself.
+    GradientFunction) at `values` with central differences of the function itself
+    (`srcgrad.check.numerical_gradient`, step `eps`).
 
-    Stands in for `srcgrad.check_grad` until that exists."""
+    Unlike `srcgrad.check_grad`, which raises at the first element out of tolerance, this
+    measures every argument, so `srcgrad check` can print one line per argument; the
+    tolerance is per argument: atol + rtol * max |numeric|."""
     func = gradient.__wrapped__
     names = (gradient.wrt,) if isinstance(gradient.wrt, str) else tuple(gradient.wrt)
     got = _call(gradient, func, values)
@@ -295,18 +299,8 @@ def finite_difference_check(gradient, values, *, eps, rtol, atol):
         if isinstance(x, int) or x is None:
             raise UsageError(f"the gradient with respect to {name!r} needs a float argument: "
                              f"give --shape {name}=DIMS or --scalar {name}")
-        point = np.array(x, dtype=np.float64)
-        numeric = np.zeros_like(point)
-        flat = point.reshape(-1)        # a view: writing into it moves the point
-        for i in range(flat.size):
-            old = flat[i]
-            fx = []
-            for step in (eps, -eps):
-                flat[i] = old + step
-                moved = dict(values, **{name: point.copy() if point.ndim else float(point)})
-                fx.append(float(_call(func, func, moved)))
-            flat[i] = old
-            numeric.reshape(-1)[i] = (fx[0] - fx[1]) / (2 * eps)
+        numeric = numerical_gradient(lambda **moved: float(_call(func, func, moved)), (), name,
+                                     eps, kwargs=values)
         difference = float(np.max(np.abs(np.asarray(analytic) - numeric), initial=0.0))
         tolerance = atol + rtol * float(np.max(np.abs(numeric), initial=0.0))
         results[name] = (difference, tolerance)

@@ -1262,27 +1262,16 @@ def call(f, args):
 
 
 def fd_gradient(f, args, pos, h):
-    x = np.array(args[pos], dtype=np.float64)
-    grad = np.zeros_like(x)
-    flat = x.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        vals = []
-        for delta in (h, -h):
-            flat[i] = old + delta
-            trial = list(args)
-            trial[pos] = x.copy() if x.ndim else float(x)
-            vals.append(float(call(f, trial)))
-        flat[i] = old
-        grad.reshape(-1)[i] = (vals[0] - vals[1]) / (2 * h)
-    return grad
+    from srcgrad.check import numerical_gradient
+    return numerical_gradient(lambda *moved: float(call(f, moved)), args, pos, h)
 
 
 def fd_direction(f, args, tangents, h):
-    def moved(sign):
-        return [a if t is None else (a + sign * h * t if isinstance(a, np.ndarray) else float(a + sign * h * t))
-                for a, t in zip(args, tangents)]
-    return (float(call(f, moved(1))) - float(call(f, moved(-1)))) / (2 * h)
+    from srcgrad.check import numerical_gradient
+    def along(s):
+        return float(call(f, [a if t is None else (a + s * t if isinstance(a, np.ndarray) else float(a + s * t))
+                              for a, t in zip(args, tangents)]))
+    return float(numerical_gradient(along, (0.0,), 0, h))
 
 
 def close(got, want, rtol=RTOL, atol=ATOL):

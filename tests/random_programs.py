@@ -45,7 +45,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
-from gradcheck import numerical_grad  # noqa: E402
+from support import numerical_gradient  # noqa: E402
 
 import srcgrad  # noqa: E402
 
@@ -603,9 +603,9 @@ def generate_program(rng, features=FEATURES):
 
 def _richardson_grad(f, args, pos, h=1e-3):
     """d f / d args[pos] by Richardson-extrapolated central differences: a second estimate,
-    independent of numerical_grad's step, to tell whether finite differences can be trusted."""
+    independent of numerical_gradient's step, to tell whether finite differences can be trusted."""
     def central(step):
-        return numerical_grad(f, args, pos, eps=step)
+        return numerical_gradient(f, args, pos, eps=step)
     return (4 * central(h / 2) - central(h)) / 3
 
 
@@ -628,7 +628,7 @@ def program_and_inputs(seed, features=FEATURES):
             if not (margin >= MARGIN and np.isfinite(value) and abs(value) < 1e3):
                 continue
             with np.errstate(all="ignore"):
-                grads = [numerical_grad(f, copy.deepcopy(args), pos) for pos in WRT]
+                grads = [numerical_gradient(f, copy.deepcopy(args), pos) for pos in WRT]
                 checks = [_richardson_grad(f, copy.deepcopy(args), pos) for pos in WRT]
             tol = dict(rtol=RTOL / 4, atol=ATOL / 4 * (1 + abs(value)))
             if all(np.allclose(g, c, **tol) for g, c in zip(grads, checks)):

@@ -1,7 +1,7 @@
 """The public API: forms of grad/value_and_grad, wrt, dtypes, shapes, caching, aliasing."""
 import numpy as np
 import pytest
-from gradcheck import check, numerical_grad
+from support import check, numerical_gradient
 
 import srcgrad
 from srcgrad import api

@@ -10,8 +10,7 @@ import pytest
 
 import srcgrad
 from srcgrad import GradientRuntimeError, UndefinedGradientError, UnsupportedSyntaxError
-from gradcheck import check
-from jvpcheck import check_jvp
+from support import check, check_jvp
 
 
 def line_of(func, text):

@@ -1,8 +1,8 @@
 """Correct or loud: no silently wrong gradient (the rule table's part of the issue).
 
-A. functions that were taken to have no derivative and have one: np.full, np.full_like,
-   np.arange, np.linspace, np.logspace, np.geomspace, np.meshgrid, np.heaviside, np.r_[...],
-   np.c_[...]; and objects indexed by a value with a gradient, refused rather than zero;
+A. objects indexed by a value with a gradient, refused rather than zero (the functions that
+   were taken to have no derivative and have one, np.full ... np.c_[...], are tested with
+   their rules: tests/test_rules_creation.py, np.heaviside in test_rules_elementwise.py);
 B. deny by default: every function of the no-derivative list is checked to be flat in its
    float arguments; unknown calls, attributes, methods and subscripts are errors;
 C. non-finite gradients where the true one is finite (std over one element, norms and
@@ -10,8 +10,8 @@ C. non-finite gradients where the true one is finite (std over one element, norm
 D. crashes that should be values (a negated boolean mask, methods on Python floats in
    forward mode).
 
-Gradients are compared with float64 central differences (gradcheck.check), tangents with
-directional differences (jvpcheck.check_jvp), or with closed forms.
+Gradients are compared with float64 central differences (support.check), tangents with
+directional differences (support.check_jvp), or with closed forms.
 """
 import contextlib
 import inspect
@@ -22,8 +22,7 @@ import warnings
 
 import numpy as np
 import pytest
-from gradcheck import check, numerical_grad
-from jvpcheck import check_jvp
+from support import check, check_jvp, numerical_gradient
 
 import srcgrad
 from srcgrad import rules
@@ -51,244 +50,7 @@ def both_modes(f, *args):
         yield info.value
 
 
-# --- A. building arrays ---------------------------------------------------------------------
-
-def full_scalar(s):
-    return np.sum(np.full(3, s) * X3)
-
-
-def full_rows(v):
-    return np.sum(np.sin(np.full((4, 3), v)) * W43)         # a fill value broadcast to rows
-
-
-def full_like_scalar(s):
-    return np.sum(np.full_like(W43, s) * W43)
-
-
-@pytest.mark.parametrize("f,arg", [(full_scalar, 0.7), (full_rows, X3), (full_like_scalar, 0.7)])
-def test_full_fill_value_has_a_gradient(f, arg):
-    check(f, arg)
-    check_jvp(f, arg)
-
-
-def test_full_gradient_closed_form():
-    # d/ds sum(full(3, s) * x) = sum(x): was 0.0 when np.full was on the no-derivative list
-    assert srcgrad.grad(full_scalar)(0.7) == pytest.approx(np.sum(X3))
-    assert srcgrad.grad(full_like_scalar)(0.7) == pytest.approx(np.sum(W43))
-
-
-def full_like_ints(s):
-    return np.sum(np.full_like(np.arange(3), s) * X3)       # an int array: s is truncated
-
-
-def full_int_dtype(s):
-    return np.sum(np.full(3, s, dtype=int) * X3)
-
-
-@pytest.mark.parametrize("f", [full_like_ints, full_int_dtype])
-def test_an_integer_fill_has_no_derivative(f):
-    assert srcgrad.grad(f)(0.7) == 0.0
-    assert srcgrad.jvp(f, (0.7,), (1.0,))[1] == 0.0
-    check(f, 0.7)
-
-
-def ramp_weights(n):
-    return np.arange(1.0, n + 1.0)
-
-
-def linspace_ends(a, b):
-    return np.sum(np.sin(np.linspace(a, b, 5)) * ramp_weights(5))
-
-
-def linspace_open(a, b):
-    return np.sum(np.sin(np.linspace(a, b, 5, endpoint=False)) * ramp_weights(5))
-
-
-def linspace_one(a, b):
-    return np.sum(np.linspace(a, b, 1) * 3.0)
-
-
-def linspace_array_last_axis(a, b):
-    return np.sum(np.sin(np.linspace(a, b, 4, axis=-1)) * ramp_weights(4))
-
-
-def linspace_array_middle_axis(a, b):
-    return np.sum(np.sin(np.linspace(a, b, 4, axis=1)) * ramp_weights(4)[:, None])
-
-
-LINSPACE_CASES = [(linspace_ends, 0.3, 1.7), (linspace_open, 0.3, 1.7), (linspace_one, 0.3, 1.7),
-                  (linspace_array_last_axis, X3, 0.5),
-                  (linspace_array_middle_axis, rng.normal(size=(2, 3)), rng.normal(size=3))]
-
-
-@pytest.mark.parametrize("f,a,b", LINSPACE_CASES, ids=[c[0].__name__ for c in LINSPACE_CASES])
-def test_linspace_end_points_have_gradients(f, a, b):
-    check(f, a, b, wrt=(0, 1))
-    check_jvp(f, a, b)
-
-
-def test_linspace_closed_form():
-    # linspace(a, b, 5)[k] = a + k (b - a) / 4: the weights of a are 1 - k/4, of b k/4
-    da, db = srcgrad.grad(lambda_free_linspace, wrt=(0, 1))(0.3, 1.7)
-    k = np.arange(5)
-    assert da == pytest.approx(np.sum(ramp_weights(5) * (1 - k / 4)))
-    assert db == pytest.approx(np.sum(ramp_weights(5) * k / 4))
-
-
-def lambda_free_linspace(a, b):
-    return np.sum(np.linspace(a, b, 5) * ramp_weights(5))
-
-
-def logspace_all(a, b, base):
-    return np.sum(np.sin(np.logspace(a, b, 5, base=base)))
-
-
-def logspace_arrays(a, b, base):
-    return np.sum(np.sin(np.logspace(a, b, 3, base=base, axis=1)))
-
-
-def geomspace_ends(a, b):
-    return np.sum(np.sin(np.geomspace(a, b, 5)))
-
-
-def geomspace_arrays(a, b):
-    return np.sum(np.sin(np.geomspace(a, b, 3, endpoint=False, axis=-1)))
-
-
-SPACE_CASES = [(logspace_all, (0.3, 0.9, 2.5)),
-               (logspace_arrays, (0.3, rng.uniform(0, 1, (2, 1)), rng.uniform(1.5, 2.5, 4))),
-               (geomspace_ends, (0.3, 1.7)), (geomspace_ends, (-0.3, -1.7)),
-               (geomspace_arrays, (rng.uniform(0.5, 1.5, 3), 2.0))]
-
-
-@pytest.mark.parametrize("f,args", SPACE_CASES, ids=[c[0].__name__ for c in SPACE_CASES])
-def test_logspace_and_geomspace_have_gradients(f, args):
-    check(f, *args, wrt=tuple(range(len(args))))
-    check_jvp(f, *args)
-
-
-def meshgrid_xy(x, y):
-    a, b = np.meshgrid(x, y)
-    return np.sum(np.sin(a) * b * W43)
-
-
-def meshgrid_ij(x, y):
-    a, b = np.meshgrid(x, y, indexing="ij")
-    return np.sum(np.sin(a) * b * W43.T)
-
-
-def meshgrid_held_whole(x, y):
-    grids = np.meshgrid(x, y)
-    return np.sum(np.sin(grids[0]) * grids[1] * W43)
-
-
-def meshgrid_one_used(x, y):
-    a, b = np.meshgrid(x, y)
-    return np.sum(np.sin(a) * W43)
-
-
-def meshgrid_three_sparse(x, y, z):
-    a, b, c = np.meshgrid(x, y, z, sparse=True)
-    return np.sum(np.sin(a + 2.0 * b) * c)
-
-
-MESHGRID_CASES = [(meshgrid_xy, (X3, Y4)), (meshgrid_ij, (X3, Y4)), (meshgrid_held_whole, (X3, Y4)),
-                  (meshgrid_one_used, (X3, Y4)), (meshgrid_three_sparse, (X3, Y4, rng.normal(size=2)))]
-
-
-@pytest.mark.parametrize("f,args", MESHGRID_CASES, ids=[c[0].__name__ for c in MESHGRID_CASES])
-def test_meshgrid_arrays_have_gradients(f, args):
-    check(f, *args, wrt=tuple(range(len(args))))
-    check_jvp(f, *args)
-
-
-def test_meshgrid_closed_form():
-    def f(x, y):
-        a, b = np.meshgrid(x, y)             # a[i, j] = x[j], b[i, j] = y[i]
-        return np.sum(a * W43) + np.sum(b * b)
-    dx, dy = srcgrad.grad(f, wrt=(0, 1))(X3, Y4)
-    np.testing.assert_allclose(dx, W43.sum(axis=0))
-    np.testing.assert_allclose(dy, 2.0 * 3 * Y4)
-
-
-def arange_start_step(a, h):
-    return np.sum(np.sin(np.arange(a, 2.0, h)))
-
-
-def arange_count(a):
-    return np.sum(np.sin(np.arange(a)))           # 0, 1, ...: flat in a
-
-
-def test_arange_start_and_step_have_gradients():
-    check(arange_start_step, 0.3, 0.37, wrt=(0, 1))
-    check_jvp(arange_start_step, 0.3, 0.37)
-    assert srcgrad.grad(arange_count)(3.5) == 0.0
-    check_jvp(arange_count, 3.5)
-
-
-def test_heaviside_value_at_zero_has_a_gradient():
-    def f(x, h0):
-        return np.sum(np.heaviside(x, h0) * np.array([1.0, 2.0, 4.0]))
-    x = np.array([0.0, 0.5, -0.5])
-    dx, dh0 = srcgrad.grad(f, wrt=(0, 1))(x, 0.3)
-    np.testing.assert_array_equal(dx, 0.0)        # a step: flat where it is not a jump
-    assert dh0 == 1.0                             # heaviside(0, h0) = h0
-    assert srcgrad.jvp(f, (x, 0.3), (None, 1.0))[1] == 1.0
-
-
-# --- A. np.r_, np.c_ and other objects indexed by a value with a gradient --------------------
-
-def r_mixed(v, s):
-    return np.sum(np.sin(np.r_[v, s, 2.0, v[:2]]) * np.arange(7.0))
-
-
-def r_single(v):
-    return np.sum(np.r_[v] ** 2)
-
-
-def c_columns(v, u):
-    return np.sum(np.sin(np.c_[v, u, v]) * W43[:3])
-
-
-def c_matrix_and_column(m, u):
-    return np.sum(np.sin(np.c_[m, u]) * np.arange(4.0))
-
-
-INDEX_TRICK_CASES = [(r_mixed, (X3, 0.4)), (r_single, (X3,)), (c_columns, (X3, Y4[:3])),
-                     (c_matrix_and_column, (rng.normal(size=(3, 3)), X3))]
-
-
-@pytest.mark.parametrize("f,args", INDEX_TRICK_CASES, ids=[c[0].__name__ for c in INDEX_TRICK_CASES])
-def test_r_and_c_have_gradients(f, args):
-    check(f, *args, wrt=tuple(range(len(args))))
-    check_jvp(f, *args)
-
-
-def test_r_closed_form():
-    dv = srcgrad.grad(r_single)(X3)               # was [0, 0, 0]
-    np.testing.assert_allclose(dv, 2.0 * X3)
-
-
-def r_with_slice(v):
-    return np.sum(np.r_[v, 1:3])
-
-
-def r_with_directive(v):
-    return np.sum(np.r_["0,2", v, v])
-
-
-def c_with_slice(v):
-    return np.sum(np.c_[v, 0:3])
-
-
-@pytest.mark.parametrize("f,text", [(r_with_slice, "np.r_["), (r_with_directive, "np.r_["),
-                                    (c_with_slice, "np.c_[")])
-def test_r_and_c_forms_without_a_rule_are_refused(f, text):
-    for err in both_modes(f, X3):
-        assert isinstance(err, srcgrad.NoDerivativeRuleError)
-        assert f"{HERE}:{line_of(f, text)}:" in str(err)
-        assert "not of slices or string directives" in str(err)
-
+# --- A. objects indexed by a value with a gradient ----------------------------------------------
 
 class Table:
     def __getitem__(self, key):
@@ -590,7 +352,7 @@ def test_pairwise_distances_with_the_diagonal_unused(f):
     with no_warnings():
         got = srcgrad.grad(f)(POINTS)                # was NaN everywhere
         assert np.all(np.isfinite(got))
-        np.testing.assert_allclose(got, numerical_grad(f, (POINTS,)), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(got, numerical_gradient(f, (POINTS,)), rtol=1e-5, atol=1e-7)
         check_jvp(f, POINTS)
 
 
@@ -645,7 +407,7 @@ def negated_boolean_mask(x, m1, m2):
 def test_boolean_masks_in_adjoints_are_numbers(f, args, want):
     got = srcgrad.grad(f)(*args)
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_allclose(got, numerical_grad(f, args), atol=1e-7)
+    np.testing.assert_allclose(got, numerical_gradient(f, args), atol=1e-7)
     if f in (negated_clip, negated_maximum, two_clips):
         check_jvp(f, *args)
 

@@ -3,10 +3,11 @@ import math
 
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
 import srcgrad
 from srcgrad import GradientCheckError, SrcgradError
+from srcgrad.check import numerical_gradient
 
 RNG = np.random.default_rng(11)
 
@@ -178,3 +179,45 @@ def test_check_grad_catches_a_wrong_custom_rule():
 def test_check_grad_wants_the_plain_function():
     with pytest.raises(SrcgradError, match="not its srcgrad.grad"):
         srcgrad.check_grad(srcgrad.grad(loss), np.ones(3), np.ones((2, 3)), np.ones(2))
+
+
+# --- numerical_gradient: the central differences check_grad, the CLI and the tests use ----
+
+def test_numerical_gradient_of_a_scalar_function_by_position_and_by_name():
+    x = np.array([[0.3, -1.2, 2.0], [0.5, 0.0, -0.7]])
+    def f(a, b=2.0):
+        return np.sum(np.sin(a) * b)
+    g = numerical_gradient(f, (x,))
+    assert g.shape == x.shape and g.dtype == np.float64
+    np.testing.assert_allclose(g, 2.0 * np.cos(x), rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(numerical_gradient(f, (x,), "b", kwargs={"b": 2.0}), np.sum(np.sin(x)),
+                               rtol=1e-8)
+    assert numerical_gradient(lambda s: s ** 3, (1.5,)) == pytest.approx(3 * 1.5 ** 2, rel=1e-9)
+    assert isinstance(x, np.ndarray) and x[0, 0] == 0.3         # the point is not moved
+
+
+def test_numerical_gradient_is_exactly_the_central_difference():
+    # eps = 0.25 on a cubic: (f(x+h) - f(x-h)) / 2h = 3x^2 + h^2, exact in binary
+    assert numerical_gradient(lambda x: x ** 3, (1.0,), eps=0.25) == 3.0 + 0.0625
+    # relative: the step is eps * max(1, |x|), 0.25 * 4 at x = 4
+    assert numerical_gradient(lambda x: x ** 3, (4.0,), eps=0.25, relative=True) == 48.0 + 1.0
+    assert numerical_gradient(lambda x: x ** 3, (0.5,), eps=0.25, relative=True) == 0.75 + 0.0625
+
+
+def test_numerical_gradient_of_array_and_tuple_results_is_a_jacobian():
+    A = RNG.normal(size=(2, 3))
+    x = RNG.normal(size=3)
+    J = numerical_gradient(lambda A, x: A @ x, (A, x), 1)
+    assert J.shape == (2, 3)
+    np.testing.assert_allclose(J, A, rtol=1e-8, atol=1e-9)
+    dA = numerical_gradient(lambda A, x: A @ x, (A, x), 0)
+    assert dA.shape == (2, 2, 3)                    # output shape + argument shape
+    np.testing.assert_allclose(dA, np.einsum("ij,k->ijk", np.eye(2), x), atol=1e-9)
+    first, second = numerical_gradient(lambda s: (s * x, s ** 2), (0.5,))
+    np.testing.assert_allclose(first, x, rtol=1e-8)
+    assert second.shape == () and second == pytest.approx(1.0, rel=1e-8)
+
+
+def test_numerical_gradient_of_an_empty_argument():
+    g = numerical_gradient(lambda a, b: np.sum(a) + b, (np.zeros((0, 3)), 1.0))
+    assert g.shape == (0, 3)

@@ -1,7 +1,7 @@
 """Corners of the straight-line language where a wrong gradient would be easy to return."""
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
 import srcgrad
 from srcgrad.rules import mT  # noqa: F401  (a template macro used by a rule below)

@@ -1,7 +1,7 @@
 """srcgrad.jvp: forward mode by source transformation, for every construct family.
 
 Each function is checked against central finite differences along a random direction
-(tests/jvpcheck.py), with every float argument carrying a tangent and with each alone; then
+(tests/support.py), with every float argument carrying a tangent and with each alone; then
 what the generated source says, and the errors.
 """
 import inspect
@@ -9,10 +9,10 @@ import os
 
 import numpy as np
 import pytest
-from jvpcheck import check_jvp, numerical_jvp
+from support import check_jvp, numerical_jvp
 
-import helpers_module as hm
 import srcgrad
+import usercode_helpers as hm
 from srcgrad import SrcgradError
 
 RNG = np.random.default_rng(23)

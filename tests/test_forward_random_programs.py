@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 import pytest
-from jvpcheck import numerical_jvp
+from support import numerical_jvp
 from test_random_programs import generator
 
 import srcgrad

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
 import srcgrad
 

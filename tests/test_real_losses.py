@@ -5,8 +5,7 @@ and, where forward mode applies, in forward mode."""
 import numpy as np
 import pytest
 
-from gradcheck import check
-from jvpcheck import check_jvp
+from support import check, check_jvp
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(8, 3))

@@ -1,17 +1,24 @@
-"""Gradient tests for the elementwise rules of srcgrad/rules.py.
+"""Tests of the elementwise rules of srcgrad/rules.py.
 
-Every rule is checked against central finite differences (tests/gradcheck.py), on inputs
+Every rule is checked against central finite differences (tests/support.py), on inputs
 drawn where the function is smooth, for the shapes broadcasting produces: scalars and
 Python floats against arrays, (3, 1) against (1, 4), (4,) against (3, 4), keepdims-style
 (3, 1) against (3, 4), and with respect to both operands.  Piecewise rules (maximum,
 minimum, abs, clip) are also checked at their kinks against the closed form srcgrad
 promises: a tie shares the gradient evenly.
+
+Both modes: reverse-mode tests are marked `@reverse(function, ...)`; the forward-mode cases
+(`@case(function, *args)`, checked by test_rule_jvp against central differences along random
+directions) are at the end of the file.  See tests/README.md.
 """
 import numpy as np
 import pytest
-from gradcheck import check
+from support import RuleTests, check, check_jvp, uniform
 
 import srcgrad
+
+RULE_TESTS = RuleTests()         # this family's rules: forward cases, reverse tests
+case, reverse = RULE_TESTS.case, RULE_TESTS.reverse
 
 
 def rand(shape, lo=-1.0, hi=1.0, seed=0):
@@ -108,6 +115,7 @@ def unary_input(fn, lo, hi, no_zero, shape, seed=1):
     return avoid_zero(x) if no_zero else x
 
 
+@reverse(*[u[0] for u in UNARY])
 @pytest.mark.parametrize("shape", UNARY_SHAPES, ids=lambda s: shape_id([s]))
 @pytest.mark.parametrize("fn,lo,hi,no_zero", UNARY, ids=UNARY_IDS)
 def test_unary_weighted(fn, lo, hi, no_zero, shape):
@@ -139,6 +147,7 @@ def test_unary_scalar_result(fn, lo, hi, no_zero):
     assert isinstance(got, float)
 
 
+@reverse(np.absolute)
 def test_builtin_abs():
     def f(x, y):
         return np.sum(abs(x) * y) + abs(np.sum(x))
@@ -158,6 +167,7 @@ def test_abs_at_zero_is_zero():
     np.testing.assert_array_equal(srcgrad.grad(f)(x), [-1.0, 0.0, 1.0])
 
 
+@reverse(np.negative, np.positive)
 def test_unary_minus_and_plus_operators():
     def f(x):
         return np.sum(-x * x) + np.sum(+x)
@@ -211,6 +221,7 @@ def binary_inputs(xdom, ydom, y_no_zero, xs, ys):
     return x, (avoid_zero(y) if y_no_zero else y)
 
 
+@reverse(*[b[1] for b in BINARY])
 @pytest.mark.parametrize("xs,ys", BINARY_SHAPES, ids=BINARY_IDS)
 @pytest.mark.parametrize("name,fn,xdom,ydom,y_no_zero", BINARY, ids=[b[0] for b in BINARY])
 def test_binary_weighted(name, fn, xdom, ydom, y_no_zero, xs, ys):
@@ -236,6 +247,7 @@ def test_binary_summed(name, fn, xdom, ydom, y_no_zero, xs, ys):
 OPERATORS = [("+", add, False), ("-", sub, False), ("*", mul, False), ("/", div, True)]
 
 
+@reverse(np.add, np.subtract, np.multiply, np.divide)
 @pytest.mark.parametrize("xs,ys", BINARY_SHAPES, ids=BINARY_IDS)
 @pytest.mark.parametrize("op,fn,y_no_zero", OPERATORS, ids=[o[0] for o in OPERATORS])
 def test_operators(op, fn, y_no_zero, xs, ys):
@@ -291,6 +303,7 @@ def test_augmented_assignment():
 
 # --- power --------------------------------------------------------------------------
 
+@reverse(np.power)
 @pytest.mark.parametrize("shape", UNARY_SHAPES, ids=lambda s: shape_id([s]))
 @pytest.mark.parametrize("p", [2, 3, 0.5, -1, -2, 2.0, 1, 0])
 def test_power_constant_exponent(p, shape):
@@ -338,6 +351,7 @@ def test_power_constant_base(shape):
     np.testing.assert_allclose(got, np.log(2.0) * 2.0 ** np.asarray(x) + np.log(3.0) * 3.0 ** np.asarray(x))
 
 
+@reverse(np.power)
 def test_power_both_arguments_broadcast():
     def f(x, y):
         return np.sum(x ** y)
@@ -377,6 +391,7 @@ def test_power_exponent_only():
 
 # --- maximum / minimum with ties ----------------------------------------------------
 
+@reverse(np.maximum, np.fmax, np.minimum, np.fmin)
 @pytest.mark.parametrize("fn,pick", [(np.maximum, np.greater), (np.fmax, np.greater),
                                      (np.minimum, np.less), (np.fmin, np.less)],
                          ids=["maximum", "fmax", "minimum", "fmin"])
@@ -445,6 +460,7 @@ def test_max_of_x_with_itself():
 
 # --- clip -----------------------------------------------------------------------------
 
+@reverse(np.clip)
 @pytest.mark.parametrize("shape", [(), (7,), (3, 4)], ids=lambda s: shape_id([s]))
 def test_clip_constant_bounds(shape):
     def f(x):
@@ -479,6 +495,7 @@ def test_clip_method():
     np.testing.assert_allclose(check(f, x), np.clip(x, -0.5, 0.5) + x * (np.abs(x) <= 0.5))
 
 
+@reverse(np.clip)
 @pytest.mark.parametrize("shapes", [((3, 4), (3, 4), (3, 4)), ((3, 4), (4,), (3, 1)),
                                     ((3, 4), (), (1, 4)), ((4,), (3, 1), (3, 4))],
                          ids=shape_id)
@@ -524,6 +541,7 @@ def test_maximum_tie_with_python_float():
 
 # --- where ------------------------------------------------------------------------
 
+@reverse(np.where)
 @pytest.mark.parametrize("shapes", [((3, 4), (3, 4), (3, 4)), ((3, 4), (3, 1), ()),
                                     ((3, 4), (4,), (3, 4)), ((4,), (3, 1), (3, 4)),
                                     ((3, 4), "float", (1, 4))],
@@ -669,6 +687,7 @@ def test_same_variable_in_both_operands():
     check(f, rand((2, 3), 0.3, 2.0, seed=3))
 
 
+@reverse(np.logaddexp)
 def test_logaddexp_is_stable_for_large_arguments():
     def f(x, y):
         return np.sum(np.logaddexp(x, y) + np.logaddexp2(x, y))
@@ -701,6 +720,7 @@ def test_modulo_operator_is_not_silently_constant():
     np.testing.assert_allclose(got, [3.0, 3.0, 3.0])
 
 
+@reverse(np.mod, np.fmod)
 @pytest.mark.parametrize("op", ["mod", "fmod", "operator"])
 def test_modulo_both_operands(op):
     def f_mod(x, c):
@@ -715,3 +735,108 @@ def test_modulo_both_operands(op):
     x = np.array([[0.3, 1.7, -2.2], [4.1, -0.6, 5.3]])
     c = np.array([0.7, 1.3, 2.1])
     check(f, x, c, wrt=(0, 1))
+
+
+@reverse(np.heaviside)
+def test_heaviside_value_at_zero_has_a_gradient():
+    def f(x, h0):
+        return np.sum(np.heaviside(x, h0) * np.array([1.0, 2.0, 4.0]))
+    x = np.array([0.0, 0.5, -0.5])
+    dx, dh0 = srcgrad.grad(f, wrt=(0, 1))(x, 0.3)
+    np.testing.assert_array_equal(dx, 0.0)        # a step: flat where it is not a jump
+    assert dh0 == 1.0                             # heaviside(0, h0) = h0
+    assert srcgrad.jvp(f, (x, 0.3), (None, 1.0))[1] == 1.0
+
+
+# ==============================================================================================
+# Forward mode: each rule of the family on a case of its own (`@case(function, *args)`),
+# against central differences along random directions (support.check_jvp).
+# ==============================================================================================
+
+# --- elementwise: unary, with a domain where the function is smooth ---------------------------
+UNARY_CASES = [(np.negative, -2, 2), (np.positive, -2, 2), (np.square, -2, 2), (np.sqrt, 0.2, 3),
+         (np.cbrt, 0.3, 2), (np.reciprocal, 0.3, 2), (np.exp, -2, 2), (np.exp2, -2, 2),
+         (np.expm1, -2, 2), (np.log, 0.2, 3), (np.log2, 0.2, 3), (np.log10, 0.2, 3),
+         (np.log1p, -0.7, 3), (np.sin, -3, 3), (np.cos, -3, 3), (np.tan, -1.2, 1.2),
+         (np.arcsin, -0.9, 0.9), (np.arccos, -0.9, 0.9), (np.arctan, -3, 3), (np.sinh, -2, 2),
+         (np.cosh, -2, 2), (np.tanh, -2, 2), (np.arcsinh, -3, 3), (np.arccosh, 1.2, 3),
+         (np.arctanh, -0.9, 0.9), (np.absolute, 0.3, 2), (np.fabs, -2, -0.3),
+         (np.deg2rad, -90, 90), (np.rad2deg, -2, 2), (np.radians, -90, 90), (np.degrees, -2, 2)]
+
+
+def unary_of(fn):
+    def unary(x):
+        return fn(x)           # (fn: a closure variable, which srcgrad reads as it is)
+    return unary
+
+
+def binary_of(fn):
+    def binary(x, y):
+        return fn(x, y)
+    return binary
+
+
+for _fn, _lo, _hi in UNARY_CASES:
+    case(_fn, uniform((3, 4), _lo, _hi, seed=1))(unary_of(_fn))
+    case(_fn, uniform("float", _lo, _hi, seed=2))(unary_of(_fn))
+
+BINARY_CASES = [(np.add, (-2, 2), (-2, 2)), (np.subtract, (-2, 2), (-2, 2)),
+          (np.multiply, (-2, 2), (-2, 2)), (np.divide, (-2, 2), (0.5, 2)),
+          (np.power, (0.3, 2), (-2, 2)), (np.float_power, (0.3, 2), (-2, 2)),
+          (np.mod, (0.1, 5), (1.1, 1.7)), (np.remainder, (0.1, 5), (1.1, 1.7)),
+          (np.fmod, (0.1, 5), (1.1, 1.7)), (np.arctan2, (-2, 2), (0.3, 2)),
+          (np.hypot, (0.3, 2), (-2, -0.3)), (np.logaddexp, (-3, 3), (-3, 3)),
+          (np.logaddexp2, (-3, 3), (-3, 3)), (np.maximum, (-2, 2), (-2, 2)),
+          (np.minimum, (-2, 2), (-2, 2)), (np.fmax, (-2, 2), (-2, 2)), (np.fmin, (-2, 2), (-2, 2))]
+
+for _fn, _xd, _yd in BINARY_CASES:
+    for _xs, _ys in [((3, 4), (3, 4)), ((3, 1), (1, 4)), ((4,), (3, 4)), ("float", (3, 4)),
+                     ((3, 4), "float")]:
+        case(_fn, uniform(_xs, *_xd, seed=3), uniform(_ys, *_yd, seed=4))(binary_of(_fn))
+
+
+@case(np.add, uniform((2, 3), 0.5, 2, seed=1), uniform((3,), seed=2))
+@case(np.multiply, uniform((2, 3), 0.5, 2, seed=1), uniform((3,), seed=2))
+@case(np.subtract, uniform((2, 3), 0.5, 2, seed=1), uniform((3,), seed=2))
+@case(np.divide, uniform((2, 3), 0.5, 2, seed=1), uniform((3,), 1, 2, seed=2))
+@case(np.power, uniform((2, 3), 0.5, 2, seed=1), uniform((3,), seed=2))
+def operators(x, y):
+    return (x + y) * (x - y) / y + x ** y + -x * +y
+
+
+@case(np.power, uniform((3, 4), 0.5, 2, seed=5))
+@case(np.multiply, uniform((3, 4), 0.5, 2, seed=5))
+def constant_powers(x):
+    return x ** 2 + x ** 0.5 + 2.0 ** x + x * x
+
+
+@case(np.absolute, uniform("float", seed=6), uniform((2, 3), seed=7))
+@case(np.maximum, uniform("float", seed=6), uniform((2, 3), seed=7))
+@case(np.minimum, uniform("float", seed=6), uniform((2, 3), seed=7))
+def builtins_for_ufuncs(s, x):
+    return abs(x) + abs(s) + max(s, 0.1) * min(s, 0.5)
+
+
+@case(np.clip, avoid_zero(uniform((3, 4), -2, 2, seed=7), 0.3), -0.5, 0.7)
+def clip_constant_bounds(a, lo, hi):
+    return np.clip(a, -0.5, 0.7) * np.clip(a, lo, hi)
+
+
+@case(np.clip, uniform((3, 4), -2, 2, seed=7), uniform((3, 4), -2, -0.8, seed=8), uniform((4,), 0.8, 2, seed=9))
+def clip_array_bounds(a, lo, hi):
+    return np.clip(a, lo, hi) + a.clip(lo, None)
+
+
+@case(np.where, uniform((3, 4), seed=10), uniform((4,), seed=11))
+def where(x, y):
+    return np.where(x > 0, x, y) + np.where(y < 0, 2.0, x * y)
+
+
+@case(np.heaviside, avoid_zero(uniform((3,), seed=70), 0.3), uniform("float", seed=71))
+def steps(x, h):
+    return np.heaviside(x, h), np.heaviside(np.array([0.0, 1.0]), h * x[:2])
+
+
+@pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())
+def test_rule_jvp(key, f, args):
+    check_jvp(f, *args)

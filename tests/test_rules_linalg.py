@@ -1,15 +1,23 @@
-"""Gradient tests for the linear-algebra rules of srcgrad/rules.py.
+"""Tests of the linear-algebra rules of srcgrad/rules.py.
 
 Products of every rank NumPy allows (dot, matmul/@, inner, outer, vdot, tensordot,
 einsum), with respect to both operands, and the matrix functions (trace, diag, inv,
 solve, det, slogdet), against central finite differences.  A random weight on the
 result makes the adjoint reaching each rule a full, non-constant array.
+
+Both modes: reverse-mode tests are marked `@reverse(function, ...)`; the forward-mode cases
+(`@case(function, *args)`, checked by test_rule_jvp against central differences along random
+directions) are at the end of the file.  See tests/README.md.
 """
 import numpy as np
 import pytest
-from gradcheck import check
+from support import RuleTests, check, check_jvp, uniform
 
 import srcgrad
+from srcgrad import rules
+
+RULE_TESTS = RuleTests()         # this family's rules: forward cases, reverse tests
+case, reverse = RULE_TESTS.case, RULE_TESTS.reverse
 
 
 def rand(shape, lo=-1.0, hi=1.0, seed=0):
@@ -44,6 +52,7 @@ DOT_SHAPES = [
 ]
 
 
+@reverse(np.dot)
 @pytest.mark.parametrize("sa,sb", DOT_SHAPES, ids=[ids(s) for s in DOT_SHAPES])
 def test_dot(sa, sb):
     a, b = rand(sa, seed=1), rand(sb, seed=2)
@@ -96,6 +105,7 @@ MATMUL_SHAPES = [
 ]
 
 
+@reverse(np.matmul)
 @pytest.mark.parametrize("sa,sb", MATMUL_SHAPES, ids=[ids(s) for s in MATMUL_SHAPES])
 def test_matmul_operator(sa, sb):
     a, b = rand(sa, seed=1), rand(sb, seed=2)
@@ -106,6 +116,7 @@ def test_matmul_operator(sa, sb):
     check(f, a, b, wrt=(0, 1))
 
 
+@reverse(np.matmul)
 @pytest.mark.parametrize("sa,sb", MATMUL_SHAPES, ids=[ids(s) for s in MATMUL_SHAPES])
 def test_matmul_function_summed(sa, sb):
     def f(a, b):
@@ -154,6 +165,7 @@ def test_two_layer_network():
 OUTER_SHAPES = [((3,), (4,)), ((2, 3), (4,)), ((3,), (2, 2)), ((), (3,)), ((2, 2), (3, 1))]
 
 
+@reverse(np.outer)
 @pytest.mark.parametrize("sa,sb", OUTER_SHAPES, ids=[ids(s) for s in OUTER_SHAPES])
 def test_outer(sa, sb):
     a, b = rand(sa, seed=1), rand(sb, seed=2)
@@ -164,6 +176,7 @@ INNER_SHAPES = [((4,), (4,)), ((3, 4), (4,)), ((4,), (3, 4)), ((3, 4), (2, 4)),
                 ((2, 3, 4), (5, 4)), ((), (3,)), ((3, 2), ())]
 
 
+@reverse(np.inner)
 @pytest.mark.parametrize("sa,sb", INNER_SHAPES, ids=[ids(s) for s in INNER_SHAPES])
 def test_inner(sa, sb):
     a, b = rand(sa, seed=3), rand(sb, seed=4)
@@ -173,6 +186,7 @@ def test_inner(sa, sb):
 VDOT_SHAPES = [((4,), (4,)), ((2, 3), (2, 3)), ((2, 3), (6,)), ((6,), (3, 2))]
 
 
+@reverse(np.vdot)
 @pytest.mark.parametrize("sa,sb", VDOT_SHAPES, ids=[ids(s) for s in VDOT_SHAPES])
 def test_vdot(sa, sb):
     a, b = rand(sa, seed=5), rand(sb, seed=6)
@@ -199,6 +213,7 @@ TENSORDOT = [
 ]
 
 
+@reverse(np.tensordot)
 @pytest.mark.parametrize("sa,sb,axes", TENSORDOT,
                          ids=[f"{ids((a, b))}-{ax}" for a, b, ax in TENSORDOT])
 def test_tensordot(sa, sb, axes):
@@ -255,6 +270,7 @@ EINSUM = [
 ]
 
 
+@reverse(np.einsum)
 @pytest.mark.parametrize("spec,shapes", EINSUM, ids=[f"{s}-{i}" for i, (s, _) in enumerate(EINSUM)])
 def test_einsum(spec, shapes):
     ops = [rand(s, seed=i + 1) for i, s in enumerate(shapes)]
@@ -297,6 +313,7 @@ def test_einsum_only_second_operand_differentiated():
 
 # --- trace and diag -----------------------------------------------------------------
 
+@reverse(np.trace)
 @pytest.mark.parametrize("shape,offset", [((4, 4), 0), ((4, 4), 1), ((4, 4), -2),
                                           ((3, 5), 2), ((5, 3), -1), ((3, 5), 7)])
 def test_trace(shape, offset):
@@ -321,6 +338,7 @@ def test_trace_method():
     np.testing.assert_allclose(check(f, A), np.eye(3) + np.eye(3, k=-1))
 
 
+@reverse(np.diag)
 @pytest.mark.parametrize("n,k", [(3, 0), (3, 1), (3, -2), (1, 0)])
 def test_diag_vector_to_matrix(n, k):
     w = rand((n + abs(k), n + abs(k)), 0.5, 1.5, seed=1)
@@ -331,6 +349,7 @@ def test_diag_vector_to_matrix(n, k):
     np.testing.assert_allclose(check(f, v), np.diag(w, k))
 
 
+@reverse(np.diag)
 @pytest.mark.parametrize("shape,k", [((4, 4), 0), ((4, 4), 1), ((4, 4), -1), ((3, 5), 0),
                                      ((3, 5), 2), ((5, 3), -3)])
 def test_diag_matrix_to_vector(shape, k):
@@ -354,6 +373,7 @@ def test_diag_round_trip():
 
 # --- inv, solve, det, slogdet ----------------------------------------------------------
 
+@reverse(np.linalg.inv)
 def test_inv():
     A = well_conditioned(4, seed=1)
     w = rand((4, 4), seed=2)
@@ -377,6 +397,7 @@ def test_inv_summed_seed():
     check(f, well_conditioned(3, seed=4))
 
 
+@reverse(np.linalg.solve)
 @pytest.mark.parametrize("bshape", [(4,), (4, 2), (4, 1)], ids=["b4", "b4x2", "b4x1"])
 def test_solve(bshape):
     A, b = well_conditioned(4, seed=1), rand(bshape, seed=2)
@@ -422,6 +443,7 @@ def test_solve_only_b_and_only_a():
     check(f, A, b, wrt=1)
 
 
+@reverse(np.linalg.det)
 def test_det():
     A = well_conditioned(3, seed=1)
 
@@ -443,6 +465,7 @@ def test_det_of_product():
     check(f, well_conditioned(3, seed=3), well_conditioned(3, seed=4), wrt=(0, 1))
 
 
+@reverse(np.linalg.slogdet)
 def test_slogdet():
     def f(A):
         sign, logdet = np.linalg.slogdet(A)
@@ -524,3 +547,81 @@ def test_source_slogdet_sign_gets_no_adjoint():
     src = adjoint_part(srcgrad.grad(f).source)
     assert "dsign" not in src
     check(f, well_conditioned(3, seed=2))
+
+
+# ==============================================================================================
+# Forward mode: each rule of the family on a case of its own (`@case(function, *args)`),
+# against central differences along random directions (support.check_jvp).
+# ==============================================================================================
+
+# --- linear algebra -------------------------------------------------------------------------
+@case(np.matmul, uniform((3, 4), seed=13), uniform((4, 2), seed=14))
+def matmul_2d(a, b):
+    return a @ b, np.matmul(a, b[:, 0]), a[0] @ b, a @ a.T
+
+
+@case(np.matmul, uniform((2, 3, 4), seed=15), uniform((4, 5), seed=16))
+def matmul_batched(a, b):
+    return a @ b
+
+
+@case(np.dot, uniform((3, 4), seed=17), uniform((4,), seed=18))
+def dots(a, b):
+    return np.dot(a, b), a.dot(b), np.dot(b, b), np.dot(2.0, b), np.dot(a, a.T)
+
+
+@case(np.outer, uniform((3,), seed=19), uniform((4,), seed=20))
+@case(np.inner, uniform((3,), seed=19), uniform((4,), seed=20))
+@case(np.vdot, uniform((3,), seed=19), uniform((4,), seed=20))
+def products(a, b):
+    return np.outer(a, b), np.inner(a, a), np.vdot(b, b)
+
+
+@case(np.tensordot, uniform((2, 3, 4), seed=21), uniform((3, 4, 5), seed=22))
+def tensordots(a, b):
+    return np.tensordot(a, b), np.tensordot(a, b, axes=([1], [0]))
+
+
+@case(np.einsum, uniform((3, 4), seed=23), uniform((4, 5), seed=24))
+def einsums(a, b):
+    return np.einsum("ij,jk->ik", a, b), np.einsum("ij,ij->i", a, a), np.einsum("ii", a[:, :3])
+
+
+@case(np.trace, uniform((3, 4), seed=25))
+def traces(a):
+    return np.trace(a), np.trace(a, 1), a.trace()
+
+
+@case(np.diag, uniform((3, 4), seed=26), uniform((3,), seed=27))
+def diags(a, v):
+    return np.diag(a), np.diag(v), np.diag(v, 1)
+
+
+@case(rules.np.linalg.inv, well_conditioned(3, seed=28))
+@case(rules.np.linalg.inv, well_conditioned(3, seed=29, batch=(2,)))
+def inverse(a):
+    return np.linalg.inv(a)
+
+
+@case(rules.np.linalg.solve, well_conditioned(3, seed=30), uniform((3,), seed=31))
+@case(rules.np.linalg.solve, well_conditioned(3, seed=30), uniform((3, 2), seed=31))
+@case(rules.np.linalg.solve, well_conditioned(3, seed=30, batch=(2,)), uniform((2, 3, 2), seed=31))
+def solve(a, b):
+    return np.linalg.solve(a, b)
+
+
+@case(rules.np.linalg.det, well_conditioned(3, seed=32))
+@case(rules.np.linalg.det, well_conditioned(2, seed=33, batch=(3,)))
+def determinant(a):
+    return np.linalg.det(a)
+
+
+@case(rules.np.linalg.slogdet, well_conditioned(3, seed=34))
+def log_determinant(a):
+    sign, logdet = np.linalg.slogdet(a)
+    return logdet * sign
+
+
+@pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())
+def test_rule_jvp(key, f, args):
+    check_jvp(f, *args)

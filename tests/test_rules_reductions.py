@@ -1,16 +1,24 @@
-"""Gradient tests for the reduction rules of srcgrad/rules.py (and cumsum).
+"""Tests of the reduction rules of srcgrad/rules.py (and cumsum).
 
 Reductions are checked for every kind of `axis` (None, an int, a negative int, a tuple)
 and `keepdims`, both when those are literals (folded when the gradient is generated)
 and when they are variables (decided when it runs); with the adjoint arriving as the
 scalar seed and as a full array; as functions and as array methods.  Ties of max/min
 and zeros of prod are checked against their closed forms.
+
+Both modes: reverse-mode tests are marked `@reverse(function, ...)`; the forward-mode cases
+(`@case(function, *args)`, checked by test_rule_jvp against central differences along random
+directions) are at the end of the file.  See tests/README.md.
 """
 import numpy as np
 import pytest
-from gradcheck import check
+from support import RuleTests, check, check_jvp, uniform
 
 import srcgrad
+from srcgrad import rules
+
+RULE_TESTS = RuleTests()         # this family's rules: forward cases, reverse tests
+case, reverse = RULE_TESTS.case, RULE_TESTS.reverse
 
 
 def rand(shape, lo=-1.0, hi=1.0, seed=0):
@@ -39,6 +47,7 @@ REDUCTIONS = [np.sum, np.mean, np.prod, np.max, np.amax, np.min, np.amin, np.var
 RED_IDS = [f.__name__ for f in REDUCTIONS]
 
 
+@reverse(*REDUCTIONS)
 @pytest.mark.parametrize("keepdims", [False, True], ids=["flat", "keepdims"])
 @pytest.mark.parametrize("shape,axis", CASES, ids=CASE_IDS)
 @pytest.mark.parametrize("fn", REDUCTIONS, ids=RED_IDS)
@@ -139,6 +148,7 @@ def prod_of_others(x, axis):
     return out
 
 
+@reverse(np.prod)
 @pytest.mark.parametrize("axis", [None, 0, 1])
 @pytest.mark.parametrize("zeros", [0, 1, 2, 3], ids=["no-zero", "one-zero", "two-zeros", "zero-col"])
 def test_prod_with_zeros(zeros, axis):
@@ -189,6 +199,7 @@ def tie_share(x, axis, pick):
     return hit / np.sum(hit, axis=axis, keepdims=True)
 
 
+@reverse(np.max, np.amax, np.min, np.amin)
 @pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 1)])
 @pytest.mark.parametrize("fn,pick", [(np.max, np.max), (np.amax, np.max),
@@ -221,6 +232,7 @@ def test_max_of_constant_array_shares_evenly():
 
 # --- var and std ---------------------------------------------------------------------
 
+@reverse(np.var, np.std)
 @pytest.mark.parametrize("ddof", [0, 1])
 @pytest.mark.parametrize("axis", [None, 0, 1, (0, 1), -1])
 @pytest.mark.parametrize("fn", [np.var, np.std], ids=["var", "std"])
@@ -246,6 +258,7 @@ def test_var_std_literal_ddof_and_closed_form():
 VECTOR_ORDS = [None, 1, 2, np.inf, -np.inf, 3, 0.5, -1]
 
 
+@reverse(np.linalg.norm)
 @pytest.mark.parametrize("ord", VECTOR_ORDS, ids=str)
 def test_norm_vector(ord):
     def f(x):
@@ -286,6 +299,7 @@ def test_norm_inf_tie():
     np.testing.assert_allclose(srcgrad.grad(f)(np.array([2.0, -2.0, 1.0])), [0.5, -0.5, 0.0])
 
 
+@reverse(np.linalg.norm)
 @pytest.mark.parametrize("ord", [None, "fro", "nuc", 2, -2, 1, -1, np.inf, -np.inf], ids=str)
 def test_norm_matrix(ord):
     def f(A):
@@ -337,6 +351,7 @@ def test_source_default_norm_is_inline():
 
 # --- cumsum ------------------------------------------------------------------------
 
+@reverse(np.cumsum)
 @pytest.mark.parametrize("shape,axis", [((6,), None), ((6,), 0), ((3, 4), None), ((3, 4), 0),
                                         ((3, 4), 1), ((3, 4), -1), ((2, 3, 4), 1)])
 def test_cumsum(shape, axis):
@@ -535,3 +550,77 @@ def test_positional_cumsum_dtype():
     def f(x):
         return np.sum(np.cumsum(x, 0, float) * np.arange(1.0, 4.0))
     np.testing.assert_allclose(check(f, rand((3,), seed=3)), [6.0, 5.0, 3.0])
+
+
+# ==============================================================================================
+# Forward mode: each rule of the family on a case of its own (`@case(function, *args)`),
+# against central differences along random directions (support.check_jvp).
+# ==============================================================================================
+
+# --- reductions ---------------------------------------------------------------------------
+
+def extremes_of(fn):
+    def extremes(a):
+        return fn(a), fn(a, axis=0), fn(a, axis=1, keepdims=True)
+    return extremes
+
+
+A34 = uniform((3, 4), 0.5, 1.5, seed=12)
+
+
+@case(np.sum, A34)
+def sums(a):
+    return np.sum(a), np.sum(a, axis=0), a.sum(1, keepdims=True), np.sum(a, (0, 1))
+
+
+@case(np.mean, A34)
+def means(a):
+    return np.mean(a), np.mean(a, axis=1), a.mean(axis=0, keepdims=True)
+
+
+@case(np.prod, A34)
+def prods(a):
+    return np.prod(a), np.prod(a, axis=0), a.prod(axis=1, keepdims=True)
+
+
+@case(np.prod, np.array([[0.0, 2.0, 3.0], [1.5, 0.0, 0.0]]))
+def prod_with_zeros(a):
+    return np.prod(a, axis=1), np.prod(a)
+
+
+for _fn in (np.max, np.amax, np.min, np.amin):
+    case(_fn, A34)(extremes_of(_fn))
+
+
+@case(np.max, A34)
+@case(np.min, A34)
+def extreme_methods(a):
+    return a.max(axis=1) - a.min()
+
+
+@case(np.var, A34)
+def variances(a):
+    return np.var(a), np.var(a, axis=0), np.var(a, axis=1, ddof=1, keepdims=True), a.var()
+
+
+@case(np.std, A34)
+def deviations(a):
+    return np.std(a), np.std(a, axis=0, ddof=1), a.std(axis=1, keepdims=True)
+
+
+@case(rules.np.linalg.norm, A34)
+def norms(a):
+    return (np.linalg.norm(a), np.linalg.norm(a, axis=1), np.linalg.norm(a, axis=0, keepdims=True),
+            np.linalg.norm(a[0], 1), np.linalg.norm(a[1], np.inf), np.linalg.norm(a[2], 3),
+            np.linalg.norm(a, "fro"), np.linalg.norm(a, "nuc"), np.linalg.norm(a, 2),
+            np.linalg.norm(a, 1), np.linalg.norm(a, -np.inf))
+
+
+@case(np.cumsum, A34)
+def cumsums(a):
+    return np.cumsum(a), np.cumsum(a, axis=0), a.cumsum(axis=1)
+
+
+@pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())
+def test_rule_jvp(key, f, args):
+    check_jvp(f, *args)

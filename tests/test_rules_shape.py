@@ -1,16 +1,23 @@
-"""Gradient tests for the shape rules of srcgrad/rules.py, and for non-differentiable
+"""Tests of the shape rules of srcgrad/rules.py, and for non-differentiable
 functions used inside a differentiated function.
 
 Shape functions only move, copy or drop elements, so their gradient is a permutation,
 a sum of copies or a zero-fill of the incoming adjoint.  A random weight on the result
 makes every element's adjoint distinct, so a misplaced element cannot go unnoticed.
+
+Both modes: reverse-mode tests are marked `@reverse(function, ...)`; the forward-mode cases
+(`@case(function, *args)`, checked by test_rule_jvp against central differences along random
+directions) are at the end of the file.  See tests/README.md.
 """
 import inspect
 import numpy as np
 import pytest
-from gradcheck import check
+from support import RuleTests, check, check_jvp, uniform
 
 import srcgrad
+
+RULE_TESTS = RuleTests()         # this family's rules: forward cases, reverse tests
+case, reverse = RULE_TESTS.case, RULE_TESTS.reverse
 
 
 def rand(shape, lo=-1.0, hi=1.0, seed=0):
@@ -29,6 +36,7 @@ def adjoint_part(source):
 
 # --- reshape, ravel, flatten ---------------------------------------------------------
 
+@reverse(np.reshape)
 def test_reshape_forms():
     x = rand((2, 6), seed=1)
     w = weight_like(np.zeros((3, 4)))
@@ -80,6 +88,7 @@ def test_reshape_0d_to_1d():
     assert srcgrad.grad(f)(2.0) == 3.0
 
 
+@reverse(np.ravel)
 def test_ravel_and_flatten():
     x = rand((2, 3, 2), seed=4)
     w = weight_like(np.zeros(12))
@@ -98,6 +107,7 @@ def test_ravel_and_flatten():
 
 # --- transposes and axis moves ----------------------------------------------------------
 
+@reverse(np.transpose)
 @pytest.mark.parametrize("axes", [None, (0, 1, 2), (2, 0, 1), (1, 0, 2), (0, 2, 1), (-1, 0, 1)],
                          ids=str)
 def test_transpose_function(axes):
@@ -153,6 +163,7 @@ def test_T_of_vector_and_source():
     assert ".T" in src
 
 
+@reverse(np.swapaxes)
 @pytest.mark.parametrize("a1,a2", [(0, 1), (0, 2), (2, 1), (-1, 0), (1, 1)])
 def test_swapaxes(a1, a2):
     x = rand((2, 3, 4), seed=8)
@@ -167,6 +178,7 @@ def test_swapaxes(a1, a2):
     np.testing.assert_allclose(check(method, x), np.swapaxes(w, a1, a2))
 
 
+@reverse(np.moveaxis)
 @pytest.mark.parametrize("src,dst", [(0, 2), (2, 0), (-1, 1), ((0, 1), (2, 0)), ([0, 2], [-1, 0])],
                          ids=str)
 def test_moveaxis(src, dst):
@@ -178,6 +190,7 @@ def test_moveaxis(src, dst):
     np.testing.assert_allclose(check(f, x), np.moveaxis(w, dst, src))
 
 
+@reverse(np.expand_dims)
 @pytest.mark.parametrize("axis", [0, 1, -1, (0, 2), (0, -1)], ids=str)
 def test_expand_dims(axis):
     x = rand((3, 4), seed=10)
@@ -188,6 +201,7 @@ def test_expand_dims(axis):
     np.testing.assert_allclose(check(f, x), np.reshape(w, (3, 4)))
 
 
+@reverse(np.squeeze)
 @pytest.mark.parametrize("axis", [None, 0, 2, (0, 2), -1], ids=str)
 def test_squeeze(axis):
     x = rand((1, 3, 1, 4) if axis != -1 else (3, 4, 1), seed=11)
@@ -210,6 +224,7 @@ def test_newaxis_style_broadcast_via_expand_dims():
 
 # --- joining ----------------------------------------------------------------------
 
+@reverse(np.concatenate)
 @pytest.mark.parametrize("axis", [0, 1, -1, None], ids=str)
 def test_concatenate_2d(axis):
     a = rand((2, 3), seed=1)
@@ -242,6 +257,7 @@ def test_concat_alias():
     check(f, rand((2, 2), seed=1), rand((2, 3), seed=2), wrt=(0, 1))
 
 
+@reverse(np.stack)
 @pytest.mark.parametrize("axis", [0, 1, -1, 2], ids=str)
 def test_stack(axis):
     a, b, c = rand((2, 3), seed=1), rand((2, 3), seed=2), rand((2, 3), seed=3)
@@ -264,6 +280,7 @@ def test_stack_default_axis_of_scalars_and_1d():
     check(g, rand((3,), seed=1), rand((3,), seed=2), wrt=(0, 1))
 
 
+@reverse(np.hstack)
 @pytest.mark.parametrize("shapes", [[(2,), (3,)], [(2, 1), (2, 3)], [(), (2,)], [(2, 1, 2), (2, 3, 2)]],
                          ids=str)
 def test_hstack(shapes):
@@ -275,6 +292,7 @@ def test_hstack(shapes):
     check(f, *arrays, wrt=(0, 1))
 
 
+@reverse(np.vstack)
 @pytest.mark.parametrize("shapes", [[(3,), (3,)], [(2, 3), (3,)], [(1, 3), (2, 3)], [(), ()],
                                     [(2, 2, 2), (1, 2, 2)]], ids=str)
 def test_vstack(shapes):
@@ -288,6 +306,7 @@ def test_vstack(shapes):
 
 # --- broadcasting and repeating --------------------------------------------------------
 
+@reverse(np.broadcast_to)
 @pytest.mark.parametrize("xshape,shape", [((4,), (3, 4)), ((3, 1), (3, 4)), ((), (2, 3)),
                                           ((1, 4), (2, 3, 4)), ((3, 4), (3, 4))], ids=str)
 def test_broadcast_to(xshape, shape):
@@ -306,6 +325,7 @@ def test_broadcast_to_literal_shape():
     np.testing.assert_allclose(check(f, rand((3,), seed=2)), [3.0, 5.0, 7.0])
 
 
+@reverse(np.tile)
 @pytest.mark.parametrize("xshape,reps", [((3,), 2), ((3,), (2, 2)), ((2, 3), 2), ((2, 3), (2, 1)),
                                          ((2, 3), (1, 2, 3)), ((2, 1, 2), (2, 2)), ((), 3)], ids=str)
 def test_tile(xshape, reps):
@@ -317,6 +337,7 @@ def test_tile(xshape, reps):
     check(f, x)
 
 
+@reverse(np.repeat)
 @pytest.mark.parametrize("xshape,repeats,axis", [
     ((4,), 2, None), ((2, 3), 2, None), ((2, 3), 3, 0), ((2, 3), 2, 1), ((2, 3), 2, -1),
     ((3,), [1, 0, 2], None), ((2, 3), [2, 1], 0), ((2, 3), [0, 3, 1], 1), ((2, 3), [1, 2, 0, 1, 1, 2], None),
@@ -344,6 +365,7 @@ def test_repeat_closed_form():
 
 # --- reordering and masking ------------------------------------------------------------
 
+@reverse(np.flip)
 @pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 1)], ids=str)
 def test_flip(axis):
     x = rand((3, 4), seed=5)
@@ -360,6 +382,7 @@ def test_flip_literal_and_slices_equivalent():
     np.testing.assert_allclose(check(f, rand((4,), seed=1)), [3.0 + 9.0, 2.0 + 4.0, 1.0 + 1.0, 0.0])
 
 
+@reverse(np.roll)
 @pytest.mark.parametrize("shift,axis", [(1, None), (-2, None), (5, None), (1, 0), (-1, 1),
                                         (2, -1), ((1, 2), (0, 1)), ((1, -1), (1, 0))], ids=str)
 def test_roll(shift, axis):
@@ -371,6 +394,7 @@ def test_roll(shift, axis):
     np.testing.assert_allclose(check(f, x), np.roll(w, np.negative(shift), axis=axis))
 
 
+@reverse(np.triu, np.tril)
 @pytest.mark.parametrize("k", [0, 1, -1, 3, -4])
 @pytest.mark.parametrize("fn", [np.triu, np.tril], ids=["triu", "tril"])
 def test_triu_tril(fn, k):
@@ -389,6 +413,7 @@ def test_triu_tril_batched_and_rectangular():
     np.testing.assert_allclose(check(f, x), 2 * np.triu(x, 1) + 3.0 * np.tril(np.ones((3, 4)), -1))
 
 
+@reverse(np.asarray, np.array, np.copy)
 def test_asarray_and_array():
     def f(x):
         return np.sum(np.asarray(x) ** 2) + np.sum(np.array(x) * 3.0) + np.sum(np.copy(x) ** 3)
@@ -578,3 +603,80 @@ def test_transpose_negative_axes_closed_form():
         return np.sum(np.transpose(x, (-1, 0, 1)) * weights((4, 2, 3)))
     np.testing.assert_array_equal(srcgrad.grad(f)(np.ones((2, 3, 4))),
                                   np.transpose(weights((4, 2, 3)), (1, 2, 0)))
+
+
+# ==============================================================================================
+# Forward mode: each rule of the family on a case of its own (`@case(function, *args)`),
+# against central differences along random directions (support.check_jvp).
+# ==============================================================================================
+
+# --- shape --------------------------------------------------------------------------------
+X234 = uniform((2, 3, 4), seed=35)
+
+
+@case(np.reshape, X234)
+@case(np.ravel, X234)
+@case(np.expand_dims, X234)
+@case(np.squeeze, X234)
+def reshapes(x):
+    return (np.reshape(x, (6, 4)), x.reshape(4, 6), x.reshape(-1), np.ravel(x), x.flatten(),
+            np.expand_dims(x, 1), np.squeeze(x[:1]), x[:, :1].squeeze(axis=1))
+
+
+@case(np.asarray, X234)
+@case(np.array, X234)
+@case(np.copy, X234)
+def copies(x):
+    return np.asarray(x), np.array(x), x.copy(), np.copy(x), float(x[0, 0, 0])
+
+
+@case(np.transpose, X234)
+@case(np.swapaxes, X234)
+@case(np.moveaxis, X234)
+def transposes(x):
+    return (x.T, np.transpose(x), np.transpose(x, (1, 0, 2)), x.transpose(2, 0, 1),
+            np.swapaxes(x, 0, 2), np.moveaxis(x, 0, -1))
+
+
+@case(np.flip, X234)
+@case(np.roll, X234)
+def flips(x):
+    return np.flip(x), np.flip(x, 1), np.roll(x, 2), np.roll(x, -1, axis=2)
+
+
+@case(np.triu, uniform((4, 4), seed=36))
+@case(np.tril, uniform((4, 4), seed=36))
+def triangles(m):
+    return np.triu(m), np.tril(m, -1), np.triu(m, 1)
+
+
+@case(np.broadcast_to, uniform((4,), seed=37))
+def broadcasts(x):
+    return np.broadcast_to(x, (3, 4))
+
+
+@case(np.concatenate, uniform((2, 3), seed=38), uniform((4, 3), seed=39))
+@case(np.stack, uniform((2, 3), seed=38), uniform((4, 3), seed=39))
+@case(np.hstack, uniform((2, 3), seed=38), uniform((4, 3), seed=39))
+@case(np.vstack, uniform((2, 3), seed=38), uniform((4, 3), seed=39))
+def joins(a, b):
+    return (np.concatenate([a, b]), np.concatenate((a, b[:2]), axis=1), np.stack([a, b[:2]]),
+            np.stack([a, a, b[1:3]], axis=-1), np.hstack([a, b[:2]]), np.vstack([a, b, a]),
+            np.concatenate([a, np.ones((1, 3))]))
+
+
+@case(np.r_, uniform((3,), seed=60), uniform("float", seed=61))
+@case(np.c_, uniform((3,), seed=60), uniform("float", seed=61))
+def index_tricks(a, s):
+    return np.r_[a, s, 2.0, a[:2]], np.r_[a], np.c_[a, a * s], np.c_[np.ones((3, 2)), a]
+
+
+@case(np.tile, uniform((2, 3), seed=40))
+@case(np.repeat, uniform((2, 3), seed=40))
+def repeats(a):
+    return np.tile(a, 2), np.tile(a, (2, 1)), np.repeat(a, 2), np.repeat(a, [1, 3], axis=0)
+
+
+@pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())
+def test_rule_jvp(key, f, args):
+    check_jvp(f, *args)

@@ -1,5 +1,5 @@
 import numpy as np
-from gradcheck import check
+from support import check
 
 import srcgrad
 

@@ -1,4 +1,4 @@
-"""A module of helpers for tests/test_calls_and_containers.py: its globals are its own."""
+"""User code under test, imported by tests/test_calls.py and test_forward.py: its globals are its own."""
 import numpy as onp      # deliberately not `np`: the helper's names resolve in this module
 
 SCALE = 0.5

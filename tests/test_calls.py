@@ -1,20 +1,21 @@
-"""Issue #3, calls: user functions (module-level, imported from another module, nested `def`
+"""Calls into the user's own functions, inlined (issue #3): user functions (module-level, imported from another module, nested `def`
 closures, lambdas bound to names) with positional, keyword and default arguments; helpers
 returning tuples; helpers called with non-differentiable arguments; recursion whose depth
 depends on an int or on data; `math` functions on scalars; the builtins abs, min, max, sum,
 float, len, range, enumerate and zip.
 
-Needs _helpers_mod.py (in this directory) for the imported helpers.
+Needs usercode_network.py and usercode_helpers.py (in this directory): the imported helpers.
 """
 import math
 
 import numpy as np
 import pytest
-from gradcheck import check
+from support import check
 
-import _helpers_mod as hm
 import srcgrad
-from _helpers_mod import softplus, two_layer
+import usercode_helpers as helpers
+import usercode_network as hm
+from usercode_network import softplus, two_layer
 
 RNG = np.random.default_rng(5)
 
@@ -391,3 +392,109 @@ def test_helper_called_in_a_loop_with_value_and_grad():
     want_Wh, want_Wx = check(rnn_with_helper, Wh, Wx, xs, wrt=(0, 1))
     np.testing.assert_allclose(dWh, want_Wh, rtol=1e-12)
     np.testing.assert_allclose(dWx, want_Wx, rtol=1e-12)
+
+
+# ==============================================================================================
+# Calls into the user's own functions (inlined).
+# ==============================================================================================
+
+RNG2 = np.random.default_rng(17)
+
+
+
+def code(source):
+    """The generated statements, without the docstring and the comments quoting the source."""
+    body = source.split('"""')[2]
+    return "\n".join(line for line in body.splitlines() if not line.strip().startswith("#"))
+
+
+
+def sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+
+def dense_layer(x, W, b, act=np.tanh):
+    return act(x @ W + b)
+
+
+
+def logistic(w, X, y):
+    p = sigmoid(X @ w)
+    return -np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
+
+
+
+def test_module_level_helper():
+    X, y, w = RNG2.normal(size=(6, 3)), (RNG2.random(6) > 0.5).astype(float), RNG2.normal(size=3)
+    dw = check(logistic, w, X, y)
+    p = sigmoid(X @ w)
+    np.testing.assert_allclose(dw, X.T @ (p - y) / 6, rtol=1e-10)
+    assert "sigmoid(" not in code(srcgrad.grad(logistic).source)   # inlined
+
+
+
+def test_keyword_default_and_function_valued_default():
+    def f(x, W, b):
+        h = dense_layer(x, W, b=b)
+        return np.sum(dense_layer(h, W.T, b=0.0, act=np.sin) ** 2)
+    check(f, RNG2.normal(size=(2, 3)), RNG2.normal(size=(3, 3)), RNG2.normal(size=3), wrt=(0, 1, 2))
+
+
+
+def test_imported_helper_with_its_own_globals_read_live(monkeypatch):
+    def f(x):
+        a, b = helpers.pair(x)
+        return helpers.scaled_square(a + b, power=3)
+    x = RNG2.normal(size=3)
+    check(f, x)
+    g = srcgrad.grad(f)
+    before = g(x)
+    monkeypatch.setattr(helpers, "SCALE", 1.5)
+    np.testing.assert_allclose(g(x), 3.0 * before, rtol=1e-12)
+
+
+
+def test_nested_def_closure_and_lambda():
+    def f(x, a):
+        scale = a * 2.0
+
+        def inner(v, power=2):
+            return np.sin(v) * scale + 0.1 * v ** power
+        act = lambda z: np.tanh(z) * a  # noqa: E731
+        return np.sum(act(inner(x, power=3)))
+    check(f, RNG2.normal(size=3), 0.7, wrt=(0, 1))
+
+
+
+def test_helper_with_a_loop_and_a_branch_called_twice():
+    def repeat(u, times=2):
+        for _ in range(times):
+            if np.sum(u) > 100.0:
+                break
+            u = np.tanh(u) + 0.1 * u
+        return u
+
+    def f(x, n):
+        return np.sum(repeat(x, times=n) * repeat(x * 2.0))
+    check(f, RNG2.normal(size=3), 3)
+
+
+
+def test_math_functions_and_min_max():
+    import math
+
+    def f(a, b):
+        return math.exp(a) * math.sin(b) + max(a, b) - min(a * b, 0.5) + math.sqrt(a * a + 1.0)
+    check(f, 0.3, 1.1, wrt=(0, 1))
+
+
+
+def test_math_results_are_python_numbers_in_the_generated_code():
+    import math
+
+    def f(a, x):
+        b = 0.7 * a + 0.3 * math.exp(0.5 * math.tanh(a))
+        return np.sum(x * b) + b
+    check(f, 0.4, RNG2.normal(size=3), wrt=(0, 1))
+

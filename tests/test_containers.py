@@ -8,7 +8,7 @@ import copy
 
 import numpy as np
 import pytest
-from gradcheck import check, numerical_grad
+from support import check, numerical_gradient
 
 import srcgrad
 
@@ -82,7 +82,7 @@ def check_tree(f, *args, wrt=0, rtol=1e-5, atol=1e-7):
                 new_args = list(args)
                 new_args[pos] = replace(args[pos], path, value)
                 return f(*new_args)
-            want = numerical_grad(with_leaf, [np.asarray(leaf, dtype=np.float64)])
+            want = numerical_gradient(with_leaf, [np.asarray(leaf, dtype=np.float64)])
             np.testing.assert_allclose(get(g, path), want, rtol=rtol, atol=atol,
                                        err_msg=f"gradient of argument {pos} at {path}")
     return got
@@ -282,3 +282,87 @@ def test_container_gradient_leaves_the_callers_container_alone_and_shares_no_mem
     for (path, leaf), (_, old) in zip(leaves(params), leaves(before)):
         np.testing.assert_array_equal(leaf, old, err_msg=f"params changed at {path}")
         assert not np.shares_memory(get(g, path), leaf), path
+
+
+# ==============================================================================================
+# Containers whose layout is known when the code is read, including parameter containers
+# as `wrt`.
+# ==============================================================================================
+
+RNG2 = np.random.default_rng(17)
+
+
+
+def code(source):
+    """The generated statements, without the docstring and the comments quoting the source."""
+    body = source.split('"""')[2]
+    return "\n".join(line for line in body.splitlines() if not line.strip().startswith("#"))
+
+
+
+def test_containers_read_with_constant_keys_and_unpacked():
+    def f(x, w):
+        params = {"w": w, "layers": [x * 2.0, np.sin(x)], "n": 2}
+        first, second = params["layers"]
+        t = (first, second, np.sum(x))
+        hs = []
+        for h in params["layers"]:
+            hs.append(h * params["w"])
+        return np.sum(t[0] * t[1]) + t[-1] ** params["n"] + np.sum(hs[1]) + len(hs)
+    check(f, RNG2.normal(size=3), RNG2.normal(size=3), wrt=(0, 1))
+    assert "params" not in code(srcgrad.grad(f).source)      # resolved statically
+
+
+
+def mlp_of_layers(params, X, y):
+    h = X
+    for lay in params["layers"]:
+        h = np.tanh(h @ lay["W"] + lay["b"])
+    return np.mean((h * params["scale"] - y) ** 2)
+
+
+
+def test_parameter_container_as_wrt_keeps_its_structure():
+    params = {"layers": [{"W": RNG2.normal(size=(3, 4)), "b": RNG2.normal(size=4)},
+                         {"W": RNG2.normal(size=(4, 2)), "b": RNG2.normal(size=2)}],
+              "scale": 1.3}
+    X, y = RNG2.normal(size=(5, 3)), RNG2.normal(size=(5, 2))
+    grads = srcgrad.grad(mlp_of_layers)(params, X, y)
+    assert set(grads) == {"layers", "scale"} and isinstance(grads["layers"], list)
+    assert isinstance(grads["scale"], float)
+    for path in [("layers", 0, "W"), ("layers", 1, "b")]:
+        leaf = params[path[0]][path[1]][path[2]]
+        got = grads[path[0]][path[1]][path[2]]
+        assert got.shape == leaf.shape
+
+        def loss_of_leaf(value, path=path):
+            layers = [dict(layer) for layer in params["layers"]]
+            layers[path[1]][path[2]] = value
+            return mlp_of_layers(dict(params, layers=layers), X, y)
+        assert got == pytest.approx(numerical_gradient(loss_of_leaf, (leaf,)), rel=1e-5, abs=1e-8)
+    value, grads2 = srcgrad.value_and_grad(mlp_of_layers)(params, X, y)
+    assert value == pytest.approx(mlp_of_layers(params, X, y))
+    np.testing.assert_allclose(grads2["layers"][0]["W"], grads["layers"][0]["W"])
+
+
+
+def test_tuple_of_parameters_and_array_together():
+    def f(wb, x):
+        w, b = wb
+        return np.sum(np.tanh(x * w + b))
+    wb, x = (RNG2.normal(size=3), 0.2), RNG2.normal(size=3)
+    dwb, dx = srcgrad.grad(f, wrt=(0, 1))(wb, x)
+    assert isinstance(dwb, tuple) and dwb[0].shape == (3,) and isinstance(dwb[1], float)
+    t = np.tanh(x * wb[0] + wb[1])
+    np.testing.assert_allclose(dwb[0], (1 - t * t) * x, rtol=1e-12)
+    np.testing.assert_allclose(dx, (1 - t * t) * wb[0], rtol=1e-12)
+
+
+
+def test_dynamic_use_of_a_container_of_differentiated_values_is_refused():
+    def f(x, i):
+        xs = [x, x * 2.0]
+        return np.sum(xs[i])
+    with pytest.raises(srcgrad.UnsupportedSyntaxError):
+        srcgrad.grad(f)(np.ones(2), 1)
+

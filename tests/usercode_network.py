@@ -1,4 +1,4 @@
-"""Helpers that test_calls.py imports: a differentiated call must follow a function into
+"""User code under test (tests/test_calls.py imports it): a differentiated call must follow a function into
 the module that defines it, with that module's globals and its own name for NumPy."""
 import numpy as onp
 

@@ -1,0 +1,219 @@
+"""Tests of the rules of the runtime helpers generated gradients call (unbroadcast,
+index_adjoint, matmul_adjoint_lhs, ..., the tape), so that gradients of gradients and
+jvp(grad(f)) work; and the test that every rule of srcgrad/rules.py is tested in both modes.
+
+Rule tests live with their family: tests/test_rules_elementwise.py, _reductions, _linalg,
+_shape, _creation, test_indexing.py (indexing and writes) and this file (the helpers).  In
+each, `@reverse(function, ...)` marks a test of the gradient through those rules and
+`@case(function, *args)` registers a forward-mode case (support.RuleTests);
+`test_every_rule_is_tested_in_both_modes` fails when a rule is added without either.
+Forward cases are checked with all their float arguments carrying a tangent and with each one
+alone, so arguments without a tangent drop out correctly; results are arrays of any shape.
+"""
+import importlib
+
+import numpy as np
+import pytest
+from support import RuleTests, check, check_jvp, uniform
+
+import srcgrad
+from srcgrad import rules
+from srcgrad.runtime import (c_adjoint, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
+                             hstack_adjoint, index_adjoint, inner_adjoint, matmul_adjoint_lhs,
+                             matmul_adjoint_rhs, meshgrid_adjoint, norm_adjoint, prod_adjoint,
+                             r_adjoint, repeat_adjoint, solve_adjoint, tape_pop, tape_push,
+                             tensordot_adjoint, tile_adjoint, trace_adjoint, unbroadcast,
+                             vstack_adjoint, zero_at)
+
+RULE_TESTS = RuleTests()         # this family's rules: forward cases, reverse tests
+case, reverse = RULE_TESTS.case, RULE_TESTS.reverse
+
+# The family files, whose RULE_TESTS together must test every rule in both modes.
+FAMILY_FILES = ["test_rules_elementwise", "test_rules_reductions", "test_rules_linalg", "test_rules_shape",
+                "test_rules_creation", "test_indexing", "test_rules_helpers"]
+
+
+def well_conditioned(n, seed=0, batch=()):
+    return uniform(batch + (n, n), seed=seed) + 3.0 * np.eye(n)
+
+
+# --- forward rules only: runtime helpers of generated gradients -----------------------------
+G34, G4 = uniform((3, 4), seed=44), uniform((4,), seed=45)
+
+
+@case(np.take, G34)
+def takes(g):
+    return np.take(g, 1, 0), np.take(g, [0, 2], axis=1)
+
+
+@case(unbroadcast, G34)
+@case(index_adjoint, G34)
+@case(zero_at, G34)
+def scatters(g):
+    return unbroadcast(g, G4), unbroadcast(g, 1.0), index_adjoint(g[0], G34, 1), zero_at(g, (0, 1))
+
+
+@case(concatenate_adjoint, uniform((5, 3), seed=46))
+@case(hstack_adjoint, uniform((5, 3), seed=46))
+@case(vstack_adjoint, uniform((5, 3), seed=46))
+def join_adjoints(g):
+    parts = (np.ones((2, 3)), np.ones((3, 3)))
+    return (concatenate_adjoint(g, parts, 0, 1), hstack_adjoint(g.T, (np.ones((3, 2)), np.ones((3, 3))), 0),
+            vstack_adjoint(g, parts, 1))
+
+
+@case(r_adjoint, uniform((6,), seed=72))
+@case(c_adjoint, uniform((6,), seed=72))
+@case(meshgrid_adjoint, uniform((6,), seed=72))
+def index_trick_adjoints(g):
+    parts = (np.ones(2), 1.0, np.ones(3))
+    return (r_adjoint(g, parts, 2), c_adjoint(np.reshape(g, (2, 3)), (np.ones(2), np.ones((2, 2))), 1),
+            meshgrid_adjoint(np.reshape(g, (2, 3)), (np.ones(3), np.ones(2)), 1))
+
+
+@case(diag_adjoint, G34)
+@case(trace_adjoint, G34)
+@case(tile_adjoint, G34)
+@case(repeat_adjoint, G34)
+def shape_adjoints(g):
+    return (diag_adjoint(g[0, :3], np.ones((3, 3))), trace_adjoint(g[0, 0], np.ones((3, 4))),
+            tile_adjoint(g, np.ones((3, 2)), (1, 2)), repeat_adjoint(g, np.ones((3, 2)), 2, 1))
+
+
+@case(matmul_adjoint_lhs, uniform((3, 2), seed=47), uniform((3, 4), seed=48), uniform((4, 2), seed=49))
+@case(matmul_adjoint_rhs, uniform((3, 2), seed=47), uniform((3, 4), seed=48), uniform((4, 2), seed=49))
+def matmul_adjoints(g, a, b):       # g: the adjoint of a @ b
+    return (matmul_adjoint_lhs(g, a, b), matmul_adjoint_rhs(g, a, b),
+            matmul_adjoint_lhs(g[0], a[0], b), matmul_adjoint_rhs(g[:, 0], a, b[:, 0]))
+
+
+@case(dot_adjoint, uniform((3,), seed=49), uniform((3, 4), seed=50), uniform((4,), seed=51))
+@case(inner_adjoint, uniform((3,), seed=49), uniform((3, 4), seed=50), uniform((4,), seed=51))
+@case(tensordot_adjoint, uniform((3,), seed=49), uniform((3, 4), seed=50), uniform((4,), seed=51))
+def product_adjoints(g, a, b):
+    return (dot_adjoint(g, a, b, 0), dot_adjoint(g, a, b, 1), inner_adjoint(g, a, b, 0),
+            inner_adjoint(g, a, b, 1), tensordot_adjoint(g, a, b, 1, 0), tensordot_adjoint(g, a, b, 1, 1))
+
+
+@case(einsum_adjoint, uniform((3, 5), seed=52), uniform((3, 4), seed=53), uniform((4, 5), seed=54))
+def einsum_adjoints(g, a, b):
+    return einsum_adjoint(g, "ij,jk->ik", (a, b), 0), einsum_adjoint(g, "ij,jk->ik", (a, b), 1)
+
+
+P34 = uniform((3, 4), 0.5, 1.5, seed=55)
+
+
+@case(prod_adjoint, uniform((4,), seed=56))
+@case(norm_adjoint, uniform((4,), seed=56))
+@case(solve_adjoint, uniform((4,), seed=56))
+def nonlinear_adjoints_in_g(g):
+    A = well_conditioned(4, seed=57)
+    return (prod_adjoint(g, np.prod(P34, axis=0), P34, 0, False),
+            norm_adjoint(g, np.linalg.norm(P34, 1, axis=0), P34, 1, 0, False),
+            solve_adjoint(g, np.linalg.solve(A, P34[0]), A, P34[0], 0),
+            solve_adjoint(g, np.linalg.solve(A, P34[0]), A, P34[0], 1))
+
+
+@case(tape_push, uniform((3,), seed=58), 0.5)
+@case(tape_pop, uniform((3,), seed=58), 0.5)
+def tapes(x, s):
+    tape = tape_push(tape_push([], x * s), (x, 2.0))
+    (a, b), tape = tape_pop(tape)
+    c, tape = tape_pop(tape)
+    return a * b + c, len(tape)
+
+
+# --- reverse mode: the helpers that also have a reverse rule (for grad(grad(f))) -----------
+W34, W4 = uniform((3, 4), 0.5, 1.5, seed=73), uniform((4,), 0.5, 1.5, seed=74)
+
+
+@reverse(unbroadcast, index_adjoint, zero_at)
+def test_scatter_helpers_gradient():
+    def f(g):
+        return (np.sum(W4 * unbroadcast(g, G4)) + 2.0 * unbroadcast(g, 1.0) +
+                np.sum(W34 * index_adjoint(g[0], G34, 1)) + np.sum(W34 * zero_at(g, (0, 1))))
+    dg = check(f, G34)
+    want = W4 + 2.0 + W34.copy()
+    want[0] += W34[1]                 # g[0] lands on row 1 of index_adjoint's result
+    want[0, 1] -= W34[0, 1]           # zero_at drops element (0, 1)
+    np.testing.assert_allclose(dg, want, rtol=1e-12)
+
+
+@reverse(matmul_adjoint_lhs, matmul_adjoint_rhs)
+def test_matmul_adjoints_gradient():
+    g, a, b = uniform((3, 2), seed=47), uniform((3, 4), seed=48), uniform((4, 2), seed=49)
+    wa, wb = uniform((3, 4), 0.5, 1.5, seed=75), uniform((4, 2), 0.5, 1.5, seed=76)
+
+    def f(g, a, b):           # lhs(g, a, b) = g @ b.T (the adjoint of a), rhs = a.T @ g
+        return np.sum(wa * matmul_adjoint_lhs(g, a, b)) + np.sum(wb * matmul_adjoint_rhs(g, a, b))
+    dg, da, db = check(f, g, a, b, wrt=(0, 1, 2))
+    np.testing.assert_allclose(dg, wa @ b + a @ wb, rtol=1e-12)
+    np.testing.assert_allclose(da, g @ wb.T, rtol=1e-12)
+    np.testing.assert_allclose(db, wa.T @ g, rtol=1e-12)
+
+
+# --- the tests ------------------------------------------------------------------------------
+def _key_name(key):
+    rule = rules.RULES.get(key) or rules.FORWARD_ONLY.get(key)
+    return rule.name
+
+
+def family_rule_tests():
+    return {name: importlib.import_module(name).RULE_TESTS for name in FAMILY_FILES}
+
+
+def test_every_rule_is_tested_in_both_modes():
+    """Each rule of rules.RULES has a reverse test and a forward case in a family file; each
+    of rules.FORWARD_ONLY a forward case.  Exempt from reverse tests, by design: the rules
+    in FORWARD_ONLY only (np.take and the helpers generated gradients call that have no
+    reverse rule), since grad never meets them."""
+    families = family_rule_tests()
+    forward = {key for tests in families.values() for key, _, _ in tests.cases}
+    reverse_ = {key for tests in families.values() for key in tests.reversed}
+    no_forward = [_key_name(k) for k in list(rules.RULES) + list(rules.FORWARD_ONLY) if k not in forward]
+    no_reverse = [_key_name(k) for k in rules.RULES if k not in reverse_]
+    assert not no_forward, f"rules without a forward-mode case: {no_forward}"
+    assert not no_reverse, f"rules without a reverse-mode test: {no_reverse}"
+    unknown = [key for key in forward | reverse_ if key not in rules.RULES and key not in rules.FORWARD_ONLY]
+    assert not unknown, f"tests name functions that have no rule: {unknown}"
+
+
+def test_each_marked_reverse_test_exists():
+    """`@reverse` marks test functions the family file defines (so a marker cannot outlive its test)."""
+    for name, tests in family_rule_tests().items():
+        module = importlib.import_module(name)
+        for key, names in tests.reversed.items():
+            for test in names:
+                assert test.startswith("test_") and callable(getattr(module, test, None)), (name, test)
+
+
+@pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())
+def test_rule_jvp(key, f, args):
+    check_jvp(f, *args)
+
+
+def test_each_rule_has_a_forward_rule_of_its_kind():
+    """Elementwise rules derive theirs; the others say `linear`, `multilinear` or give a
+    template whose parameters are the rule's (so the template binds)."""
+    from srcgrad import templates
+    for rule in list(rules.RULES.values()) + list(rules.FORWARD_ONLY.values()):
+        if rule.func in rules.FORWARD_ONLY and rule is not rules.FORWARD_ONLY[rule.func]:
+            continue      # a helper of generated gradients: forward mode uses its FORWARD_ONLY rule
+        if rule.jvp is None:
+            assert rule.family == "elementwise", rule
+        elif callable(rule.jvp):
+            names = [a.id for a in templates.lambda_node(rule.jvp).args.args]
+            assert names[:2] == ["t", "ans"], rule
+            if rule.template is not None:
+                params, vararg, _ = templates.parameters(rule.template)
+                params += templates.keyword_only(rule.template)
+                assert set(names[2:]) <= set(params) | {vararg}, rule
+        else:
+            assert rule.jvp in (rules.linear, rules.multilinear), rule
+
+
+def test_missing_forward_rule_of_a_helper_is_an_error():
+    def f(a):
+        return prod_adjoint(np.ones(3), np.prod(a, axis=0), a, 0, False)
+    with pytest.raises(srcgrad.NoDerivativeRuleError, match="prod_adjoint with respect to its argument `ans`"):
+        srcgrad.jvp(f, (P34[:, :3],), (np.ones((3, 3)),))
