@@ -11,7 +11,7 @@
 """
 from .api import grad, value_and_grad
 from .deps import clear_cache
-from .check import check_grad
+from .check import check_grad, numerical_gradient
 from .custom import custom_vjp, register_jvp, register_vjp, stop_gradient
 from .derivatives import hessian, jacobian
 from .forward_api import jvp, jvp_function
@@ -21,7 +21,7 @@ from .errors import (ArgumentTypeError, GradientRuntimeError, NoDerivativeRuleEr
 
 __version__ = "0.1.0"
 __all__ = ["grad", "value_and_grad", "jvp", "jvp_function", "jacobian", "hessian", "check_grad",
-           "clear_cache", "custom_vjp", "register_vjp", "register_jvp", "stop_gradient", "SrcgradError",
+           "numerical_gradient", "clear_cache", "custom_vjp", "register_vjp", "register_jvp", "stop_gradient", "SrcgradError",
            "UnsupportedSyntaxError", "NoDerivativeRuleError", "NonScalarResultError",
            "SourceUnavailableError", "GradientRuntimeError", "GradientCheckError",
            "ArgumentTypeError", "UndefinedGradientError"]
