@@ -57,19 +57,24 @@ class Analysis:
     def fresh_class(self):
         return frozenset({f"<shape {next(self.counter)}>"})
 
-    def class_of(self, atom, classes=None):
+    def class_of(self, atom):
         """The shape class of an atom: a name's own, or its base shape if the program does
-        not define it (a global); a number's is SCALAR; another constant's is new."""
-        classes = self.classes if classes is None else classes
+        not define it (a global); a constant's, see `constant_class`."""
         if isinstance(atom, gast.Name):
-            return classes.get(atom.id, frozenset({atom.id}))
-        value = const_value(atom)
-        if value is None or isinstance(value, (int, float)):   # None: an absent bound, say
-            return SCALAR
-        return self.fresh_class()
+            return self.classes.get(atom.id, frozenset({atom.id}))
+        return constant_class(atom, self.fresh_class)
 
     def broadcast_class(self, atoms):
         return frozenset().union(*[self.class_of(a) for a in atoms])
+
+
+def constant_class(atom, fresh_class):
+    """A number's shape class is SCALAR (as is None's: an absent bound, say); any other
+    constant's is one of its own."""
+    value = const_value(atom)
+    if value is None or isinstance(value, (int, float)):
+        return SCALAR
+    return fresh_class()
 
 
 def analyze(normal, wrt, ns=None, forward=False, recursive=False):
@@ -121,10 +126,7 @@ class _Analyzer:
     def class_of(self, atom):
         if isinstance(atom, gast.Name):     # parameters and globals: a base shape of their own
             return self.tokens.setdefault(atom.id, frozenset({atom.id}))
-        value = const_value(atom)
-        if value is None or isinstance(value, (int, float)):   # None: an absent bound, say
-            return SCALAR
-        return self.fresh_class()
+        return constant_class(atom, self.fresh_class)
 
     def broadcast_class(self, atoms):
         return frozenset().union(*[self.class_of(a) for a in atoms])

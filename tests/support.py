@@ -6,6 +6,8 @@ Gradients: `check(f, *args, wrt=...)` compares srcgrad.grad with `numerical_grad
 (srcgrad.check's central differences in float64).  Tangents: `check_jvp(f, *args)` compares
 srcgrad.jvp with `numerical_jvp`, central differences along a direction.
 """
+import inspect
+
 import numpy as np
 
 import srcgrad
@@ -118,3 +120,19 @@ class RuleTests:
         def name(key):
             return (rules.RULES.get(key) or rules.FORWARD_ONLY[key]).name
         return [f"{name(k)}-{f.__name__}-{i}" for i, (k, f, _) in enumerate(self.cases)]
+
+
+def line_of(func, text):
+    """The absolute line number of the first line of `func`'s source containing `text`."""
+    lines, start = inspect.getsourcelines(func)
+    return start + next(i for i, line in enumerate(lines) if text in line)
+
+
+def both_modes(f, *args):
+    """Run grad(f) and jvp(f) on args: each must raise a SrcgradError; yields the errors."""
+    import pytest
+    tangents = [np.ones_like(a) if isinstance(a, np.ndarray) else 1.0 for a in args]
+    for run in (lambda: srcgrad.grad(f)(*args), lambda: srcgrad.jvp(f, args, tangents)):
+        with pytest.raises(srcgrad.SrcgradError) as info:
+            run()
+        yield info.value

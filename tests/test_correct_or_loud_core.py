@@ -3,19 +3,15 @@
 through repeated negative indices, writes in a loop while a view is alive).  Each loss is
 written the way real code writes it; gradients are checked against finite differences in
 reverse and forward mode, refusals against their text and line."""
-import inspect
 
 import numpy as np
 import pytest
 
 import srcgrad
 from srcgrad import GradientRuntimeError, UndefinedGradientError, UnsupportedSyntaxError
-from support import check, check_jvp
+from support import check, check_jvp, line_of
 
 
-def line_of(func, text):
-    lines, start = inspect.getsourcelines(func)
-    return start + next(i for i, line in enumerate(lines) if text in line)
 
 
 # --- 1. unpacking an array into names -------------------------------------------------

@@ -14,7 +14,6 @@ Gradients are compared with float64 central differences (support.check), tangent
 directional differences (support.check_jvp), or with closed forms.
 """
 import contextlib
-import inspect
 import io
 import os
 import re
@@ -22,7 +21,7 @@ import warnings
 
 import numpy as np
 import pytest
-from support import check, check_jvp, numerical_gradient
+from support import both_modes, check, check_jvp, line_of, numerical_gradient
 
 import srcgrad
 from srcgrad import rules
@@ -35,19 +34,8 @@ X3, Y4 = rng.normal(size=3), rng.normal(size=4)
 W43 = rng.normal(size=(4, 3))
 
 
-def line_of(f, text):
-    """The line number of the first line of `f`'s source that contains `text`."""
-    lines, first = inspect.getsourcelines(f)
-    return first + next(i for i, line in enumerate(lines) if text in line)
 
 
-def both_modes(f, *args):
-    """Run grad(f) and jvp(f) on args: each raises or returns; yields the errors."""
-    tangents = [np.ones_like(a) if isinstance(a, np.ndarray) else 1.0 for a in args]
-    for run in (lambda: srcgrad.grad(f)(*args), lambda: srcgrad.jvp(f, args, tangents)):
-        with pytest.raises(srcgrad.SrcgradError) as info:
-            run()
-        yield info.value
 
 
 # --- A. objects indexed by a value with a gradient ----------------------------------------------

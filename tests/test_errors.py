@@ -1,9 +1,9 @@
 """Bad input gets a SrcgradError naming file, line and construct, never a wrong gradient."""
-import inspect
 import os
 
 import numpy as np
 import pytest
+from support import line_of
 
 import srcgrad
 from srcgrad import (GradientRuntimeError, NoDerivativeRuleError, NonScalarResultError,
@@ -12,10 +12,6 @@ from srcgrad import (GradientRuntimeError, NoDerivativeRuleError, NonScalarResul
 HERE = os.path.basename(__file__)
 
 
-def line_of(func, text):
-    """Absolute line number of the first line of `func` containing `text`."""
-    lines, start = inspect.getsourcelines(func)
-    return start + next(i for i, line in enumerate(lines) if text in line)
 
 
 def raises(func, cls, wrt=0, args=(np.ones(3),)):

@@ -6,12 +6,11 @@ central finite differences (support.check) and closed forms, and in forward mode
 (support.check_jvp; the `@case` functions at the end).  Forms without a rule are refused
 with the file and line of the call.
 """
-import inspect
 import os
 
 import numpy as np
 import pytest
-from support import RuleTests, check, check_jvp, uniform
+from support import RuleTests, both_modes, check, check_jvp, line_of, uniform
 
 import srcgrad
 
@@ -24,19 +23,8 @@ X3, Y4 = rng.normal(size=3), rng.normal(size=4)
 W43 = rng.normal(size=(4, 3))
 
 
-def line_of(f, text):
-    """The line number of the first line of `f`'s source that contains `text`."""
-    lines, first = inspect.getsourcelines(f)
-    return first + next(i for i, line in enumerate(lines) if text in line)
 
 
-def both_modes(f, *args):
-    """Run grad(f) and jvp(f) on args: each raises or returns; yields the errors."""
-    tangents = [np.ones_like(a) if isinstance(a, np.ndarray) else 1.0 for a in args]
-    for run in (lambda: srcgrad.grad(f)(*args), lambda: srcgrad.jvp(f, args, tangents)):
-        with pytest.raises(srcgrad.SrcgradError) as info:
-            run()
-        yield info.value
 
 
 # --- full, full_like, linspace, logspace, geomspace, meshgrid, arange ----------------------------------------------------------------
