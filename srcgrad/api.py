@@ -15,7 +15,7 @@ import weakref
 
 import numpy as np
 
-from . import arguments, deps
+from . import arguments, deps, records
 from .errors import SrcgradError
 from .ir import Namer
 from .pipeline import reverse_gradient
@@ -197,10 +197,22 @@ class GradientFunction:
         return self._transform()
 
     def __call__(self, *args, **kwargs):
+        if any(records.holds_record(a) for a in args + tuple(kwargs.values())) and \
+                self._differentiates_a_record(args, kwargs):
+            # (`p.W` of a record parameter is differentiable only once `p` is taken apart:
+            # `f` itself may not be transformable without that)
+            return self._call_with_containers(*args, **kwargs)
         # transforms (once, or again when stale) and installs the compiled __call__ below
         return self._prepare()(self, *args, **kwargs)
 
     _call_again = __call__          # what the compiled __call__ calls when it finds it stale
+
+    def _differentiates_a_record(self, args, kwargs):
+        try:
+            bound = inspect.signature(self._func).bind(*args, **kwargs)
+        except TypeError:
+            return False                # (the call itself reports the mistake)
+        return any(records.holds_record(bound.arguments.get(name)) for name in self._wrt)
 
     def _raise_runtime_error(self, exc):
         error = self._transformed.runtime_error(exc)
@@ -236,10 +248,12 @@ class GradientFunction:
                       f"{name}.dtype.kind not in 'fiu':",
                       f"            _srcgrad_check({name}, {name!r}, _srcgrad_where)",
                       "    elif _srcgrad_type is not float:",
-                      "        if _srcgrad_type in _srcgrad_containers:",
+                      "        if _srcgrad_type in _srcgrad_containers or "
+                      "_srcgrad_record(_srcgrad_type):",
                       f"            return _srcgrad_self._call_with_containers({', '.join(call)})",
                       f"        _srcgrad_check({name}, {name!r}, _srcgrad_where)"]
         scope["_srcgrad_containers"] = (dict, list, tuple)
+        scope["_srcgrad_record"] = records.record_fields
         scope["_srcgrad_float64"] = np.dtype(np.float64)
         lines += ["    try:",
                  f"        _srcgrad_out = _srcgrad_fn({', '.join(call)})",
@@ -316,7 +330,20 @@ class GradientFunction:
 
 
 def _flatten_tree(tree):
-    """(leaves, layout) of a nested dict / list / tuple; anything else is a leaf."""
+    """(leaves, layout) of a nested dict / list / tuple / record (namedtuple, dataclass);
+    anything else is a leaf."""
+    if records.is_record(tree):
+        leaves, layout = [], []
+        try:
+            fields = records.items(tree)
+        except ValueError as exc:
+            raise SrcgradError(f"srcgrad cannot take {type(tree).__name__} apart as a parameter "
+                               f"container: {exc}") from None
+        for f, v in fields:
+            sub, sub_layout = _flatten_tree(v)
+            leaves += sub
+            layout.append((f, sub_layout))
+        return leaves, ("record", type(tree), tuple(layout))
     if isinstance(tree, dict):
         leaves, layout = [], []
         for k, v in tree.items():
@@ -343,6 +370,9 @@ def _unflatten_tree(layout, leaves):
     def build(node):
         if node == "leaf":
             return leaves.pop(0)
+        if node[0] == "record":
+            _, cls, parts = node
+            return cls(**{f: build(sub) for f, sub in parts})
         kind, parts = node
         if kind == "dict":
             return {k: build(sub) for k, sub in parts}
@@ -351,14 +381,19 @@ def _unflatten_tree(layout, leaves):
     return build(layout)
 
 
-def _tree_source(layout, names):
-    """Source of a literal with the layout, its leaves the given names (consumed in order)."""
+def _tree_source(layout, names, classes):
+    """Source of a literal with the layout, its leaves the given names (consumed in order);
+    a record is built by its class, under its name in `classes` (class -> name)."""
     if layout == "leaf":
         return names.pop(0)
+    if layout[0] == "record":
+        _, cls, parts = layout
+        fields = ", ".join(f"{f}={_tree_source(sub, names, classes)}" for f, sub in parts)
+        return f"{classes[cls]}({fields})"
     kind, parts = layout
     if kind == "dict":
-        return "{" + ", ".join(f"{k!r}: {_tree_source(sub, names)}" for k, sub in parts) + "}"
-    items = [_tree_source(sub, names) for sub in parts]
+        return "{" + ", ".join(f"{k!r}: {_tree_source(sub, names, classes)}" for k, sub in parts) + "}"
+    items = [_tree_source(sub, names, classes) for sub in parts]
     if kind == "tuple":
         return "(" + "".join(item + ", " for item in items) + ")"
     return "[" + ", ".join(items) + "]"
@@ -376,12 +411,15 @@ def _leaf_gradient(func, wrt, trees, with_value):
                            "gradients with respect to a parameter container there")
     namer = Namer(sig.parameters)       # a leaf's name is no parameter's name
     leaves = {}                         # each container parameter -> its leaves' names
+    classes = {cls: namer.fresh(cls.__name__) for name in trees
+               for cls in _record_classes(trees[name][1])}
     params, body, call = [], [], []
     for p in sig.parameters.values():
         if p.name in trees:
             leaves[p.name] = [namer.fresh(f"{p.name}_{i}") for i in range(len(trees[p.name][0]))]
             params += leaves[p.name]
-            body.append(f"    {p.name} = {_tree_source(trees[p.name][1], list(leaves[p.name]))}")
+            body.append(f"    {p.name} = "
+                        f"{_tree_source(trees[p.name][1], list(leaves[p.name]), classes)}")
         else:
             params.append(p.name)
         call.append(p.name if p.kind == p.POSITIONAL_ONLY else f"{p.name}={p.name}")
@@ -391,10 +429,22 @@ def _leaf_gradient(func, wrt, trees, with_value):
     filename = f"<srcgrad: {name} with parameter containers #{next(_tree_serial)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     scope = {"__srcgrad_function__": func}
+    scope.update({name: cls for cls, name in classes.items()})
     exec(compile(source, filename, "exec"), scope)
     # in `wrt` order: the leaves of each differentiated parameter in turn
     leaf_wrt = tuple(n for w in wrt for n in leaves.get(w, [w]))
     return GradientFunction(scope[name], leaf_wrt, with_value)
+
+
+def _record_classes(layout):
+    """The record classes a layout builds, outermost first."""
+    if layout == "leaf":
+        return []
+    if layout[0] == "record":
+        return [layout[1]] + [c for _, sub in layout[2] for c in _record_classes(sub)]
+    kind, parts = layout
+    subs = [sub for _, sub in parts] if kind == "dict" else parts
+    return [c for sub in subs for c in _record_classes(sub)]
 
 
 def grad(f=None, *, wrt=0):

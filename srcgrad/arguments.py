@@ -7,6 +7,7 @@ import types
 
 import numpy as np
 
+from . import records
 from .errors import ArgumentTypeError
 
 _REAL = "fiu"          # dtype kinds with a gradient: floating, signed and unsigned integer
@@ -78,8 +79,12 @@ def check(value, name, where):
 
 
 def check_tree(value, name, where):
-    """`check` every leaf of a dict / list / tuple argument, naming it (`params['W'][0]`)."""
-    if isinstance(value, dict):
+    """`check` every leaf of a dict / list / tuple / record argument, naming it
+    (`params['W'][0]`, `p.W`)."""
+    if records.is_record(value):
+        for f in records.record_fields(type(value)):
+            check_tree(getattr(value, f), f"{name}.{f}", where)
+    elif isinstance(value, dict):
         for k, v in value.items():
             check_tree(v, f"{name}[{k!r}]", where)
     elif isinstance(value, (list, tuple)):

@@ -9,6 +9,7 @@ Every function here takes the running `Normalizer` (normalize.py) as its first a
 """
 import gast
 
+from . import records
 from .errors import SrcgradError
 from .fold import make_const
 from .ir import Assign
@@ -29,6 +30,54 @@ def remember_container(norm, name, value):
         norm.containers[name] = {k.value: v for k, v in zip(value.keys, value.values)}
     elif isinstance(value, gast.Name) and value.id in norm.containers:
         norm.containers[name] = norm.containers[value.id]
+        if value.id in norm.fields:
+            norm.fields[name] = norm.fields[value.id]
+
+
+def record(norm, cls, call):
+    """`P(W, b)` for a namedtuple or dataclass `P`: a container known when reading the code,
+    whose fields (`p.W`) are its elements; returns the name it is bound to."""
+    fields, shown = records.record_fields(cls), cls.__name__
+    if any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        raise norm.error(f"srcgrad needs the fields of {shown}(...) one by one", call,
+                         construct=f"{shown}(...)", hint="pass each field by name or position")
+    if len(call.args) > len(fields):
+        raise norm.error(f"{shown} has {len(fields)} fields, not {len(call.args)}", call,
+                         construct=f"{shown}(...)")
+    values = dict(zip(fields, (norm.atom(a) for a in call.args)))
+    for k in call.keywords:
+        if k.arg not in fields or k.arg in values:
+            raise norm.error(f"{shown} got an unexpected or repeated field `{k.arg}`", call,
+                             construct=f"{shown}(...)")
+        values[k.arg] = norm.atom(k.value)
+    defaults = records.defaults(cls)
+    for f in fields:
+        if f not in values:
+            if f not in defaults or isinstance(defaults[f], records.Factory):
+                raise norm.error(f"{shown}(...) is missing its field `{f}`", call,
+                                 construct=f"{shown}(...)", hint=f"pass `{f}=` explicitly")
+            values[f] = make_const(defaults[f])
+            if values[f] is None:
+                raise norm.error(f"srcgrad cannot use the default of the field `{f}` of "
+                                 f"{shown}", call, construct=f"{shown}(...)",
+                                 hint=f"pass `{f}=` explicitly")
+    name = norm.namer.fresh(shown.lower())
+    if records.is_namedtuple(cls):      # a tuple: `p[0]` and `W, b = p` read it too
+        value = gast.Tuple(elts=[values[f] for f in fields], ctx=gast.Load())
+        norm.fields[name] = {f: k for k, f in enumerate(fields)}
+    else:
+        value = gast.Dict(keys=[make_const(f) for f in fields], values=[values[f] for f in fields])
+        norm.fields[name] = {f: f for f in fields}
+    remember_container(norm, name, value)
+    norm.body.append(Assign([name], value, norm.line, temporary=True))
+    return norm.load_ssa(name)
+
+
+def field(norm, value, attr):
+    """`p.W` of a record known when reading the code: the element itself, else None."""
+    if isinstance(value, gast.Name) and attr in norm.fields.get(value.id, {}):
+        return norm.containers[value.id][norm.fields[value.id][attr]]
+    return None
 
 
 def static_element(norm, value, index):

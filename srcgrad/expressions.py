@@ -6,7 +6,7 @@ Every function here takes the running `Normalizer` (normalize.py) as its first a
 """
 import gast
 
-from . import containers, desugar, inline
+from . import containers, desugar, inline, records
 from .fold import copy_tree, make_const
 from .ir import Assign
 from .naming import describe
@@ -53,7 +53,11 @@ def operation(norm, node):
     if isinstance(node, gast.Call):
         return call(norm, node)
     if isinstance(node, gast.Attribute):
-        return gast.Attribute(value=atom(norm, node.value), attr=node.attr, ctx=gast.Load())
+        value = atom(norm, node.value)
+        known = containers.field(norm, value, node.attr)      # p.W of a record: that array
+        if known is not None:
+            return known
+        return gast.Attribute(value=value, attr=node.attr, ctx=gast.Load())
     if isinstance(node, gast.Subscript):
         return subscript(norm, node)
     if isinstance(node, gast.Compare):
@@ -85,6 +89,8 @@ def call(norm, node):
         if norm.is_builtin_call(node, reduce) and not node.keywords and \
                 0 < len(node.args) <= (2 if reduce == "sum" else 1):
             return desugar.builtin_reduction(norm, reduce, node.args)
+    if norm.is_global_chain(func) and records.record_fields(norm.lookup_quietly(func)):
+        return containers.record(norm, norm.lookup_quietly(func), node)   # P(W, b)
     if norm.is_global_chain(func):
         target = inline.user_function(norm, func)
         if target is not None and (target in norm.inlining or target is norm.root.func):

@@ -60,6 +60,7 @@ class Normalizer:
         self.range_targets = set()  # SSA names of the variables of `for ... in range(...)`
         # known containers (containers.py)
         self.containers = {}        # SSA name -> {key: element atom}
+        self.fields = {}            # SSA name of a record -> {field: its key in containers}
         self.constants = {}         # SSA name -> the str/int constant it was bound to
         self.container_depth = {}   # SSA name -> how many loops enclose its definition
         self.runtime_lists = set()  # user names of lists appended to in loops
