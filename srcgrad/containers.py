@@ -16,6 +16,17 @@ from .ir import Assign
 from .scope import list_method
 
 _NOTHING = object()
+UNKNOWN = object()          # what `known` gives for a value known only when the code runs
+
+
+def known(norm, node):
+    """The str or int an atom is known to hold when the code is read (a constant, or a name
+    bound to one: `l` in a loop over a range that was unrolled), else UNKNOWN."""
+    if isinstance(node, gast.Constant) and type(node.value) in (int, str):
+        return node.value
+    if isinstance(node, gast.Name) and type(norm.constants.get(node.id)) in (int, str):
+        return norm.constants[node.id]
+    return UNKNOWN
 
 
 def remember_container(norm, name, value):
@@ -175,7 +186,14 @@ def static_sequence(norm, it):
         return [(make_const(start.value + k), e) for k, e in enumerate(inner)]
     if norm.is_builtin_call(it, "zip") and it.args and not it.keywords:
         inners = [static_sequence(norm, a) for a in it.args]
-        return None if None in inners else list(zip(*inners))
+        if all(inner is None for inner in inners):
+            return None
+        # `zip(params, data)`: as long as the known ones; the others are read by index
+        length = min(len(inner) for inner in inners if inner is not None)
+        inners = [inner if inner is not None else
+                  [norm.atom(gast.Subscript(value=a, slice=make_const(k), ctx=gast.Load()))
+                   for k in range(length)] for inner, a in zip(inners, it.args)]
+        return list(zip(*inners))
     if isinstance(it, (gast.Name, gast.Subscript)):
         try:
             value = norm.atom(it) if isinstance(it, gast.Subscript) else norm.load(it.id)

@@ -18,6 +18,7 @@ from . import containers
 from .control import jumps
 from .fold import copy_tree, make_const
 from .ir import Assign, Effect
+from .scope import assigned_names
 
 
 def _name(n, ctx=gast.Load):
@@ -104,7 +105,16 @@ def for_loop(norm, stmt):
         if not isinstance(stmt.target, gast.Name):
             raise norm.error("srcgrad needs a single loop variable in `for ... in range(...)`",
                              stmt.target, construct="`for` target")
-        iterable = gast.Call(func=it.func, args=[norm.atom(a) for a in it.args], keywords=[])
+        args = [norm.atom(a) for a in it.args]
+        counts = _known_range(norm, args)
+        if counts is not None and not any(jumps(s) for s in stmt.body) and \
+                _reads_containers_by(norm, stmt.body, stmt.target.id):
+            # `for l in range(1, 3): params["W" + str(l)]`: unrolled, so each key is known
+            for count in counts:
+                bind(norm, stmt.target, make_const(count))
+                norm.statements(copy_tree(stmt.body))
+            return
+        iterable = gast.Call(func=it.func, args=args, keywords=[])
         norm.loop("for", stmt.target.id, iterable, stmt.body, stmt.lineno)
         return
     # unrolling would have to follow a `break`/`continue`: such loops run by index
@@ -130,6 +140,31 @@ def for_loop(norm, stmt):
     norm.loop("for", index, iterable, prefix + stmt.body, stmt.lineno)
 
 
+_MOST_UNROLLED = 64         # iterations: a longer loop stays a loop
+
+
+def _known_range(norm, args):
+    """The values of `range(*args)` if its bounds are known when reading (and it is short)."""
+    bounds = [containers.known(norm, a) for a in args]
+    if not bounds or containers.UNKNOWN in bounds or not all(type(b) is int for b in bounds) or \
+            (len(bounds) == 3 and bounds[2] == 0):
+        return None
+    counts = range(*bounds)
+    return counts if len(counts) <= _MOST_UNROLLED else None
+
+
+def _reads_containers_by(norm, body, variable):
+    """Whether `body` reads a container known when reading the code with a key computed from
+    the loop variable (or from a name the body assigns)."""
+    moving = assigned_names(body) | {variable}
+    for node in (n for stmt in body for n in gast.walk(stmt)):
+        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and \
+                norm.scope.current.get(node.value.id) in norm.containers and \
+                any(isinstance(n, gast.Name) and n.id in moving for n in gast.walk(node.slice)):
+            return True
+    return False
+
+
 def bind(norm, target, atom):
     """Bind a target to an atom that is already normalized (not to be read again)."""
     if isinstance(target, gast.Name):
@@ -140,6 +175,11 @@ def bind(norm, target, atom):
     if isinstance(target, (gast.Tuple, gast.List)) and isinstance(atom, tuple) and \
             len(atom) == len(target.elts):             # enumerate / zip over known lists
         for t, a in zip(target.elts, atom):
+            bind(norm, t, a)
+        return
+    if isinstance(target, (gast.Tuple, gast.List)) and isinstance(atom, (gast.Tuple, gast.List)) \
+            and len(atom.elts) == len(target.elts):   # `for W, b in [(W1, b1), (W2, b2)]`
+        for t, a in zip(target.elts, atom.elts):
             bind(norm, t, a)
         return
     if isinstance(target, (gast.Tuple, gast.List)) and isinstance(atom, gast.Name) and \

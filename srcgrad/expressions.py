@@ -4,9 +4,12 @@ constant, emitting a statement (named by naming.py) for each operation it comput
 
 Every function here takes the running `Normalizer` (normalize.py) as its first argument.
 """
+import operator
+
 import gast
 
 from . import containers, desugar, inline, records
+from .containers import UNKNOWN, known
 from .fold import copy_tree, make_const
 from .ir import Assign
 from .naming import describe
@@ -32,7 +35,7 @@ def atom(norm, node):
     if isinstance(node, gast.Dict):
         return containers.nested_dict(norm, node)
     value = operation(norm, node)
-    if isinstance(value, gast.Name):          # an existing value (an element, a call's result)
+    if isinstance(value, (gast.Name, gast.Constant)):   # an existing value, or one known now
         return value
     if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
         name = norm.namer.fresh("seq" if not isinstance(value, gast.Dict) else "dict")
@@ -44,19 +47,71 @@ def atom(norm, node):
     return norm.load(name)
 
 
+# --- keys: strings and ints known when the code is read ---------------------------------------
+_KEY_OPERATORS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+                  gast.FloorDiv: operator.floordiv, gast.Mod: operator.mod}
+
+
+def _key_operation(op, left, right):
+    """`"W" + "1"`, `len(p) // 2`, `l + 1` on known strs and ints: the constant, else None
+    (numbers of the computation itself are left to the generated code)."""
+    if left is UNKNOWN or right is UNKNOWN or type(op) not in _KEY_OPERATORS:
+        return None
+    kinds = {type(left), type(right)}
+    if kinds == {str} and not isinstance(op, gast.Add):
+        return None
+    if str in kinds and len(str(left)) + len(str(right)) > 200:
+        return None
+    try:
+        value = _KEY_OPERATORS[type(op)](left, right)
+    except (TypeError, ZeroDivisionError, OverflowError, MemoryError):
+        return None
+    return make_const(value) if type(value) in (int, str) and (type(value) is int or len(value) <= 200) \
+        else None
+
+
+def formatted(norm, node):
+    """An f-string: the string itself where its values are known when the code is read
+    (`f"W{l}"` in an unrolled loop), else a name for it, computed when the code runs (a
+    string carries no gradient)."""
+    parts = []
+    for part in node.values:
+        if isinstance(part, gast.Constant):
+            parts.append(str(part.value))
+            continue
+        value = known(norm, norm.load(part.value.id)) if isinstance(part.value, gast.Name) \
+            else known(norm, part.value)
+        spec = part.format_spec
+        if spec is not None:
+            spec = formatted(norm, spec)
+            spec = spec.value if isinstance(spec, gast.Constant) else UNKNOWN
+        if value is UNKNOWN or spec is UNKNOWN:
+            name = norm.namer.fresh("text")
+            norm.body.append(Assign([name], rename_loads(norm, node), norm.line, opaque=True))
+            return norm.load_ssa(name)
+        if part.conversion in (ord("r"), ord("s"), ord("a")):
+            value = {ord("r"): repr, ord("s"): str, ord("a"): ascii}[part.conversion](value)
+        parts.append(format(value, spec or ""))
+    return make_const("".join(parts))
+
+
 def operation(norm, node):
     """One operation of `node` applied to atoms."""
     if isinstance(node, gast.BinOp):
-        return gast.BinOp(left=atom(norm, node.left), op=node.op, right=atom(norm, node.right))
+        left, right = atom(norm, node.left), atom(norm, node.right)
+        key = _key_operation(node.op, known(norm, left), known(norm, right))
+        return key if key is not None else gast.BinOp(left=left, op=node.op, right=right)
+    if isinstance(node, gast.JoinedStr):
+        return formatted(norm, node)
     if isinstance(node, gast.UnaryOp):
         return gast.UnaryOp(op=node.op, operand=atom(norm, node.operand))
     if isinstance(node, gast.Call):
         return call(norm, node)
     if isinstance(node, gast.Attribute):
         value = atom(norm, node.value)
-        known = containers.field(norm, value, node.attr)      # p.W of a record: that array
-        if known is not None:
-            return known
+        element = containers.field(norm, value, node.attr)      # p.W of a record: that array
+        if element is not None:
+            return element
         return gast.Attribute(value=value, attr=node.attr, ctx=gast.Load())
     if isinstance(node, gast.Subscript):
         return subscript(norm, node)
@@ -85,6 +140,13 @@ def call(norm, node):
         if isinstance(arg, gast.Name) and arg.id in norm.containers:
             return make_const(len(norm.containers[arg.id]))
         node = gast.Call(func=func, args=[arg], keywords=[])
+    for convert in (str, int):          # `"W" + str(l)`: a key known when reading
+        if norm.is_builtin_call(node, convert.__name__) and len(node.args) == 1 and \
+                not node.keywords:
+            arg = atom(norm, node.args[0])
+            if known(norm, arg) is not UNKNOWN:
+                return make_const(convert(known(norm, arg)))
+            node = gast.Call(func=func, args=[arg], keywords=[])
     for reduce in ("sum", "max", "min"):
         if norm.is_builtin_call(node, reduce) and not node.keywords and \
                 0 < len(node.args) <= (2 if reduce == "sum" else 1):
@@ -120,12 +182,17 @@ def subscript(norm, node):
             and isinstance(node.slice.value, int) and \
             -len(value.elts) <= node.slice.value < len(value.elts):
         return value.elts[node.slice.value]      # helper(x)[0], [a, b][1]
-    known = containers.static_element(norm, value, node.slice)   # params["W"]: that array
-    if known is None:
-        known = containers.static_slice(norm, value, node.slice)
-    if known is not None:
-        return known
-    return gast.Subscript(value=value, slice=index(norm, node.slice), ctx=gast.Load())
+    key = node.slice
+    if isinstance(value, gast.Name) and value.id in norm.containers and \
+            not isinstance(key, (gast.Slice, gast.Tuple, gast.Constant, gast.Name, gast.UnaryOp)):
+        key = atom(norm, key)           # `params["W" + str(l)]`: the key, known or computed
+    element = containers.static_element(norm, value, key)   # params["W"]: that array
+    if element is None:
+        element = containers.static_slice(norm, value, key)
+    if element is not None:
+        return element
+    return gast.Subscript(value=value, slice=key if key is not node.slice else index(norm, key),
+                          ctx=gast.Load())
 
 
 def index(norm, node):

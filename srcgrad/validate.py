@@ -29,7 +29,7 @@ UNSUPPORTED_EXPRESSIONS = {
     gast.YieldFrom: ("`yield from`", "return one scalar instead of generating values"),
     gast.Await: ("`await`", "async code cannot be differentiated"),
     gast.NamedExpr: ("assignment expression `:=`", "assign with a separate statement"),
-    gast.JoinedStr: ("f-string", None), gast.Starred: ("starred expression `*x`", None),
+    gast.Starred: ("starred expression `*x`", None),
 }
 
 
