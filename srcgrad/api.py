@@ -20,6 +20,7 @@ from .errors import SrcgradError
 from .ir import Namer
 from .pipeline import reverse_gradient
 from .runtime import fit_gradient
+from .source import as_function
 
 _CACHE = weakref.WeakKeyDictionary()   # function -> {(wrt names, with_value): Transformed}
 _LIVE = weakref.WeakSet()               # gradients with a compiled __call__ (clear_cache resets)
@@ -130,9 +131,7 @@ class GradientFunction:
         if isinstance(func, GradientFunction):      # grad(grad(f)): differentiate the generated code
             self._inner = func
             func = func.full_function()
-        if not isinstance(func, types.FunctionType):
-            raise SrcgradError(f"srcgrad differentiates Python functions, not {func!r}",
-                               hint="pass a function defined with `def`")
+        func = as_function(func)        # a bound method, a partial: a stand-in (source.py)
         self._func = func
         self._wrt, self._single = _resolve_wrt(func, wrt)
         self._with_value = with_value
@@ -322,11 +321,46 @@ class GradientFunction:
         return (value, result) if self._with_value else result
 
     def __get__(self, obj, objtype=None):
-        return self if obj is None else types.MethodType(self, obj)
+        """`@grad(wrt="w")` on a method: `m.loss` is the gradient of the method bound to `m`
+        (its `self` read like a global; made once per object, for the last few objects)."""
+        if obj is None:
+            return self
+        if self._inner is not None or hasattr(self._func, "__srcgrad_fixed__"):
+            return types.MethodType(self, obj)
+        params = _parameters(self._func)
+        if params and params[0].name in self._wrt:
+            raise _refuse_self(self._func, params, self._with_value)
+        with deps.LOCK:
+            bound = self.__dict__.setdefault("_bound", [])
+            for other, gradient in bound:
+                if other is obj:
+                    return gradient
+            gradient = GradientFunction(types.MethodType(self._func, obj), self.wrt, self._with_value)
+            bound.insert(0, (obj, gradient))
+            del bound[_BOUND_OBJECTS:]
+            return gradient
 
     def __repr__(self):
         kind = "value_and_grad" if self._with_value else "grad"
         return f"<srcgrad.{kind} of {self._func.__qualname__} wrt {', '.join(self._wrt)}>"
+
+
+_BOUND_OBJECTS = 8      # objects whose bound gradient a decorated method keeps
+
+
+def _refuse_self(func, params, with_value):
+    """The error for `@grad` on a method whose `wrt` is its `self`."""
+    code = func.__code__
+    others = [p.name for p in params[1:]]
+    kind = "value_and_grad" if with_value else "grad"
+    example = f'@srcgrad.{kind}(wrt="{others[0]}")' if others else f"@srcgrad.{kind}(wrt=...)"
+    return SrcgradError(
+        f"@{kind} on the method {func.__qualname__} would differentiate `{params[0].name}`, "
+        "the object the method is called on",
+        filename=code.co_filename, lineno=code.co_firstlineno,
+        source_line=linecache.getline(code.co_filename, code.co_firstlineno).rstrip("\n"),
+        construct="method", hint=f"pass wrt= the parameter(s) to differentiate, e.g. {example}"
+        + (f" (its other parameters: {', '.join(others)})" if len(others) > 1 else ""))
 
 
 def _flatten_tree(tree):

@@ -55,10 +55,12 @@ class Dependencies:
         for key, value in other.bindings.items():
             self.bindings.setdefault(key, value)
 
-    def scan(self, func, node):
+    def scan(self, func, node, only=None):
         """Record the bindings `func`'s source (`node`, a gast tree) reads that hold callables
         or modules: names, and attribute chains through the user's modules and objects (each
-        link of a chain that leads to one: `cfg.act` depends on `cfg` and on its `act`)."""
+        link of a chain that leads to one: `cfg.act` depends on `cfg` and on its `act`; a
+        method `model.predict`, on `model`, on `predict` not being in its `__dict__` and on
+        its class's `predict`).  `only`: the chains that start at these names alone."""
         code = func.__code__
         local = set(code.co_varnames) | set(code.co_cellvars)
         seen = set()
@@ -70,7 +72,7 @@ class Dependencies:
             if not (isinstance(sub, gast.Name) and isinstance(sub.ctx, gast.Load)):
                 continue
             key = (sub.id, *reversed(chain))
-            if key in seen or sub.id in local:
+            if key in seen or sub.id in local or (only is not None and sub.id not in only):
                 continue
             seen.add(key)
             space, expected, obj = _binding(func, sub.id)
@@ -81,9 +83,13 @@ class Dependencies:
                 if _is_library(obj):
                     break
                 space = getattr(obj, "__dict__", None)
-                if not isinstance(space, (dict, types.MappingProxyType)) or attr not in space:
+                if isinstance(space, (dict, types.MappingProxyType)) and attr in space:
+                    links.append((space, attr, space[attr], space[attr]))
+                elif not isinstance(obj, (type, types.ModuleType)) and \
+                        _class_attribute(obj, attr, links):
+                    pass        # a method (or class attribute) read through an instance
+                else:
                     break
-                links.append((space, attr, space[attr], space[attr]))
                 try:
                     obj = getattr(obj, attr)
                 except Exception:
@@ -171,6 +177,29 @@ def _binding(func, name):
     return None, None, None
 
 
+def _class_attribute(obj, attr, links):
+    """Append to `links` where instance `obj`'s `attr` comes from, as Python looks it up:
+    not from its own `__dict__` (a link expecting it absent there), and from the first class
+    of its type's MRO that has it (absent from the classes before).  False if none has it."""
+    found = []
+    own = getattr(obj, "__dict__", None)
+    if isinstance(own, dict):
+        found.append((own, attr, _ABSENT, None))
+    for klass in type(obj).__mro__:
+        space = klass.__dict__
+        if attr in space:
+            if hasattr(type(space[attr]), "__set__"):
+                return False    # a property or slot: its value is not a binding to watch
+            try:
+                value = getattr(obj, attr)
+            except Exception:
+                return False
+            links += found + [(space, attr, space[attr], value)]
+            return True
+        found.append((space, attr, _ABSENT, None))
+    return False
+
+
 def _baked(obj):
     """Whether the transformation decides something by this object's identity: a function
     (a helper to inline, a rule to pick) or a module (whose functions it looks up)."""
@@ -211,6 +240,14 @@ def record_function(func, node):
     for read in {func, inspect.unwrap(func)}:    # (the source of a wrapper is the wrapped's)
         deps.add_function(read)
         deps.scan(read, node)
+
+
+def record_fixed(func, node, names):
+    """Called for the stand-in of a bound method or partial (source.as_function): what
+    the chains through its bound values (`self.predict`, `self.act`) resolve to."""
+    stack = getattr(_state, "stack", None)
+    if stack:
+        stack[-1].scan(func, node, only=set(names))
 
 
 def mark(func, deps):

@@ -22,6 +22,7 @@ from . import arguments, deps
 from .api import GradientFunction, _resolve_wrt, cached, install_call, uninstall_call
 from .errors import ArgumentTypeError, SrcgradError
 from .pipeline import forward_jvp
+from .source import as_function
 
 _CACHE = weakref.WeakKeyDictionary()   # function -> {wrt names: ForwardTransformed}
 
@@ -47,10 +48,7 @@ def _target(f):
         return f._transform().fn
     if isinstance(f, JvpFunction):
         return f._transform().fn
-    if not isinstance(f, types.FunctionType):
-        raise SrcgradError(f"srcgrad differentiates Python functions, not {f!r}",
-                           hint="pass a function defined with `def`")
-    return f
+    return as_function(f)     # a bound method, a partial: a stand-in (source.py)
 
 
 _LIVE = weakref.WeakSet()               # JVP functions with a compiled __call__
@@ -224,7 +222,7 @@ class JvpFunction:
         return param.default
 
     def __repr__(self):
-        return f"<srcgrad.jvp_function of {self._func.__qualname__} along {', '.join(self._wrt)}>"
+        return f"<srcgrad.jvp_function of {self._target.__qualname__} along {', '.join(self._wrt)}>"
 
 
 def jvp_function(f=None, *, wrt=0):

@@ -25,11 +25,13 @@ def user_function(norm, func):
     """The Python function a call's global chain names, if it is user code to inline (not
     NumPy's or srcgrad's, and without a custom rule; in forward mode, without a jvp rule)."""
     obj = norm.lookup_quietly(func)
-    if not isinstance(obj, types.FunctionType) or custom.vjp_rule(obj) is not None:
+    plain = obj.__func__ if isinstance(obj, types.MethodType) else obj   # a method: `self.predict`
+    if not isinstance(plain, types.FunctionType) or custom.vjp_rule(plain) is not None or \
+            custom.vjp_rule(obj) is not None:
         return None
-    if norm.forward and custom.jvp_rule(obj):
+    if norm.forward and (custom.jvp_rule(plain) or custom.jvp_rule(obj)):
         return None
-    module = getattr(obj, "__module__", "") or ""
+    module = getattr(plain, "__module__", "") or ""
     if module.split(".")[0] in ("numpy", "srcgrad", "scipy"):
         return None
     return obj
@@ -107,7 +109,17 @@ def _helper_globals(norm, obj, node):
 
 
 def inline_global(norm, obj, call):
-    """A call of module-level (or closure) Python function `obj`: its result's atom."""
+    """A call of module-level (or closure) Python function `obj`, or of a method bound to an
+    object (`self.predict(w, X)`): its result's atom."""
+    method = obj if isinstance(obj, types.MethodType) else None
+    if method is not None:
+        obj = method.__func__
+        root = getattr(norm.root.func, "__srcgrad_fixed__", (None, None))[1]
+        if obj in norm.inlining or obj is root:
+            raise norm.error(f"srcgrad cannot differentiate `{call_text(call)}`, a method that "
+                             "calls itself (recursion through a method)", call,
+                             construct="recursive method call",
+                             hint="write the recursion as a module-level function, or as a loop")
     parsed = parse_function(obj)
     node = parsed.node
     defaults = {}
@@ -116,9 +128,42 @@ def inline_global(norm, obj, call):
         defaults[p.id] = _constant_or_injected(norm, v, p.id)
     for p, v in (obj.__kwdefaults__ or {}).items():
         defaults[p] = _constant_or_injected(norm, v, p)
-    values = bind_arguments(norm, call, node.args, defaults, obj.__name__)
-    renames = _helper_globals(norm, obj, node)
-    return inline(norm, obj, parsed, node.body, values, renames, {}, obj.__name__, call)
+    args, renames = node.args, _helper_globals(norm, obj, node)
+    if method is not None:
+        if not params:
+            raise norm.error(f"`{call_text(call)}` calls a method that takes no `self`", call,
+                             construct="call")
+        args = gast.arguments(args=list(node.args.args), posonlyargs=list(node.args.posonlyargs),
+                              vararg=node.args.vararg, kwonlyargs=node.args.kwonlyargs,
+                              kw_defaults=node.args.kw_defaults, kwarg=node.args.kwarg,
+                              defaults=node.args.defaults)
+        (args.posonlyargs if args.posonlyargs else args.args).pop(0)
+        renames[params[0].id] = _bound_object(norm, method.__self__, call.func.value)
+    values = bind_arguments(norm, call, args, defaults, obj.__name__)
+    key = obj
+    return inline(norm, key, parsed, node.body, values, renames, {}, obj.__name__, call)
+
+
+def call_text(call):
+    """`self.predict(...)`: a call, as an error names it."""
+    try:
+        return gast.unparse(gast.Call(func=call.func, args=[], keywords=[])).replace("()", "(...)")
+    except Exception:
+        return "call"
+
+
+def _bound_object(norm, obj, value):
+    """What an inlined method's code reads for its `self`: the caller's own name for the
+    object when it has one (`self`, a global `model`), else the object under a new name.
+    (deps.py records the chain that led to the method, so a rebound one is noticed.)"""
+    ref = norm.scope.global_ref(value)
+    if isinstance(ref, gast.Name) and norm.injections.get(ref.id, obj) is obj and \
+            norm.lookup_quietly(ref) is obj:
+        norm.injections[ref.id] = obj
+        return ref
+    name = norm.namer.fresh("self")
+    norm.injections[name] = obj
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
 
 
 def inline_local(norm, name, call):

@@ -1,6 +1,8 @@
 """Step 1 of the pipeline: read a function's source and parse it into a gast tree."""
 import __future__
 import ast
+import copy
+import functools
 import inspect
 import linecache
 import os
@@ -46,13 +48,19 @@ class ParsedFunction:
 
 
 def parse_function(func):
-    """Return the ParsedFunction of a plain Python function."""
+    """Return the ParsedFunction of a plain Python function (or of one that `as_function`
+    made for a bound method or a `functools.partial`)."""
+    fixed = getattr(func, "__srcgrad_fixed__", None) if isinstance(func, types.FunctionType) else None
+    if fixed is not None:
+        return _parse_fixed(func, fixed)
     if not isinstance(func, types.FunctionType):
         raise SrcgradError(
             f"srcgrad differentiates Python functions defined with `def`, not {type(func).__name__} "
             f"objects ({func!r})",
             hint="pass the function itself, e.g. srcgrad.grad(loss), not the result of calling it")
     filename = func.__code__.co_filename
+    if func.__name__ == "<lambda>":
+        return _parse_lambda(func, filename)
     try:
         source_lines, first = inspect.getsourcelines(func)
     except (OSError, TypeError) as exc:
@@ -60,11 +68,6 @@ def parse_function(func):
             f"cannot read the source of {func.__qualname__} ({exc})", filename=filename,
             hint="srcgrad reads a function's source code: define it in a .py file (or a "
                  "notebook cell / IPython session), not in a bare `python` REPL or via exec") from None
-    if func.__name__ == "<lambda>":
-        raise UnsupportedSyntaxError(
-            "srcgrad differentiates functions defined with `def`, not lambdas",
-            filename=filename, lineno=first, source_line=source_lines[0], construct="lambda",
-            hint="write `def f(x): return ...` instead of `f = lambda x: ...`")
     first = max(first, 1)
     text = textwrap.dedent("".join(source_lines))
     try:
@@ -84,6 +87,206 @@ def parse_function(func):
     lines = {first + i: line.rstrip("\n") for i, line in enumerate(source_lines)}
     deps.record_function(func, node)
     return ParsedFunction(func, node, filename, lines)
+
+
+# --- callables that are not plain functions: bound methods, partials, lambdas ---------------
+
+def as_function(f):
+    """The Python function srcgrad transforms for callable `f`: `f` itself if it is a
+    function (a lambda included); for a bound method `obj.loss` or a `functools.partial`, a
+    function of the remaining parameters whose bound values (`self`, the partial's
+    positional arguments) are closure variables, so the generated code reads them (and
+    `self`'s attributes) live.  Anything else: SrcgradError."""
+    if isinstance(f, types.FunctionType):
+        return f
+    if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
+        return _fixed_function(f, f.__func__, [f.__self__], {})
+    if isinstance(f, functools.partial):
+        inner, args, keywords = f.func, list(f.args), dict(f.keywords)
+        if isinstance(inner, types.MethodType) and isinstance(inner.__func__, types.FunctionType):
+            inner, args = inner.__func__, [inner.__self__] + args
+        if isinstance(inner, types.FunctionType):
+            return _fixed_function(f, inner, args, keywords)
+        what = f"functools.partial of {inner!r}"
+    elif isinstance(f, (staticmethod, classmethod)):
+        raise SrcgradError(f"srcgrad cannot differentiate the {type(f).__name__} object {f!r} "
+                           "itself", hint="apply srcgrad.grad under @staticmethod / @classmethod "
+                                          "(closer to the def), or pass the method looked up on "
+                                          "the class or an instance")
+    else:
+        what = repr(f)
+    kind = type(f).__name__
+    raise SrcgradError(
+        f"srcgrad differentiates Python functions (a `def`, a lambda, a bound method or a "
+        f"functools.partial of one), not {kind} objects ({what})",
+        hint="pass the function itself, e.g. srcgrad.grad(loss), not the result of calling it")
+
+
+def _fixed_function(target, func, args, keywords):
+    """A stand-in for `target` (a bound method or a partial of `func`) that srcgrad can read:
+    `func`'s globals and closure, its signature that of `target`, and `func`'s first
+    positional parameters, bound to `args`, turned into closure variables."""
+    code = func.__code__
+    positional = list(code.co_varnames[:code.co_argcount])
+    if code.co_flags & inspect.CO_VARARGS or len(args) > len(positional):
+        raise SrcgradError(
+            f"srcgrad cannot differentiate {target!r}: it binds {len(args)} positional "
+            f"argument(s) of {func.__qualname__}, which "
+            + ("takes *args" if code.co_flags & inspect.CO_VARARGS else
+               f"has {len(positional)} positional parameter(s)"),
+            hint="bind arguments by keyword (functools.partial(f, X=X)) or write a small `def`")
+    names = dict(zip(positional, args))
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError) as exc:
+        raise SrcgradError(f"srcgrad cannot differentiate {target!r}: {exc}") from None
+    text_params, defaults, kwdefaults, star = [], [], {}, False
+    for p in sig.parameters.values():
+        name = ("*" if p.kind == p.VAR_POSITIONAL else "**" if p.kind == p.VAR_KEYWORD else "") + p.name
+        if p.kind == p.KEYWORD_ONLY and not star:
+            text_params.append("*")
+            star = True
+        star = star or p.kind == p.VAR_POSITIONAL
+        text_params.append(name)
+        if p.default is not p.empty:
+            if p.kind == p.KEYWORD_ONLY:
+                kwdefaults[p.name] = p.default
+            else:
+                defaults.append(p.default)
+    posonly = [p.name for p in sig.parameters.values() if p.kind == p.POSITIONAL_ONLY]
+    if posonly:
+        text_params.insert(len(posonly), "/")
+    free = list(names) + [v for v in code.co_freevars if v not in names]
+    name = func.__name__ if func.__name__.isidentifier() else "lambda_fn"
+    text = (f"def __srcgrad_outer__({', '.join(free)}):\n"
+            f"    def {name}({', '.join(text_params)}):\n"
+            f"        return ({''.join(v + ', ' for v in free)})\n"
+            f"    return {name}\n")
+    scope = {}
+    exec(compile(text, f"<srcgrad: {func.__qualname__} with bound arguments>", "exec"), scope)
+    stand_in = scope["__srcgrad_outer__"](*([None] * len(free)))
+    cells = []
+    for v in stand_in.__code__.co_freevars:
+        if v in names:
+            cells.append(types.CellType(names[v]))
+        else:
+            cells.append(func.__closure__[code.co_freevars.index(v)])
+    result = types.FunctionType(stand_in.__code__, func.__globals__, func.__name__,
+                                tuple(defaults) or None, tuple(cells))
+    result.__kwdefaults__ = kwdefaults or None
+    result.__qualname__ = func.__qualname__
+    result.__module__ = func.__module__
+    result.__doc__ = func.__doc__
+    result.__srcgrad_fixed__ = (target, func, tuple(names), sig)
+    return result
+
+
+def _parse_fixed(func, fixed):
+    """The ParsedFunction of a stand-in made by `_fixed_function`: `func`'s own source, its
+    bound parameters removed from the `def` (they are closure variables), the others laid
+    out as in the stand-in's signature."""
+    target, original, bound, sig = fixed
+    parsed = parse_function(original)
+    node = copy.deepcopy(parsed.node)
+    given = {a.id: a for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs}
+    for a in (node.args.vararg, node.args.kwarg):
+        if a is not None:
+            given[a.id] = a
+    args = gast.arguments(args=[], posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[],
+                          kwarg=None, defaults=[])
+    for p in sig.parameters.values():
+        arg = given[p.name]
+        if p.kind == p.POSITIONAL_ONLY:
+            args.posonlyargs.append(arg)
+        elif p.kind == p.POSITIONAL_OR_KEYWORD:
+            args.args.append(arg)
+        elif p.kind == p.VAR_POSITIONAL:
+            args.vararg = arg
+        elif p.kind == p.KEYWORD_ONLY:
+            args.kwonlyargs.append(arg)
+            args.kw_defaults.append(None)
+        else:
+            args.kwarg = arg
+    node.args = args
+    deps.record_fixed(func, node, bound)
+    return ParsedFunction(func, node, parsed.filename, parsed.lines)
+
+
+def _parse_lambda(func, filename):
+    """The ParsedFunction of a lambda: its node found in its file by line (and, where one
+    line holds several lambdas, by the columns its code comes from), made a `def` named
+    after the variable it is assigned to (else `lambda_fn`)."""
+    code = func.__code__
+    lineno = code.co_firstlineno
+    text = "".join(linecache.getlines(filename))
+    source_line = linecache.getline(filename, lineno).rstrip("\n")
+    try:
+        tree = gast.parse(text)
+    except SyntaxError:
+        tree = None
+    if tree is None or not text:
+        raise SourceUnavailableError(
+            f"cannot read the source of the lambda at line {lineno} of {os.path.basename(filename)}",
+            filename=filename, lineno=lineno,
+            hint="srcgrad reads a function's source code: define the lambda in a .py file (or a "
+                 "notebook cell), or write `def f(x): return ...`")
+    names = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    parents, found = {}, []
+    for node in gast.walk(tree):
+        for child in gast.iter_child_nodes(node):
+            parents[child] = node
+        if isinstance(node, gast.Lambda) and node.lineno == lineno:
+            found.append(node)
+    candidates = [n for n in found
+                  if [a.id for a in n.args.posonlyargs + n.args.args + n.args.kwonlyargs] == names]
+    if len(candidates) > 1:
+        candidates = _by_columns(code, candidates)
+    if len(candidates) != 1:
+        raise UnsupportedSyntaxError(
+            f"srcgrad cannot tell which of the {len(found)} lambdas on line {lineno} to "
+            "differentiate" if len(found) > 1 else
+            f"srcgrad cannot find the source of the lambda at line {lineno} (the file changed?)",
+            filename=filename, lineno=lineno, source_line=source_line, construct="lambda",
+            hint="put each lambda on a line of its own, or write `def f(x): return ...`")
+    lam = candidates[0]
+    parent = parents.get(lam)
+    name = "lambda_fn"
+    if isinstance(parent, gast.Assign) and len(parent.targets) == 1 and \
+            isinstance(parent.targets[0], gast.Name) and parent.value is lam:
+        name = parent.targets[0].id
+    elif isinstance(parent, (gast.AnnAssign, gast.NamedExpr)) and isinstance(parent.target, gast.Name):
+        name = parent.target.id
+    body = copy.deepcopy(lam.body)
+    ret = gast.Return(value=body)
+    gast.copy_location(ret, body)
+    node = gast.FunctionDef(name=name, args=copy.deepcopy(lam.args), body=[ret], decorator_list=[],
+                            returns=None, type_comment=None)
+    if hasattr(gast, "TypeVar"):
+        node.type_params = []
+    gast.copy_location(node, lam)
+    node.end_lineno, node.end_col_offset = lam.end_lineno, lam.end_col_offset
+    end = getattr(lam, "end_lineno", lineno) or lineno
+    lines = {i: linecache.getline(filename, i).rstrip("\n") for i in range(lineno, end + 1)}
+    deps.record_function(func, node)
+    return ParsedFunction(func, node, filename, lines)
+
+
+def _by_columns(code, candidates):
+    """The lambdas among `candidates` whose body spans the columns `code` comes from."""
+    positions = getattr(code, "co_positions", None)
+    if positions is None:
+        return candidates
+    spots = {(line, col) for line, _, col, _ in positions() if line is not None and col is not None
+             and line >= code.co_firstlineno}
+    spots.discard((code.co_firstlineno, 0))
+    if not spots:
+        return candidates
+
+    def inside(lam):
+        start = (lam.body.lineno, lam.body.col_offset)
+        stop = (lam.body.end_lineno, lam.body.end_col_offset)
+        return all(start <= s <= stop for s in spots)
+    return [lam for lam in candidates if inside(lam)]
 
 
 def _compiled_as_written(func, node):

@@ -184,12 +184,6 @@ def test_source_unavailable():
     assert "source" in str(info.value) and "hint:" in str(info.value)
 
 
-def test_lambda_is_refused_with_a_hint():
-    with pytest.raises(UnsupportedSyntaxError) as info:
-        srcgrad.grad(lambda x: x ** 2)(1.0)
-    assert "def" in str(info.value)
-
-
 def test_not_a_function():
     with pytest.raises(SrcgradError):
         srcgrad.grad(np.sum)
