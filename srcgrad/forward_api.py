@@ -13,7 +13,6 @@ changed (deps.py).
 """
 import functools
 import inspect
-import types
 import weakref
 
 import numpy as np
