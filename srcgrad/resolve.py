@@ -130,6 +130,9 @@ class Resolver:
         if isinstance(value, gast.Subscript):
             if not self.is_varied(value.value):         # the index carries the gradient
                 return self.varied_index(value, stmt)
+            picked = self.pick_op(value)
+            if picked is not None:
+                return picked
             if isinstance(value.value, (gast.List, gast.Tuple)):
                 return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate indexing "
                                     "a list or tuple by a value known only when it runs", line,
@@ -141,11 +144,30 @@ class Resolver:
                                 "a list, tuple or dict holding differentiated values in this "
                                 "version", line, construct="container",
                                 hint="read its elements with constant keys (`params['W']`, "
-                                     "`xs[0]`), or keep arrays in separate variables")
+                                     "`xs[0]`) or by one index (`xs[i]`), pass it to a NumPy "
+                                     "function as an array, or keep arrays in separate variables")
         if isinstance(value, gast.Compare) or isinstance(getattr(value, "op", None), _BITWISE):
             return Op("nondiff")    # comparisons and masks: no gradient
         return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate this operation",
                             line, construct=type(getattr(value, "op", value)).__name__)
+
+    def pick_op(self, value):
+        """`x[i]` of a tuple or list of values (`x = a, b, c`, or written out), `i` known only
+        when the code runs: the element chosen, whose adjoint is the result's (the others'
+        none).  Forward mode indexes a named tuple's tuple of tangents (a getitem rule)."""
+        base, index = value.value, value.slice
+        if isinstance(index, (gast.Slice, gast.Tuple)):
+            return None
+        if isinstance(base, (gast.List, gast.Tuple)):
+            elements = base.elts
+        elif isinstance(base, gast.Name) and not self.forward:
+            elements = self.facts.packs.get(base.id)
+        else:
+            elements = None
+        if elements is None or not all(isinstance(e, (gast.Name, gast.Constant)) for e in elements):
+            return None
+        return Op("pick", bindings={"elements": list(elements), "index": index},
+                  operands=[e for e in elements if self.is_varied(e)])
 
     def unpack_op(self, stmt):
         """`a, b = theta`: the rows of one array (a tuple of values is unpacked when the

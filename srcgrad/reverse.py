@@ -295,6 +295,8 @@ class ReverseMode:
             return self.backward_list(stmt, op)
         if op.kind == "unpack":
             return self.backward_unpack(stmt)
+        if op.kind == "pick":
+            return self.backward_pick(stmt, op)
         if op.kind != "rule":       # a constant or data on this path: no gradient flows
             return
         if op.rule.output == "each" and len(stmt.targets) > 1:
@@ -408,6 +410,21 @@ class ReverseMode:
         for part, atom in zip(parts, [old] + elements):
             if part != "_":          # an element's adjoint may be a scalar standing for it
                 self.contribute(atom.id, name_node(part), False if atom is old else "partial", line)
+
+    def backward_pick(self, stmt, op):
+        """`y = x[i]` of a tuple or list of values: element k's adjoint is y's if i chose it,
+        else 0.0 (`pick_adjoint(dy, i, k, n)`), the elements' shapes may differ."""
+        out, line = stmt.targets[0], stmt.line
+        adj = self.adjoints.get(out)
+        if adj is None:
+            return
+        elements = op.bindings["elements"]
+        helper = self.ns.reference(runtime.pick_adjoint, "pick_adjoint")
+        for k, atom in enumerate(elements):
+            if isinstance(atom, gast.Name) and self.is_varied(atom):
+                call = gast.Call(func=helper, args=[name_node(adj.name), copy_tree(op.bindings["index"]),
+                                                    make_const(k), make_const(len(elements))], keywords=[])
+                self.contribute(atom.id, call, "partial", line)
 
     def backward_unpack(self, stmt):
         """`a, b = theta`: theta's adjoint is the adjoints of its rows stacked (a row

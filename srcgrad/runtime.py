@@ -5,6 +5,8 @@ source.  These are the adjoints that need work no single expression does — sum
 broadcast adjoint back to its argument's shape, contractions of arbitrary rank, and
 the odd linear-algebra or shape function.  Each takes plain arrays and returns one.
 """
+import operator
+
 import numpy as np
 
 
@@ -503,6 +505,13 @@ def fit_gradient(grad, like, copy):
     if isinstance(like, np.generic) and np.ndim(grad) == 0:
         return (like.dtype.type if like.dtype.kind in "fc" else np.float64)(grad)
     return fit_gradient(grad, np.asarray(like), copy)
+
+
+# --- a list or tuple of values indexed by a number known only when the code runs ---------
+def pick_adjoint(g, index, k, count):
+    """The adjoint of element `k` of a list or tuple of `count` values that `xs[index]` read:
+    `g` if the index chose it, else 0.0 (standing for zeros of its shape)."""
+    return g if operator.index(index) % count == k else 0.0
 
 
 # --- lists whose length is known only when the code runs (appended to in a loop) ----------
