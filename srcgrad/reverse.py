@@ -548,11 +548,15 @@ def scalar_check(ret, parsed, classes, order, ns):
 
     def nonscalar_result(*values):
         from .errors import NonScalarResultError
-        raise parsed.error(NonScalarResultError,
-                           f"{parsed.name} must return a scalar to be differentiated, but it "
-                           f"returned a value of shape {np.broadcast(*values).shape}",
-                           lineno=ret.line, hint="reduce the result to a scalar (np.sum, "
-                           "np.mean), or take the gradient of one element")
+        shape = np.broadcast(*values).shape
+        message = f"{parsed.name} must return a scalar to be differentiated, but it " \
+                  f"returned a value of shape {shape}"
+        hint = "reduce the result to a scalar (np.sum, np.mean), or take the gradient of one element"
+        if np.prod(shape) == 1:         # shape (1, 1): the scalar it holds (api.py takes over)
+            raise runtime.SizeOneResult(message, parsed.func, shape, filename=parsed.filename,
+                                        lineno=ret.line, source_line=parsed.line(ret.line),
+                                        hint=hint)
+        raise parsed.error(NonScalarResultError, message, lineno=ret.line, hint=hint)
     args = [name_node(w) for w in witnesses]
     ndim = np_call(ns, "ndim", *args) if len(args) == 1 else \
         gast.Attribute(value=np_call(ns, "broadcast", *args), attr="ndim", ctx=gast.Load())

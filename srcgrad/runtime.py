@@ -9,6 +9,8 @@ import operator
 
 import numpy as np
 
+from .errors import NonScalarResultError
+
 
 _PYTHON_SCALARS = (float, int, bool, complex)
 
@@ -487,6 +489,18 @@ def tape_pop(tape):
 
 
 # --- the wrapper's finishing touch -------------------------------------------------
+
+class SizeOneResult(NonScalarResultError):
+    """Raised by a gradient's check when the result has size 1 but not 0 dimensions (shape
+    (1, 1), say): the gradient was written for a 0-d result, so the call is answered by the
+    gradient of the scalar it holds instead (api.py).  `func` is the function whose result
+    it is, `shape` the result's shape."""
+
+    def __init__(self, message, func, shape, **where):
+        super().__init__(message, **where)
+        self.func, self.shape = func, shape
+
+
 
 def fit_gradient(grad, like, copy):
     """Give `grad` the shape and floating dtype of the argument `like` it belongs to.

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import srcgrad
-from support import check, check_jvp, line_of
+from support import check, check_jvp, line_of, numerical_gradient
 
 RNG = np.random.default_rng(11)
 A, B = RNG.normal(size=3), RNG.normal(size=3)
@@ -163,3 +163,87 @@ def test_a_slice_known_only_at_run_time_is_refused_at_its_line():
         srcgrad.grad(f)(0.7, 1.3, 1)
     assert info.value.lineno == line_of(f, "x = [a, b]")
     assert "list, tuple or dict" in str(info.value)
+
+
+# --- 4. a list of numbers as the differentiated argument -----------------------------------
+def test_list_of_floats_gives_an_array_gradient():
+    def f(x):
+        return x[0] * x[1] ** 2
+    g = srcgrad.grad(f)([0.5, 1.5])
+    assert type(g) is np.ndarray and g.dtype == np.float64 and g.shape == (2,)
+    np.testing.assert_allclose(g, [2.25, 1.5])
+    np.testing.assert_allclose(g, numerical_gradient(f, (np.array([0.5, 1.5]),), 0), rtol=1e-6)
+
+
+def test_list_of_numbers_used_as_an_array_and_with_value():
+    def f(x, y):
+        return np.dot(x, y) + np.sum(np.square(x))
+    value, (dx, dy) = srcgrad.value_and_grad(f, wrt=(0, 1))([0.5, 1, np.float64(2.0)],
+                                                           np.array([2.0, 3.0, 4.0]))
+    assert value == pytest.approx(f([0.5, 1, 2.0], np.array([2.0, 3.0, 4.0])))
+    assert type(dx) is np.ndarray and dx.dtype == np.float64
+    np.testing.assert_allclose(dx, [3.0, 5.0, 8.0])
+    np.testing.assert_allclose(dy, [0.5, 1.0, 2.0])
+
+
+def test_containers_of_arrays_and_nested_lists_keep_their_structure():
+    def f(p):
+        return p["w"] * np.sum(p["b"])
+    g = srcgrad.grad(f)({"w": 2.0, "b": [1.0, 2.0]})
+    assert g == {"w": 3.0, "b": [2.0, 2.0]}
+    def h(wb):
+        return np.sum(wb[0] * wb[1])
+    gw, gb = srcgrad.grad(h)([np.ones(2), np.array([1.0, 2.0])])
+    np.testing.assert_allclose(gw, [1.0, 2.0])
+    np.testing.assert_allclose(gb, [1.0, 1.0])
+
+
+# --- 5. a result of size 1 is the scalar it holds -----------------------------------------
+def check_size_one(f, *args, wrt=0):
+    """grad and value_and_grad of f (whose result has size 1) against finite differences."""
+    positions = wrt if isinstance(wrt, tuple) else (wrt,)
+    got = srcgrad.grad(f, wrt=positions)(*args)
+    for p, g in zip(positions, got):
+        want = numerical_gradient(f, args, p)
+        assert np.shape(g) == np.shape(args[p])
+        np.testing.assert_allclose(g, np.reshape(want, np.shape(args[p])), rtol=1e-5, atol=1e-7)
+    value, again = srcgrad.value_and_grad(f, wrt=positions)(*args)
+    assert np.shape(value) == np.shape(f(*args)) and np.allclose(value, f(*args), rtol=1e-12)
+    for a, b in zip(got, again):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    check_jvp(f, *args)
+    return got
+
+
+def test_course_cost_of_shape_1_1():
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(3, 5)), (rng.random((1, 5)) > 0.5).astype(float)
+    def cost(w, b, X, Y):
+        m = X.shape[1]
+        A = 1 / (1 + np.exp(-(np.dot(w.T, X) + b)))
+        return -np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A), axis=1, keepdims=True) / m
+    w = rng.normal(size=(3, 1))
+    assert cost(w, 0.1, X, Y).shape == (1, 1)
+    check_size_one(cost, w, 0.1, X, Y, wrt=(0, 1))
+
+
+def test_results_of_shape_1_from_products_keepdims_and_parameters():
+    def quadratic(w):
+        return w.T @ w / 2
+    def kept(w):
+        return np.sum(w * w, keepdims=True) * 3
+    def elementwise(v):
+        return np.tanh(v) * v + 1.0
+    w = np.array([[0.3], [-1.2], [0.5]])
+    np.testing.assert_allclose(check_size_one(quadratic, w)[0], w)
+    check_size_one(kept, w)
+    for v in (np.array([0.3]), np.array([[0.3]]), np.array([[[0.7]]])):
+        check_size_one(elementwise, v)
+
+
+def test_other_shapes_are_still_refused():
+    def f(v):
+        return v * v
+    with pytest.raises(srcgrad.NonScalarResultError) as info:
+        srcgrad.grad(f)(np.array([0.3, 0.4]))
+    assert "shape (2,)" in str(info.value) and info.value.lineno == line_of(f, "return v * v")
