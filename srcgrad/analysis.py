@@ -248,6 +248,9 @@ class _Analyzer:
         if isinstance(stmt.value, (gast.Tuple, gast.List)) and len(stmt.targets) == 1 and \
                 not stmt.carry:
             self.packs[stmt.targets[0]] = stmt.value.elts
+        elif isinstance(stmt.value, gast.Name) and stmt.value.id in self.packs and \
+                len(stmt.targets) == 1 and not stmt.carry:     # `y = x`: the same elements
+            self.packs[stmt.targets[0]] = self.packs[stmt.value.id]
         op = self.resolver.resolve(stmt)
         self.ops[id(stmt)] = op
         for t in stmt.targets:

@@ -130,7 +130,7 @@ class Resolver:
         if isinstance(value, gast.Subscript):
             if not self.is_varied(value.value):         # the index carries the gradient
                 return self.varied_index(value, stmt)
-            picked = self.pick_op(value)
+            picked = self.pick_op(value, line)
             if picked is not None:
                 return picked
             if isinstance(value.value, (gast.List, gast.Tuple)):
@@ -151,7 +151,7 @@ class Resolver:
         return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate this operation",
                             line, construct=type(getattr(value, "op", value)).__name__)
 
-    def pick_op(self, value):
+    def pick_op(self, value, line):
         """`x[i]` of a tuple or list of values (`x = a, b, c`, or written out), `i` known only
         when the code runs: the element chosen, whose adjoint is the result's (the others'
         none).  Forward mode indexes a named tuple's tuple of tangents (a getitem rule)."""
@@ -164,7 +164,15 @@ class Resolver:
             elements = self.facts.packs.get(base.id)
         else:
             elements = None
-        if elements is None or not all(isinstance(e, (gast.Name, gast.Constant)) for e in elements):
+        if elements is None:
+            return None
+        if any(self.is_varied(e) and (isinstance(e, (gast.List, gast.Tuple)) or (
+                isinstance(e, gast.Name) and e.id in self.facts.packs)) for e in elements):
+            return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate indexing a "
+                                "list or tuple of lists by a value known only when it runs",
+                                line, construct="nested list indexed at run time",
+                                hint="make it an array and index that: `np.array(x)[i, j]`")
+        if not all(isinstance(e, (gast.Name, gast.Constant)) for e in elements):
             return None
         return Op("pick", bindings={"elements": list(elements), "index": index},
                   operands=[e for e in elements if self.is_varied(e)])

@@ -247,3 +247,27 @@ def test_other_shapes_are_still_refused():
     with pytest.raises(srcgrad.NonScalarResultError) as info:
         srcgrad.grad(f)(np.array([0.3, 0.4]))
     assert "shape (2,)" in str(info.value) and info.value.lineno == line_of(f, "return v * v")
+
+
+def test_nested_list_indexed_at_run_time_is_refused_with_a_way_forward():
+    def f(a, b, c, d, i, j):
+        x = [[a, b], [c, d]]
+        return x[i][j]
+    with pytest.raises(srcgrad.UnsupportedSyntaxError) as info:
+        srcgrad.grad(f, wrt=(0, 1, 2, 3))(0.1, 0.2, 0.3, 0.4, 1, 0)
+    assert info.value.lineno == line_of(f, "return x[i][j]")
+    assert "np.array(x)[i, j]" in str(info.value)
+
+    def g(a, b, c, d, i, j):            # the way forward
+        x = [[a, b], [c, d]]
+        return np.array(x)[i, j] * a
+    got = both(g, 0.1, 0.2, 0.3, 0.4, 1, 0, wrt=(0, 1, 2, 3))
+    assert got == pytest.approx((0.3, 0.0, 0.1, 0.0))
+
+
+def test_a_copy_of_a_tuple_indexed_at_run_time():
+    def f(a, b, i):
+        x = a, b
+        y = x
+        return y[i] * 2
+    assert both(f, 0.1, 0.2, 1, wrt=(0, 1)) == pytest.approx((0.0, 2.0))
