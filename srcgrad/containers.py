@@ -247,7 +247,7 @@ def array_arguments(norm, func, args, keywords):
         return args, keywords
     params, vararg, _ = templates.parameters(rule.template)
     entries = dict(template_entries(rule.template))
-    takes_pieces = templates.template_uses(rule.template, "index")
+    takes_pieces = templates.template_uses(rule.template, "index") and "index" not in params
     sequence = next((p for p in params + [vararg] if entries.get(p)), None) if takes_pieces else None
 
     def rewrite(param, arg):

@@ -72,6 +72,15 @@ class Resolver:
         elts = body.elts if isinstance(body, gast.Tuple) else [body]
         entries = [(p, not (isinstance(e, gast.Constant) and e.value is None))
                    for p, e in zip(names, elts)]
+        pieces = templates.template_uses(rule.template, "index") and "index" not in params
+        for p, diff in entries:         # lists of values are arrays made first (containers.py)
+            listed = bound[p] if diff and isinstance(bound[p], (gast.Tuple, gast.List)) else None
+            if listed is not None and any(self.is_varied(e) and (
+                    not pieces or isinstance(e, (gast.Tuple, gast.List))) for e in listed.elts):
+                return self.problem(UnsupportedSyntaxError, f"srcgrad cannot differentiate {shown} "
+                                    "of a list of values written out here", stmt.line,
+                                    construct=f"list in {shown}", hint="make it an array first: "
+                                    "`v = np.array([a, b])`, then pass v")
         operands = [bound[p] for p, diff in entries if diff]
         return Op("rule", rule=rule, bindings=bound, entries=entries, operands=operands)
 

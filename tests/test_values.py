@@ -271,3 +271,19 @@ def test_a_copy_of_a_tuple_indexed_at_run_time():
         y = x
         return y[i] * 2
     assert both(f, 0.1, 0.2, 1, wrt=(0, 1)) == pytest.approx((0.0, 2.0))
+
+
+def test_a_list_of_values_passed_to_a_method_is_refused_in_both_modes():
+    def f(w, a, b):
+        return w.dot([a, b])
+    args = (np.array([1.0, 2.0]), 0.3, 0.4)
+    with pytest.raises(srcgrad.UnsupportedSyntaxError) as info:
+        srcgrad.grad(f, wrt=(1, 2))(*args)
+    assert "np.array([a, b])" in str(info.value) and info.value.lineno == line_of(f, "w.dot")
+    with pytest.raises(srcgrad.UnsupportedSyntaxError):
+        srcgrad.jvp(f, args, (None, 1.0, 1.0))
+
+    def g(w, a, b):                     # the way forward
+        v = np.array([a, b])
+        return w.dot(v)
+    assert both(g, *args, wrt=(1, 2)) == pytest.approx((1.0, 2.0))
