@@ -28,7 +28,7 @@ SCALAR = frozenset()                     # 0-d values
 SHAPE = frozenset({"<x.shape>"})         # shape tuples (their items are scalars)
 # the kinds of Op through which a gradient flows from operands to targets
 _FLOWS = {"rule", "copy", "unpack", "problem", "custom", "vjp_call", "list_append", "list_pop",
-          "list_snapshot"}
+          "list_snapshot", "pick"}
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,7 @@ class _Analyzer:
         self.order = []             # value names in order of definition
         self.defined_by = {}        # value name -> the Op of (its last) definition
         self.token_count = 0
+        self.packs = {}             # name -> the elements of the tuple or list literal it holds
         self.ns = ns
         self.resolver = Resolver(normal.parsed, ns, self, forward, recursive)
 
@@ -244,6 +245,12 @@ class _Analyzer:
             self.analyze_block(stmt.body)
 
     def analyze_assign(self, stmt):
+        if isinstance(stmt.value, (gast.Tuple, gast.List)) and len(stmt.targets) == 1 and \
+                not stmt.carry:
+            self.packs[stmt.targets[0]] = stmt.value.elts
+        elif isinstance(stmt.value, gast.Name) and stmt.value.id in self.packs and \
+                len(stmt.targets) == 1 and not stmt.carry:     # `y = x`: the same elements
+            self.packs[stmt.targets[0]] = self.packs[stmt.value.id]
         op = self.resolver.resolve(stmt)
         self.ops[id(stmt)] = op
         for t in stmt.targets:

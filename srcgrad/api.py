@@ -19,7 +19,7 @@ from . import arguments, deps, records
 from .errors import SrcgradError
 from .ir import Namer
 from .pipeline import reverse_gradient
-from .runtime import fit_gradient
+from .runtime import SizeOneResult, fit_gradient
 from .source import as_function
 
 _CACHE = weakref.WeakKeyDictionary()   # function -> {(wrt names, with_value): Transformed}
@@ -157,6 +157,7 @@ class GradientFunction:
         with deps.LOCK:
             self._transformed = self._fast = None
             self.__dict__.pop("_tree_gradients", None)
+            self.__dict__.pop("_size_one_gradient", None)
             uninstall_call(self)
 
     def _transform(self):
@@ -253,9 +254,12 @@ class GradientFunction:
                       f"        _srcgrad_check({name}, {name!r}, _srcgrad_where)"]
         scope["_srcgrad_containers"] = (dict, list, tuple)
         scope["_srcgrad_record"] = records.record_fields
+        scope["_srcgrad_SizeOne"] = SizeOneResult
         scope["_srcgrad_float64"] = np.dtype(np.float64)
         lines += ["    try:",
                  f"        _srcgrad_out = _srcgrad_fn({', '.join(call)})",
+                 "    except _srcgrad_SizeOne as exc:",
+                 f"        return _srcgrad_self._call_with_size_one(exc, {', '.join(call)})",
                  "    except _srcgrad_Error:",
                  "        raise",
                  "    except Exception as exc:",
@@ -317,8 +321,29 @@ class GradientFunction:
             count = len(trees[name][0])
             leaves, grads = grads[:count], grads[count:]
             results.append(_unflatten_tree(trees[name][1], leaves))
+        for k, name in enumerate(self._wrt):     # a list of numbers: an array of its gradients
+            if arguments.is_number_list(bound.arguments[name]):
+                results[k] = np.array(results[k], dtype=np.float64)
         result = results[0] if self._single else tuple(results)
         return (value, result) if self._with_value else result
+
+    def _call_with_size_one(self, exc, *args, **kwargs):
+        """`f` returned a value of size 1 but not 0-d (shape (1, 1), say): the gradient of
+        the scalar it holds, from a function that returns `np.sum(f(...))`, made once.  The
+        value (value_and_grad) keeps the shape `f` gave it."""
+        if exc.func is not self._func:
+            raise exc                   # (a function this one calls: not ours to answer)
+        bound = inspect.signature(self._func).bind(*args, **kwargs)
+        bound.apply_defaults()
+        with deps.LOCK:
+            gradient = self.__dict__.get("_size_one_gradient")
+            if gradient is None:
+                gradient = self._size_one_gradient = _scalar_gradient(
+                    self._func, self._wrt[0] if self._single else self._wrt, self._with_value, exc)
+        out = gradient(*bound.arguments.values())
+        if self._with_value:
+            return np.reshape(out[0], exc.shape), out[1]
+        return out
 
     def __get__(self, obj, objtype=None):
         """`@grad(wrt="w")` on a method: `m.loss` is the gradient of the method bound to `m`
@@ -479,6 +504,28 @@ def _record_classes(layout):
     kind, parts = layout
     subs = [sub for _, sub in parts] if kind == "dict" else parts
     return [c for sub in subs for c in _record_classes(sub)]
+
+
+_scalar_serial = itertools.count(1)
+
+
+def _scalar_gradient(func, wrt, with_value, exc):
+    """A GradientFunction of `lambda *args: np.sum(func(*args))` (written out, so srcgrad
+    inlines `func`), for a `func` whose result has size 1."""
+    sig = inspect.signature(func)
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()):
+        raise exc                       # (would need its *args: the shape is reported)
+    params = list(sig.parameters)
+    call = [p.name if p.kind == p.POSITIONAL_ONLY else f"{p.name}={p.name}"
+            for p in sig.parameters.values()]
+    name = func.__name__
+    source = (f"def {name}({', '.join(params)}):\n"
+              f"    return __srcgrad_numpy__.sum(__srcgrad_function__({', '.join(call)}))\n")
+    filename = f"<srcgrad: {name} with a result of size 1 #{next(_scalar_serial)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    scope = {"__srcgrad_function__": func, "__srcgrad_numpy__": np}
+    exec(compile(source, filename, "exec"), scope)
+    return GradientFunction(scope[name], wrt, with_value)
 
 
 def grad(f=None, *, wrt=0):

@@ -92,3 +92,10 @@ def check_tree(value, name, where):
             check_tree(v, f"{name}[{i}]", where)
     else:
         check(value, name, where)
+
+
+def is_number_list(value):
+    """Whether `value` is a non-empty list of real numbers (Python or NumPy scalars, not
+    bools): as a differentiated argument, its gradient is a float64 array of its length."""
+    return type(value) is list and bool(value) and all(
+        type(v) in (int, float) or isinstance(v, (np.floating, np.integer)) for v in value)

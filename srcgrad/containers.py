@@ -8,6 +8,7 @@ the code runs (appended to in a loop) become values handled by runtime helpers i
 Every function here takes the running `Normalizer` (normalize.py) as its first argument.
 """
 import gast
+import numpy as np
 
 from . import records
 from .errors import SrcgradError
@@ -248,3 +249,89 @@ def list_snapshot(norm, name):
                                                   args=[norm.load(name)], keywords=[]),
                             norm.line, temporary=True))
     return norm.load_ssa(snapshot)
+
+
+# --- lists and tuples of computed values passed to NumPy functions -------------------------
+def _holds_values(node):
+    """Whether a list or tuple literal holds a name (a computed value, or data)."""
+    return any(isinstance(n, gast.Name) for n in gast.walk(node))
+
+
+def _literal_of(norm, node):
+    """A list or tuple literal node holds, or the layout of a known list or tuple it names."""
+    if isinstance(node, (gast.List, gast.Tuple)):
+        return node
+    if isinstance(node, gast.Name) and node.id in norm.containers:
+        elements = norm.containers[node.id]
+        if elements and all(type(k) is int for k in elements) and \
+                set(elements) == set(range(len(elements))):
+            return gast.List(elts=[elements[k] for k in range(len(elements))], ctx=gast.Load())
+    return None
+
+
+def _elements_as_arrays(norm, literal):
+    """The literal with each element that is itself a list of values made an array first."""
+    elts = []
+    for e in literal.elts:
+        inner = _literal_of(norm, e)
+        elts.append(_as_array(norm, inner) if inner is not None and _holds_values(inner) else e)
+    return gast.List(elts=elts, ctx=gast.Load())
+
+
+def _as_array(norm, literal):
+    """`np.array(literal)` as a value of its own (nested lists of values first): a name."""
+    value = gast.Call(func=gast.Attribute(value=norm.numpy_ref(), attr="array", ctx=gast.Load()),
+                      args=[_elements_as_arrays(norm, literal)], keywords=[])
+    name = norm.namer.fresh("array")
+    norm.body.append(Assign([name], value, norm.line, temporary=True))
+    return norm.load_ssa(name)
+
+
+def array_arguments(norm, func, args, keywords):
+    """A list or tuple of values passed to a NumPy function with a derivative rule, where it
+    takes an array (`np.sum([1, a * a, 2])`, `np.mean(xs)` of a list `xs` known when reading):
+    NumPy makes it an array, and so does this, as a value of its own (`np.array([...])`), whose
+    gradient the rule of np.array (np.stack) takes apart.  Where a function takes a sequence
+    of arrays (np.stack, np.concatenate, np.array itself) its elements that are lists of values
+    become arrays.  Returns the arguments, rewritten."""
+    from . import rules, templates
+    from .resolve import template_entries
+    if not norm.is_global_chain(func):
+        return args, keywords
+    obj = norm.lookup_quietly(func)
+    if obj is None or not _hashable(obj):
+        return args, keywords
+    sequence_of_arrays = obj in (np.array, np.asarray) and len(args) == 1 and not keywords
+    if not sequence_of_arrays and obj not in rules.RULES:
+        return args, keywords
+    if sequence_of_arrays:
+        literal = _literal_of(norm, args[0])
+        if literal is None or not _holds_values(literal):
+            return args, keywords
+        return [_elements_as_arrays(norm, literal)], keywords
+    rule = rules.RULES[obj]
+    if rule.template is None:
+        return args, keywords
+    params, vararg, _ = templates.parameters(rule.template)
+    entries = dict(template_entries(rule.template))
+    takes_pieces = templates.template_uses(rule.template, "index") and "index" not in params
+    sequence = next((p for p in params + [vararg] if entries.get(p)), None) if takes_pieces else None
+
+    def rewrite(param, arg):
+        literal = _literal_of(norm, arg)
+        if literal is None or not _holds_values(literal) or not entries.get(param):
+            return arg
+        if param == sequence and param != vararg:   # np.stack(xs), np.concatenate([[a, b], c])
+            return _elements_as_arrays(norm, literal)
+        return _as_array(norm, literal)       # (an operand of np.einsum("i,i", [a, b], x), too)
+    new_args = [rewrite(params[k] if k < len(params) else vararg, a) for k, a in enumerate(args)]
+    new_keywords = [gast.keyword(arg=k.arg, value=rewrite(k.arg, k.value)) for k in keywords]
+    return new_args, new_keywords
+
+
+def _hashable(obj):
+    try:
+        hash(obj)
+        return True
+    except TypeError:
+        return False

@@ -173,6 +173,7 @@ def call(norm, node):
                          construct="`**` argument", hint="pass keyword arguments one by one")
     args = [atom(norm, a) for a in node.args]
     keywords = [gast.keyword(arg=k.arg, value=atom(norm, k.value)) for k in node.keywords]
+    args, keywords = containers.array_arguments(norm, node.func, args, keywords)
     return gast.Call(func=func, args=args, keywords=keywords)
 
 

@@ -390,6 +390,10 @@ class ForwardMode:
                     self.emit(stmt.targets, self.full_tangent(stmt.value, stmt.line), stmt)
         elif op.kind == "pack":
             self.emit(stmt.targets[0], self.packed(stmt.value, stmt.line), stmt)
+        elif op.kind == "pick":             # `[a, b][i]`: the tangent of the element chosen
+            elements = gast.Tuple(elts=op.bindings["elements"], ctx=gast.Load())
+            self.emit(stmt.targets[0], gast.Subscript(value=self.packed(elements, stmt.line), slice=copy_tree(
+                op.bindings["index"]), ctx=gast.Load()), stmt)
         elif op.kind == "copy" and self.live(stmt.value):
             target, source = stmt.targets[0], stmt.value
             if target in self.merged:        # every path must give it a tangent of its shape

@@ -72,6 +72,15 @@ class Resolver:
         elts = body.elts if isinstance(body, gast.Tuple) else [body]
         entries = [(p, not (isinstance(e, gast.Constant) and e.value is None))
                    for p, e in zip(names, elts)]
+        pieces = templates.template_uses(rule.template, "index") and "index" not in params
+        for p, diff in entries:         # lists of values are arrays made first (containers.py)
+            listed = bound[p] if diff and isinstance(bound[p], (gast.Tuple, gast.List)) else None
+            if listed is not None and any(self.is_varied(e) and (
+                    not pieces or isinstance(e, (gast.Tuple, gast.List))) for e in listed.elts):
+                return self.problem(UnsupportedSyntaxError, f"srcgrad cannot differentiate {shown} "
+                                    "of a list of values written out here", stmt.line,
+                                    construct=f"list in {shown}", hint="make it an array first: "
+                                    "`v = np.array([a, b])`, then pass v")
         operands = [bound[p] for p, diff in entries if diff]
         return Op("rule", rule=rule, bindings=bound, entries=entries, operands=operands)
 
@@ -130,6 +139,9 @@ class Resolver:
         if isinstance(value, gast.Subscript):
             if not self.is_varied(value.value):         # the index carries the gradient
                 return self.varied_index(value, stmt)
+            picked = self.pick_op(value, line)
+            if picked is not None:
+                return picked
             if isinstance(value.value, (gast.List, gast.Tuple)):
                 return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate indexing "
                                     "a list or tuple by a value known only when it runs", line,
@@ -141,11 +153,38 @@ class Resolver:
                                 "a list, tuple or dict holding differentiated values in this "
                                 "version", line, construct="container",
                                 hint="read its elements with constant keys (`params['W']`, "
-                                     "`xs[0]`), or keep arrays in separate variables")
+                                     "`xs[0]`) or by one index (`xs[i]`), pass it to a NumPy "
+                                     "function as an array, or keep arrays in separate variables")
         if isinstance(value, gast.Compare) or isinstance(getattr(value, "op", None), _BITWISE):
             return Op("nondiff")    # comparisons and masks: no gradient
         return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate this operation",
                             line, construct=type(getattr(value, "op", value)).__name__)
+
+    def pick_op(self, value, line):
+        """`x[i]` of a tuple or list of values (`x = a, b, c`, or written out), `i` known only
+        when the code runs: the element chosen, whose adjoint is the result's (the others'
+        none).  Forward mode indexes a named tuple's tuple of tangents (a getitem rule)."""
+        base, index = value.value, value.slice
+        if isinstance(index, (gast.Slice, gast.Tuple)):
+            return None
+        if isinstance(base, (gast.List, gast.Tuple)):
+            elements = base.elts
+        elif isinstance(base, gast.Name) and not self.forward:
+            elements = self.facts.packs.get(base.id)
+        else:
+            elements = None
+        if elements is None:
+            return None
+        if any(self.is_varied(e) and (isinstance(e, (gast.List, gast.Tuple)) or (
+                isinstance(e, gast.Name) and e.id in self.facts.packs)) for e in elements):
+            return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate indexing a "
+                                "list or tuple of lists by a value known only when it runs",
+                                line, construct="nested list indexed at run time",
+                                hint="make it an array and index that: `np.array(x)[i, j]`")
+        if not all(isinstance(e, (gast.Name, gast.Constant)) for e in elements):
+            return None
+        return Op("pick", bindings={"elements": list(elements), "index": index},
+                  operands=[e for e in elements if self.is_varied(e)])
 
     def unpack_op(self, stmt):
         """`a, b = theta`: the rows of one array (a tuple of values is unpacked when the

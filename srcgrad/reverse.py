@@ -295,6 +295,8 @@ class ReverseMode:
             return self.backward_list(stmt, op)
         if op.kind == "unpack":
             return self.backward_unpack(stmt)
+        if op.kind == "pick":
+            return self.backward_pick(stmt, op)
         if op.kind != "rule":       # a constant or data on this path: no gradient flows
             return
         if op.rule.output == "each" and len(stmt.targets) > 1:
@@ -408,6 +410,21 @@ class ReverseMode:
         for part, atom in zip(parts, [old] + elements):
             if part != "_":          # an element's adjoint may be a scalar standing for it
                 self.contribute(atom.id, name_node(part), False if atom is old else "partial", line)
+
+    def backward_pick(self, stmt, op):
+        """`y = x[i]` of a tuple or list of values: element k's adjoint is y's if i chose it,
+        else 0.0 (`pick_adjoint(dy, i, k, n)`), the elements' shapes may differ."""
+        out, line = stmt.targets[0], stmt.line
+        adj = self.adjoints.get(out)
+        if adj is None:
+            return
+        elements = op.bindings["elements"]
+        helper = self.ns.reference(runtime.pick_adjoint, "pick_adjoint")
+        for k, atom in enumerate(elements):
+            if isinstance(atom, gast.Name) and self.is_varied(atom):
+                call = gast.Call(func=helper, args=[name_node(adj.name), copy_tree(op.bindings["index"]),
+                                                    make_const(k), make_const(len(elements))], keywords=[])
+                self.contribute(atom.id, call, "partial", line)
 
     def backward_unpack(self, stmt):
         """`a, b = theta`: theta's adjoint is the adjoints of its rows stacked (a row
@@ -531,11 +548,15 @@ def scalar_check(ret, parsed, classes, order, ns):
 
     def nonscalar_result(*values):
         from .errors import NonScalarResultError
-        raise parsed.error(NonScalarResultError,
-                           f"{parsed.name} must return a scalar to be differentiated, but it "
-                           f"returned a value of shape {np.broadcast(*values).shape}",
-                           lineno=ret.line, hint="reduce the result to a scalar (np.sum, "
-                           "np.mean), or take the gradient of one element")
+        shape = np.broadcast(*values).shape
+        message = f"{parsed.name} must return a scalar to be differentiated, but it " \
+                  f"returned a value of shape {shape}"
+        hint = "reduce the result to a scalar (np.sum, np.mean), or take the gradient of one element"
+        if np.prod(shape) == 1:         # shape (1, 1): the scalar it holds (api.py takes over)
+            raise runtime.SizeOneResult(message, parsed.func, shape, filename=parsed.filename,
+                                        lineno=ret.line, source_line=parsed.line(ret.line),
+                                        hint=hint)
+        raise parsed.error(NonScalarResultError, message, lineno=ret.line, hint=hint)
     args = [name_node(w) for w in witnesses]
     ndim = np_call(ns, "ndim", *args) if len(args) == 1 else \
         gast.Attribute(value=np_call(ns, "broadcast", *args), attr="ndim", ctx=gast.Load())

@@ -5,7 +5,11 @@ source.  These are the adjoints that need work no single expression does — sum
 broadcast adjoint back to its argument's shape, contractions of arbitrary rank, and
 the odd linear-algebra or shape function.  Each takes plain arrays and returns one.
 """
+import operator
+
 import numpy as np
+
+from .errors import NonScalarResultError
 
 
 _PYTHON_SCALARS = (float, int, bool, complex)
@@ -486,6 +490,18 @@ def tape_pop(tape):
 
 # --- the wrapper's finishing touch -------------------------------------------------
 
+class SizeOneResult(NonScalarResultError):
+    """Raised by a gradient's check when the result has size 1 but not 0 dimensions (shape
+    (1, 1), say): the gradient was written for a 0-d result, so the call is answered by the
+    gradient of the scalar it holds instead (api.py).  `func` is the function whose result
+    it is, `shape` the result's shape."""
+
+    def __init__(self, message, func, shape, **where):
+        super().__init__(message, **where)
+        self.func, self.shape = func, shape
+
+
+
 def fit_gradient(grad, like, copy):
     """Give `grad` the shape and floating dtype of the argument `like` it belongs to.
 
@@ -503,6 +519,13 @@ def fit_gradient(grad, like, copy):
     if isinstance(like, np.generic) and np.ndim(grad) == 0:
         return (like.dtype.type if like.dtype.kind in "fc" else np.float64)(grad)
     return fit_gradient(grad, np.asarray(like), copy)
+
+
+# --- a list or tuple of values indexed by a number known only when the code runs ---------
+def pick_adjoint(g, index, k, count):
+    """The adjoint of element `k` of a list or tuple of `count` values that `xs[index]` read:
+    `g` if the index chose it, else 0.0 (standing for zeros of its shape)."""
+    return g if operator.index(index) % count == k else 0.0
 
 
 # --- lists whose length is known only when the code runs (appended to in a loop) ----------

@@ -109,16 +109,25 @@ def test_records_built_inside_the_loss():
     assert "Params" not in source and "Scaled" not in source   # read when the code is read
 
 
-def record_used_whole(W, b):
+def stacked_fields(W, b):
     p = Params(W, b)
-    return np.sum(np.stack(p))
+    return np.sum(np.stack(p) ** 2)          # a namedtuple is a tuple: NumPy stacks it
 
 
-def test_a_record_used_as_a_whole_is_refused_at_its_line():
+def test_a_namedtuple_used_as_a_whole_is_a_tuple():
+    check(stacked_fields, rng.normal(size=2), rng.normal(size=2), wrt=(0, 1))
+
+
+def dataclass_used_whole(w):
+    s = Scaled(w)
+    return np.sum(s)
+
+
+def test_a_dataclass_used_as_a_whole_is_refused_at_its_line():
     with pytest.raises(srcgrad.UnsupportedSyntaxError,
                        match="cannot differentiate this use of a list, tuple or dict") as info:
-        srcgrad.grad(record_used_whole)(np.ones(2), np.ones(2))
-    assert f":{line_of(record_used_whole, 'Params(W, b)')}:" in str(info.value)
+        srcgrad.grad(dataclass_used_whole)(np.ones(2))
+    assert f":{line_of(dataclass_used_whole, 'Scaled(w)')}:" in str(info.value)
 
 
 def test_jvp_of_a_record_parameter_is_refused_with_a_hint():
