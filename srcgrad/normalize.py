@@ -328,6 +328,22 @@ class Normalizer:
         module = (getattr(obj, "__module__", None) or "").split(".")[0]
         return isinstance(obj, types.FunctionType) and module in STANDARD_LIBRARY
 
+    def only_library_code(self, node):
+        """Whether expression `node` calls Python functions of the standard library and none
+        of the user's (so it can be kept as it is)."""
+        found = False
+        for n in gast.walk(node):
+            if not isinstance(n, gast.Call):
+                continue
+            func = n.func
+            if self.is_global_chain(func) and self.is_library_function(func):
+                found = True
+            elif (isinstance(func, gast.Name) and func.id in self.scope.local_functions and
+                  func.id not in self.scope.current) or (
+                    self.is_global_chain(func) and inline.user_function(self, func) is not None):
+                return False
+        return found
+
     def expression_statement(self, stmt):
         """A statement that is an expression: a helper or list method called for what it
         does; a NumPy call that might change an array in place is refused."""
@@ -337,6 +353,10 @@ class Normalizer:
             raise unsupported(self.scope.parsed, stmt.value, UNSUPPORTED_EXPRESSIONS)
         call = stmt.value
         if containers.static_append(self, call) or containers.list_operation(self, [], call):
+            return
+        if isinstance(call, gast.Call) and self.only_library_code(call):
+            # `logging.getLogger(__name__).debug(...)`: the standard library's code, called
+            self.body.append(Effect(expressions.rename_loads(self, stmt), self.line))
             return
         if isinstance(call, gast.Call) and self.is_global_chain(call.func) and \
                 self.is_library_function(call.func):
