@@ -280,7 +280,12 @@ class Normalizer:
     def with_block(self, stmt):
         """`with np.errstate(...):` / `with warnings.catch_warnings():` around its body's
         normalized statements (between an EnterContext and an ExitContext); any other
-        context manager is refused, as is leaving the block early."""
+        context manager is refused, as is leaving the block early.  The generated forward
+        pass runs the block's statements inside it, as the user's code does (forward mode:
+        their tangents too, computed alongside).  A gradient's adjoint runs outside it: the
+        user's `errstate` says which floating-point problems of *their* values to expect,
+        while an adjoint that divides by zero or overflows means an infinite or undefined
+        derivative, which NumPy should still report."""
         for item in stmt.items:
             context = item.context_expr
             if not (isinstance(context, gast.Call) and self.is_global_chain(context.func) and
