@@ -45,14 +45,16 @@ def runtime_error(parsed, filename, source, line_map, exc, what):
     naming the user's line it came from (None if `exc` did not pass through that code)."""
     from .errors import GradientRuntimeError, UndefinedGradientError
     from .runtime import Undefined
-    lineno, tb = None, exc.__traceback__
+    lineno, tb, last = None, exc.__traceback__, None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == filename:
             lineno = tb.tb_lineno - 1      # the factory's header line comes first
-        tb = tb.tb_next
+        last, tb = tb, tb.tb_next
     if lineno is None:
         return None
     generated = source.splitlines()[lineno - 1].strip()
+    if last.tb_frame.f_code.co_filename == filename and generated.startswith("raise "):
+        return None                        # the user's own `raise`, kept as a check: unchanged
     undefined = isinstance(exc, Undefined)
     return parsed.error(
         UndefinedGradientError if undefined else GradientRuntimeError,

@@ -4,6 +4,12 @@ last statement of its path.
 What follows an `if` that ends on some paths moves into the branches that do not, so the
 SSA pass never has to merge a path that left.  A `return` inside a loop first becomes a
 `break` out of it (with a flag saying it returned), since loops have one exit.
+
+A path that ends in `raise` never reaches what follows either, but it leaves the function
+altogether: `if bad: raise E(...)` (else `rest`) becomes the check `if bad: raise E(...)`
+followed by `rest`, a statement of its own (normalize.py keeps it whole, as an `Effect`),
+so nothing of the raising path is merged or differentiated.  A `return` at the end of a
+`with` block moves after it, its value computed inside.
 """
 import gast
 
@@ -75,9 +81,92 @@ def restructure_jumps(stmts):
                                     jumps, _always_jumps)
 
 
+def always_raises(stmts):
+    """Whether every path through a block ends in a `raise`."""
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, gast.Raise):
+        return True
+    return isinstance(last, gast.If) and always_raises(last.body) and always_raises(last.orelse)
+
+
+def is_raise_check(stmt):
+    """`if test: <block that always raises>` without `else`: a check (see separate_raises)."""
+    return isinstance(stmt, gast.If) and not stmt.orelse and always_raises(stmt.body)
+
+
+def separate_raises(stmts):
+    """Each `if` one side of which always raises becomes a check (`if test: <that side>`,
+    with `not test` for the `else` side) followed by the other side and the rest of the
+    block: a path that raises leaves the function, so nothing of it merges.  What follows a
+    `raise` (or an `if` all of whose paths raise) never runs and is dropped."""
+    out = []
+    for i, stmt in enumerate(stmts):
+        if isinstance(stmt, gast.If):
+            body_raises, else_raises = always_raises(stmt.body), always_raises(stmt.orelse)
+            if body_raises and else_raises:
+                out.append(stmt)
+                return out
+            if body_raises or else_raises:
+                raising, other = (stmt.body, stmt.orelse) if body_raises else (stmt.orelse, stmt.body)
+                test = stmt.test if body_raises else gast.copy_location(
+                    gast.UnaryOp(op=gast.Not(), operand=stmt.test), stmt.test)
+                out.append(gast.copy_location(gast.If(test=test, body=raising, orelse=[]), stmt))
+                return out + separate_raises(other + stmts[i + 1:])
+            stmt.body, stmt.orelse = separate_raises(stmt.body), separate_raises(stmt.orelse)
+        elif isinstance(stmt, (gast.For, gast.While, gast.With)):
+            stmt.body = separate_raises(stmt.body)
+        out.append(stmt)
+        if isinstance(stmt, gast.Raise):
+            return out
+    return out
+
+
+def _own_jumps(stmts, in_loop=False):
+    """The `return`s of a block, and its `break`s and `continue`s not of a loop inside it."""
+    for stmt in stmts:
+        if isinstance(stmt, gast.Return) or (
+                isinstance(stmt, (gast.Break, gast.Continue)) and not in_loop):
+            yield stmt
+        elif isinstance(stmt, gast.If):
+            yield from _own_jumps(stmt.body + stmt.orelse, in_loop)
+        elif isinstance(stmt, (gast.For, gast.While)):
+            yield from _own_jumps(stmt.body, True)
+        elif isinstance(stmt, gast.With):
+            yield from _own_jumps(stmt.body, in_loop)
+
+
+def jumps_out_of_with(stmt):
+    """The first `return`/`break`/`continue` that leaves a `with` block early, or None (a
+    `return` ending its block was moved after it by `lift_with_returns`)."""
+    return next(_own_jumps(stmt.body), None)
+
+
+def lift_with_returns(stmts, namer):
+    """`with cm: ...; return e` becomes `with cm: ...; result = e` then `return result`."""
+    out = []
+    for stmt in stmts:
+        if isinstance(stmt, gast.If):
+            stmt.body, stmt.orelse = lift_with_returns(stmt.body, namer), lift_with_returns(stmt.orelse, namer)
+        elif isinstance(stmt, (gast.For, gast.While, gast.With)):
+            stmt.body = lift_with_returns(stmt.body, namer)
+        out.append(stmt)
+        if isinstance(stmt, gast.With) and stmt.body and isinstance(stmt.body[-1], gast.Return) \
+                and stmt.body[-1].value is not None and jumps_out_of_with(
+                    gast.With(items=stmt.items, body=stmt.body[:-1], type_comment=None)) is None:
+            ret = stmt.body[-1]
+            result = namer.fresh("result")
+            stmt.body[-1] = _assign(result, ret.value, ret)
+            out.append(gast.copy_location(gast.Return(value=_named(result)), ret))
+    return out
+
+
 def restructure_returns(stmts, namer):
     """Every `return` ends its path; one inside a loop first becomes a `break` out of it.
-    `namer` (an ir.Namer) names the flag and the result such a loop sets."""
+    `namer` (an ir.Namer) names the flag and the result such a loop sets.  (Checks that
+    raise are separated first, see `separate_raises`.)"""
+    stmts = lift_with_returns(separate_raises(stmts), namer)
     return _move_rest_into_branches(lift_loop_returns(stmts, namer),
                                     lambda s: isinstance(s, gast.Return),
                                     lambda s: not isinstance(s, gast.FunctionDef) and has_return(s),

@@ -8,7 +8,7 @@ import astor
 import gast
 
 from .fold import copy_tree
-from .ir import as_statement
+from .ir import WithHeader, as_statement
 
 
 def to_source(node):
@@ -111,6 +111,8 @@ def _print(lines, parsed, out, line_map, indent, block_line, headed=("adjoint",)
                 out.append(f"{indent}for {to_source(header.target)} in {to_source(header.iter)}:")
             elif isinstance(header, gast.While):
                 out.append(f"{indent}while True:")
+            elif isinstance(header, WithHeader):
+                out.append(f"{indent}with {to_source(header.test)}:")
             else:
                 out.append(f"{indent}if {to_source(header.test)}:")
             line_map[len(out)] = line.line

@@ -32,6 +32,7 @@ from .emit import to_source
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, copy_tree, is_const, make_const
 from .ir import Assign, Branch, Effect, Jump, Line, Loop, all_lines, flatten
+from .ir import context_blocks, context_line   # `with` blocks (block)
 from .analysis import SCALAR, analyze
 from .resolve import differentiable, template_entries
 from .namespace import Namespace
@@ -292,7 +293,7 @@ class ForwardMode:
     def block(self, body):
         """Lines for a block: per source line, its statements, then their tangents."""
         lines, group = [], []
-        for stmt in body:
+        for stmt in context_blocks(body):
             if isinstance(stmt, Assign) and not stmt.carry and group and group[-1].line == stmt.line:
                 group.append(stmt)
                 continue
@@ -307,6 +308,10 @@ class ForwardMode:
                 lines.append(self.branch(stmt))
             elif isinstance(stmt, Loop):
                 lines.append(self.loop(stmt))
+            elif isinstance(stmt, tuple):    # a `with` block: tangents are computed inside it too
+                outer, self.full = self.full, dict(self.full)
+                lines.append(context_line(stmt[0], self.block(stmt[1])))
+                self.full = outer
             elif isinstance(stmt, Effect):
                 lines.append(Line(stmt.node, stmt.line, "forward"))
             elif isinstance(stmt, Jump) and stmt.kind == "break":

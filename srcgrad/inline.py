@@ -20,6 +20,9 @@ from .validate import reject_unsupported
 
 _NOTHING = object()
 
+# Modules whose functions are called as they are (`logging.info`), never inlined.
+STANDARD_LIBRARY = set(getattr(sys, "stdlib_module_names", ("logging", "warnings"))) - {"__main__"}
+
 
 def user_function(norm, func):
     """The Python function a call's global chain names, if it is user code to inline (not
@@ -31,9 +34,9 @@ def user_function(norm, func):
         return None
     if norm.forward and (custom.jvp_rule(plain) or custom.jvp_rule(obj)):
         return None
-    module = getattr(plain, "__module__", "") or ""
-    if module.split(".")[0] in ("numpy", "srcgrad", "scipy"):
-        return None
+    module = (getattr(plain, "__module__", "") or "").split(".")[0]
+    if module in ("numpy", "srcgrad", "scipy") or module in STANDARD_LIBRARY:
+        return None             # (the standard library's code is called, never inlined)
     return obj
 
 

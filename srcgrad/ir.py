@@ -13,6 +13,7 @@ Two levels, each a handful of dataclasses:
 Everything a later pass needs is a declared field: no pass adds attributes to these
 objects or to the syntax trees inside them.
 """
+import copy
 import re
 from dataclasses import dataclass, field
 
@@ -71,6 +72,57 @@ class Jump:
 class Effect:
     node: gast.stmt          # a statement kept for its side effect (print, assert)
     line: int
+
+
+@dataclass
+class EnterContext:
+    """`with context:` (`np.errstate(...)`, `warnings.catch_warnings()`): the statements up to
+    the matching ExitContext, in the same block, are its body.  The two mark where the
+    block starts and ends and nothing else, so every pass but printing reads through them:
+    the body's statements stay in the block like any others."""
+    context: gast.expr       # the context manager's expression, reading current versions
+    line: int
+
+
+@dataclass
+class ExitContext:
+    line: int
+
+
+def context_blocks(body):
+    """The statements of a block, each `with` block as one pair (its EnterContext, the
+    statements of its body up to the matching ExitContext)."""
+    i = 0
+    while i < len(body):
+        if not isinstance(body[i], EnterContext):
+            yield body[i]
+            i += 1
+            continue
+        depth = 0
+        for end in range(i + 1, len(body)):
+            if isinstance(body[end], EnterContext):
+                depth += 1
+            elif isinstance(body[end], ExitContext):
+                if depth == 0:
+                    break
+                depth -= 1
+        else:
+            raise AssertionError("an EnterContext without its ExitContext")
+        yield body[i], body[i + 1:end]
+        i = end + 1
+
+
+class WithHeader(gast.If):
+    """The header of a generated `with` block: a Line whose `stmt` is one has the block's
+    statements as `body` and no `orelse`.  The passes over Lines treat it as an `if` whose
+    test is the context manager (conservative: its body always runs); emit.py prints
+    `with <test>:`."""
+
+
+def context_line(enter, body):
+    """The Line of a generated `with` block (EnterContext `enter`) around Lines `body`."""
+    header = WithHeader(test=copy.deepcopy(enter.context), body=[], orelse=[])
+    return Line(header, enter.line, "forward", body=body, orelse=[])
 
 
 @dataclass
@@ -308,6 +360,10 @@ def dump(body, note=None, indent=""):
             out.append(f"{indent}{stmt.kind}")
         elif isinstance(stmt, Effect):
             out.append(f"{indent}{to_source(stmt.node).strip()}")
+        elif isinstance(stmt, EnterContext):
+            out.append(f"{indent}<with {to_source(stmt.context).strip()}>")
+        elif isinstance(stmt, ExitContext):
+            out.append(f"{indent}<end of with>")
         elif isinstance(stmt, Return):
             out.append(f"{indent}return {stmt.name}")
     return "\n".join(line for line in out if line)

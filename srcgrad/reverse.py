@@ -18,6 +18,7 @@ from .errors import UnsupportedSyntaxError
 from .fold import const_value, copy_tree, make_const
 from .ir import (Adjoint, Assign, Branch, Effect, Gradient, IterationEnd, Jump, Line, Loop, ShapeUses,
                  flatten)
+from .ir import context_blocks, context_line   # `with` blocks (forward_lines)
 from .namespace import Namespace
 
 
@@ -496,8 +497,10 @@ def forward_lines(body, ops, calls, namer, backward_names):
     def block(stmts):
         return forward_lines(stmts, ops, calls, namer, backward_names)
     lines = []
-    for stmt in body:
-        if isinstance(stmt, Assign):
+    for stmt in context_blocks(body):
+        if isinstance(stmt, tuple):         # a `with` block: only the forward pass runs in it
+            lines.append(context_line(stmt[0], block(stmt[1])))
+        elif isinstance(stmt, Assign):
             target = stmt.targets if len(stmt.targets) > 1 else stmt.targets[0]
             value, temporary = stmt.value, stmt.temporary
             op = ops.get(id(stmt))

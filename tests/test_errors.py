@@ -1,4 +1,5 @@
 """Bad input gets a SrcgradError naming file, line and construct, never a wrong gradient."""
+import contextlib
 import os
 
 import numpy as np
@@ -36,7 +37,7 @@ ENVELOPE = _Box()
 
 
 def with_with(x):
-    with np.errstate(all="ignore"):
+    with open(os.devnull):          # (np.errstate is kept: tests/test_statements.py)
         y = np.log(x)
     return np.sum(y)
 
@@ -73,7 +74,7 @@ def with_comprehension(x):
 
 @pytest.mark.parametrize("func,marker,construct", [
     (with_attribute_assignment, "box.value = x", "attribute assignment"),
-    (with_with, "with np.errstate", "`with` statement"),
+    (with_with, "with open", "`with` statement"),
     (with_try, "try:", "`try` statement"),
     (with_global, "global SOMETHING", "`global` declaration"),
     (with_lambda, "lambda v", "call"),
@@ -428,7 +429,7 @@ def test_try_around_differentiable_code_is_refused(func, where):
 # --- with -------------------------------------------------------------------------------------------
 
 def with_statement(x):
-    with np.errstate(divide="ignore"):
+    with contextlib.suppress(FloatingPointError):   # (np.errstate is kept)
         y = np.log(x)
     return np.sum(y)
 
@@ -436,14 +437,14 @@ def with_statement(x):
 def with_inside_a_branch(x):
     y = x * 2.0
     if np.sum(x) > 0:
-        with np.errstate(all="ignore"):
+        with contextlib.suppress(FloatingPointError):
             y = np.sqrt(y)
     return np.sum(y)
 
 
 @pytest.mark.parametrize("func", [with_statement, with_inside_a_branch])
 def test_with_is_refused(func):
-    assert_names(refused(func), func, "with np.errstate", "with")
+    assert_names(refused(func), func, "with contextlib", "with")
 
 
 # --- async ------------------------------------------------------------------------------------------

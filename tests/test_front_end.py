@@ -48,7 +48,7 @@ def test_validate_refuses_a_try_at_its_line():
         reject_unsupported(parsed, parsed.node.body)
     assert info.value.construct == "`try` statement"
     assert info.value.lineno == guarded.__code__.co_firstlineno + 2
-    assert info.value.hint == "move error handling outside the differentiated function"
+    assert info.value.hint.startswith("move error handling outside the differentiated function")
 
 
 def test_validate_leaves_a_nested_def_to_be_checked_when_called():
