@@ -378,7 +378,21 @@ class Normalizer:
             return
         if isinstance(call, gast.Call) and expressions.calls_user_code(self, gast.Expr(value=call)) \
                 and not any(isinstance(a, gast.Starred) for a in call.args):
-            self.atom(call)              # a helper called for what it does: inlined
+            # a helper called for what it does: inlined; a call left over (a method of what
+            # it returned, `make_logger().info(y)`) would be dropped as unused: refused
+            value = expressions.operation(self, call)
+            if isinstance(value, gast.Call) and self.is_global_chain(value.func) and (
+                    self.lookup_quietly(value.func) is print or
+                    self.is_library_function(value.func)):
+                # `print(helper(x))`, `logging.info("%s", helper(x))`: called, for what it does
+                self.body.append(Effect(gast.copy_location(gast.Expr(value=value), stmt),
+                                        self.line))
+            elif isinstance(value, gast.Call):
+                raise self.error(
+                    "srcgrad cannot keep a call made only for what it does on a value that "
+                    "one of your functions returned", stmt, construct="expression statement",
+                    hint="call it outside the differentiated function, or use a module-level "
+                         "logger (`LOG = logging.getLogger(__name__)`, then `LOG.info(...)`)")
             return
         if not isinstance(call, gast.Call) or not self.is_global_chain(call.func) or \
                 any(k.arg == "out" for k in call.keywords):

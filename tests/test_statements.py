@@ -530,3 +530,52 @@ def test_refusal_hints_point_to_what_works():
     (err, _) = both_modes(raise_in_every_iteration, V, 2)
     assert "if x.ndim != 2: raise ValueError(...)" in err.hint
     assert line_of(raise_in_every_iteration, 'raise ValueError("never")') == err.lineno
+
+
+# --- a statement that calls one of your functions for what it does --------------------------
+def _doubled(x):
+    return np.sum(x) * 2
+
+
+def printing_a_helper(x):
+    y = np.sum(x ** 2)
+    print("doubled", _doubled(x))          # print runs: the helper is inlined into its argument
+    return y
+
+
+def test_print_of_a_helper_value_runs_in_both_modes(capsys):
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(srcgrad.grad(printing_a_helper)(x), 2 * x)
+    assert capsys.readouterr().out == "doubled 6.0\n"
+    value, tangent = srcgrad.jvp(printing_a_helper, (x,), (np.ones(2),))
+    assert value == 5.0 and tangent == 6.0
+    assert capsys.readouterr().out == "doubled 6.0\n"
+
+
+class _Recorder:
+    def __init__(self):
+        self.seen = []
+
+    def info(self, value):
+        self.seen.append(float(value))
+
+
+_RECORDER = _Recorder()
+
+
+def _make_recorder():
+    return _RECORDER
+
+
+def calls_a_method_of_a_helper_result(x):
+    y = np.sum(x ** 2)
+    _make_recorder().info(y)               # was silently dropped: now refused
+    return y
+
+
+def test_a_method_called_on_what_a_helper_returned_is_refused_not_dropped():
+    with pytest.raises(srcgrad.UnsupportedSyntaxError,
+                       match="cannot keep a call made only for what it does") as info:
+        srcgrad.grad(calls_a_method_of_a_helper_result)(np.ones(2))
+    assert f":{line_of(calls_a_method_of_a_helper_result, '.info(y)')}:" in str(info.value)
+    assert _RECORDER.seen == []
