@@ -25,14 +25,20 @@ def has_return(stmt):
     return any(has_return(child) for child in gast.iter_child_nodes(stmt))
 
 
-def always_returns(stmts):
-    """Whether every path through a block ends in a `return`."""
+def _always_ends(stmts, kinds):
+    """Whether every path through a block ends in a statement of one of `kinds`."""
     if not stmts:
         return False
     last = stmts[-1]
-    if isinstance(last, gast.Return):
+    if isinstance(last, kinds):
         return True
-    return isinstance(last, gast.If) and always_returns(last.body) and always_returns(last.orelse)
+    return isinstance(last, gast.If) and _always_ends(last.body, kinds) and \
+        _always_ends(last.orelse, kinds)
+
+
+def always_returns(stmts):
+    """Whether every path through a block ends in a `return`."""
+    return _always_ends(stmts, gast.Return)
 
 
 def jumps(stmt):
@@ -45,12 +51,7 @@ def jumps(stmt):
 
 
 def _always_jumps(stmts):
-    if not stmts:
-        return False
-    last = stmts[-1]
-    if isinstance(last, (gast.Break, gast.Continue)):
-        return True
-    return isinstance(last, gast.If) and _always_jumps(last.body) and _always_jumps(last.orelse)
+    return _always_ends(stmts, (gast.Break, gast.Continue))
 
 
 def _move_rest_into_branches(stmts, ends, contains_end, always_ends):
@@ -83,12 +84,7 @@ def restructure_jumps(stmts):
 
 def always_raises(stmts):
     """Whether every path through a block ends in a `raise`."""
-    if not stmts:
-        return False
-    last = stmts[-1]
-    if isinstance(last, gast.Raise):
-        return True
-    return isinstance(last, gast.If) and always_raises(last.body) and always_raises(last.orelse)
+    return _always_ends(stmts, gast.Raise)
 
 
 def is_raise_check(stmt):
