@@ -9,41 +9,36 @@ read every intermediate value the forward pass made.
 
 0. (forward mode) desugar.py reads a generated gradient's tape as values;
 1. validate.py     refuse unsupported statements and expressions, at their line;
-2. control.py      make every `return`/`break`/`continue` end its path (a `return` in a
-                   loop becomes a `break`);
+2. control.py      make every `return`/`break`/`continue`/`raise` end its path (a `return`
+                   in a loop becomes a `break`; `if bad: raise` becomes a check);
 3. the `Normalizer` below reads the statements once into SSA form, its expressions made
    one operation on names each by expressions.py (named by naming.py); on the way it
    - inlines calls of the user's functions (inline.py, each in its own scope.py Scope),
    - desugars comprehensions, `sum`/`max`/`min`, loops over sequences and `x[i] = v`
      (desugar.py),
-   - evaluates reads of containers known when reading (containers.py);
+   - evaluates reads of containers known when reading (containers.py; namedtuples and
+     dataclasses: records.py),
+   - keeps what runs for its effect: checks that raise, `with np.errstate(...)` blocks,
+     print and logging calls (effects.py);
 4. aliasing.py     refuse an in-place update of an array another name still reads.
 
 The result is an ir.NormalFunction.
 """
 import builtins
-import types
-import warnings
 
 import gast
 import numpy as np
 
-from . import containers, desugar, expressions, inline, rules
+from . import containers, desugar, effects, expressions, inline, rules
 from .aliasing import check_in_place_updates
-from .control import (always_raises, always_returns, is_raise_check, jumps_out_of_with,
-                      restructure_jumps, restructure_returns)
+from .control import (always_raises, always_returns, is_raise_check, restructure_jumps,
+                      restructure_returns)
 from .errors import NonScalarResultError, UnsupportedSyntaxError
-from .fold import copy_tree
-from .inline import STANDARD_LIBRARY
-from .ir import (Assign, Branch, Effect, EnterContext, ExitContext, IterationEnd, Jump, Loop, Namer,
-                 NormalFunction, Return)
+from .ir import Assign, Branch, Effect, IterationEnd, Jump, Loop, Namer, NormalFunction, Return
 from .naming import describe
 from .scope import RESULT, Scope, assigned_names, list_method
-from .validate import UNSUPPORTED_EXPRESSIONS, UNSUPPORTED_STATEMENTS, reject_unsupported, unsupported
+from .validate import UNSUPPORTED_STATEMENTS, reject_unsupported, unsupported
 
-# Context managers whose `with` blocks are kept around the statements of their body: they
-# change how NumPy and Python report problems, never a value.
-KEPT_CONTEXTS = (np.errstate, warnings.catch_warnings)
 
 
 class Normalizer:
@@ -165,15 +160,15 @@ class Normalizer:
         elif isinstance(stmt, gast.AugAssign):
             self.augmented_assign(stmt)
         elif isinstance(stmt, gast.Expr):
-            self.expression_statement(stmt)
+            effects.expression_statement(self, stmt)
         elif isinstance(stmt, gast.Assert):
             self.body.append(Effect(expressions.rename_loads(self, stmt), self.line))
         elif isinstance(stmt, gast.Return):
             self.ret(stmt)
         elif is_raise_check(stmt):
-            self.raise_check(stmt)
+            effects.raise_check(self, stmt)
         elif isinstance(stmt, gast.With):
-            self.with_block(stmt)
+            effects.with_block(self, stmt)
         elif isinstance(stmt, gast.Raise):
             raise self.error("srcgrad keeps a `raise` only as a check under an `if`, on a path "
                              "the function leaves (here it would run whenever this code runs)",
@@ -195,121 +190,6 @@ class Normalizer:
         elif not isinstance(stmt, gast.Pass):
             raise unsupported(self.scope.parsed, stmt, UNSUPPORTED_STATEMENTS)
 
-    # --- checks that raise, `with` blocks ----------------------------------------------------
-    def raise_check(self, stmt):
-        """`if test: ... raise E(...)` (every path of its body raises, see control.py): kept
-        whole as an Effect that reads the current versions, so the generated code runs the
-        same check and raises the same exception; nothing of it is differentiated."""
-        if expressions.calls_user_code(self, stmt.test):
-            test = self.load_ssa(expressions.condition(self, stmt.test))  # helpers inlined
-        else:
-            test = self.kept(stmt.test, {}, set())
-        body = self.kept_block(stmt.body, {}, set())
-        self.body.append(Effect(gast.copy_location(gast.If(test=test, body=body, orelse=[]), stmt),
-                                self.line))
-
-    def kept_block(self, stmts, local, bound):
-        """The statements of a path that raises, kept as they are: reads renamed to the
-        current versions; a name they assign gets a fresh name (`local`: user name -> it;
-        `bound`: those certainly assigned by now), so it clobbers none of the function's."""
-        out = []
-        for stmt in stmts:
-            if isinstance(stmt, gast.Raise):
-                if stmt.exc is None:
-                    raise self.error("srcgrad cannot keep a bare `raise` (it re-raises the exception "
-                                     "being handled, and none is)", stmt, construct="bare `raise`",
-                                     hint="raise an exception: `raise ValueError(\"...\")`")
-                new = gast.Raise(exc=self.kept(stmt.exc, local, bound),
-                                 cause=stmt.cause and self.kept(stmt.cause, local, bound))
-            elif isinstance(stmt, (gast.Expr, gast.Assert)):
-                new = self.kept(stmt, local, bound)
-            elif isinstance(stmt, gast.Assign) and all(isinstance(t, gast.Name) for t in stmt.targets):
-                value = self.kept(stmt.value, local, bound)
-                for t in stmt.targets:
-                    local.setdefault(t.id, self.namer.fresh(t.id))
-                    bound.add(t.id)
-                new = gast.Assign(targets=[gast.Name(id=local[t.id], ctx=gast.Store(), annotation=None,
-                                                     type_comment=None) for t in stmt.targets],
-                                  value=value, type_comment=None)
-            elif isinstance(stmt, gast.If):
-                test = self.kept(stmt.test, local, bound)
-                seen = [set(bound), set(bound)]
-                blocks = [self.kept_block(side, local, s) for side, s in zip((stmt.body, stmt.orelse), seen)]
-                bound |= seen[0] & seen[1]
-                new = gast.If(test=test, body=blocks[0] or [gast.Pass()], orelse=blocks[1])
-            elif isinstance(stmt, gast.Pass):
-                continue
-            else:
-                raise self.error(
-                    "srcgrad keeps the code of a path that raises as it is, and it may only hold "
-                    "calls (print, logging), assignments to names, `if`, `assert` and the `raise`",
-                    stmt, construct=f"{type(stmt).__name__.lower()} before a `raise`",
-                    hint="build the message inside the `raise` (an f-string is fine there)")
-            out.append(gast.copy_location(new, stmt))
-        return out
-
-    def kept(self, node, local, bound):
-        """Expression or simple statement `node` kept whole, reading the current versions
-        (`local`, `bound`: see kept_block); a call of a function defined inside this one is
-        refused (the generated code does not have it)."""
-        for n in gast.walk(node):
-            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and \
-                    n.func.id in self.scope.local_functions and n.func.id not in self.scope.current:
-                raise self.error("srcgrad cannot call a function defined inside the differentiated "
-                                 "function on a path that raises", n, construct="call before a `raise`",
-                                 hint=f"define {n.func.id} at module level")
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in local and \
-                    n.id not in bound:
-                raise self.error(f"srcgrad cannot read `{n.id}` here: it is assigned on some paths "
-                                 "before the `raise` only", n, construct="name before a `raise`",
-                                 hint=f"assign {n.id} on every path before reading it")
-        if not local:
-            return expressions.rename_loads(self, copy_tree(node))
-        before = {k: self.scope.current.get(k) for k in local}
-        try:
-            for name in bound:
-                self.scope.current[name] = local[name]
-            return expressions.rename_loads(self, copy_tree(node))
-        finally:
-            for k, v in before.items():
-                if v is None:
-                    self.scope.current.pop(k, None)
-                else:
-                    self.scope.current[k] = v
-
-    def with_block(self, stmt):
-        """`with np.errstate(...):` / `with warnings.catch_warnings():` around its body's
-        normalized statements (between an EnterContext and an ExitContext); any other
-        context manager is refused, as is leaving the block early.  The generated forward
-        pass runs the block's statements inside it, as the user's code does (forward mode:
-        their tangents too, computed alongside).  A gradient's adjoint runs outside it: the
-        user's `errstate` says which floating-point problems of *their* values to expect,
-        while an adjoint that divides by zero or overflows means an infinite or undefined
-        derivative, which NumPy should still report."""
-        for item in stmt.items:
-            context = item.context_expr
-            if not (isinstance(context, gast.Call) and self.is_global_chain(context.func) and
-                    any(self.lookup_quietly(context.func) is kept for kept in KEPT_CONTEXTS)):
-                from .emit import to_source
-                raise self.error(f"srcgrad cannot differentiate a function containing a `with` "
-                                 f"statement over {to_source(context).strip()}", stmt,
-                                 construct="`with` statement", hint=UNSUPPORTED_STATEMENTS[gast.With][1])
-            if item.optional_vars is not None:
-                raise self.error("srcgrad keeps `with np.errstate(...):` blocks, but not a name "
-                                 "bound by `as`", stmt, construct="`with ... as`",
-                                 hint="drop the `as ...` part")
-        jump = jumps_out_of_with(stmt)
-        if jump is not None:
-            kind = type(jump).__name__.lower()
-            raise self.error(f"srcgrad cannot differentiate a `{kind}` that leaves a `with` block early",
-                             jump, construct=f"`{kind}` inside `with`",
-                             hint="end the `with` block first (a `return` as its last statement is fine)")
-        for item in stmt.items:
-            self.body.append(EnterContext(self.kept(item.context_expr, {}, set()), stmt.lineno))
-        self.statements(stmt.body)
-        for item in stmt.items:
-            self.body.append(ExitContext(stmt.lineno))
-
     def augmented_assign(self, stmt):
         if isinstance(stmt.target, gast.Subscript):
             # x[i] += v reads x[i], adds, and writes it back
@@ -325,83 +205,6 @@ class Normalizer:
         value = gast.BinOp(left=self.load(stmt.target.id), op=stmt.op, right=operand)
         self.body.append(Assign([self.define(stmt.target.id)], value, self.line))
         self.updates.append((stmt, old, self.body[-1]))
-
-    def is_library_function(self, func):
-        """Whether global chain `func` names a Python function of the standard library
-        (`logging.info`, `warnings.simplefilter`): code to call, not to inline."""
-        obj = self.lookup_quietly(func)
-        plain = obj.__func__ if isinstance(obj, types.MethodType) else obj   # `LOG.info`
-        module = (getattr(plain, "__module__", None) or "").split(".")[0]
-        return isinstance(plain, types.FunctionType) and module in STANDARD_LIBRARY
-
-    def only_library_code(self, node):
-        """Whether expression `node` calls Python functions of the standard library and none
-        of the user's (so it can be kept as it is)."""
-        found = False
-        for n in gast.walk(node):
-            if not isinstance(n, gast.Call):
-                continue
-            func = n.func
-            if self.is_global_chain(func) and self.is_library_function(func):
-                found = True
-            elif (isinstance(func, gast.Name) and func.id in self.scope.local_functions and
-                  func.id not in self.scope.current) or (
-                    self.is_global_chain(func) and inline.user_function(self, func) is not None):
-                return False
-        return found
-
-    def expression_statement(self, stmt):
-        """A statement that is an expression: a helper or list method called for what it
-        does; a NumPy call that might change an array in place is refused."""
-        if isinstance(stmt.value, gast.Constant):
-            return   # docstring or a bare constant
-        if isinstance(stmt.value, (gast.Yield, gast.YieldFrom, gast.Await)):
-            raise unsupported(self.scope.parsed, stmt.value, UNSUPPORTED_EXPRESSIONS)
-        call = stmt.value
-        if containers.static_append(self, call) or containers.list_operation(self, [], call):
-            return
-        if isinstance(call, gast.Call) and self.only_library_code(call):
-            # `logging.getLogger(__name__).debug(...)`: the standard library's code, called
-            self.body.append(Effect(expressions.rename_loads(self, stmt), self.line))
-            return
-        if isinstance(call, gast.Call) and self.is_global_chain(call.func) and \
-                self.is_library_function(call.func):
-            # `logging.info("loss %s", y)`, `warnings.simplefilter("ignore")`: called for what
-            # it does, never inlined (its arguments are, as values)
-            if any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
-                raise self.error("srcgrad cannot keep a call with `*args` or `**kwargs`", stmt,
-                                 construct="call", hint="pass arguments one by one")
-            kept = gast.Call(func=self.scope.global_ref(call.func), args=[self.atom(a) for a in call.args],
-                             keywords=[gast.keyword(arg=k.arg, value=self.atom(k.value))
-                                       for k in call.keywords])
-            self.body.append(Effect(gast.copy_location(gast.Expr(value=kept), stmt), self.line))
-            return
-        if isinstance(call, gast.Call) and expressions.calls_user_code(self, gast.Expr(value=call)) \
-                and not any(isinstance(a, gast.Starred) for a in call.args):
-            # a helper called for what it does: inlined; a call left over (a method of what
-            # it returned, `make_logger().info(y)`) would be dropped as unused: refused
-            value = expressions.operation(self, call)
-            if isinstance(value, gast.Call) and self.is_global_chain(value.func) and (
-                    self.lookup_quietly(value.func) is print or
-                    self.is_library_function(value.func)):
-                # `print(helper(x))`, `logging.info("%s", helper(x))`: called, for what it does
-                self.body.append(Effect(gast.copy_location(gast.Expr(value=value), stmt),
-                                        self.line))
-            elif isinstance(value, gast.Call):
-                raise self.error(
-                    "srcgrad cannot keep a call made only for what it does on a value that "
-                    "one of your functions returned", stmt, construct="expression statement",
-                    hint="call it outside the differentiated function, or use a module-level "
-                         "logger (`LOG = logging.getLogger(__name__)`, then `LOG.info(...)`)")
-            return
-        if not isinstance(call, gast.Call) or not self.is_global_chain(call.func) or \
-                any(k.arg == "out" for k in call.keywords):
-            raise self.error(
-                "srcgrad cannot differentiate a statement that may change an array in place",
-                stmt, construct="expression statement",
-                hint="compute a new value and assign it (`x = np.clip(x, 0, 1)` rather than "
-                     "`np.clip(x, 0, 1, out=x)` or `x.fill(0)`)")
-        self.body.append(Effect(expressions.rename_loads(self, stmt), self.line))
 
     def assign(self, target, value_node):
         """Assign the value of expression `value_node` to target `target` (a gast node)."""
