@@ -22,6 +22,7 @@ from .pipeline import reverse_gradient
 from .runtime import SizeOneResult, fit_gradient
 from .source import as_function
 
+_CONTAINERS = (dict, list, tuple)      # parameter containers, taken apart into their leaves
 _CACHE = weakref.WeakKeyDictionary()   # function -> {(wrt names, with_value): Transformed}
 _LIVE = weakref.WeakSet()               # gradients with a compiled __call__ (clear_cache resets)
 
@@ -197,22 +198,23 @@ class GradientFunction:
         return self._transform()
 
     def __call__(self, *args, **kwargs):
-        if any(records.holds_record(a) for a in args + tuple(kwargs.values())) and \
-                self._differentiates_a_record(args, kwargs):
-            # (`p.W` of a record parameter is differentiable only once `p` is taken apart:
-            # `f` itself may not be transformable without that)
+        if any(isinstance(a, _CONTAINERS) or records.is_record(a) for a in args + tuple(kwargs.values())) \
+                and self._differentiates_a_container(args, kwargs):
+            # taken apart first: `f` of the container itself may not be transformable
+            # (`p.W` of a record, `enumerate(layers, 1)` of a list known only when it runs)
             return self._call_with_containers(*args, **kwargs)
         # transforms (once, or again when stale) and installs the compiled __call__ below
         return self._prepare()(self, *args, **kwargs)
 
     _call_again = __call__          # what the compiled __call__ calls when it finds it stale
 
-    def _differentiates_a_record(self, args, kwargs):
+    def _differentiates_a_container(self, args, kwargs):
         try:
             bound = inspect.signature(self._func).bind(*args, **kwargs)
         except TypeError:
             return False                # (the call itself reports the mistake)
-        return any(records.holds_record(bound.arguments.get(name)) for name in self._wrt)
+        return any(isinstance(bound.arguments.get(name), _CONTAINERS) or
+                   records.is_record(bound.arguments.get(name)) for name in self._wrt)
 
     def _raise_runtime_error(self, exc):
         error = self._transformed.runtime_error(exc)
@@ -252,7 +254,7 @@ class GradientFunction:
                       "_srcgrad_record(_srcgrad_type):",
                       f"            return _srcgrad_self._call_with_containers({', '.join(call)})",
                       f"        _srcgrad_check({name}, {name!r}, _srcgrad_where)"]
-        scope["_srcgrad_containers"] = (dict, list, tuple)
+        scope["_srcgrad_containers"] = _CONTAINERS
         scope["_srcgrad_record"] = records.record_fields
         scope["_srcgrad_SizeOne"] = SizeOneResult
         scope["_srcgrad_float64"] = np.dtype(np.float64)

@@ -30,6 +30,87 @@ def known(norm, node):
     return UNKNOWN
 
 
+STR_METHODS = {"startswith", "endswith", "format", "lower", "upper", "strip", "replace",
+                "isdigit", "zfill"}          # of a str known when reading: evaluated then
+
+
+def static_value(norm, node):
+    """The Python value of expression `node` if it is known when the code is read (built
+    from constants, names bound to str/int constants, `len` of known containers, and str
+    methods), else UNKNOWN.  Nothing is emitted: it only reads."""
+    if isinstance(node, gast.Constant):
+        return node.value
+    if isinstance(node, gast.Name):
+        ssa = norm.scope.current.get(node.id, node.id)
+        return norm.constants[ssa] if ssa in norm.constants else UNKNOWN
+    if isinstance(node, gast.UnaryOp):
+        value = static_value(norm, node.operand)
+        if value is UNKNOWN:
+            return UNKNOWN
+        ops = {gast.Not: lambda v: not v, gast.USub: lambda v: -v, gast.UAdd: lambda v: +v}
+        return ops[type(node.op)](value) if type(node.op) in ops and \
+            (isinstance(node.op, gast.Not) or type(value) is int) else UNKNOWN
+    if isinstance(node, gast.BoolOp):
+        values = [static_value(norm, v) for v in node.values]
+        if UNKNOWN in values:
+            return UNKNOWN
+        return all(values) if isinstance(node.op, gast.And) else any(values)
+    if isinstance(node, gast.Compare):
+        left = static_value(norm, node.left)
+        for op, right_node in zip(node.ops, node.comparators):
+            right = static_value(norm, right_node)
+            compare = _COMPARISONS.get(type(op))
+            if left is UNKNOWN or right is UNKNOWN or compare is None or \
+                    type(left) not in (int, str) or type(right) not in (int, str):
+                return UNKNOWN
+            if not compare(left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+            node.func.attr in STR_METHODS and not node.keywords:
+        receiver = static_value(norm, node.func.value)
+        args = [static_value(norm, a) for a in node.args]
+        if type(receiver) is str and UNKNOWN not in args and \
+                all(type(a) in (int, str) for a in args):
+            try:
+                result = getattr(receiver, node.func.attr)(*args)
+            except (ValueError, IndexError, KeyError, TypeError):
+                return UNKNOWN
+            return result if type(result) in (int, str, bool) else UNKNOWN
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
+            node.func.id in ("len", "str", "int") and node.func.id not in norm.scope.current \
+            and len(node.args) == 1 and not node.keywords:
+        arg = node.args[0]
+        if node.func.id == "len":
+            if isinstance(arg, gast.Name) and norm.scope.current.get(arg.id) in norm.containers:
+                return len(norm.containers[norm.scope.current[arg.id]])
+            return UNKNOWN
+        value = static_value(norm, arg)
+        return {"str": str, "int": int}[node.func.id](value) if type(value) in (int, str) \
+            and (node.func.id == "str" or type(value) is int) else UNKNOWN
+    if isinstance(node, gast.BinOp):
+        left, right = static_value(norm, node.left), static_value(norm, node.right)
+        if type(left) in (int, str) and type(right) in (int, str):
+            op = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
+                  gast.Mult: lambda a, b: a * b, gast.FloorDiv: lambda a, b: a // b,
+                  gast.Mod: lambda a, b: a % b}.get(type(node.op))
+            if op is not None and not (type(left) is str and type(right) is str and
+                                       not isinstance(node.op, gast.Add)):
+                try:
+                    result = op(left, right)
+                except (TypeError, ZeroDivisionError, ValueError):
+                    return UNKNOWN
+                return result if type(result) in (int, str) and len(str(result)) <= 200 else UNKNOWN
+    return UNKNOWN
+
+
+_COMPARISONS = {gast.Eq: lambda a, b: a == b, gast.NotEq: lambda a, b: a != b,
+                gast.Lt: lambda a, b: a < b, gast.LtE: lambda a, b: a <= b,
+                gast.Gt: lambda a, b: a > b, gast.GtE: lambda a, b: a >= b,
+                gast.In: lambda a, b: a in b, gast.NotIn: lambda a, b: a not in b}
+
+
 def remember_container(norm, name, value):
     """Record what SSA name `name`, bound to atom `value`, is known to hold: a container's
     elements, or a str/int constant (a key)."""
@@ -40,8 +121,11 @@ def remember_container(norm, name, value):
         norm.containers[name] = dict(enumerate(value.elts))
     elif isinstance(value, gast.Dict):
         norm.containers[name] = {k.value: v for k, v in zip(value.keys, value.values)}
+        norm.dicts.add(name)
     elif isinstance(value, gast.Name) and value.id in norm.containers:
         norm.containers[name] = norm.containers[value.id]
+        if value.id in norm.dicts:
+            norm.dicts.add(name)
         if value.id in norm.fields:
             norm.fields[name] = norm.fields[value.id]
 
@@ -113,10 +197,11 @@ def static_slice(norm, value, index):
     if not (isinstance(value, gast.Name) and value.id in norm.containers and
             isinstance(index, gast.Slice)):
         return None
-    bounds = [None if b is None else getattr(b, "value", _NOTHING)
+    bounds = [None if b is None else static_value(norm, b)
               for b in (index.lower, index.upper, index.step)]
     elements = norm.containers[value.id]
-    if _NOTHING in bounds or not all(isinstance(k, int) for k in elements):
+    if any(b is not None and type(b) is not int for b in bounds) or value.id in norm.dicts or \
+            not all(isinstance(k, int) for k in elements):
         return None
     chosen = [elements[k] for k in range(len(elements))][slice(*bounds)]
     return gast.Tuple(elts=list(chosen), ctx=gast.Load())
@@ -195,16 +280,69 @@ def static_sequence(norm, it):
                   [norm.atom(gast.Subscript(value=a, slice=make_const(k), ctx=gast.Load()))
                    for k in range(length)] for inner, a in zip(inners, it.args)]
         return list(zip(*inners))
-    if isinstance(it, (gast.Name, gast.Subscript)):
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and not it.args and \
+            not it.keywords and it.func.attr in ("values", "keys", "items"):
+        return _dict_view(norm, it)
+    if isinstance(it, gast.Attribute) and not norm.is_global_chain(it):
+        value = norm.atom(it.value)         # `model.layers` of a record known when reading
+        if not (isinstance(value, gast.Name) and it.attr in norm.fields.get(value.id, {})):
+            return None
+    if isinstance(it, (gast.Name, gast.Subscript, gast.Attribute)):
         try:
-            value = norm.atom(it) if isinstance(it, gast.Subscript) else norm.load(it.id)
+            value = norm.atom(it) if not isinstance(it, gast.Name) else norm.load(it.id)
         except SrcgradError:
             return None
         if isinstance(value, gast.Name) and value.id in norm.containers:
             elements = norm.containers[value.id]
+            if value.id in norm.dicts and value.id not in norm.fields:
+                return [make_const(k) for k in elements]      # `for name in params`: keys
             if sorted(elements) == list(range(len(elements))):
                 return [elements[k] for k in range(len(elements))]
     return None
+
+
+def _dict_view(norm, call):
+    """`d.values()`, `d.keys()`, `d.items()` of a dict known when reading: its elements."""
+    receiver = call.func.value
+    if not isinstance(receiver, gast.Name) or receiver.id not in norm.scope.current:
+        return None
+    value = norm.load(receiver.id)
+    elements = norm.containers.get(value.id) if isinstance(value, gast.Name) else None
+    if elements is None or value.id in norm.fields:
+        return None                         # (a record has no such methods)
+    keys = [make_const(k) for k in elements]
+    if call.func.attr == "keys":
+        return keys
+    if call.func.attr == "values":
+        return list(elements.values())
+    return list(zip(keys, elements.values()))
+
+
+def lookup(norm, call):
+    """`d.get(key[, default])` of a dict, `getattr(record, name[, default])` of a record,
+    known when reading, with a key known then: the element (or the default), else None."""
+    if norm.is_builtin_call(call, "getattr") and 2 <= len(call.args) <= 3 and not call.keywords:
+        record, name = norm.atom(call.args[0]), known(norm, norm.atom(call.args[1]))
+        if isinstance(record, gast.Name) and record.id in norm.fields and type(name) is str:
+            found = field(norm, record, name)
+            if found is None and len(call.args) == 3:
+                return norm.atom(call.args[2])
+            return found
+        return None
+    if not (isinstance(call.func, gast.Attribute) and call.func.attr == "get" and
+            isinstance(call.func.value, gast.Name) and call.func.value.id in norm.scope.current
+            and 1 <= len(call.args) <= 2 and not call.keywords):
+        return None
+    value = norm.load(call.func.value.id)
+    if not (isinstance(value, gast.Name) and value.id in norm.containers) or value.id in norm.fields:
+        return None
+    key = known(norm, norm.atom(call.args[0]))
+    if key is UNKNOWN:
+        return None
+    elements = norm.containers[value.id]
+    if key in elements:
+        return elements[key]
+    return norm.atom(call.args[1]) if len(call.args) == 2 else make_const(None)
 
 
 def _helper_ref(norm, helper):

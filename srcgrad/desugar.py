@@ -66,10 +66,13 @@ def comprehension(norm, node):
 def builtin_reduction(norm, reduce, args):
     """`sum`, `max` or `min` of a sequence: a chain of `+` (or of two-argument `max`) over
     a list known when reading, otherwise the NumPy reduction over the first axis."""
-    elements = containers.static_sequence(norm, args[0])
+    sequence = args[0]
+    if isinstance(sequence, (gast.ListComp, gast.GeneratorExp)):
+        sequence = norm.atom(sequence)      # a list first (known, where it loops over one)
+    elements = containers.static_sequence(norm, sequence)
     if elements is None:
         func = gast.Attribute(value=norm.numpy_ref(), attr=reduce, ctx=gast.Load())
-        total = gast.Call(func=func, args=[norm.atom(args[0])],
+        total = gast.Call(func=func, args=[norm.atom(sequence)],
                           keywords=[gast.keyword(arg="axis", value=make_const(0))])
         if len(args) == 1:
             return total
@@ -157,11 +160,29 @@ def _reads_containers_by(norm, body, variable):
     """Whether `body` reads a container known when reading the code with a key computed from
     the loop variable (or from a name the body assigns)."""
     moving = assigned_names(body) | {variable}
+
+    def known_container(node):       # `params`, or a record's field `model.layers`
+        if isinstance(node, gast.Attribute):
+            return isinstance(node.value, gast.Name) and \
+                node.attr in norm.fields.get(norm.scope.current.get(node.value.id), {})
+        return isinstance(node, gast.Name) and norm.scope.current.get(node.id) in norm.containers
+
+    def moves(node):
+        return any(isinstance(n, gast.Name) and n.id in moving for n in gast.walk(node))
     for node in (n for stmt in body for n in gast.walk(stmt)):
-        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name) and \
-                norm.scope.current.get(node.value.id) in norm.containers and \
-                any(isinstance(n, gast.Name) and n.id in moving for n in gast.walk(node.slice)):
-            return True
+        if isinstance(node, gast.Subscript) and known_container(node.value) and moves(node.slice):
+            return True                                 # params["W" + str(l)]
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
+                node.func.id == "getattr" and len(node.args) >= 2 and \
+                known_container(node.args[0]) and moves(node.args[1]):
+            return True                                 # getattr(p, f"W{l}")
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+                node.func.attr == "get" and known_container(node.func.value) and \
+                node.args and moves(node.args[0]):
+            return True                                 # params.get(f"W{l}")
+        if isinstance(node, gast.Call) and any(known_container(a) for a in node.args) and \
+                any(moves(a) for a in node.args + [k.value for k in node.keywords]):
+            return True                                 # layer_params(params, l)
     return False
 
 

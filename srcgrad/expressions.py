@@ -151,6 +151,13 @@ def call(norm, node):
         if norm.is_builtin_call(node, reduce) and not node.keywords and \
                 0 < len(node.args) <= (2 if reduce == "sum" else 1):
             return desugar.builtin_reduction(norm, reduce, node.args)
+    if isinstance(func, gast.Attribute) and func.attr in containers.STR_METHODS:
+        value = containers.static_value(norm, node)    # "layer{}".format(l), k.upper()
+        if value is not UNKNOWN:
+            return make_const(value)
+    element = containers.lookup(norm, node)       # d.get("W1"), getattr(p, "W" + str(l))
+    if element is not None:
+        return element
     if norm.is_global_chain(func) and records.record_fields(norm.lookup_quietly(func)):
         return containers.record(norm, norm.lookup_quietly(func), node)   # P(W, b)
     if norm.is_global_chain(func):

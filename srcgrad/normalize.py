@@ -66,6 +66,7 @@ class Normalizer:
         # known containers (containers.py)
         self.containers = {}        # SSA name -> {key: element atom}
         self.fields = {}            # SSA name of a record -> {field: its key in containers}
+        self.dicts = set()          # SSA names of those containers that are dicts
         self.constants = {}         # SSA name -> the str/int constant it was bound to
         self.container_depth = {}   # SSA name -> how many loops enclose its definition
         self.runtime_lists = set()  # user names of lists appended to in loops
@@ -174,6 +175,12 @@ class Normalizer:
                              "the function leaves (here it would run whenever this code runs)",
                              stmt, construct="`raise` statement",
                              hint=UNSUPPORTED_STATEMENTS[gast.Raise][1])
+        elif isinstance(stmt, gast.If) and containers.static_value(self, stmt.test) is not \
+                containers.UNKNOWN:
+            # `if l == L:`, `if k.startswith("W"):` on values known when reading (an
+            # unrolled loop's counter, a key): only the side that runs
+            taken = containers.static_value(self, stmt.test)
+            self.statements(stmt.body if taken else stmt.orelse)
         elif isinstance(stmt, gast.If):
             test = expressions.condition(self, stmt.test)
             self.branch(test, lambda: self.statements(stmt.body),

@@ -155,3 +155,166 @@ def long_range(a):
 def test_a_long_loop_with_constant_keys_stays_a_loop():
     check(long_range, 0.5)
     assert "for i in range(100)" in srcgrad.grad(long_range).source
+
+
+# --- more ways people walk their parameters -------------------------------------------------
+from collections import namedtuple  # noqa: E402
+
+Layer = namedtuple("Layer", "W b")
+Pair = namedtuple("Pair", "W1 W2")
+
+
+def assert_leaf_gradients(f, container, *args):
+    """srcgrad's gradient of f(container, *args) against finite differences, leaf by leaf
+    (the container a dict or list of Layer records, or a Pair)."""
+    got = srcgrad.grad(f)(container, *args)
+    items = list(container.items()) if isinstance(container, dict) else list(enumerate(container))
+    if isinstance(container, Pair):
+        items = list(zip(Pair._fields, container))
+    for key, leaf in items:
+        fields = leaf._fields if isinstance(leaf, Layer) else (None,)
+        for name in fields:
+            def changed(value, key=key, name=name):
+                if isinstance(container, Pair):
+                    return container._replace(**{key: value})
+                new = dict(container) if isinstance(container, dict) else list(container)
+                new[key] = value if name is None else new[key]._replace(**{name: value})
+                return new
+            start = leaf if name is None else getattr(leaf, name)
+            want = numerical_gradient(lambda v: f(changed(v), *args), [start])
+            piece = got[key] if not isinstance(container, Pair) else getattr(got, key)
+            piece = piece if name is None else getattr(piece, name)
+            np.testing.assert_allclose(piece, want, rtol=1e-6, atol=1e-8, err_msg=f"{key} {name}")
+
+
+def two_layers():
+    return [Layer(rng.normal(size=(3, 4)), rng.normal(size=4)),
+            Layer(rng.normal(size=(4, 2)), rng.normal(size=2))]
+
+
+def numbered(layers, X):
+    h = X.T
+    for i, (W, b) in enumerate(layers, 1):
+        h = np.tanh(h @ W + b) * i
+    return np.sum(h)
+
+
+def by_values(params, X):
+    h = X.T
+    for layer in params.values():
+        h = np.tanh(h @ layer.W + layer.b)
+    return np.sum(h)
+
+
+def by_items(params, X):
+    h = X.T
+    for name, layer in params.items():
+        h = np.tanh(h @ layer.W + layer.b) * (2.0 if name == "out" else 1.0)
+    return np.sum(h)
+
+
+def with_get(params, X):
+    h = np.tanh(X.T @ params.get("W1") + params.get("b1", 0.0))
+    return np.sum(h) + params.get("missing", 0.0)
+
+
+def regularized(layers, X):
+    h = X.T
+    for W, b in layers:
+        h = np.tanh(h @ W + b)
+    return np.sum(h) + 0.1 * sum(np.sum(W ** 2) for W, b in layers)
+
+
+def by_getattr(p, X):
+    h = X.T
+    for l in range(1, 3):
+        h = np.tanh(h @ getattr(p, "W" + str(l)))
+    return np.sum(h)
+
+
+def test_enumerate_with_a_start_over_a_parameter_list():
+    assert_leaf_gradients(numbered, two_layers(), X)
+
+
+def test_dict_values_items_and_get():
+    first, second = two_layers()
+    assert_leaf_gradients(by_values, {"hidden": first, "out": second}, X)
+    assert_leaf_gradients(by_items, {"hidden": first, "out": second}, X)
+    assert_leaf_gradients(with_get, {"W1": first.W, "b1": first.b}, X)
+
+
+def test_a_generator_expression_over_the_parameters():
+    assert_leaf_gradients(regularized, two_layers(), X)
+
+
+def test_getattr_of_a_record_by_a_computed_name():
+    assert_leaf_gradients(by_getattr, Pair(rng.normal(size=(3, 4)), rng.normal(size=(4, 4))), X)
+
+
+def over_dict_keys(a, b):
+    d = {0: a, 1: b}
+    total = 0.0
+    for k in d:                              # a dict yields its keys, as in Python
+        total = total + (k + 1.0) * np.sum(d[k] ** 2)
+    return total
+
+
+def test_iterating_a_dict_gives_its_keys():
+    a, b = rng.normal(size=2), rng.normal(size=3)
+    da, db = srcgrad.grad(over_dict_keys, wrt=(0, 1))(a, b)
+    np.testing.assert_allclose(da, 2 * a)
+    np.testing.assert_allclose(db, 4 * b)
+    check_jvp(over_dict_keys, a, b)
+
+
+def course_style(params, X):
+    """Keys made with str.format and tested with startswith; the last layer differs."""
+    L = len(params) // 2
+    h = X.T
+    for l in range(1, L + 1):
+        z = h @ params["W{}".format(l)] + params["b{}".format(l)]
+        if l == L:
+            h = z                            # known when reading: only this side is kept
+        else:
+            h = np.tanh(z)
+    reg = sum(np.sum(params[k] ** 2) for k in params if k.startswith("W"))
+    return np.sum(h ** 2) + 0.01 * reg
+
+
+def test_keys_from_str_format_and_conditions_known_when_reading():
+    params = {"W1": rng.normal(size=(3, 4)), "b1": rng.normal(size=4),
+              "W2": rng.normal(size=(4, 2)), "b2": rng.normal(size=2)}
+    assert_dict_gradient(course_style, params, X)
+
+
+def _layer_params(params, l):
+    return params["W" + str(l)], params["b" + str(l)]
+
+
+def through_a_helper(params, layers, X):
+    h = X.T
+    for l in range(1, len(params) // 2 + 1):
+        W, b = _layer_params(params, l)      # the key is made inside the helper
+        h = np.tanh(h @ W + b)
+    for W, b in layers[:-1]:                 # all but the last, then the last
+        h = np.tanh(h @ W + b)
+    W_out, b_out = layers[-1]
+    return np.sum(h @ W_out + b_out)
+
+
+def test_a_helper_reading_by_key_and_a_slice_of_the_layers():
+    params = {"W1": rng.normal(size=(3, 4)), "b1": rng.normal(size=4)}
+    layers = [(rng.normal(size=(4, 4)), rng.normal(size=4)), (rng.normal(size=(4, 2)), rng.normal(size=2))]
+    got_params, got_layers = srcgrad.grad(through_a_helper, wrt=(0, 1))(params, layers, X)
+    for key in params:
+        want = numerical_gradient(lambda v, key=key: through_a_helper(dict(params, **{key: v}), layers, X),
+                                  [params[key]])
+        np.testing.assert_allclose(got_params[key], want, rtol=1e-6, atol=1e-8)
+    for k in range(2):
+        for j in range(2):
+            def changed(v, k=k, j=j):
+                new = [list(pair) for pair in layers]
+                new[k][j] = v
+                return through_a_helper(params, [tuple(pair) for pair in new], X)
+            np.testing.assert_allclose(got_layers[k][j], numerical_gradient(changed, [layers[k][j]]),
+                                       rtol=1e-6, atol=1e-8)
