@@ -203,6 +203,8 @@ class GradientFunction:
             # taken apart first: `f` of the container itself may not be transformable
             # (`p.W` of a record, `enumerate(layers, 1)` of a list known only when it runs)
             return self._call_with_containers(*args, **kwargs)
+        if any(arguments.problem(a) is not None for a in args + tuple(kwargs.values())):
+            self._check_differentiated(args, kwargs)    # (before `f` is read, for a clear error)
         # transforms (once, or again when stale) and installs the compiled __call__ below
         return self._prepare()(self, *args, **kwargs)
 
@@ -215,6 +217,19 @@ class GradientFunction:
             return False                # (the call itself reports the mistake)
         return any(isinstance(bound.arguments.get(name), _CONTAINERS) or
                    records.is_record(bound.arguments.get(name)) for name in self._wrt)
+
+    def _check_differentiated(self, args, kwargs):
+        """ArgumentTypeError for a differentiated argument that cannot be one (an object of
+        attributes, a string, None)."""
+        try:
+            bound = inspect.signature(self._func).bind(*args, **kwargs)
+        except TypeError:
+            return                      # (the call itself reports the mistake)
+        bound.apply_defaults()
+        where = f"{'value_and_grad' if self._with_value else 'grad'} of {self._func.__name__}"
+        for name in self._wrt:
+            if name in bound.arguments:
+                arguments.check(bound.arguments[name], name, where)
 
     def _raise_runtime_error(self, exc):
         error = self._transformed.runtime_error(exc)

@@ -1,5 +1,6 @@
 """What a differentiated argument may be: a real floating-point or integer number or array
-(Python int and float, NumPy scalars, ndarrays), or a dict / list / tuple of them.  Anything
+(Python int and float, NumPy scalars, ndarrays), or a dict / list / tuple / namedtuple /
+dataclass of them.  Anything
 else is refused, naming the parameter, before generated code runs: a string or None would
 otherwise flow into arithmetic that happens to accept it, a complex number lose its
 imaginary part, a masked array get gradients for its masked entries."""
@@ -12,7 +13,7 @@ from .errors import ArgumentTypeError
 
 _REAL = "fiu"          # dtype kinds with a gradient: floating, signed and unsigned integer
 _GENERAL = ("srcgrad differentiates with respect to real floating-point or integer numbers "
-            "and arrays (or dicts, lists and tuples of them)")
+            "and arrays (or dicts, lists, tuples, namedtuples and dataclasses of them)")
 
 
 def problem(value):
@@ -65,6 +66,10 @@ def problem(value):
     if isinstance(value, (str, bytes)):
         return ("text", f"a {kind.__name__} ({value!r:.40})", "pass a float or an array of floats")
     name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    if hasattr(value, "__dict__") and not callable(value):
+        return ("other", f"a {name}", "put its arrays in a dict, a namedtuple or a dataclass "
+                                      "(srcgrad takes those apart and gives the gradient the same "
+                                      "shape), or pass them as separate arguments")
     return ("other", f"a {name}", "pass a float or an array of floats")
 
 

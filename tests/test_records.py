@@ -150,3 +150,16 @@ def test_a_record_missing_a_field_is_refused():
 def test_a_bad_leaf_is_named_by_its_field():
     with pytest.raises(srcgrad.ArgumentTypeError, match=r"`p\.b` is None"):
         srcgrad.grad(mse)(Params(np.ones(3), None), X, Y)
+
+
+def attributes_of(p, X):
+    return np.sum(np.tanh(X @ p.W))
+
+
+def test_an_object_of_attributes_is_refused_before_its_code_is_read():
+    import types
+    with pytest.raises(srcgrad.ArgumentTypeError, match="`p` is a types.SimpleNamespace") as info:
+        srcgrad.grad(attributes_of)(types.SimpleNamespace(W=np.ones(3)), X)
+    assert "a dict, a namedtuple or a dataclass" in info.value.hint
+    np.testing.assert_allclose(srcgrad.grad(attributes_of)(Params(np.ones(3), 0.0), X).W,
+                               X.T @ (1 - np.tanh(X @ np.ones(3)) ** 2))
