@@ -1,9 +1,9 @@
 """What a differentiated argument may be: a real floating-point or integer number or array
 (Python int and float, NumPy scalars, ndarrays), or a dict / list / tuple / namedtuple /
-dataclass of them.  Anything
-else is refused, naming the parameter, before generated code runs: a string or None would
-otherwise flow into arithmetic that happens to accept it, a complex number lose its
-imaginary part, a masked array get gradients for its masked entries."""
+dataclass of them.  Anything else is refused, naming the parameter, before generated code
+runs: a string or None would otherwise flow into arithmetic that happens to accept it, a
+complex number lose its imaginary part, a masked array get gradients for its masked
+entries."""
 import types
 
 import numpy as np
