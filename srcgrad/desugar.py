@@ -181,8 +181,12 @@ def _reads_containers_by(norm, body, variable):
                 node.args and moves(node.args[0]):
             return True                                 # params.get(f"W{l}")
         if isinstance(node, gast.Call) and any(known_container(a) for a in node.args) and \
-                any(moves(a) for a in node.args + [k.value for k in node.keywords]):
-            return True                                 # layer_params(params, l)
+                any(not isinstance(a, gast.Subscript) and
+                    any(isinstance(n, gast.Name) and n.id == variable for n in gast.walk(a))
+                    for a in node.args + [k.value for k in node.keywords]):
+            # layer_params(params, l): the counter passed on (not step(params, h, xs[t]),
+            # which reads data by it)
+            return True
     return False
 
 

@@ -318,3 +318,21 @@ def test_a_helper_reading_by_key_and_a_slice_of_the_layers():
                 return through_a_helper(params, [tuple(pair) for pair in new], X)
             np.testing.assert_allclose(got_layers[k][j], numerical_gradient(changed, [layers[k][j]]),
                                        rtol=1e-6, atol=1e-8)
+
+
+def _cell(params, h, x):
+    return np.tanh(params["w"] * h + x)
+
+
+def recurrent(a, xs):
+    params = {"w": a}
+    h = 0.0
+    for t in range(20):                  # reads data by the counter: stays a loop
+        h = _cell(params, h, xs[t])
+    return np.sum(h)
+
+
+def test_a_loop_reading_data_by_its_counter_is_not_unrolled():
+    a, xs = 0.7, rng.normal(size=20)
+    check(recurrent, a, xs, wrt=0)
+    assert "for t in range(20):" in srcgrad.grad(recurrent).source
