@@ -10,6 +10,7 @@ import gast
 
 from .errors import UnsupportedSyntaxError
 from .ir import Assign, Branch, IterationEnd, Jump, Loop, Return, flatten
+from .naming import source_text
 
 # Functions and methods (`np.reshape(x, s)`, `x.reshape(s)`) whose result may be a view of
 # their first argument (or receiver).
@@ -66,16 +67,19 @@ def after(block, marker):
     return None
 
 
-def _sharing_groups(body):
-    """{name: the set of names that may share its memory} over a normalized body."""
+def _sharing_groups(body, stored):
+    """{name: the set of names that may share its memory} over a normalized body; `stored`
+    maps an Assign to the names it keeps besides its source (a dict and the value written
+    into it)."""
     group = {}
     for stmt in flatten(body):
         if not isinstance(stmt, Assign):
             continue
         source = shared_source(stmt.value)     # (`a, b = m`: the rows are views of m)
+        sources = stored.get(id(stmt), [] if source is None else [source])
         for target in stmt.targets:
             members = group.get(target, {target})
-            if source is not None:  # (a name bound twice, as a loop's, shares with both)
+            for source in sources:  # (a name bound twice, as a loop's, shares with both)
                 members |= group.get(source, {source})
             for name in members:
                 group[name] = members
@@ -84,7 +88,7 @@ def _sharing_groups(body):
 
 def _refusal(parsed, update, other, line):
     if isinstance(update, gast.Subscript):
-        what = f"writing into `{update.value.id}[...]` changes"
+        what = f"writing into `{source_text(update.value)}[...]` changes"
         hint = f"make `{other}` a copy (`np.array(...)`), or write into a copy"
     else:
         symbol = _AUG_SYMBOLS.get(type(update.op), "?=")
@@ -104,11 +108,15 @@ def _names_read(stmt):
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
 
 
-def check_in_place_updates(parsed, body, updates, user_of):
+def check_in_place_updates(parsed, body, updates, user_of, dict_writes=()):
     """Raise (as an error of `parsed`) if a name sharing memory with an updated array is read
-    after the update.  `updates` lists (update statement, SSA name before it, the Assign
-    made for it); `user_of` maps SSA names to the user's variables."""
-    group = _sharing_groups(body)
+    after the update, or another name for a dict after a write into it.  `updates` lists
+    (update statement, SSA name before it, the Assign made for it); `dict_writes` (write,
+    dict before, after, its Assign); `user_of` maps SSA names to the user's variables."""
+    _check_dict_writes(parsed, body, dict_writes, user_of)
+    stored = {id(marker): [old, marker.value.args[2].id] if isinstance(
+        marker.value.args[2], gast.Name) else [old] for _, old, _, marker in dict_writes}
+    group = _sharing_groups(body, stored)
     for update, old, marker in updates:
         # other versions of the same variable are not other names for the array; the
         # array itself is, under any name that still holds it (a helper's parameter)
@@ -129,3 +137,39 @@ def check_in_place_updates(parsed, body, updates, user_of):
                 raise _refusal(parsed, update, user_of.get(first, first), marker.line)
             if isinstance(later, Assign):
                 sharing -= set(later.targets)    # rebound: another value from here on
+
+
+def _check_dict_writes(parsed, body, dict_writes, user_of):
+    """`d_2 = dict_set(d, k, v)` updates the dict `d` names in place: every name for that
+    dict but `d_2` (and its copies) is out of date, and reading one would read `d_2`'s
+    entries where the adjoints are kept for `d`'s.  Refuse such a read."""
+    same = {}                       # name -> names for the same dict (copies and writes)
+    written = {id(marker): old for _, old, _, marker in dict_writes}
+    for stmt in flatten(body):
+        if isinstance(stmt, Assign) and len(stmt.targets) == 1:
+            source = stmt.value.id if isinstance(stmt.value, gast.Name) else written.get(id(stmt))
+            if source is not None:
+                members = same.get(stmt.targets[0], {stmt.targets[0]}) | same.get(source, {source})
+                for name in members:
+                    same[name] = members
+    for write, old, new, marker in dict_writes:
+        stale = same.get(old, {old}) - {new}
+        for later in after(body, marker) or []:
+            if isinstance(later, Assign) and isinstance(later.value, gast.Name):
+                if later.value.id in stale:
+                    stale |= set(later.targets)
+                else:
+                    stale -= set(later.targets)
+                continue
+            read = _names_read(later) & stale
+            if read:
+                first = user_of.get(sorted(read)[0], sorted(read)[0])
+                dict_name = source_text(write.value)
+                raise parsed.error(UnsupportedSyntaxError, f"writing into `{dict_name}[...]` "
+                                   f"changes a dict that `{first}` also refers to, and `{first}` "
+                                   "is read afterwards", lineno=marker.line,
+                                   construct="write into a shared dict",
+                                   hint=f"read it as `{dict_name}` after the write, or make "
+                                        f"`{first}` a copy (`dict({dict_name})`) before it")
+            if isinstance(later, Assign):
+                stale -= set(later.targets)

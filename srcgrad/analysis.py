@@ -28,7 +28,8 @@ SCALAR = frozenset()                     # 0-d values
 SHAPE = frozenset({"<x.shape>"})         # shape tuples (their items are scalars)
 # the kinds of Op through which a gradient flows from operands to targets
 _FLOWS = {"rule", "copy", "unpack", "problem", "custom", "vjp_call", "list_append", "list_pop",
-          "list_snapshot", "pick"}
+          "list_snapshot", "pick", "dict_build", "dict_set", "dict_get"}
+DICT_OPS = ("dict_build", "dict_set", "dict_get")
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class _Analyzer:
         self.defined_by = {}        # value name -> the Op of (its last) definition
         self.token_count = 0
         self.packs = {}             # name -> the elements of the tuple or list literal it holds
+        self.dicts = normal.dicts   # names of dicts (read when the code runs)
         self.ns = ns
         self.resolver = Resolver(normal.parsed, ns, self, forward, recursive)
 
@@ -137,6 +139,8 @@ class _Analyzer:
         value = stmt.value
         if self.forward and op.kind == "rule" and op.rule.family == "forward":
             return False        # a runtime helper may give a Python number or a tuple
+        if op.kind in DICT_OPS:
+            return False        # a dict, or what one holds
         if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
             return True         # Python numbers have no `@`: the result is NumPy's
         if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Name)) or \

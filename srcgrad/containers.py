@@ -119,6 +119,8 @@ def remember_container(norm, name, value):
         norm.constants[name] = value.value
     if isinstance(value, (gast.Tuple, gast.List)):
         norm.containers[name] = dict(enumerate(value.elts))
+        if isinstance(value, gast.List):
+            norm.lists.add(name)
     elif isinstance(value, gast.Dict):
         norm.containers[name] = {k.value: v for k, v in zip(value.keys, value.values)}
         norm.dicts.add(name)
@@ -126,6 +128,8 @@ def remember_container(norm, name, value):
         norm.containers[name] = norm.containers[value.id]
         if value.id in norm.dicts:
             norm.dicts.add(name)
+        if value.id in norm.lists:
+            norm.lists.add(name)
         if value.id in norm.fields:
             norm.fields[name] = norm.fields[value.id]
 
@@ -187,7 +191,8 @@ def static_element(norm, value, index):
             isinstance(index.operand, gast.Constant) and isinstance(index.operand.value, int):
         key = -index.operand.value
     elements = norm.containers[value.id]
-    if isinstance(key, int) and key < 0 and all(isinstance(k, int) for k in elements):
+    if isinstance(key, int) and key < 0 and value.id not in norm.dicts and \
+            all(isinstance(k, int) for k in elements):
         key += len(elements)
     return elements.get(key) if key is not None else None
 

@@ -257,12 +257,16 @@ def write(norm, target, value, node):
     name = target.value.id
     old = norm.scope.current[name]
     index = index_value(norm.index(target.slice))
+    checked_write(norm, old, norm.define(name), index, value, node)
+
+
+def checked_write(norm, old, new, index, value, node):
+    """`new = with_set(old, index, value)`, checked for repeated indices where they may be."""
     if not surely_basic(norm, index):    # kept even where the write itself is not needed
         check = gast.Call(func=_name(norm.helper_name("check_no_repeats")),
                           args=[norm.load_ssa(old), copy_tree(index)], keywords=[])
         norm.body.append(Effect(gast.Expr(value=check), norm.line))
     func = _name(norm.helper_name("with_set"))
-    new = norm.define(name)
     norm.body.append(Assign([new], gast.Call(func=func, args=[norm.load_ssa(old), index, value],
                                              keywords=[]), norm.line))
     norm.updates.append((node, old, norm.body[-1]))

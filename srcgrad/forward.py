@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-from . import rules, templates
+from . import rules, runtime, templates
 from .emit import to_source
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, copy_tree, is_const, make_const
@@ -381,6 +381,8 @@ class ForwardMode:
                                     "or build the values with np.stack of a list literal")
         if op.kind == "rule":
             self.rule_tangent(stmt, op)
+        elif op.kind in ("dict_build", "dict_set", "dict_get"):
+            self.dict_tangent(stmt, op)
         elif op.kind == "custom":
             self.custom_tangent(stmt, op)
         elif op.kind == "problem":
@@ -407,10 +409,32 @@ class ForwardMode:
                 if source.id in self.loose:
                     self.loose[target] = self.loose[source.id]
                 self.emit(target, self.tangent(source), stmt)
+        elif stmt.targets[0] in self.normal.dicts:   # a dict merged with one that has tangents
+            self.emit(stmt.targets[0], gast.Dict(keys=[], values=[]), stmt)
         else:                                # merged with a value that has a tangent
             value = stmt.value if is_const(stmt.value) or isinstance(stmt.value, gast.Name) \
                 else name_node(stmt.targets[0])
             self.emit(stmt.targets[0], self.zero(value), stmt)
+
+    def dict_tangent(self, stmt, op):
+        """A dict read when the code runs has a dict of tangents: an entry's tangent may be
+        a stand-in (0.0, or one that broadcasts to it), and an entry without one reads 0.0."""
+        out, value = stmt.targets[0], stmt.value
+        helper = lambda f: self.ns.reference(f, f.__name__)
+        entry = lambda v: self.tangent(v) if self.live(v) else make_const(0.0)
+        if op.kind == "dict_get":                   # y = d[key]
+            self.loose[out] = self.analysis.fresh_class()
+            expr = gast.Call(func=helper(runtime.tangent_at), args=[
+                self.tangent(value.value), copy_tree(value.slice)], keywords=[])
+        elif op.kind == "dict_set":                 # d_2 = dict_set(d, key, v)
+            old, key, stored = value.args
+            tangents = self.tangent(old) if self.live(old) else gast.Dict(keys=[], values=[])
+            expr = gast.Call(func=helper(runtime.dict_set), args=[
+                tangents, copy_tree(key), entry(stored)], keywords=[])
+        else:                                       # d = {key: v, ...}
+            expr = gast.Dict(keys=[copy_tree(k) for k in value.keys],
+                             values=[entry(v) for v in value.values])
+        self.emit(out, expr, stmt)
 
     def packed(self, node, line):
         elts = [self.packed(e, line) if isinstance(e, (gast.Tuple, gast.List)) else

@@ -1,5 +1,7 @@
 """Readable names for the values normalization makes: `X @ w` is `X_at_w`, `x ** 2` is
 `x_sq`, `np.tanh(z)` is `tanh_z`, so the generated source reads like the user's."""
+import ast
+
 import gast
 
 _NUMBER_WORDS = {0: "zero", 1: "one", 2: "two", 3: "three", 4: "four", 5: "five",
@@ -63,3 +65,8 @@ def describe(node, is_global_chain):
     if name and len(name) > _LONGEST:
         name = _OP_WORDS.get(type(getattr(node, "op", None))) or name.split("_")[0]
     return name or "t"
+
+
+def source_text(node):
+    """The Python source of expression `node` (for messages)."""
+    return ast.unparse(gast.gast_to_ast(node))

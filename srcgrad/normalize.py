@@ -29,7 +29,7 @@ import builtins
 import gast
 import numpy as np
 
-from . import containers, desugar, effects, expressions, inline, rules
+from . import containers, desugar, effects, expressions, inline, rules, writes
 from .aliasing import check_in_place_updates
 from .control import (always_raises, always_returns, is_raise_check, restructure_jumps,
                       restructure_returns)
@@ -71,6 +71,10 @@ class Normalizer:
         self.container_depth = {}   # SSA name -> how many loops enclose its definition
         self.runtime_lists = set()  # user names of lists appended to in loops
         self.snapshots = {}         # SSA name of such a list -> the copy reads see
+        self.lists = set()          # SSA names of known containers that are lists
+        # dicts filled when the code runs (writes.py)
+        self.runtime_dicts = set()  # their SSA names
+        self.dict_writes = []       # (write, SSA name before, after, its Assign): for aliasing.py
 
     def error(self, message, node, construct=None, hint=None):
         return self.scope.parsed.error(UnsupportedSyntaxError, message, node=node,
@@ -227,9 +231,7 @@ class Normalizer:
                 value = self.atom(value_node)
             else:
                 value = expressions.operation(self, value_node)
-            ssa = self.define(target.id)
-            containers.remember_container(self, ssa, value)
-            self.body.append(Assign([ssa], value, self.line))
+            self.bind(target.id, value)
         elif isinstance(target, (gast.Tuple, gast.List)) and all(
                 isinstance(t, gast.Name) for t in target.elts):
             self.unpack(target.elts, value_node)
@@ -238,26 +240,32 @@ class Normalizer:
             for k, t in enumerate(target.elts):
                 self.assign(t, gast.Subscript(value=whole, slice=gast.Constant(value=k, kind=None),
                                               ctx=gast.Load()))
-        elif isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name) and \
-                target.value.id in self.scope.current and \
-                self.scope.current[target.value.id] not in self.containers:
-            desugar.write(self, target, self.atom(value_node), target)
-        elif isinstance(target, (gast.Subscript, gast.Attribute)):
-            raise self.error("srcgrad cannot differentiate a subscript assignment (`x[i] = v`) or "
-                             "attribute assignment in this version",
-                             target, construct="subscript assignment" if isinstance(target, gast.Subscript)
-                             else "attribute assignment",
-                             hint="build the new array with an expression (np.where, np.concatenate) instead")
+        elif isinstance(target, gast.Subscript):
+            writes.subscript(self, target, self.atom(value_node))
+        elif isinstance(target, gast.Attribute):
+            raise self.error("srcgrad cannot differentiate an attribute assignment in this version",
+                             target, construct="attribute assignment",
+                             hint="keep the value in a variable, or build a new record "
+                                  "(`p = P(W=..., b=p.b)`)")
         else:
             raise self.error("srcgrad cannot differentiate this assignment target", target,
                              construct=type(target).__name__)
+
+    def bind(self, name, value):
+        """`name = value`, an operation or an atom (a known container, or a dict, keeps
+        what it is known to be under its new name)."""
+        ssa = self.define(name)
+        containers.remember_container(self, ssa, value)
+        if isinstance(value, gast.Name) and value.id in self.runtime_dicts:
+            self.runtime_dicts.add(ssa)             # another name for the same dict
+        self.body.append(Assign([ssa], value, self.line))
 
     def unpack(self, targets, value_node):
         """`a, b = value_node` with names `targets`."""
         if isinstance(value_node, (gast.Tuple, gast.List)) and len(value_node.elts) == len(targets):
             atoms = [self.atom(v) for v in value_node.elts]     # all right-hand sides first
             for t, a in zip(targets, atoms):
-                self.body.append(Assign([self.define(t.id)], a, self.line))
+                self.bind(t.id, a)
             return
         value = self.atom(value_node) if isinstance(value_node, gast.Name) else \
             expressions.operation(self, value_node)
@@ -347,6 +355,8 @@ class Normalizer:
                 continue
             merged = self.namer.fresh(scope.result_base if name == scope.result_var else name)
             self.user_of[merged] = name
+            if {t, e} <= self.dicts | self.runtime_dicts:
+                self.runtime_dicts.add(merged)     # a dict either way: read when it runs
             then_body.append(Assign([merged], self.load_ssa(t), line))
             else_body.append(Assign([merged], self.load_ssa(e), line))
             scope.current[name] = merged
@@ -373,11 +383,14 @@ class Normalizer:
         self.runtime_lists.update(n.func.value.id for s in stmts for n in gast.walk(s)
                                   if list_method(n) == "append" and n.func.value.id in scope.current)
         versions = {}
+        filled = writes.written_items(stmts)
         for name in sorted(assigned_names(stmts) | ({target} if target else set())):
             if name == target:
                 continue
             versions[name] = self.namer.fresh(scope.result_base if name == scope.result_var else name)
             self.user_of[versions[name]] = name
+            if name in filled and scope.current.get(name) in self.dicts | self.runtime_dicts:
+                self.runtime_dicts.add(versions[name])   # each iteration may write other keys
             before = self.load_ssa(scope.current[name]) if name in scope.current else \
                 gast.Constant(value=None, kind=None)
             self.body.append(Assign([versions[name]], before, line, carry="in"))
@@ -433,11 +446,12 @@ class Normalizer:
                 hint="end every path of the function with `return <scalar loss>`")
         self.statements(body)
         self.body.append(Return(self.scope.current[RESULT], self.result_line))
-        check_in_place_updates(parsed, self.body, self.updates, self.user_of)
+        check_in_place_updates(parsed, self.body, self.updates, self.user_of, self.dict_writes)
         # (a tape's versions are tapes too: it is carried through loops like any value)
         tapes |= {ssa for ssa, user in self.user_of.items() if user in tapes}
         return NormalFunction(parsed, self.params, self.body, self.namer, result_line=self.line,
-                              user_names=self.user_names, injections=self.injections, tapes=tapes)
+                              user_names=self.user_names, injections=self.injections, tapes=tapes,
+                              dicts=frozenset(self.dicts | self.runtime_dicts))
 
 
 def normalize(parsed, mode="reverse"):

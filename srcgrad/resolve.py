@@ -90,6 +90,13 @@ class Resolver:
         if self.forward and not stmt.opaque and isinstance(value, (gast.Tuple, gast.List)):
             return Op("pack", operands=list(value.elts))      # a tuple of results
         op = self._resolve(stmt)
+        if op.kind not in ("dict_build", "dict_set", "dict_get", "copy", "nondiff", "problem") and \
+                any(isinstance(n, gast.Name) and n.id in self.facts.dicts and self.is_varied(n)
+                    for a in op.operands for n in gast.walk(a)):
+            return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate this use of "
+                                "a list, tuple or dict holding differentiated values in this "
+                                "version", stmt.line, construct="dict",
+                                hint="read its entries or fields (`d[k]`, `p.W`) and pass those on")
         if self.forward and op.kind == "rule" and isinstance(value, gast.Attribute):   # x.T
             op.form = self.function_form(op.rule, [value.value], [])
         return op
@@ -126,6 +133,16 @@ class Resolver:
             kind = helper.__name__
             operands = [a for a in value.args[:2 if kind == "list_append" else 1] if self.is_varied(a)]
             return Op(kind, operands=operands) if operands else Op("nondiff")
+        if helper is runtime.dict_set:              # d_2 = dict_set(d, key, v)
+            operands = [a for a in (value.args[0], value.args[2]) if self.is_varied(a)]
+            return Op("dict_set", operands=operands) if operands else Op("nondiff")
+        if isinstance(value, gast.Dict):            # {key: v, ...} read when the code runs
+            operands = [v for v in value.values if self.is_varied(v)]
+            return Op("dict_build", operands=operands) if operands else Op("nondiff")
+        if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+                value.value.id in self.facts.dicts:  # d[key]
+            return Op("dict_get", operands=[value.value]) if self.is_varied(value.value) \
+                else Op("nondiff")
         if isinstance(value, gast.Call) and getattr(value.func, "id", None) in self.ns.injected and \
                 self.ns.injected[value.func.id] is rules.with_set:
             if not self.is_varied(value.args[0]) and not self.is_varied(value.args[2]):

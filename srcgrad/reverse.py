@@ -294,6 +294,8 @@ class ReverseMode:
             return self.backward_call(stmt, op)
         if op.kind in ("list_append", "list_pop", "list_snapshot"):
             return self.backward_list(stmt, op)
+        if op.kind in ("dict_build", "dict_set", "dict_get"):
+            return self.backward_dict(stmt, op)
         if op.kind == "unpack":
             return self.backward_unpack(stmt)
         if op.kind == "pick":
@@ -411,6 +413,33 @@ class ReverseMode:
         for part, atom in zip(parts, [old] + elements):
             if part != "_":          # an element's adjoint may be a scalar standing for it
                 self.contribute(atom.id, name_node(part), False if atom is old else "partial", line)
+
+    def backward_dict(self, stmt, op):
+        """Dicts read when the code runs (writes.py): the adjoint of a dict is a dict of
+        adjoints (runtime.DictAdjoint), one for all its versions.  A read adds its adjoint
+        at its key; a write takes the adjoint at its key off, for the value it stored (the
+        reads before the write then add up anew, for the value they saw)."""
+        out, line, value = stmt.targets[0], stmt.line, stmt.value
+        if out not in self.adjoints:
+            return
+        helper = lambda f: self.ns.reference(f, f.__name__)
+        d_out = name_node(self.adjoints[out].name)
+        if op.kind == "dict_get":                   # y = d[key]
+            self.contribute(value.value.id, gast.Call(func=helper(runtime.at_key), args=[
+                copy_tree(value.slice), d_out], keywords=[]), False, line)
+            return
+        if op.kind == "dict_set":                   # d_2 = dict_set(d, key, v)
+            old, key, stored = value.args
+            entries = [(key, stored)]
+        else:                                       # d = {key: v, ...}
+            old, entries = None, list(zip(value.keys, value.values))
+        take = runtime.pop_adjoint if old is not None else runtime.adjoint_at
+        for key, stored in entries:   # (an entry's adjoint may be a scalar standing for it)
+            if self.is_varied(stored):
+                self.contribute(stored.id, gast.Call(func=helper(take), args=[
+                    d_out, copy_tree(key)], keywords=[]), "partial", line)
+        if old is not None and self.is_varied(old):
+            self.contribute(old.id, d_out, False, line)
 
     def backward_pick(self, stmt, op):
         """`y = x[i]` of a tuple or list of values: element k's adjoint is y's if i chose it,

@@ -597,3 +597,50 @@ def concatenate_list_adjoint(g, arrays, axis):
     the pieces, one entry per array."""
     sizes = [np.shape(a)[axis] for a in arrays]
     return ListAdjoint(np.split(g, np.cumsum(sizes)[:-1], axis))
+
+
+# --- dicts filled item by item when the code runs (dicts.py) ------------------------------
+def dict_set(d, key, value):
+    """`d[key] = value` as an expression: the dict itself, updated."""
+    d[key] = value
+    return d
+
+
+class DictAdjoint(dict):
+    """The adjoint of such a dict: key -> the adjoint of the value stored there (a key not
+    in it: none).  Every version of the dict shares one adjoint, so a sum adds into its
+    left operand in place: each read adds O(1), not a copy of the whole dict; 0.0 (no
+    adjoint yet) adds as nothing."""
+    __array_ufunc__ = None          # `0.0 + DictAdjoint` comes here, not to NumPy
+
+    def __add__(self, other):
+        if isinstance(other, (int, float)) and other == 0:
+            return self
+        if not isinstance(other, DictAdjoint) or other is self:
+            return NotImplemented
+        for key, g in other.items():
+            self[key] = self[key] + g if key in self else g
+        return self
+
+    __radd__ = __add__
+
+
+def at_key(key, g):
+    """The adjoint of a dict whose entry `key` was read, with adjoint `g`."""
+    return DictAdjoint({key: g})
+
+
+def pop_adjoint(d_dict, key):
+    """The adjoint of the value `d[key] = value` stored: what reads of that entry gave
+    (taken off, so reads before the write add up anew); 0.0 if none reached it."""
+    return d_dict.pop(key, 0.0) if isinstance(d_dict, DictAdjoint) else 0.0
+
+
+def adjoint_at(d_dict, key):
+    """The adjoint of the value a dict literal holds at `key` (0.0 if none reached it)."""
+    return d_dict.get(key, 0.0) if isinstance(d_dict, DictAdjoint) else 0.0
+
+
+def tangent_at(d_tangent, key):
+    """The tangent of `d[key]` from the dict of tangents of `d` (0.0 where it has none)."""
+    return d_tangent.get(key, 0.0)
