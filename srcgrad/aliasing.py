@@ -165,6 +165,13 @@ def _check_dict_writes(parsed, body, dict_writes, user_of):
             if read:
                 first = user_of.get(sorted(read)[0], sorted(read)[0])
                 dict_name = source_text(write.value)
+                if first == user_of.get(old, old):      # the same name: a function's parameter
+                    raise parsed.error(UnsupportedSyntaxError, f"the function called here writes "
+                                       f"into the dict `{first}` it is passed, and `{first}` is "
+                                       "read afterwards", lineno=marker.line,
+                                       construct="write into a dict passed to a function",
+                                       hint="return the new value and write it into the dict "
+                                            "where the function is called")
                 raise parsed.error(UnsupportedSyntaxError, f"writing into `{dict_name}[...]` "
                                    f"changes a dict that `{first}` also refers to, and `{first}` "
                                    "is read afterwards", lineno=marker.line,

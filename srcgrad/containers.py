@@ -238,10 +238,11 @@ def dict_literal(norm, node):
     """A dict literal with constant keys, its values atoms (lists and tuples named first)."""
     keys = []
     for k in node.keys:
-        if not (isinstance(k, gast.Constant) and isinstance(k.value, (str, int))):
+        key = static_value(norm, k) if k is not None else UNKNOWN
+        if type(key) not in (str, int):
             raise norm.error("srcgrad needs constant keys (strings or integers) in a dict "
                              "literal", node, construct="dict literal")
-        keys.append(k)
+        keys.append(gast.Constant(value=key, kind=None))
     values = []
     for v in node.values:
         if isinstance(v, (gast.List, gast.Tuple)):
@@ -404,7 +405,7 @@ def _literal_of(norm, node):
     """A list or tuple literal node holds, or the layout of a known list or tuple it names."""
     if isinstance(node, (gast.List, gast.Tuple)):
         return node
-    if isinstance(node, gast.Name) and node.id in norm.containers:
+    if isinstance(node, gast.Name) and node.id in norm.containers and node.id not in norm.dicts:
         elements = norm.containers[node.id]
         if elements and all(type(k) is int for k in elements) and \
                 set(elements) == set(range(len(elements))):

@@ -238,6 +238,22 @@ def _sequence(norm, it, target, index):
         length = lengths[0] if len(lengths) == 1 else gast.Call(
             func=_name("min"), args=lengths, keywords=[])
         return length, elements
+    walked = _dict_walked(norm, it)
+    if walked is not None:               # a dict: its keys then, its entries read by key
+        name, view = walked
+        keys = norm.namer.fresh(f"{name}_keys")
+        norm.body.append(Assign([keys], gast.Call(func=_name(norm.helper_name("dict_keys")),
+                                                  args=[norm.load(name)], keywords=[]),
+                                norm.line, temporary=True))
+        key = gast.Subscript(value=_name(keys), slice=_name(index), ctx=gast.Load())
+        entry = gast.Subscript(value=_name(name), slice=key, ctx=gast.Load())
+        length = gast.Call(func=_name("len"), args=[_name(keys)], keywords=[])
+        if view == "items":
+            if not (isinstance(target, gast.Tuple) and len(target.elts) == 2):
+                raise norm.error("srcgrad needs `for k, v in d.items()`", target,
+                                 construct="`for` target")
+            return length, [(target.elts[0], key), (target.elts[1], entry)]
+        return length, [(target, entry if view == "values" else key)]
     seq = norm.atom(it)
     if not isinstance(seq, gast.Name):
         seq = norm.atom(gast.Call(func=_name("list"), args=[seq], keywords=[]))
@@ -248,6 +264,18 @@ def _sequence(norm, it, target, index):
     seq = _name(snapshot)
     length = gast.Call(func=_name("len"), args=[seq], keywords=[])
     return length, [(target, gast.Subscript(value=seq, slice=_name(index), ctx=gast.Load()))]
+
+
+def _dict_walked(norm, it):
+    """(the dict's name, "keys" / "values" / "items") for `for ... in d` (its keys),
+    `d.keys()`, `d.values()`, `d.items()` over a dict read when the code runs."""
+    view = "keys"
+    if isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and \
+            it.func.attr in ("keys", "values", "items") and not it.args and not it.keywords:
+        it, view = it.func.value, it.func.attr
+    if isinstance(it, gast.Name) and norm.scope.current.get(it.id) in norm.dicts | norm.runtime_dicts:
+        return it.id, view
+    return None
 
 
 # --- element assignment ------------------------------------------------------------------

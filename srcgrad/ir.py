@@ -207,6 +207,7 @@ class Line:
     saves_for: Loop = None           # a forward iteration's end: where that loop's tape is pushed
     bound_before: set = field(default_factory=set)   # a forward loop: names bound before it runs
     note: str = None                 # a comment printed above the statement
+    keep: bool = False               # kept even if nothing reads what it binds (it may raise)
 
 
 @dataclass

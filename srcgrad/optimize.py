@@ -17,7 +17,7 @@ from .aliasing import MAY_RETURN_FIRST_ARGUMENT as _ALIASING_NUMPY
 from .fold import copy_tree, fold, is_const, make_const
 from .ir import TapePop, all_lines, header, is_loop, loads, targets
 
-_ALIASING_HELPERS = {"unbroadcast", "concatenate_adjoint", "hstack_adjoint", "vstack_adjoint"}
+_ALIASING_HELPERS = {"unbroadcast", "sum_over", "concatenate_adjoint", "hstack_adjoint", "vstack_adjoint"}
 _FRESH_NUMPY = {"sum", "mean", "prod", "where", "outer", "dot", "matmul", "inner", "vdot",
                 "tensordot", "take", "cumsum", "triu", "tril", "full", "zeros", "ones"}
 
@@ -135,7 +135,7 @@ def _eliminate(lines, live, shape_uses=None):
             kept.append(line)
             continue
         bound = targets(line.stmt)
-        if isinstance(line.stmt, gast.Assign) and not live.intersection(bound):
+        if isinstance(line.stmt, gast.Assign) and not live.intersection(bound) and not line.keep:
             continue
         live.difference_update(bound)
         live.update(n.id for n in loads(line.stmt)

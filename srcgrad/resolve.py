@@ -133,6 +133,8 @@ class Resolver:
             kind = helper.__name__
             operands = [a for a in value.args[:2 if kind == "list_append" else 1] if self.is_varied(a)]
             return Op(kind, operands=operands) if operands else Op("nondiff")
+        if helper is runtime.dict_keys:             # keys: no gradient
+            return Op("nondiff")
         if helper is runtime.dict_set:              # d_2 = dict_set(d, key, v)
             operands = [a for a in (value.args[0], value.args[2]) if self.is_varied(a)]
             return Op("dict_set", operands=operands) if operands else Op("nondiff")
@@ -319,8 +321,9 @@ class Resolver:
         if isinstance(obj, types.FunctionType) and (obj.__module__ or "").split(".")[0] == "srcgrad":
             return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for its helper "
                                 f"`{source_text(func)}` in this version", stmt.line, construct=source_text(func),
-                                hint="a derivative of a gradient that uses lists built in loops is "
-                                     "not supported yet; compute that derivative by other means")
+                                hint="a derivative of a gradient that uses lists built in loops or "
+                                     "dicts filled when it runs is not supported yet; compute that "
+                                     "derivative by other means")
         if isinstance(obj, types.FunctionType):
             return self.problem(UnsupportedSyntaxError, f"srcgrad cannot differentiate through a call "
                                 f"to your function `{source_text(func)}` in this version", stmt.line,

@@ -193,6 +193,7 @@ class ReverseMode:
     def run(self):
         ret = self.normal.body[-1]
         self.lines = forward_lines(self.normal.body, self.ops, self.calls, self.namer,
+                                   self.normal.dicts,
                                    self.backward_names)
         if self.tokens.get(ret.name) != SCALAR and not self.vjp:
             self.emit(scalar_check(ret, self.parsed, self.tokens, self.analysis.order, self.ns),
@@ -425,8 +426,13 @@ class ReverseMode:
         helper = lambda f: self.ns.reference(f, f.__name__)
         d_out = name_node(self.adjoints[out].name)
         if op.kind == "dict_get":                   # y = d[key]
-            self.contribute(value.value.id, gast.Call(func=helper(runtime.at_key), args=[
-                copy_tree(value.slice), d_out], keywords=[]), False, line)
+            d = value.value.id
+            if d not in self.adjoints:
+                return self.contribute(d, gast.Call(func=helper(runtime.at_key), args=[
+                    copy_tree(value.slice), d_out], keywords=[]), False, line)
+            d_in = self.adjoints[d].name            # (another read: added in place, O(1))
+            self.emit(assign(d_in, gast.Call(func=helper(runtime.add_at), args=[
+                name_node(d_in), copy_tree(value.slice), d_out], keywords=[])), line)
             return
         if op.kind == "dict_set":                   # d_2 = dict_set(d, key, v)
             old, key, stored = value.args
@@ -512,19 +518,21 @@ class ReverseMode:
             return gast.BinOp(left=expr, op=gast.Mult(), right=ratio), "scalar"
         if x_token == SCALAR:
             if loose:
-                expr = np_call(self.ns, "broadcast_to", expr, np_call(self.ns, "shape", name_node(out)))
+                helper = self.ns.reference(runtime.sum_over, "sum_over")
+                return gast.Call(func=helper, args=[expr, name_node(out)], keywords=[]), False
             return np_call(self.ns, "sum", expr), False
         helper = self.ns.reference(rules.unbroadcast, "unbroadcast")
         args = [expr, name_node(atom.id)] + ([name_node(out)] if loose else [])
         return gast.Call(func=helper, args=args, keywords=[]), False
 
 
-def forward_lines(body, ops, calls, namer, backward_names):
+def forward_lines(body, ops, calls, namer, dicts, backward_names):
     """The forward pass of a gradient: the normalized statements as Lines, each loop
     counting its iterations; a recursive call also returns its backward closure, whose
-    name goes into `backward_names` (id of the Assign -> name)."""
+    name goes into `backward_names` (id of the Assign -> name).  A read of a dict (`dicts`)
+    is kept even where nothing needs its value: a missing key raises, as in Python."""
     def block(stmts):
-        return forward_lines(stmts, ops, calls, namer, backward_names)
+        return forward_lines(stmts, ops, calls, namer, dicts, backward_names)
     lines = []
     for stmt in context_blocks(body):
         if isinstance(stmt, tuple):         # a `with` block: only the forward pass runs in it
@@ -538,7 +546,9 @@ def forward_lines(body, ops, calls, namer, backward_names):
                 func = name_node(calls.name_for(*op.rule))
                 value = gast.Call(func=func, args=value.args, keywords=value.keywords)
                 target, temporary = [target, backward], False
-            lines.append(Line(assign(target, value), stmt.line, "forward", temporary))
+            read = isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
+                value.value.id in dicts
+            lines.append(Line(assign(target, value), stmt.line, "forward", temporary, keep=read))
         elif isinstance(stmt, Effect):
             lines.append(Line(stmt.node, stmt.line, "forward"))
         elif isinstance(stmt, Branch):

@@ -43,14 +43,14 @@ from .runtime import (c_adjoint, concatenate_adjoint, concatenate_list_adjoint, 
                       einsum_adjoint, getitem, with_set, zero_at, einsum_adjoint_jvp, norm_jvp, tape_pop, tape_push,
                       hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
                       matmul_adjoint_rhs, meshgrid_adjoint, norm_adjoint, prod_adjoint, r_adjoint, repeat_adjoint,
-                      solve_adjoint, tensordot_adjoint, tile_adjoint, trace_adjoint,
+                      solve_adjoint, sum_over, tensordot_adjoint, tile_adjoint, trace_adjoint,
                       unbroadcast, vstack_adjoint)
 
 RULES = {}        # NumPy function -> Rule
 NONDIFF = set()   # NumPy functions whose result carries no gradient
 MACROS = {}       # name -> lambda, inlined into templates that call it
 STATIC = {inverse_permutation}   # evaluated at transform time when their arguments are known
-HELPERS = (unbroadcast, index_adjoint, with_set, zero_at, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
+HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
            hstack_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
            matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint, solve_adjoint,
            tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint,
@@ -209,7 +209,7 @@ reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False:
 vjp("cumsum",             lambda g, ans, a, axis=None, _dtype=None, _out=None: np.flip(np.cumsum(np.flip(g, axis), axis), axis) if axis is not None else np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a)), jvp=linear)
 # --- linear algebra ------------------------------------------------------------------
 vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if x2.ndim == 2 else matmul_adjoint_lhs(g, x1, x2), x1.T @ g if x1.ndim == 2 else matmul_adjoint_rhs(g, x1, x2)), jvp=multilinear)
-vjp("dot",                lambda g, ans, a, b: (g @ b.T if np.ndim(b) == 2 and np.ndim(a) >= 1 else dot_adjoint(g, a, b, 0), a.T @ g if np.ndim(a) == 2 and 1 <= np.ndim(b) <= 2 else dot_adjoint(g, a, b, 1)), jvp=multilinear)
+vjp("dot",                lambda g, ans, a, b: (np.dot(g, b.T) if np.ndim(b) == 2 and np.ndim(a) >= 1 else dot_adjoint(g, a, b, 0), np.dot(a.T, g) if np.ndim(a) == 2 and 1 <= np.ndim(b) <= 2 else dot_adjoint(g, a, b, 1)), jvp=multilinear)
 vjp("outer",              lambda g, ans, a, b: (np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))), jvp=multilinear)
 vjp("inner",              lambda g, ans, a, b: (inner_adjoint(g, a, b, 0), inner_adjoint(g, a, b, 1)), jvp=multilinear)
 vjp("vdot",               lambda g, ans, a, b: (g * np.reshape(b, np.shape(a)), g * np.reshape(a, np.shape(b))), jvp=multilinear)
@@ -280,7 +280,7 @@ RULES[with_set] = Rule(with_set, "with_set", lambda g, ans, a, index, value: (ze
                       jvp=linear)
 # --- forward rules only: what generated gradients call, so jvp(grad(f)) is a Hessian-vector product
 forward_only("take", linear)
-forward_only((unbroadcast, index_adjoint, zero_at, concatenate_adjoint, hstack_adjoint, vstack_adjoint,
+forward_only((unbroadcast, sum_over, index_adjoint, zero_at, concatenate_adjoint, hstack_adjoint, vstack_adjoint,
               diag_adjoint, trace_adjoint, tile_adjoint, repeat_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint), linear)
 forward_only(matmul_adjoint_lhs, lambda t, ans, g, b, a: (matmul_adjoint_lhs(t, a, b), matmul_adjoint_lhs(g, a, t)))
 forward_only(matmul_adjoint_rhs, lambda t, ans, g, a, b: (matmul_adjoint_rhs(t, a, b), matmul_adjoint_rhs(g, t, b)))
@@ -311,6 +311,7 @@ NONDIFF.add(stop_gradient)
 # <G @ x2, g>, and <G, rhs(g, x1, x2)> is <x1 @ G, g>.
 for _helper, _template in [
         (unbroadcast,        lambda g, ans, a, like, full=None: (unbroadcast(np.broadcast_to(g, np.shape(a) if full is None else np.shape(full)), a), None, None)),
+        (sum_over,           lambda g, ans, a, like: (unbroadcast(np.broadcast_to(g, np.shape(like)), a), None)),
         (index_adjoint,      lambda g, ans, a, like, index: (unbroadcast(g[index], a), None, None)),
         (zero_at,            lambda g, ans, a, index: (zero_at(g, index), None)),
         (matmul_adjoint_lhs, lambda g, ans, gz, x1, x2: (g @ x2, None, matmul_adjoint_rhs(gz, g, x2))),

@@ -13,6 +13,15 @@ from .errors import NonScalarResultError
 
 
 _PYTHON_SCALARS = (float, int, bool, complex)
+_SCALARS = (float, int, np.float64, np.float32, np.int64)
+
+
+def sum_over(g, like):
+    """The adjoint of a 0-d value that broadcast to `like`'s shape, from `g` (which
+    broadcasts to that shape too): `np.sum(np.broadcast_to(g, np.shape(like)))`."""
+    if type(like) in _SCALARS or np.ndim(like) == 0:
+        return g                            # nothing was broadcast (g is 0-d as well)
+    return np.sum(np.broadcast_to(g, np.shape(like)))
 
 
 def _shape(x):
@@ -30,6 +39,8 @@ def unbroadcast(g, like, full=None):
     `g` has the shape of the broadcast result, or, when `full` is given, broadcasts to
     the shape of `full` (the result) and stands for that broadcast array.
     """
+    if type(g) in _SCALARS and type(like) in _SCALARS and (full is None or type(full) in _SCALARS):
+        return g                            # numbers: nothing to sum (a loss added up in a loop)
     if type(g) is np.ndarray and type(like) is np.ndarray:
         gshape, shape = g.shape, like.shape
         if gshape == shape and (full is None or gshape == _shape(full)):
@@ -630,6 +641,14 @@ def at_key(key, g):
     return DictAdjoint({key: g})
 
 
+def add_at(d_dict, key, g):
+    """`d_dict + at_key(key, g)`, in place: another read of entry `key`."""
+    if type(d_dict) is not DictAdjoint:
+        return d_dict + DictAdjoint({key: g})
+    d_dict[key] = d_dict[key] + g if key in d_dict else g
+    return d_dict
+
+
 def pop_adjoint(d_dict, key):
     """The adjoint of the value `d[key] = value` stored: what reads of that entry gave
     (taken off, so reads before the write add up anew); 0.0 if none reached it."""
@@ -644,3 +663,8 @@ def adjoint_at(d_dict, key):
 def tangent_at(d_tangent, key):
     """The tangent of `d[key]` from the dict of tangents of `d` (0.0 where it has none)."""
     return d_tangent.get(key, 0.0)
+
+
+def dict_keys(d):
+    """The keys of `d` as they are now (a loop over `d`, `d.values()`, `d.items()`)."""
+    return list(d)

@@ -47,7 +47,8 @@ def subscript(norm, target, value, node=None):
         root = _root(base).id
         new = norm.namer.fresh(f"{element.id}_set")  # ... an array: a new one, written back
         norm.user_of[new] = root
-        if element.id not in norm.user_of:            # read out of it here: (a version of) it
+        if element.id not in norm.user_of and element.id not in norm.user_names:
+            # read out of it here: (a version of) the container's variable
             norm.user_of[element.id] = root
         index = desugar.index_value(norm.index(target.slice))
         desugar.checked_write(norm, element.id, new, index, value, node)

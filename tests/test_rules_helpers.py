@@ -21,7 +21,7 @@ from srcgrad import rules
 from srcgrad.runtime import (c_adjoint, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
                              hstack_adjoint, index_adjoint, inner_adjoint, matmul_adjoint_lhs,
                              matmul_adjoint_rhs, meshgrid_adjoint, norm_adjoint, prod_adjoint,
-                             r_adjoint, repeat_adjoint, solve_adjoint, tape_pop, tape_push,
+                             r_adjoint, repeat_adjoint, solve_adjoint, sum_over, tape_pop, tape_push,
                              tensordot_adjoint, tile_adjoint, trace_adjoint, unbroadcast,
                              vstack_adjoint, zero_at)
 
@@ -49,8 +49,10 @@ def takes(g):
 @case(unbroadcast, G34)
 @case(index_adjoint, G34)
 @case(zero_at, G34)
+@case(sum_over, G34)
 def scatters(g):
-    return unbroadcast(g, G4), unbroadcast(g, 1.0), index_adjoint(g[0], G34, 1), zero_at(g, (0, 1))
+    return (unbroadcast(g, G4), unbroadcast(g, 1.0), index_adjoint(g[0], G34, 1), zero_at(g, (0, 1)),
+            sum_over(g[0], G34), sum_over(g[0, 0], 2.0))
 
 
 @case(concatenate_adjoint, uniform((5, 3), seed=46))
@@ -127,15 +129,18 @@ def tapes(x, s):
 W34, W4 = uniform((3, 4), 0.5, 1.5, seed=73), uniform((4,), 0.5, 1.5, seed=74)
 
 
-@reverse(unbroadcast, index_adjoint, zero_at)
+@reverse(unbroadcast, index_adjoint, zero_at, sum_over)
 def test_scatter_helpers_gradient():
     def f(g):
         return (np.sum(W4 * unbroadcast(g, G4)) + 2.0 * unbroadcast(g, 1.0) +
-                np.sum(W34 * index_adjoint(g[0], G34, 1)) + np.sum(W34 * zero_at(g, (0, 1))))
+                np.sum(W34 * index_adjoint(g[0], G34, 1)) + np.sum(W34 * zero_at(g, (0, 1))) +
+                5.0 * sum_over(g[1], G34) + 7.0 * sum_over(g[2, 3], 1.5))
     dg = check(f, G34)
     want = W4 + 2.0 + W34.copy()
     want[0] += W34[1]                 # g[0] lands on row 1 of index_adjoint's result
     want[0, 1] -= W34[0, 1]           # zero_at drops element (0, 1)
+    want[1] += 5.0 * 3                # g[1] summed over 3 broadcast rows
+    want[2, 3] += 7.0
     np.testing.assert_allclose(dg, want, rtol=1e-12)
 
 
