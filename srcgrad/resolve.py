@@ -67,6 +67,11 @@ class Resolver:
                     return self.problem(UnsupportedSyntaxError, f"{shown} is missing argument `{p}`",
                                         stmt.line, construct=shown)
                 bound[p] = make_const(defaults[p])
+        for p, value in rule.only.items():
+            if const_value(bound[p]) is not value:
+                return self.problem(UnsupportedSyntaxError, f"srcgrad's rule for {shown} supports "
+                                    f"only `{p}={value!r}`", stmt.line, construct=f"{shown}({p}=...)",
+                                    hint=f"leave `{p}` out of the call you differentiate")
         body = templates.lambda_node(rule.template).body
         names = params + ([vararg] if vararg else [])
         elts = body.elts if isinstance(body, gast.Tuple) else [body]
