@@ -422,3 +422,24 @@ def test_rule_jvp_float32(fn, lo, hi):
     _, want = srcgrad.jvp(f, (x.astype(np.float32).astype(np.float64),), (t.astype(np.float32).astype(np.float64),))
     assert tangent.dtype == np.float32
     np.testing.assert_allclose(tangent, want, rtol=2e-3, atol=1e-4)
+
+
+def test_srcgrad_imported_before_scipy(tmp_path):
+    """srcgrad does not import SciPy; imported after srcgrad, its rules are there when a
+    function is read."""
+    import os
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np, srcgrad\n"
+            "assert 'scipy' not in sys.modules and srcgrad.rules.special is None\n"
+            "from scipy.special import expit\n"
+            "def f(x):\n"
+            "    return np.sum(expit(x))\n"
+            "print(srcgrad.grad(f)(np.array([0.0, 2.0])))\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root)
+    (tmp_path / "late_scipy.py").write_text(code)
+    out = subprocess.run([sys.executable, str(tmp_path / "late_scipy.py")], capture_output=True, text=True,
+                         env=env, check=True)
+    s = 1.0 / (1.0 + np.exp(-2.0))
+    np.testing.assert_allclose(np.array(out.stdout.strip("[]\n").split(), dtype=float), [0.25, s * (1 - s)])
