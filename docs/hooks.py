@@ -4,8 +4,9 @@ A page asks for generated content with an HTML comment on a line of its own (inv
 when the Markdown is read on GitHub):
 
     <!-- srcgrad: rule-table -->
-        the derivative rules, rendered from srcgrad.rules (RULES grouped by family, each
-        rule's template lambda as its formula), then the functions with no derivative,
+        the derivative rules, rendered from srcgrad.rules (RULES grouped by family, those
+        of scipy.special in a section of their own when SciPy is installed; each rule's
+        template lambda as its formula), then the functions with no derivative,
         the array methods, attributes and builtins srcgrad maps to NumPy functions
     <!-- srcgrad: api srcgrad.grad -->
         the signature and docstring of an object (a dotted name importable from srcgrad)
@@ -105,7 +106,12 @@ def _families(doc):
 
 
 _FAMILY_TITLES = {"elementwise": "Elementwise", "reduction": "Reductions",
-                  "vjp": "Other functions (vector–Jacobian products)", "scatter": "Indexing"}
+                  "vjp": "Other functions (vector–Jacobian products)", "scatter": "Indexing",
+                  "scipy": "SciPy: scipy.special"}
+_SECTIONS = {"scipy": "the functions of `scipy.special`, when SciPy is installed (srcgrad needs only "
+                      "NumPy; these rules are registered once SciPy is imported). Each is "
+                      "elementwise (broadcasting), a reduction (logsumexp) or a "
+                      "vector–Jacobian product (softmax, log_softmax), as the families above."}
 
 
 def _code(text):
@@ -144,10 +150,11 @@ def rule_groups():
     order; aliases that share a template (max, amax, min, amin) are one entry."""
     from srcgrad import rules
 
+    rules.load_scipy(import_it=True)   # SciPy's section too, when it is installed
     source, found = _lambdas(rules)
-    grouped = {}                      # family -> [[names, template]]
+    grouped = {}                      # family (or section) -> [[names, template]]
     for rule in rules.RULES.values():
-        entries = grouped.setdefault(rule.family, [])
+        entries = grouped.setdefault(rule.section or rule.family, [])
         if not entries or entries[-1][1] is not rule.template:
             entries.append([[], rule.template])
         entries[-1][0] += [n for n in _names(rule) if n not in entries[-1][0]]
@@ -159,7 +166,7 @@ def rule_table():
     from srcgrad import rules
 
     source, found = _lambdas(rules)   # for the building blocks below
-    families = _families(rules.__doc__ or "")
+    families = dict(_families(rules.__doc__ or ""), **_SECTIONS)
     groups = rule_groups()
     total = sum(len(entries) for entries in groups.values())
     out = [f"{len(rules.RULES)} functions, {total} rules, read from `srcgrad.rules.RULES`.", ""]

@@ -5,7 +5,10 @@ call stays, with a derivative of its own: recursion.py).
 
 Every function here takes the running `Normalizer` (normalize.py) as its first argument.
 """
+import os
+import site
 import sys
+import sysconfig
 import types
 
 import gast
@@ -22,6 +25,33 @@ _NOTHING = object()
 
 # Modules whose functions are called as they are (`logging.info`), never inlined.
 STANDARD_LIBRARY = set(getattr(sys, "stdlib_module_names", ("logging", "warnings"))) - {"__main__"}
+# Where installed code lives: the standard library's folders and site-packages.
+_LIBRARY_DIRS = tuple(sorted({os.path.realpath(d) for d in
+                              [sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+                              + list(getattr(site, "getsitepackages", list)())
+                              + [getattr(site, "getusersitepackages", lambda: None)()] if d}))
+
+
+def library_function(obj):
+    """Whether `obj` (a Python function, or a method of one) is code of NumPy, SciPy, the
+    standard library or any other installed library rather than the user's: its module is
+    numpy*, scipy* or the standard library's, or its file sits in site-packages (or
+    dist-packages) or the standard library's folders.  srcgrad never reads such code: it
+    calls it, with a derivative rule of the table or a custom one, or refuses."""
+    plain = obj.__func__ if isinstance(obj, types.MethodType) else obj
+    if not isinstance(plain, types.FunctionType):
+        return False
+    module = (getattr(plain, "__module__", None) or "").split(".")[0]
+    if module in ("numpy", "scipy") or module in STANDARD_LIBRARY:
+        return True
+    filename = plain.__code__.co_filename
+    if not os.path.isabs(filename):
+        return False                # <stdin>, <ipython-input-...>: typed in by the user
+    parts = filename.replace("\\", "/").split("/")
+    if "site-packages" in parts or "dist-packages" in parts:
+        return True
+    path = os.path.realpath(filename)
+    return any(path.startswith(d + os.sep) for d in _LIBRARY_DIRS)
 
 
 def user_function(norm, func):
@@ -35,8 +65,8 @@ def user_function(norm, func):
     if norm.forward and (custom.jvp_rule(plain) or custom.jvp_rule(obj)):
         return None
     module = (getattr(plain, "__module__", "") or "").split(".")[0]
-    if module in ("numpy", "srcgrad", "scipy") or module in STANDARD_LIBRARY:
-        return None             # (the standard library's code is called, never inlined)
+    if module == "srcgrad" or library_function(plain):
+        return None             # (a library's code is called, never inlined)
     return obj
 
 

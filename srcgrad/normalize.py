@@ -459,4 +459,5 @@ def normalize(parsed, mode="reverse"):
     forward mode (see `Normalizer`)."""
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode is 'reverse' or 'forward', not {mode!r}")
+    rules.load_scipy()        # (the function may call scipy.special, imported after srcgrad)
     return Normalizer(parsed, forward=mode == "forward").run()

@@ -13,7 +13,7 @@ import types
 import gast
 import numpy as np
 
-from . import custom, rules, runtime, templates
+from . import custom, inline, rules, runtime, templates
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, make_const
 from .ir import Op
@@ -67,6 +67,11 @@ class Resolver:
                     return self.problem(UnsupportedSyntaxError, f"{shown} is missing argument `{p}`",
                                         stmt.line, construct=shown)
                 bound[p] = make_const(defaults[p])
+        for p, value in rule.only.items():
+            if const_value(bound[p]) is not value:
+                return self.problem(UnsupportedSyntaxError, f"srcgrad's rule for {shown} supports "
+                                    f"only `{p}={value!r}`", stmt.line, construct=f"{shown}({p}=...)",
+                                    hint=f"leave `{p}` out of the call you differentiate")
         body = templates.lambda_node(rule.template).body
         names = params + ([vararg] if vararg else [])
         elts = body.elts if isinstance(body, gast.Tuple) else [body]
@@ -315,6 +320,8 @@ class Resolver:
                                 f"function `{source_text(func)}` of a value that carries a gradient",
                                 stmt.line, construct=source_text(func), hint="draw the noise from "
                                 "constants and transform it: mu + sigma * rng.standard_normal(shape)")
+        if inline.library_function(obj) and (getattr(obj, "__module__", None) or "").split(".")[0] != "srcgrad":
+            return self.library_problem(func, stmt)     # (before recursion: it is not the user's)
         if isinstance(obj, types.FunctionType) and self.recursive and \
                 (obj.__module__ or "").split(".")[0] != "srcgrad":
             return self.recursive_op(obj, func, call, stmt)
@@ -334,6 +341,18 @@ class Resolver:
                             hint=f"rewrite with functions srcgrad knows (see the rule table in the docs), "
                                  f"or compute {source_text(func)}(...) outside the differentiated function "
                                  f"and pass it in as an argument")
+
+    def library_problem(self, func, stmt):
+        """A function of NumPy, SciPy or another installed library, written in Python, with no
+        rule: srcgrad does not read library code, so it needs a rule of the user's."""
+        name = source_text(func)
+        return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for `{name}`, "
+                            "a function of an installed library (srcgrad does not differentiate "
+                            "library code)", stmt.line, construct=name,
+                            hint=f"give it a rule: srcgrad.register_vjp({name}, rule) with "
+                                 f"def rule(g, ans, *args): ... (and srcgrad.register_jvp for jvp), "
+                                 f"or compute {name}(...) outside the differentiated function and "
+                                 f"pass it in as an argument")
 
     def custom_op(self, obj, func, call, stmt, any_varied):
         """A call of a function with a user-given reverse rule `rule(g, ans, *args)`."""

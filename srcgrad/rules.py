@@ -21,6 +21,10 @@ Families:
                argument between its jumps (each is checked, tests/test_correct_or_loud_rules.py);
                anything else without a rule is an error, never a zero.
 
+SciPy's special functions (scipy.special) have rules of these families too, in a section of
+their own, registered once SciPy is imported (`load_scipy`: srcgrad does not import SciPy
+itself, and needs only NumPy; a function that calls scipy.special has imported it).
+
 Forward rules (for `srcgrad.jvp`) sit next to the reverse ones, as `jvp=`:
   (none)       elementwise rules: the tangent is derived from the reverse template, since
                each partial derivative is elementwise: the sum over arguments of the
@@ -35,6 +39,7 @@ Forward rules (for `srcgrad.jvp`) sit next to the reverse ones, as `jvp=`:
 Arguments without a tangent drop out when the code is generated.
 """
 import math
+import sys
 
 import numpy as np
 
@@ -57,12 +62,17 @@ HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_
            einsum_adjoint_jvp, norm_jvp)
 
 LN2, LN10 = float(np.log(2.0)), float(np.log(10.0))
+SQRT_PI, SQRT_2PI = float(np.sqrt(np.pi)), float(np.sqrt(2.0 * np.pi))
+special = None    # scipy.special, once its rules are registered (load_scipy)
 
 
 class Rule:
-    def __init__(self, func, name, template, family, output=None, jvp=None, missing=(), params=()):
+    def __init__(self, func, name, template, family, output=None, jvp=None, missing=(), params=(),
+                 only=None, section=None):
         self.func, self.name, self.template = func, name, template
         self.family = family
+        self.only = only or {}    # parameter -> the one value the rule supports (a constant)
+        self.section = section    # where the docs list it, if not under its family
         self.output = output      # for tuple-valued functions: the output `g` belongs to, or
         #                           "each": output i belongs to array argument i (meshgrid)
         self.jvp = jvp            # forward rule: None (derived), linear, multilinear or a lambda
@@ -74,18 +84,19 @@ class Rule:
         return f"<rule {self.name} ({self.family})>"
 
 
-def _resolve(names):
-    """NumPy objects for names like "max amax" or "linalg.norm"; missing ones skipped."""
+def _resolve(names, module=np, prefix="np."):
+    """NumPy objects for names like "max amax" or "linalg.norm" (or those of `module`, shown
+    with `prefix`); missing ones skipped."""
     for name in names.split():
-        obj = np
+        obj = module
         for part in name.split("."):
             obj = getattr(obj, part, None)
         if obj is not None:
-            yield "np." + name, obj
+            yield prefix + name, obj
 
 
-def _register(names, template, family, **options):
-    for name, func in _resolve(names):
+def _register(names, template, family, module=np, prefix="np.", **options):
+    for name, func in _resolve(names, module, prefix):
         if func not in RULES:       # NumPy aliases (concat, concatenate): the first name shows
             RULES[func] = Rule(func, name, template, family, **options)
 
@@ -318,6 +329,67 @@ for _helper, _template in [
         (matmul_adjoint_rhs, lambda g, ans, gz, x1, x2: (x1 @ g, matmul_adjoint_lhs(gz, x1, g), None))]:
     RULES[_helper] = Rule(_helper, _helper.__name__, _template, "vjp")   # (forward: FORWARD_ONLY)
 
+
+# --- SciPy: scipy.special ------------------------------------------------------------------
+def load_scipy(import_it=False):
+    """Register the rules of scipy.special once SciPy is imported (or, with `import_it`, import
+    it if it is installed); True when they are registered.  srcgrad calls this before it reads
+    a function, so the rules are there whenever the function can call scipy.special."""
+    global special
+    if special is None and (import_it or "scipy.special" in sys.modules):
+        try:
+            import scipy.special
+        except ImportError:
+            return False
+        special = scipy.special
+        _scipy_rules()
+    return special is not None
+
+
+def _scipy_rules():
+    def ufunc(names, template, **options):
+        _register(names, template, "elementwise", special, "scipy.special.", section="scipy", **options)
+
+    def other(names, template, family="vjp", **options):
+        _register(names, template, family, special, "scipy.special.", section="scipy", **options)
+    # sigmoids, logs of sums of exponentials: from `ans`, which SciPy computes with the max shifted out
+    ufunc("expit",       lambda g, ans, x: g * ans * (1.0 - ans))
+    ufunc("logit",       lambda g, ans, x: g / (x * (1.0 - x)))
+    other("logsumexp",   lambda g, ans, a, axis=None, b=None, keepdims=False, return_sign=False: (keep(g, axis, keepdims) * np.exp(a - keep(ans, axis, keepdims)) if b is None else unbroadcast(keep(g, axis, keepdims) * b * np.exp(a - keep(ans, axis, keepdims)), a), None, None if b is None else unbroadcast(keep(g, axis, keepdims) * np.exp(a - keep(ans, axis, keepdims)), b)),
+                         "reduction", only={"return_sign": False},
+                         jvp=lambda t, ans, a, axis, b, keepdims: (np.sum(t * np.exp(a - keep(ans, axis, keepdims)) * (1.0 if b is None else b), axis=axis, keepdims=keepdims), None, np.sum(t * np.exp(a - keep(ans, axis, keepdims)), axis=axis, keepdims=keepdims)))
+    other("softmax",     lambda g, ans, x, axis=None: ans * (g - np.sum(g * ans, axis=axis, keepdims=True)),
+                         jvp=lambda t, ans, x, axis: ans * (t - np.sum(t * ans, axis=axis, keepdims=True)))
+    other("log_softmax", lambda g, ans, x, axis=None: g - np.exp(ans) * np.sum(g, axis=axis, keepdims=True),
+                         jvp=lambda t, ans, x, axis: t - np.sum(t * np.exp(ans), axis=axis, keepdims=True))
+    # gamma and beta functions; polygamma's order n is an integer, with no derivative
+    ufunc("gammaln",     lambda g, ans, x: g * special.digamma(x))
+    ufunc("digamma psi", lambda g, ans, x: g * special.zeta(2.0, x))       # polygamma(1, x), in x's dtype
+    ufunc("polygamma",   lambda g, ans, n, x: (None, g * special.polygamma(n + 1, x)))
+    ufunc("gamma",       lambda g, ans, x: g * ans * special.digamma(x))
+    ufunc("beta",        lambda g, ans, a, b: (g * ans * (special.digamma(a) - special.digamma(a + b)), g * ans * (special.digamma(b) - special.digamma(a + b))))
+    ufunc("betaln",      lambda g, ans, a, b: (g * (special.digamma(a) - special.digamma(a + b)), g * (special.digamma(b) - special.digamma(a + b))))
+    # error functions and the normal distribution
+    ufunc("erf",         lambda g, ans, x: g * (2.0 / SQRT_PI) * np.exp(-x * x))
+    ufunc("erfc",        lambda g, ans, x: -g * (2.0 / SQRT_PI) * np.exp(-x * x))
+    ufunc("erfinv",      lambda g, ans, y: g * (0.5 * SQRT_PI) * np.exp(ans * ans))
+    ufunc("erfcinv",     lambda g, ans, y: -g * (0.5 * SQRT_PI) * np.exp(ans * ans))
+    ufunc("ndtr",        lambda g, ans, x: g * np.exp(-0.5 * x * x) / SQRT_2PI)
+    ufunc("log_ndtr",    lambda g, ans, x: g * np.exp(-0.5 * x * x - ans) / SQRT_2PI)    # pdf / cdf, no 0/0 in the tail
+    ufunc("ndtri",       lambda g, ans, y: g * SQRT_2PI * np.exp(0.5 * ans * ans))
+    # x log y and entropies: flat in y where x == 0 (the value is 0 there), so no 0/0
+    ufunc("xlogy",       lambda g, ans, x, y: (g * np.log(y), g * x / np.where(x == 0, 1.0, y)))
+    ufunc("xlog1py",     lambda g, ans, x, y: (g * np.log1p(y), g * x / np.where(x == 0, 1.0, 1.0 + y)))
+    ufunc("entr",        lambda g, ans, x: -g * (np.log(x) + 1.0))
+    ufunc("rel_entr",    lambda g, ans, x, y: (g * (np.log(x / y) + 1.0), -g * x / np.where(x == 0, 1.0, y)))
+    ufunc("kl_div",      lambda g, ans, x, y: (g * np.log(x / y), g * (1.0 - x / np.where(x == 0, 1.0, y))))
+    # modified Bessel functions: I0' = I1, I1' = (I0 + I2) / 2; the scaled ones carry exp(-|x|)
+    ufunc("i0",          lambda g, ans, x: g * special.i1(x))
+    ufunc("i1",          lambda g, ans, x: g * 0.5 * (special.i0(x) + special.iv(2, x)))
+    ufunc("i0e",         lambda g, ans, x: g * (special.i1e(x) - np.sign(x) * ans))
+    ufunc("i1e",         lambda g, ans, x: g * (0.5 * (special.i0e(x) + special.ive(2, x)) - np.sign(x) * ans))
+
+
 # Array methods and attributes, as the NumPy functions they stand for.
 METHODS = {name: getattr(np, name) for name in (
     "sum mean prod max min var std cumsum dot reshape ravel transpose swapaxes squeeze clip "
@@ -332,3 +404,5 @@ BUILTINS = {abs: np.absolute, float: np.asarray, max: np.maximum, min: np.minimu
             math.asin: np.arcsin, math.acos: np.arccos, math.atan2: np.arctan2,
             math.hypot: np.hypot, math.pow: np.power, math.fabs: np.absolute,
             math.log2: np.log2, math.log10: np.log10}
+
+load_scipy()      # (SciPy imported before srcgrad: its rules now)

@@ -1,10 +1,11 @@
 """Bad input gets a SrcgradError naming file, line and construct, never a wrong gradient."""
 import contextlib
 import os
+import sys
 
 import numpy as np
 import pytest
-from support import line_of
+from support import both_modes, line_of
 
 import srcgrad
 from srcgrad import (GradientRuntimeError, NoDerivativeRuleError, NonScalarResultError,
@@ -119,6 +120,119 @@ def test_function_without_rule_on_data_only_is_fine():
         return np.sum(x * spectrum)
     data = np.arange(4.0)
     np.testing.assert_allclose(srcgrad.grad(f)(np.ones(4), data), np.abs(np.fft.fft(data)))
+
+
+# --- functions of NumPy, SciPy and other installed libraries, written in Python ------------
+# srcgrad never reads them (not inlined, not taken for the user's recursive functions): with
+# no rule, the error names the call as written, at the user's line, and the custom-rule hint.
+
+def checked_finite(x):
+    y = np.asarray_chkfinite(x) * 2.0
+    return np.sum(y)
+
+
+def library_message(name, line, code):
+    return (f"{__file__}:{line}: srcgrad has no derivative rule for `{name}`, a function of an "
+            f"installed library (srcgrad does not differentiate library code)\n    {code}\n"
+            f"hint: give it a rule: srcgrad.register_vjp({name}, rule) with def rule(g, ans, *args): "
+            f"... (and srcgrad.register_jvp for jvp), or compute {name}(...) outside the "
+            f"differentiated function and pass it in as an argument")
+
+
+def test_numpy_function_written_in_python_without_rule():
+    """np.asarray_chkfinite is a plain Python function of NumPy's: once reported as a
+    recursive function of the user's to move next to the differentiated one."""
+    line = line_of(checked_finite, "asarray_chkfinite")
+    want = library_message("np.asarray_chkfinite", line, "y = np.asarray_chkfinite(x) * 2.0")
+    for err in both_modes(checked_finite, np.ones(3)):
+        assert isinstance(err, NoDerivativeRuleError) and str(err) == want
+        assert err.lineno == line and err.filename.endswith(HERE)
+        assert err.construct == "np.asarray_chkfinite"
+
+
+def scipy_matrix_exponential(a):
+    return np.sum(expm_imported(a))
+
+
+def scipy_by_module(a):
+    return np.trace(scipy.linalg.expm(a * 0.5))
+
+
+expm_imported = scipy = None        # (set by the tests when SciPy is installed)
+
+
+def test_scipy_function_without_rule_named_as_written(monkeypatch):
+    linalg = pytest.importorskip("scipy.linalg")
+    monkeypatch.setitem(globals(), "expm_imported", linalg.expm)
+    monkeypatch.setitem(globals(), "scipy", pytest.importorskip("scipy"))
+    a = np.eye(2) * 0.3
+    line = line_of(scipy_matrix_exponential, "expm_imported(a)")
+    want = library_message("expm_imported", line, "return np.sum(expm_imported(a))")
+    for err in both_modes(scipy_matrix_exponential, a):
+        assert isinstance(err, NoDerivativeRuleError) and str(err) == want
+    err = raises(scipy_by_module, NoDerivativeRuleError, args=(a,))
+    assert err.lineno == line_of(scipy_by_module, "scipy.linalg.expm")
+    assert "`scipy.linalg.expm`, a function of an installed library" in str(err)
+    assert "srcgrad.register_vjp(scipy.linalg.expm, rule)" in str(err)
+
+
+def test_the_hint_works_a_registered_rule_is_used(monkeypatch):
+    linalg = pytest.importorskip("scipy.linalg")
+    monkeypatch.setitem(globals(), "expm_imported", linalg.expm)
+    monkeypatch.setattr(srcgrad.custom, "CUSTOM_VJP", {})
+    srcgrad.clear_cache()
+    # d/da sum(expm(a)) for a diagonal a = diag(d): exp(d) on the diagonal, 0 elsewhere
+    srcgrad.register_vjp(linalg.expm, lambda g, ans, a: np.diag(np.diag(g * ans)))
+    a = np.diag([0.2, -0.5])
+    np.testing.assert_allclose(srcgrad.grad(scipy_matrix_exponential)(a), np.diag(np.exp([0.2, -0.5])))
+    srcgrad.clear_cache()
+
+
+INSTALLED = """\
+import numpy as np
+
+
+def soft(v):
+    return np.log1p(np.exp(v))
+
+
+def depth(v, n):
+    return v if n == 0 else depth(np.tanh(v), n - 1)
+"""
+
+
+def test_code_of_any_installed_library_is_never_read(tmp_path, monkeypatch):
+    """A module in site-packages is a library's, whatever its name: neither inlined as a
+    helper nor taken for a recursive function of the user's."""
+    folder = tmp_path / "site-packages"
+    folder.mkdir()
+    (folder / "srcgrad_fake_library.py").write_text(INSTALLED)
+    monkeypatch.syspath_prepend(str(folder))
+    import srcgrad_fake_library as lib
+    monkeypatch.setitem(sys.modules, "srcgrad_fake_library", lib)
+
+    def uses_helper(x):
+        return np.sum(lib.soft(x))
+
+    def uses_recursion(x):
+        return np.sum(lib.depth(x, 3))
+    for f, name in [(uses_helper, "lib.soft"), (uses_recursion, "lib.depth")]:
+        for err in both_modes(f, np.ones(3)):
+            assert isinstance(err, NoDerivativeRuleError), err
+            assert err.lineno == line_of(f, name) and err.construct == name
+            assert f"srcgrad.register_vjp({name}, rule)" in err.hint
+
+
+def test_user_module_outside_site_packages_is_still_inlined(tmp_path, monkeypatch):
+    (tmp_path / "srcgrad_fake_user_module.py").write_text(INSTALLED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import srcgrad_fake_user_module as mine
+    monkeypatch.setitem(sys.modules, "srcgrad_fake_user_module", mine)
+
+    def uses_helper(x):
+        return np.sum(mine.soft(x))
+    x = np.array([0.3, -1.0])
+    np.testing.assert_allclose(srcgrad.grad(uses_helper)(x), 1.0 / (1.0 + np.exp(-x)))
 
 
 def method_without_rule(x):

@@ -3,7 +3,8 @@ index_adjoint, matmul_adjoint_lhs, ..., the tape), so that gradients of gradient
 jvp(grad(f)) work; and the test that every rule of srcgrad/rules.py is tested in both modes.
 
 Rule tests live with their family: tests/test_rules_elementwise.py, _reductions, _linalg,
-_shape, _creation, test_indexing.py (indexing and writes) and this file (the helpers).  In
+_shape, _creation, _special (scipy.special, when SciPy is installed), test_indexing.py (indexing
+and writes) and this file (the helpers).  In
 each, `@reverse(function, ...)` marks a test of the gradient through those rules and
 `@case(function, *args)` registers a forward-mode case (support.RuleTests);
 `test_every_rule_is_tested_in_both_modes` fails when a rule is added without either.
@@ -31,6 +32,8 @@ case, reverse = RULE_TESTS.case, RULE_TESTS.reverse
 # The family files, whose RULE_TESTS together must test every rule in both modes.
 FAMILY_FILES = ["test_rules_elementwise", "test_rules_reductions", "test_rules_linalg", "test_rules_shape",
                 "test_rules_creation", "test_indexing", "test_rules_helpers"]
+if rules.load_scipy(import_it=True):          # SciPy installed: its rules are registered and tested
+    FAMILY_FILES.append("test_rules_special")
 
 
 def well_conditioned(n, seed=0, batch=()):
