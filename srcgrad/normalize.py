@@ -20,7 +20,8 @@ read every intermediate value the forward pass made.
      dataclasses: records.py),
    - keeps what runs for its effect: checks that raise, `with np.errstate(...)` blocks,
      print and logging calls (effects.py);
-4. aliasing.py     refuse an in-place update of an array another name still reads.
+4. aliasing.py     refuse an in-place update of an array another name still reads;
+5. cse.py          compute a value written twice (`np.exp(y) / np.sum(np.exp(y))`) once.
 
 The result is an ir.NormalFunction.
 """
@@ -31,6 +32,7 @@ import numpy as np
 
 from . import containers, desugar, effects, expressions, inline, rules, writes
 from .aliasing import check_in_place_updates
+from .cse import merge_common
 from .control import (always_raises, always_returns, is_raise_check, restructure_jumps,
                       restructure_returns)
 from .errors import NonScalarResultError, UnsupportedSyntaxError
@@ -447,6 +449,7 @@ class Normalizer:
         self.statements(body)
         self.body.append(Return(self.scope.current[RESULT], self.result_line))
         check_in_place_updates(parsed, self.body, self.updates, self.user_of, self.dict_writes)
+        merge_common(self.body, self.lookup_quietly)
         # (a tape's versions are tapes too: it is carried through loops like any value)
         tapes |= {ssa for ssa, user in self.user_of.items() if user in tapes}
         return NormalFunction(parsed, self.params, self.body, self.namer, result_line=self.line,

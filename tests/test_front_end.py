@@ -200,3 +200,28 @@ def test_forward_mode_allows_a_tuple_result_reverse_mode_does_not():
         (["y"], "x * 2.0"), (["sin_y"], "np.sin(y)"), (["two_results"], "(y, sin_y)")]
     with pytest.raises(ValueError):
         normalize(parse_function(two_results), mode="sideways")
+
+
+# --- cse.py: a value computed twice is computed once ----------------------------------------
+def softmax_written_twice(y, w):
+    p = np.exp(y * w) / np.sum(np.exp(y * w))
+    q = np.random.default_rng(0).normal() + np.random.default_rng(0).normal()   # not merged
+    for t in range(3):
+        w = np.tanh(w * y) + np.tanh(w * y)                      # merged afresh each iteration
+    return np.sum(p * w) + q
+
+
+def test_cse_merges_repeated_pure_computations_only():
+    from srcgrad.ir import flatten
+    from support import check
+    normal = normalize(parse_function(softmax_written_twice))
+    sources = [unparse_value(s.value) for s in flatten(normal.body) if isinstance(s, Assign)]
+    assert sum(s.startswith("np.exp(") for s in sources) == 1
+    assert sum(s.startswith("np.tanh(") for s in sources) == 1        # once per iteration
+    assert sum(".normal()" in s for s in sources) == 2                # random draws stay two
+    check(softmax_written_twice, np.array([0.3, -1.2, 0.5]), np.array([0.7, 0.1, -0.4]),
+          wrt=(0, 1))
+
+
+def unparse_value(node):
+    return ast.unparse(gast.gast_to_ast(node))

@@ -1,0 +1,106 @@
+"""Pass 8 (after SSA): a value computed twice is computed once.
+
+`np.exp(ys[t]) / np.sum(np.exp(ys[t]))` reads `ys[t]` and takes its exponential twice;
+a person writing the gradient by hand computes it once, and so does the generated code:
+the second computation becomes a copy of the first (which optimize.py then removes), and
+the backward pass sums both uses' adjoints into the one value.
+
+Only operations without effects are merged: arithmetic, comparisons, reads (`x[i]`,
+`d[k]` of one version of a dict, `x.T`) and NumPy functions with a derivative rule.  Two
+computations are the same when their source is; within a block, the first stays available
+until a name it reads is bound again (a loop's carried names, a branch's merged ones),
+and a loop's body starts afresh (its first lines run again with new values).
+"""
+import ast
+
+import gast
+import numpy as np
+
+from . import rules
+from .fold import copy_tree
+from .ir import Assign, Branch, Loop, flatten
+
+
+def _key(value, copies):
+    """The source of `value`, each name read as the value it copies."""
+    class Rename(gast.NodeTransformer):
+        def visit_Name(self, node):
+            return gast.Name(id=copies.get(node.id, node.id), ctx=node.ctx, annotation=None,
+                             type_comment=None)
+    return ast.dump(gast.gast_to_ast(Rename().visit(copy_tree(value))))
+
+
+def _names(value):
+    return {n.id for n in gast.walk(value) if isinstance(n, gast.Name)}
+
+
+def merge_common(body, lookup):
+    """Merge repeated computations in a normalized body, in place.  `lookup(func)` is the
+    object a called expression names (or None)."""
+    _block(body, {}, {}, _Pure(lookup))
+
+
+class _Pure:
+    def __init__(self, lookup):
+        self.lookup = lookup
+
+    def __call__(self, value):
+        """Whether an operation may be computed once for two of its uses."""
+        if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+            return True
+        if isinstance(value, gast.Subscript):
+            return isinstance(value.value, gast.Name)
+        if isinstance(value, gast.Attribute):
+            return value.attr in rules.ATTRIBUTES and isinstance(value.value, gast.Name)
+        if isinstance(value, gast.Call) and not any(k.arg in (None, "out") for k in value.keywords):
+            obj = self.lookup(value.func)
+            try:
+                return isinstance(obj, np.ufunc) or (obj in rules.RULES and obj is not rules.with_set)
+            except TypeError:                       # unhashable: not a function we know
+                return False
+        return False
+
+
+def _block(stmts, available, copies, pure):
+    """`available`: source of a value -> (its name, the names it reads); `copies`: name ->
+    the name it is a copy of."""
+    for stmt in stmts:
+        if isinstance(stmt, Branch):
+            for side in (stmt.body, stmt.orelse):
+                _block(side, dict(available), dict(copies), pure)
+            _forget(available, copies, _bound(stmt.body) | _bound(stmt.orelse))
+        elif isinstance(stmt, Loop):
+            _block(stmt.body, {}, {}, pure)
+            _forget(available, copies, _bound(stmt.body) | {stmt.target} | set(stmt.carried))
+        elif isinstance(stmt, Assign):
+            _forget(available, copies, set(stmt.targets))
+            if len(stmt.targets) != 1 or stmt.carry or stmt.opaque:
+                continue
+            target = stmt.targets[0]
+            if isinstance(stmt.value, gast.Name) and stmt.value.id != target:
+                copies[target] = copies.get(stmt.value.id, stmt.value.id)
+                continue
+            if not pure(stmt.value):
+                continue
+            key = _key(stmt.value, copies)
+            if key in available:
+                stmt.value = gast.Name(id=available[key][0], ctx=gast.Load(), annotation=None,
+                                       type_comment=None)
+                copies[target] = available[key][0]
+            else:
+                reads = {copies.get(n, n) for n in _names(stmt.value)} | _names(stmt.value)
+                if target not in reads:
+                    available[key] = (target, reads)
+
+
+def _bound(stmts):
+    return {t for s in flatten(stmts) if isinstance(s, Assign) for t in s.targets}
+
+
+def _forget(available, copies, names):
+    for key, (name, reads) in list(available.items()):
+        if name in names or reads & names:
+            del available[key]
+    for copy, source in list(copies.items()):
+        if copy in names or source in names:
+            del copies[copy]
