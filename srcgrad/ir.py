@@ -141,6 +141,7 @@ class NormalFunction:
     user_names: set = field(default_factory=set)
     injections: dict = field(default_factory=dict)  # name -> object the code refers to by it
     tapes: set = field(default_factory=set)     # names of a generated gradient's tape (jvp of it)
+    leaves: dict = field(default_factory=dict)  # container parameter -> its leaves' names
 
 
 class Namer:

@@ -29,7 +29,7 @@ import builtins
 import gast
 import numpy as np
 
-from . import containers, desugar, effects, expressions, inline, rules
+from . import containers, desugar, effects, expressions, inline, parameters, rules
 from .aliasing import check_in_place_updates
 from .control import (always_raises, always_returns, is_raise_check, restructure_jumps,
                       restructure_returns)
@@ -46,8 +46,10 @@ class Normalizer:
     `forward=True` is for forward mode: the function may return a tuple, functions with
     custom rules are called (not inlined), and a generated gradient's tape is read as values."""
 
-    def __init__(self, parsed, forward=False):
+    def __init__(self, parsed, forward=False, layouts=None, sum_result=False):
         self.root, self.forward = parsed, forward
+        self.layouts = layouts or {}    # container parameter -> its layout (parameters.py)
+        self.sum_result = sum_result    # differentiate np.sum of the result (one of size 1)
         func = parsed.node
         taken = {n.id for n in gast.walk(func) if isinstance(n, gast.Name)}
         self.namer = Namer(taken | set(dir(builtins)))   # never shadow `sum`, `abs`, ...
@@ -431,18 +433,27 @@ class Normalizer:
                 NonScalarResultError, f"{func.name} does not end with a `return` on every path; "
                 "srcgrad differentiates a function that returns one scalar", node=func,
                 hint="end every path of the function with `return <scalar loss>`")
+        leaves, literals = parameters.read_leaves(self, self.layouts) if self.layouts else ({}, [])
         self.statements(body)
+        parameters.place_literals(self.body, literals)
+        if self.sum_result:     # the scalar a result of size 1 holds (api.py)
+            self.line = self.result_line
+            total = gast.Call(func=gast.Attribute(value=self.numpy_ref(), attr="sum", ctx=gast.Load()),
+                              args=[self.load(RESULT)], keywords=[])
+            self.assign_name(RESULT, total)
         self.body.append(Return(self.scope.current[RESULT], self.result_line))
         check_in_place_updates(parsed, self.body, self.updates, self.user_of)
         # (a tape's versions are tapes too: it is carried through loops like any value)
         tapes |= {ssa for ssa, user in self.user_of.items() if user in tapes}
         return NormalFunction(parsed, self.params, self.body, self.namer, result_line=self.line,
-                              user_names=self.user_names, injections=self.injections, tapes=tapes)
+                              user_names=self.user_names, injections=self.injections, tapes=tapes,
+                              leaves=leaves)
 
 
-def normalize(parsed, mode="reverse"):
+def normalize(parsed, mode="reverse", layouts=None, sum_result=False):
     """The NormalFunction of a ParsedFunction, for reverse mode or (`mode="forward"`) for
-    forward mode (see `Normalizer`)."""
+    forward mode (see `Normalizer`); `layouts`: {container parameter: its layout}, whose
+    leaves it reads first (parameters.py); `sum_result`: of `np.sum` of the result."""
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode is 'reverse' or 'forward', not {mode!r}")
-    return Normalizer(parsed, forward=mode == "forward").run()
+    return Normalizer(parsed, forward=mode == "forward", layouts=layouts, sum_result=sum_result).run()
