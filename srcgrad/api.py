@@ -193,11 +193,12 @@ class GradientFunction:
         return self._transform()
 
     def __call__(self, *args, **kwargs):
-        if any(isinstance(a, _CONTAINERS) or records.is_record(a) for a in args + tuple(kwargs.values())) \
-                and self._differentiates_a_container(args, kwargs):
-            # taken apart first: `f` of the container itself may not be transformable
-            # (`p.W` of a record, `enumerate(layers, 1)` of a list known only when it runs)
-            return self._call_with_containers(*args, **kwargs)
+        if any(isinstance(a, _CONTAINERS) or records.is_record(a) for a in args + tuple(kwargs.values())):
+            bound = self._differentiated_containers(args, kwargs)
+            if bound is not None:
+                # transformed for their layout (parameters.py): `f` of the container as an
+                # array could not be (`p.W` of a record, `enumerate(layers, 1)`)
+                return self._containers_call(bound, args, kwargs)
         if any(arguments.problem(a) is not None for a in args + tuple(kwargs.values())):
             self._check_differentiated(args, kwargs)    # (before `f` is read, for a clear error)
         # transforms (once, or again when stale) and installs the compiled __call__ below
@@ -205,19 +206,30 @@ class GradientFunction:
 
     _call_again = __call__          # what the compiled __call__ calls when it finds it stale
 
-    def _differentiates_a_container(self, args, kwargs):
+    def _signature(self):
+        """`inspect.signature` of the function, made once (per function: grad(grad(f))
+        replaces it when the inner gradient is made again)."""
+        known = self.__dict__.get("_known_signature")
+        if known is None or known[0] is not self._func:
+            known = self._known_signature = (self._func, inspect.signature(self._func))
+        return known[1]
+
+    def _differentiated_containers(self, args, kwargs):
+        """The arguments bound, if a differentiated one is a container; else None."""
         try:
-            bound = inspect.signature(self._func).bind(*args, **kwargs)
+            bound = self._signature().bind(*args, **kwargs)
         except TypeError:
-            return False                # (the call itself reports the mistake)
-        return any(isinstance(bound.arguments.get(name), _CONTAINERS) or
-                   records.is_record(bound.arguments.get(name)) for name in self._wrt)
+            return None                 # (the call itself reports the mistake)
+        if any(isinstance(bound.arguments.get(name), _CONTAINERS) or
+               records.is_record(bound.arguments.get(name)) for name in self._wrt):
+            return bound
+        return None
 
     def _check_differentiated(self, args, kwargs):
         """ArgumentTypeError for a differentiated argument that cannot be one (an object of
         attributes, a string, None)."""
         try:
-            bound = inspect.signature(self._func).bind(*args, **kwargs)
+            bound = self._signature().bind(*args, **kwargs)
         except TypeError:
             return                      # (the call itself reports the mistake)
         bound.apply_defaults()
@@ -306,7 +318,10 @@ class GradientFunction:
         """`grad(loss)(params, X, y)` with `params` a dict / list / tuple / record (nested) of
         arrays: `loss` itself transformed for the layout `params` has (parameters.py), made
         once per layout; its gradient comes back in that layout."""
-        bound = inspect.signature(self._func).bind(*args, **kwargs)
+        return self._containers_call(self._signature().bind(*args, **kwargs), args, kwargs)
+
+    def _containers_call(self, bound, args, kwargs):
+        """`_call_with_containers` of arguments already bound (`args`, `kwargs` as given)."""
         bound.apply_defaults()
         where = f"{'value_and_grad' if self._with_value else 'grad'} of {self._func.__name__}"
         for name in self._wrt:
@@ -362,7 +377,7 @@ class GradientFunction:
         value (value_and_grad) keeps the shape `f` gave it."""
         if exc.func is not self._func:
             raise exc                   # (a function this one calls: not ours to answer)
-        bound = inspect.signature(self._func).bind(*args, **kwargs)
+        bound = self._signature().bind(*args, **kwargs)
         bound.apply_defaults()
         trees = {name: parameters.flatten(bound.arguments[name]) for name in self._wrt
                  if isinstance(bound.arguments[name], _CONTAINERS) or
