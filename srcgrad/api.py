@@ -435,9 +435,6 @@ def _refuse_self(func, params, with_value):
         + (f" (its other parameters: {', '.join(others)})" if len(others) > 1 else ""))
 
 
-_flatten_tree, _unflatten_tree = parameters.flatten, parameters.unflatten   # (check.py)
-
-
 def grad(f=None, *, wrt=0):
     """The gradient of scalar-valued `f` with respect to parameter(s) `wrt`.
 

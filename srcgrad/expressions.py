@@ -8,7 +8,7 @@ import operator
 
 import gast
 
-from . import containers, desugar, inline, records
+from . import containers, desugar, inline, parameters, records
 from .containers import UNKNOWN, known
 from .fold import copy_tree, make_const
 from .ir import Assign
@@ -275,6 +275,8 @@ def rename_loads(norm, node):
     class Rename(gast.NodeTransformer):
         def visit_Name(self, n):
             if isinstance(n.ctx, gast.Load) and n.id not in own:
-                return norm.load(n.id)
+                loaded = norm.load(n.id)
+                read = parameters.argument_read(norm, loaded)    # a parameter container: as passed
+                return loaded if read is None else read
             return n
     return Rename().visit(node)

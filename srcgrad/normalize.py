@@ -50,6 +50,8 @@ class Normalizer:
         self.root, self.forward = parsed, forward
         self.layouts = layouts or {}    # container parameter -> its layout (parameters.py)
         self.sum_result = sum_result    # differentiate np.sum of the result (one of size 1)
+        self.arguments = {}     # SSA name of a container read from a parameter -> the read
+                                # (`p`, `p['layer1']`) that code kept whole evaluates instead
         func = parsed.node
         taken = {n.id for n in gast.walk(func) if isinstance(n, gast.Name)}
         self.namer = Namer(taken | set(dir(builtins)))   # never shadow `sum`, `abs`, ...

@@ -22,7 +22,7 @@ import gast
 
 from . import records
 from .errors import SrcgradError
-from .fold import make_const
+from .fold import copy_tree, make_const
 from .ir import Assign, Line
 
 
@@ -107,9 +107,9 @@ def leaf_paths(layout, path=()):
     return [p for step, sub in _steps(layout) for p in leaf_paths(sub, path + (step,))]
 
 
-def _identifier(text):
-    text = "".join(c if c.isalnum() or c == "_" else "_" for c in str(text)).strip("_")
-    return text if text.isidentifier() and not keyword.iskeyword(text) else ""
+def _part(text):
+    """A key or field as part of a name: letters, digits and underscores."""
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in str(text)).strip("_")
 
 
 def leaf_names(namer, func, layouts):
@@ -120,9 +120,9 @@ def leaf_names(namer, func, layouts):
     bare = {}
     for p, ps in paths.items():
         for path in ps:
-            parts = [_identifier(v) for _, v in path]
+            parts = [_part(v) for _, v in path]
             plain = "_".join(parts) if path and all(parts) and path[0][0] != "index" else ""
-            bare[p, path] = plain if plain.isidentifier() else ""
+            bare[p, path] = plain if plain.isidentifier() and not keyword.iskeyword(plain) else ""
     counts = {}
     for name in bare.values():
         counts[name] = counts.get(name, 0) + 1
@@ -166,11 +166,13 @@ def read_leaves(norm, layouts):
         norm.params.extend(names[p])
         leaves = iter(names[p])
 
-        def known(layout, label):
-            """The name of a container known when reading, of `layout`, holding the leaves."""
+        def known(layout, label, read):
+            """The name of a container known when reading, of `layout`, holding the leaves
+            (`read`: the expression reading it from the argument)."""
             if layout == "leaf":
                 return _load(next(leaves))
-            elements = [(step, known(sub, f"{label}_{step[1]}")) for step, sub in _steps(layout)]
+            elements = [(step, known(sub, f"{label}_{step[1]}", _read(read, step)))
+                        for step, sub in _steps(layout)]
             if layout[0] == "dict" or (layout[0] == "record" and not records.is_namedtuple(layout[1])):
                 value = gast.Dict(keys=[make_const(s[1]) for s, _ in elements],
                                   values=[e for _, e in elements])
@@ -184,11 +186,27 @@ def read_leaves(norm, layouts):
                 norm.fields[ssa] = {f: (k if records.is_namedtuple(layout[1]) else f)
                                     for k, ((_, f), _) in enumerate(elements)}
             norm.user_of[ssa] = p
+            norm.arguments[ssa] = read
             norm.body.append(Assign([ssa], value, line))
             literals.append(norm.body[-1])
             return _load(ssa)
-        norm.scope.current[p] = known(layouts[p], p).id
+        norm.scope.current[p] = known(layouts[p], p, _load(p)).id
     return names, literals
+
+
+def argument_read(norm, atom):
+    """For code kept whole (a condition, a check, a print), what it reads for `atom` if
+    that is a container read from a parameter: the argument itself (`p`, `p['layers'][0]`),
+    as the user's code would, else None.  A copy (`layer = p['layers'][0]`) shares the
+    table of elements of the container it copies (containers.remember_container)."""
+    if not isinstance(atom, gast.Name) or not norm.arguments:
+        return None
+    read = norm.arguments.get(atom.id)
+    if read is None and atom.id in norm.containers:
+        elements = norm.containers[atom.id]
+        read = next((r for ssa, r in norm.arguments.items()
+                     if norm.containers.get(ssa) is elements), None)
+    return None if read is None else copy_tree(read)
 
 
 def read_lines(leaves, layouts, line):
