@@ -178,7 +178,7 @@ class GradientFunction:
     @property
     def source(self):
         """The generated gradient function, as Python source (after a call with parameter
-        containers, the gradient of their leaves that the call ran)."""
+        containers, the gradient made for their layout that the call ran)."""
         last = self.__dict__.get("_last_tree_source")
         return last if last is not None else self._transform().source
 

@@ -12,7 +12,9 @@ read every intermediate value the forward pass made.
 2. control.py      make every `return`/`break`/`continue`/`raise` end its path (a `return`
                    in a loop becomes a `break`; `if bad: raise` becomes a check);
 3. the `Normalizer` below reads the statements once into SSA form, its expressions made
-   one operation on names each by expressions.py (named by naming.py); on the way it
+   one operation on names each by expressions.py (named by naming.py); first, a parameter
+   container's leaves become inputs and the parameter a known container (parameters.py);
+   on the way it
    - inlines calls of the user's functions (inline.py, each in its own scope.py Scope),
    - desugars comprehensions, `sum`/`max`/`min`, loops over sequences and `x[i] = v`
      (desugar.py),

@@ -20,7 +20,7 @@ import keyword
 
 import gast
 
-from . import records
+from . import containers, records
 from .errors import SrcgradError
 from .fold import copy_tree, make_const
 from .ir import Assign, Line
@@ -156,7 +156,6 @@ def read_leaves(norm, layouts):
     parameter's name stands for a container known when reading whose elements are those
     leaves.  Returns ({parameter: [its leaves' names]}, in the order `flatten` gives the
     leaves; the Assigns of those containers)."""
-    from . import containers
     names = leaf_names(norm.namer, norm.root.func, layouts)
     line = norm.root.node.lineno
     literals = []
@@ -228,6 +227,8 @@ def place_literals(body, literals):
     """Give each container read from a parameter the line of the first statement that reads
     it (an error about how it is used, and its adjoint's heading, then name that line)."""
     names = {a.targets[0]: a for a in literals}
+    if not names:
+        return
     for stmt in _statements(body):
         if any(stmt is a for a in literals):
             continue
