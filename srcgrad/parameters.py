@@ -179,7 +179,7 @@ def read_leaves(norm, layouts):
                 value = gast.List(elts=[e for _, e in elements], ctx=gast.Load())
             else:
                 value = gast.Tuple(elts=[e for _, e in elements], ctx=gast.Load())
-            ssa = norm.namer.fresh(label)
+            ssa = norm.namer.fresh(f"{label}_items")     # (`ws_items[i]`, when one is read so)
             containers.remember_container(norm, ssa, value)
             if layout[0] == "record":
                 norm.fields[ssa] = {f: (k if records.is_namedtuple(layout[1]) else f)

@@ -373,6 +373,21 @@ def test_one_gradient_per_layout_and_the_source_of_the_last_call():
     assert "return {'W': dW, 'b': db}" in g.source
 
 
+def picked_and_stacked(ws, i, X):
+    return np.sum((X @ ws[i]) ** 2) + np.sum(np.stack(ws) ** 3)
+
+
+def test_a_list_argument_indexed_by_a_number_known_only_when_it_runs():
+    ws, X = [RNG.normal(size=3) for _ in range(3)], RNG.normal(size=(4, 3))
+    for i in (0, 2):
+        g = check_tree(picked_and_stacked, ws, i, X)
+        np.testing.assert_allclose(g[1], 3 * ws[1] ** 2 + (2 * X.T @ (X @ ws[1]) if i == 1 else 0),
+                                   rtol=1e-12)
+    source = srcgrad.grad(picked_and_stacked)
+    source(ws, 1, X)
+    assert "ws_items = [ws_0, ws_1, ws_2]" in source.source
+
+
 # ==============================================================================================
 # Containers whose layout is known when the code is read, including parameter containers
 # as `wrt`.
