@@ -199,6 +199,9 @@ def subscript(norm, node):
         element = containers.static_slice(norm, value, key)
     if element is not None:
         return element
+    missing = parameters.missing_element(norm, value, key, node)    # params["W3"]
+    if missing is not None:
+        raise missing
     return gast.Subscript(value=value, slice=key if key is not node.slice else index(norm, key),
                           ctx=gast.Load())
 

@@ -16,6 +16,7 @@ The user's function itself is transformed, for the layout the argument has at th
 A layout is "leaf", ("dict", ((key, layout), ...)), ("list" | "tuple", (layout, ...)) or
 ("record", cls, ((field, layout), ...)).
 """
+import ast
 import keyword
 
 import gast
@@ -206,6 +207,30 @@ def argument_read(norm, atom):
         read = next((r for ssa, r in norm.arguments.items()
                      if norm.containers.get(ssa) is elements), None)
     return None if read is None else copy_tree(read)
+
+
+def missing_element(norm, value, key, node):
+    """The error for `params["W3"]`, a constant key that the container passed as a
+    differentiated argument does not have (an index past its end), else None."""
+    read = argument_read(norm, value)
+    wanted = containers.known(norm, key)
+    if read is None or wanted is containers.UNKNOWN or not isinstance(value, gast.Name):
+        return None
+    elements = norm.containers.get(value.id)
+    if not elements or value.id in norm.fields:       # (a record's fields: attributes)
+        return None
+    shown = ast.unparse(gast.gast_to_ast(read))
+    if value.id in norm.dicts:
+        what = (f"`{shown}` has no key {wanted!r}: the dict passed has the keys "
+                f"{', '.join(map(repr, elements))}")
+    elif isinstance(wanted, int):
+        what = f"`{shown}[{wanted}]` is out of range: the list or tuple passed has {len(elements)} elements"
+    else:
+        what = f"`{shown}` is a list or tuple of {len(elements)} elements: it has no key {wanted!r}"
+    return norm.scope.parsed.error(
+        SrcgradError, what, node=node, construct="parameter container",
+        hint="srcgrad reads the keys of the container passed as a differentiated argument when "
+             "it generates the code, on every path (also one that the call would not take)")
 
 
 def read_lines(leaves, layouts, line):

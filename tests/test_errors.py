@@ -713,3 +713,28 @@ def test_a_recursive_function_given_a_leaf_of_the_container_works():
         np.testing.assert_allclose(g["W"], 2.0 ** n * 2 * _W, rtol=1e-12)
         np.testing.assert_allclose(g["b"], _X.sum(axis=0), rtol=1e-12)
     srcgrad.check_grad(calls_recursion_with_a_leaf, p, _X, 2)
+
+
+def reads_a_missing_key(params, X):
+    layer = params["layers"][0]
+    return np.sum(X @ layer["V"])
+
+
+def reads_past_the_end(ws, X):
+    return np.sum(X @ ws[3])
+
+
+@pytest.mark.parametrize("func,argument,marker,reason", [
+    (reads_a_missing_key, {"layers": [{"W": _W}]}, 'layer["V"]',
+     "`params['layers'][0]` has no key 'V': the dict passed has the keys 'W'"),
+    (reads_past_the_end, [_W, _W], "ws[3]",
+     "`ws[3]` is out of range: the list or tuple passed has 2 elements"),
+    (no_rule_dict, [_W, _B], 'p["W"]', "`p` is a list or tuple of 2 elements: it has no key 'W'"),
+], ids=["missing-key", "past-the-end", "key-of-a-list"])
+def test_a_key_the_container_argument_lacks_is_named_at_its_read(func, argument, marker, reason):
+    with pytest.raises(SrcgradError) as info:
+        srcgrad.grad(func)(argument, _X)
+    err = info.value
+    assert err.filename == __file__ and err.lineno == line_of(func, marker)
+    assert err.reason == reason and err.construct == "parameter container"
+    assert "on every path" in err.hint
