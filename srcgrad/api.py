@@ -8,16 +8,14 @@ result its argument's shape and floating dtype.  Transformations hold `deps.LOCK
 """
 import functools
 import inspect
-import itertools
 import linecache
 import types
 import weakref
 
 import numpy as np
 
-from . import arguments, deps, records
+from . import arguments, deps, parameters, records
 from .errors import SrcgradError
-from .ir import Namer
 from .pipeline import reverse_gradient
 from .runtime import SizeOneResult, fit_gradient
 from .source import as_function
@@ -51,8 +49,8 @@ class Transformed:
     """A compiled gradient (the fields callers use of its pipeline.Program) and how to map
     its errors back to the user's lines."""
 
-    def __init__(self, func, wrt, with_value, full=False):
-        self.program = reverse_gradient(func, wrt, with_value, full)
+    def __init__(self, func, wrt, with_value, full=False, layouts=None, sum_result=False):
+        self.program = reverse_gradient(func, wrt, with_value, full, layouts, sum_result)
         self.parsed, self.source, self.fn = self.program.parsed, self.program.source, self.program.fn
         self.copies, self.deps = self.program.copies, self.program.deps
 
@@ -157,8 +155,7 @@ class GradientFunction:
         """Forget the transformation (clear_cache): the next call transforms again."""
         with deps.LOCK:
             self._transformed = self._fast = None
-            self.__dict__.pop("_tree_gradients", None)
-            self.__dict__.pop("_size_one_gradient", None)
+            self.__dict__.pop("_last_tree_source", None)
             uninstall_call(self)
 
     def _transform(self):
@@ -181,11 +178,9 @@ class GradientFunction:
     @property
     def source(self):
         """The generated gradient function, as Python source (after a call with parameter
-        containers, the gradient of their leaves that the call ran)."""
-        trees = self.__dict__.get("_tree_gradients")
-        if trees:
-            return trees[self.__dict__["_last_tree_key"]].source
-        return self._transform().source
+        containers, the gradient made for their layout that the call ran)."""
+        last = self.__dict__.get("_last_tree_source")
+        return last if last is not None else self._transform().source
 
     @property
     def wrt(self):
@@ -198,11 +193,12 @@ class GradientFunction:
         return self._transform()
 
     def __call__(self, *args, **kwargs):
-        if any(isinstance(a, _CONTAINERS) or records.is_record(a) for a in args + tuple(kwargs.values())) \
-                and self._differentiates_a_container(args, kwargs):
-            # taken apart first: `f` of the container itself may not be transformable
-            # (`p.W` of a record, `enumerate(layers, 1)` of a list known only when it runs)
-            return self._call_with_containers(*args, **kwargs)
+        if any(isinstance(a, _CONTAINERS) or records.is_record(a) for a in args + tuple(kwargs.values())):
+            bound = self._differentiated_containers(args, kwargs)
+            if bound is not None:
+                # transformed for their layout (parameters.py): `f` of the container as an
+                # array could not be (`p.W` of a record, `enumerate(layers, 1)`)
+                return self._containers_call(bound, args, kwargs)
         if any(arguments.problem(a) is not None for a in args + tuple(kwargs.values())):
             self._check_differentiated(args, kwargs)    # (before `f` is read, for a clear error)
         # transforms (once, or again when stale) and installs the compiled __call__ below
@@ -210,19 +206,30 @@ class GradientFunction:
 
     _call_again = __call__          # what the compiled __call__ calls when it finds it stale
 
-    def _differentiates_a_container(self, args, kwargs):
+    def _signature(self):
+        """`inspect.signature` of the function, made once (per function: grad(grad(f))
+        replaces it when the inner gradient is made again)."""
+        known = self.__dict__.get("_known_signature")
+        if known is None or known[0] is not self._func:
+            known = self._known_signature = (self._func, inspect.signature(self._func))
+        return known[1]
+
+    def _differentiated_containers(self, args, kwargs):
+        """The arguments bound, if a differentiated one is a container; else None."""
         try:
-            bound = inspect.signature(self._func).bind(*args, **kwargs)
+            bound = self._signature().bind(*args, **kwargs)
         except TypeError:
-            return False                # (the call itself reports the mistake)
-        return any(isinstance(bound.arguments.get(name), _CONTAINERS) or
-                   records.is_record(bound.arguments.get(name)) for name in self._wrt)
+            return None                 # (the call itself reports the mistake)
+        if any(isinstance(bound.arguments.get(name), _CONTAINERS) or
+               records.is_record(bound.arguments.get(name)) for name in self._wrt):
+            return bound
+        return None
 
     def _check_differentiated(self, args, kwargs):
         """ArgumentTypeError for a differentiated argument that cannot be one (an object of
         attributes, a string, None)."""
         try:
-            bound = inspect.signature(self._func).bind(*args, **kwargs)
+            bound = self._signature().bind(*args, **kwargs)
         except TypeError:
             return                      # (the call itself reports the mistake)
         bound.apply_defaults()
@@ -308,56 +315,79 @@ class GradientFunction:
         return lines
 
     def _call_with_containers(self, *args, **kwargs):
-        """`grad(loss)(params, X, y)` with `params` a dict / list / tuple (nested) of arrays:
-        differentiate a function of the leaves that rebuilds `params` and calls `loss`, then
-        give the gradient the structure of `params`."""
-        bound = inspect.signature(self._func).bind(*args, **kwargs)
+        """`grad(loss)(params, X, y)` with `params` a dict / list / tuple / record (nested) of
+        arrays: `loss` itself transformed for the layout `params` has (parameters.py), made
+        once per layout; its gradient comes back in that layout."""
+        return self._containers_call(self._signature().bind(*args, **kwargs), args, kwargs)
+
+    def _containers_call(self, bound, args, kwargs):
+        """`_call_with_containers` of arguments already bound (`args`, `kwargs` as given)."""
         bound.apply_defaults()
         where = f"{'value_and_grad' if self._with_value else 'grad'} of {self._func.__name__}"
         for name in self._wrt:
             arguments.check_tree(bound.arguments[name], name, where)
-        trees = {name: _flatten_tree(bound.arguments[name]) for name in self._wrt}
-        key = tuple((name, trees[name][1]) for name in self._wrt)
+        trees = {name: parameters.flatten(bound.arguments[name]) for name in self._wrt
+                 if isinstance(bound.arguments[name], _CONTAINERS) or
+                 records.is_record(bound.arguments[name])}
+        layouts = {name: tree[1] for name, tree in trees.items()}
+        key = (self._wrt, self._with_value, "layouts", tuple(layouts.items()))
         with deps.LOCK:
-            cache = self.__dict__.setdefault("_tree_gradients", {})
-            if key not in cache:
-                cache[key] = _leaf_gradient(self._func, self._wrt, trees, self._with_value)
-            leaf_function = cache[key]
-        self.__dict__["_last_tree_key"] = key
-        leaf_args = []
-        for p in inspect.signature(self._func).parameters.values():
-            if p.name in trees:
-                leaf_args += trees[p.name][0]
-            else:
-                leaf_args.append(bound.arguments[p.name])
-        out = leaf_function(*leaf_args)
+            t = cached(_CACHE, self._func, key, lambda: Transformed(
+                self._func, self._wrt, self._with_value, layouts=layouts))
+        self.__dict__["_last_tree_source"] = t.source
+        try:
+            return self._run(t, bound, trees)
+        except SizeOneResult as exc:
+            return self._call_with_size_one(exc, *args, **kwargs)
+
+    def _run(self, t, bound, trees):
+        """Call transformation `t` with the bound arguments; each gradient (each leaf of a
+        container's, `trees`: {parameter: (leaves, layout)}) given its argument's shape and
+        floating dtype."""
+        try:
+            out = t.fn(*bound.args, **bound.kwargs)
+        except SrcgradError:
+            raise
+        except Exception as exc:
+            error = t.runtime_error(exc)
+            if error is not None:
+                raise error from exc
+            raise
         value, grads = out if self._with_value else (None, out)
-        grads = list(grads) if isinstance(grads, tuple) else [grads]
+        grads = [grads] if len(self._wrt) == 1 else list(grads)     # (one comes bare)
+        copies = iter(t.copies)
         results = []
-        for name in self._wrt:
-            count = len(trees[name][0])
-            leaves, grads = grads[:count], grads[count:]
-            results.append(_unflatten_tree(trees[name][1], leaves))
-        for k, name in enumerate(self._wrt):     # a list of numbers: an array of its gradients
-            if arguments.is_number_list(bound.arguments[name]):
-                results[k] = np.array(results[k], dtype=np.float64)
+        for name, g in zip(self._wrt, grads):
+            argument = bound.arguments[name]
+            if name not in trees:
+                results.append(fit_gradient(g, argument, next(copies)))
+                continue
+            leaves, layout = trees[name]
+            fitted = [fit_gradient(x, like, next(copies))
+                      for x, like in zip(parameters.leaves_of(layout, g), leaves)]
+            results.append(parameters.unflatten(layout, fitted))
+            if arguments.is_number_list(argument):  # a list of numbers: an array of its gradients
+                results[-1] = np.array(results[-1], dtype=np.float64)
         result = results[0] if self._single else tuple(results)
         return (value, result) if self._with_value else result
 
     def _call_with_size_one(self, exc, *args, **kwargs):
         """`f` returned a value of size 1 but not 0-d (shape (1, 1), say): the gradient of
-        the scalar it holds, from a function that returns `np.sum(f(...))`, made once.  The
+        the scalar it holds, from `f` transformed to return `np.sum` of its result.  The
         value (value_and_grad) keeps the shape `f` gave it."""
         if exc.func is not self._func:
             raise exc                   # (a function this one calls: not ours to answer)
-        bound = inspect.signature(self._func).bind(*args, **kwargs)
+        bound = self._signature().bind(*args, **kwargs)
         bound.apply_defaults()
+        trees = {name: parameters.flatten(bound.arguments[name]) for name in self._wrt
+                 if isinstance(bound.arguments[name], _CONTAINERS) or
+                 records.is_record(bound.arguments[name])}
+        layouts = {name: tree[1] for name, tree in trees.items()}
+        key = (self._wrt, self._with_value, "size one", tuple(layouts.items()))
         with deps.LOCK:
-            gradient = self.__dict__.get("_size_one_gradient")
-            if gradient is None:
-                gradient = self._size_one_gradient = _scalar_gradient(
-                    self._func, self._wrt[0] if self._single else self._wrt, self._with_value, exc)
-        out = gradient(*bound.arguments.values())
+            t = cached(_CACHE, self._func, key, lambda: Transformed(
+                self._func, self._wrt, self._with_value, layouts=layouts, sum_result=True))
+        out = self._run(t, bound, trees)
         if self._with_value:
             return np.reshape(out[0], exc.shape), out[1]
         return out
@@ -403,146 +433,6 @@ def _refuse_self(func, params, with_value):
         source_line=linecache.getline(code.co_filename, code.co_firstlineno).rstrip("\n"),
         construct="method", hint=f"pass wrt= the parameter(s) to differentiate, e.g. {example}"
         + (f" (its other parameters: {', '.join(others)})" if len(others) > 1 else ""))
-
-
-def _flatten_tree(tree):
-    """(leaves, layout) of a nested dict / list / tuple / record (namedtuple, dataclass);
-    anything else is a leaf."""
-    if records.is_record(tree):
-        leaves, layout = [], []
-        try:
-            fields = records.items(tree)
-        except ValueError as exc:
-            raise SrcgradError(f"srcgrad cannot take {type(tree).__name__} apart as a parameter "
-                               f"container: {exc}") from None
-        for f, v in fields:
-            sub, sub_layout = _flatten_tree(v)
-            leaves += sub
-            layout.append((f, sub_layout))
-        return leaves, ("record", type(tree), tuple(layout))
-    if isinstance(tree, dict):
-        leaves, layout = [], []
-        for k, v in tree.items():
-            if not isinstance(k, (str, int)):
-                raise SrcgradError(f"srcgrad needs string or integer keys in a parameter dict, "
-                                   f"not {k!r}")
-            sub, sub_layout = _flatten_tree(v)
-            leaves += sub
-            layout.append((k, sub_layout))
-        return leaves, ("dict", tuple(layout))
-    if isinstance(tree, (list, tuple)):
-        leaves, layout = [], []
-        for v in tree:
-            sub, sub_layout = _flatten_tree(v)
-            leaves += sub
-            layout.append(sub_layout)
-        return leaves, (type(tree).__name__, tuple(layout))
-    return [tree], "leaf"
-
-
-def _unflatten_tree(layout, leaves):
-    leaves = list(leaves)
-
-    def build(node):
-        if node == "leaf":
-            return leaves.pop(0)
-        if node[0] == "record":
-            _, cls, parts = node
-            return cls(**{f: build(sub) for f, sub in parts})
-        kind, parts = node
-        if kind == "dict":
-            return {k: build(sub) for k, sub in parts}
-        items = [build(sub) for sub in parts]
-        return items if kind == "list" else tuple(items)
-    return build(layout)
-
-
-def _tree_source(layout, names, classes):
-    """Source of a literal with the layout, its leaves the given names (consumed in order);
-    a record is built by its class, under its name in `classes` (class -> name)."""
-    if layout == "leaf":
-        return names.pop(0)
-    if layout[0] == "record":
-        _, cls, parts = layout
-        fields = ", ".join(f"{f}={_tree_source(sub, names, classes)}" for f, sub in parts)
-        return f"{classes[cls]}({fields})"
-    kind, parts = layout
-    if kind == "dict":
-        return "{" + ", ".join(f"{k!r}: {_tree_source(sub, names, classes)}" for k, sub in parts) + "}"
-    items = [_tree_source(sub, names, classes) for sub in parts]
-    if kind == "tuple":
-        return "(" + "".join(item + ", " for item in items) + ")"
-    return "[" + ", ".join(items) + "]"
-
-
-_tree_serial = itertools.count(1)
-
-
-def _leaf_gradient(func, wrt, trees, with_value):
-    """A gradient function of the leaves: its source rebuilds each container and calls `func`
-    (which srcgrad then inlines)."""
-    sig = inspect.signature(func)
-    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()):
-        raise SrcgradError(f"{func.__name__} takes *args or **kwargs: srcgrad cannot take "
-                           "gradients with respect to a parameter container there")
-    namer = Namer(sig.parameters)       # a leaf's name is no parameter's name
-    leaves = {}                         # each container parameter -> its leaves' names
-    classes = {cls: namer.fresh(cls.__name__) for name in trees
-               for cls in _record_classes(trees[name][1])}
-    params, body, call = [], [], []
-    for p in sig.parameters.values():
-        if p.name in trees:
-            leaves[p.name] = [namer.fresh(f"{p.name}_{i}") for i in range(len(trees[p.name][0]))]
-            params += leaves[p.name]
-            body.append(f"    {p.name} = "
-                        f"{_tree_source(trees[p.name][1], list(leaves[p.name]), classes)}")
-        else:
-            params.append(p.name)
-        call.append(p.name if p.kind == p.POSITIONAL_ONLY else f"{p.name}={p.name}")
-    name = func.__name__
-    source = (f"def {name}({', '.join(params)}):\n" + "\n".join(body) +
-              f"\n    return __srcgrad_function__({', '.join(call)})\n")
-    filename = f"<srcgrad: {name} with parameter containers #{next(_tree_serial)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    scope = {"__srcgrad_function__": func}
-    scope.update({name: cls for cls, name in classes.items()})
-    exec(compile(source, filename, "exec"), scope)
-    # in `wrt` order: the leaves of each differentiated parameter in turn
-    leaf_wrt = tuple(n for w in wrt for n in leaves.get(w, [w]))
-    return GradientFunction(scope[name], leaf_wrt, with_value)
-
-
-def _record_classes(layout):
-    """The record classes a layout builds, outermost first."""
-    if layout == "leaf":
-        return []
-    if layout[0] == "record":
-        return [layout[1]] + [c for _, sub in layout[2] for c in _record_classes(sub)]
-    kind, parts = layout
-    subs = [sub for _, sub in parts] if kind == "dict" else parts
-    return [c for sub in subs for c in _record_classes(sub)]
-
-
-_scalar_serial = itertools.count(1)
-
-
-def _scalar_gradient(func, wrt, with_value, exc):
-    """A GradientFunction of `lambda *args: np.sum(func(*args))` (written out, so srcgrad
-    inlines `func`), for a `func` whose result has size 1."""
-    sig = inspect.signature(func)
-    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in sig.parameters.values()):
-        raise exc                       # (would need its *args: the shape is reported)
-    params = list(sig.parameters)
-    call = [p.name if p.kind == p.POSITIONAL_ONLY else f"{p.name}={p.name}"
-            for p in sig.parameters.values()]
-    name = func.__name__
-    source = (f"def {name}({', '.join(params)}):\n"
-              f"    return __srcgrad_numpy__.sum(__srcgrad_function__({', '.join(call)}))\n")
-    filename = f"<srcgrad: {name} with a result of size 1 #{next(_scalar_serial)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    scope = {"__srcgrad_function__": func, "__srcgrad_numpy__": np}
-    exec(compile(source, filename, "exec"), scope)
-    return GradientFunction(scope[name], wrt, with_value)
 
 
 def grad(f=None, *, wrt=0):

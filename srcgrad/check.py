@@ -4,7 +4,8 @@ import inspect
 
 import numpy as np
 
-from .api import GradientFunction, _flatten_tree, _resolve_wrt, _unflatten_tree, grad
+from .api import GradientFunction, _resolve_wrt, grad
+from .parameters import flatten, unflatten
 from .errors import GradientCheckError, SrcgradError
 
 
@@ -25,14 +26,14 @@ def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, **kwargs):
     bound = inspect.signature(f).bind(*args, **kwargs)
     worst = 0.0
     for name, gradient in zip(names, got):
-        leaves, layout = _flatten_tree(bound.arguments[name])
-        grad_leaves, _ = _flatten_tree(gradient)
+        leaves, layout = flatten(bound.arguments[name])
+        grad_leaves, _ = flatten(gradient)
         for k, (leaf, g) in enumerate(zip(leaves, grad_leaves)):
             def f_of_leaf(value, k=k):
                 changed = list(leaves)
                 changed[k] = value
                 call = bound.arguments.copy()
-                call[name] = _unflatten_tree(layout, changed)
+                call[name] = unflatten(layout, changed)
                 return float(f(**call))
             want = numerical_gradient(f_of_leaf, (leaf,), 0, eps, relative=True)
             g = np.asarray(g, dtype=np.float64)

@@ -8,7 +8,7 @@ import operator
 
 import gast
 
-from . import containers, desugar, inline, records
+from . import containers, desugar, inline, parameters, records
 from .containers import UNKNOWN, known
 from .fold import copy_tree, make_const
 from .ir import Assign
@@ -199,6 +199,9 @@ def subscript(norm, node):
         element = containers.static_slice(norm, value, key)
     if element is not None:
         return element
+    missing = parameters.missing_element(norm, value, key, node)    # params["W3"]
+    if missing is not None:
+        raise missing
     return gast.Subscript(value=value, slice=key if key is not node.slice else index(norm, key),
                           ctx=gast.Load())
 
@@ -275,6 +278,8 @@ def rename_loads(norm, node):
     class Rename(gast.NodeTransformer):
         def visit_Name(self, n):
             if isinstance(n.ctx, gast.Load) and n.id not in own:
-                return norm.load(n.id)
+                loaded = norm.load(n.id)
+                read = parameters.argument_read(norm, loaded)    # a parameter container: as passed
+                return loaded if read is None else read
             return n
     return Rename().visit(node)

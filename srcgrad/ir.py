@@ -142,6 +142,7 @@ class NormalFunction:
     injections: dict = field(default_factory=dict)  # name -> object the code refers to by it
     tapes: set = field(default_factory=set)     # names of a generated gradient's tape (jvp of it)
     dicts: frozenset = frozenset()      # names of values that are dicts (read when the code runs)
+    leaves: dict = field(default_factory=dict)  # container parameter -> its leaves' names
 
 
 class Namer:

@@ -12,7 +12,9 @@ read every intermediate value the forward pass made.
 2. control.py      make every `return`/`break`/`continue`/`raise` end its path (a `return`
                    in a loop becomes a `break`; `if bad: raise` becomes a check);
 3. the `Normalizer` below reads the statements once into SSA form, its expressions made
-   one operation on names each by expressions.py (named by naming.py); on the way it
+   one operation on names each by expressions.py (named by naming.py); first, a parameter
+   container's leaves become inputs and the parameter a known container (parameters.py);
+   on the way it
    - inlines calls of the user's functions (inline.py, each in its own scope.py Scope),
    - desugars comprehensions, `sum`/`max`/`min`, loops over sequences and `x[i] = v`
      (desugar.py),
@@ -30,7 +32,7 @@ import builtins
 import gast
 import numpy as np
 
-from . import containers, desugar, effects, expressions, inline, rules, writes
+from . import containers, desugar, effects, expressions, inline, parameters, rules, writes
 from .aliasing import check_in_place_updates
 from .cse import merge_common
 from .control import (always_raises, always_returns, is_raise_check, restructure_jumps,
@@ -48,8 +50,12 @@ class Normalizer:
     `forward=True` is for forward mode: the function may return a tuple, functions with
     custom rules are called (not inlined), and a generated gradient's tape is read as values."""
 
-    def __init__(self, parsed, forward=False):
+    def __init__(self, parsed, forward=False, layouts=None, sum_result=False):
         self.root, self.forward = parsed, forward
+        self.layouts = layouts or {}    # container parameter -> its layout (parameters.py)
+        self.sum_result = sum_result    # differentiate np.sum of the result (one of size 1)
+        self.arguments = {}     # SSA name of a container read from a parameter -> the read
+                                # (`p`, `p['layer1']`) that code kept whole evaluates instead
         func = parsed.node
         taken = {n.id for n in gast.walk(func) if isinstance(n, gast.Name)}
         self.namer = Namer(taken | set(dir(builtins)))   # never shadow `sum`, `abs`, ...
@@ -446,7 +452,14 @@ class Normalizer:
                 NonScalarResultError, f"{func.name} does not end with a `return` on every path; "
                 "srcgrad differentiates a function that returns one scalar", node=func,
                 hint="end every path of the function with `return <scalar loss>`")
+        leaves, literals = parameters.read_leaves(self, self.layouts) if self.layouts else ({}, [])
         self.statements(body)
+        parameters.place_literals(self.body, literals)
+        if self.sum_result:     # the scalar a result of size 1 holds (api.py)
+            self.line = self.result_line
+            total = gast.Call(func=gast.Attribute(value=self.numpy_ref(), attr="sum", ctx=gast.Load()),
+                              args=[self.load(RESULT)], keywords=[])
+            self.assign_name(RESULT, total)
         self.body.append(Return(self.scope.current[RESULT], self.result_line))
         check_in_place_updates(parsed, self.body, self.updates, self.user_of, self.dict_writes)
         merge_common(self.body, self.lookup_quietly)
@@ -454,13 +467,14 @@ class Normalizer:
         tapes |= {ssa for ssa, user in self.user_of.items() if user in tapes}
         return NormalFunction(parsed, self.params, self.body, self.namer, result_line=self.line,
                               user_names=self.user_names, injections=self.injections, tapes=tapes,
-                              dicts=frozenset(self.dicts | self.runtime_dicts))
+                              dicts=frozenset(self.dicts | self.runtime_dicts), leaves=leaves)
 
 
-def normalize(parsed, mode="reverse"):
+def normalize(parsed, mode="reverse", layouts=None, sum_result=False):
     """The NormalFunction of a ParsedFunction, for reverse mode or (`mode="forward"`) for
-    forward mode (see `Normalizer`)."""
+    forward mode (see `Normalizer`); `layouts`: {container parameter: its layout}, whose
+    leaves it reads first (parameters.py); `sum_result`: of `np.sum` of the result."""
     if mode not in ("reverse", "forward"):
         raise ValueError(f"mode is 'reverse' or 'forward', not {mode!r}")
     rules.load_scipy()        # (the function may call scipy.special, imported after srcgrad)
-    return Normalizer(parsed, forward=mode == "forward").run()
+    return Normalizer(parsed, forward=mode == "forward", layouts=layouts, sum_result=sum_result).run()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import gast
 
-from . import deps, runtime
+from . import deps, parameters, runtime
 from .build import build, runtime_error
 from .emit import emit, emit_jvp, emit_program, emit_vjp
 from .errors import SrcgradError
@@ -44,17 +44,25 @@ class Program:
         return runtime_error(self.parsed, self.filename, self.source, self.line_map, exc, what)
 
 
-def reverse_gradient(func, wrt, with_value, full=False):
+def reverse_gradient(func, wrt, with_value, full=False, layouts=None, sum_result=False):
     """The gradient of `func` with respect to parameter names `wrt` (with its value first
     if `with_value`); `full`: every gradient has its argument's shape (a gradient that is
-    itself differentiated)."""
+    itself differentiated).  `layouts`: {parameter of `wrt`: the layout of its container}
+    (parameters.py): its gradient is a container of that layout, `copies` one flag per
+    leaf.  `sum_result`: the gradient of `np.sum` of the result (api.py, a result of size 1)."""
     with deps.recording() as recorded:
-        normal = normalize(parse_function(func))
+        normal = normalize(parse_function(func), layouts=layouts, sum_result=sum_result)
         calls = VjpFunctions(normal.namer)
-        gradient = differentiate(normal, wrt, with_value, calls=calls, full=full)
+        gradient = differentiate(normal, parameters.leaf_wrt(wrt, normal.leaves), with_value,
+                                 calls=calls, full=full)
+        gradient.lines[:0] = parameters.read_lines(normal.leaves, layouts, normal.parsed.node.lineno)
         optimize(gradient)
         place_tape(gradient)
         copies = output_copies(gradient)
+        if normal.leaves:
+            gradient.outputs = parameters.assemble(gradient.outputs, wrt, normal.leaves,
+                                                   layouts, gradient.namespace)
+            gradient.wrt = tuple(wrt)
         vjps = vjp_gradients(gradient, calls)
     return _compiled(gradient, emit(gradient), vjps, recorded, copies=copies)
 

@@ -388,6 +388,14 @@ class Resolver:
                     if isinstance(a, gast.AST) and self.is_varied(a))
         if not wrt:
             return Op("nondiff")
+        held = [p for p in wrt if self.holds_values(bound.arguments[p])]
+        if held:        # its vjp function would take the container for one array
+            return self.problem(UnsupportedSyntaxError, f"srcgrad differentiates a call of the "
+                                f"recursive function `{name}` with respect to arrays and numbers "
+                                f"passed to it, not a list, tuple or dict holding them (its "
+                                f"argument `{held[0]}` here)", stmt.line, construct="recursive call",
+                                hint=f"pass the arrays {name} needs as arguments of their own, or "
+                                     "write the recursion as a loop")
         if obj.__globals__ is not self.parsed.func.__globals__ or obj.__code__.co_freevars:
             return self.problem(UnsupportedSyntaxError, f"srcgrad differentiates the recursive "
                                 f"function `{name}` only when it is defined at the top level of "
@@ -395,6 +403,15 @@ class Resolver:
                                 hint="move the recursive function next to the function you differentiate")
         return Op("vjp_call", rule=(obj, wrt), bindings=dict(bound.arguments),
                   operands=[bound.arguments[p] for p in wrt])
+
+    def holds_values(self, atom):
+        """Whether `atom` names a list, tuple or dict written out (or read from a parameter
+        container) whose elements carry a gradient."""
+        if not isinstance(atom, gast.Name):
+            return False
+        op = self.facts.defined_by.get(atom.id)
+        return atom.id in self.facts.packs or atom.id in self.facts.dicts or (
+            op is not None and op.kind == "problem" and op.problem.construct == "container")
 
     def function_form(self, rule, args, keywords):
         """`np.sum(x, axis=0)` for `x.sum(axis=0)` (`np.transpose(x)` for `x.T`), sharing the

@@ -275,4 +275,6 @@ def test_a_container_with_one_leaf():
 def test_source_after_a_container_call_is_the_code_that_ran():
     grad_fn = srcgrad.grad(_params_loss)
     grad_fn({"w": np.ones(3)}, np.arange(3.0))
-    assert "index_adjoint" not in grad_fn.source and "def grad__params_loss(p_0, x)" in grad_fn.source
+    source = grad_fn.source
+    assert "index_adjoint" not in source and "def grad__params_loss(p, x):" in source
+    assert "    w = p['w']\n" in source and "    return {'w': dw}\n" in source

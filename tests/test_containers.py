@@ -284,6 +284,110 @@ def test_container_gradient_leaves_the_callers_container_alone_and_shares_no_mem
         assert not np.shares_memory(get(g, path), leaf), path
 
 
+def test_a_one_element_wrt_tuple_of_a_container_gives_a_one_element_tuple():
+    params = {"W": RNG.normal(size=(3, 2)), "b": RNG.normal(size=2)}
+    X, y = RNG.normal(size=(5, 3)), RNG.normal(size=(5, 2))
+    (g,) = check_tree(linear_loss, params, X, y, wrt=(0,))
+    value, (again,) = srcgrad.value_and_grad(linear_loss, wrt=("params",))(params, X, y)
+    assert value == pytest.approx(linear_loss(params, X, y), rel=1e-12)
+    assert set(g) == set(again) == {"W", "b"}
+    np.testing.assert_allclose(again["W"], g["W"], rtol=1e-12)
+
+
+def rest_and_keyword(params, X, *rest, scale=1.0):
+    return np.sum(np.tanh(X @ params["W"]) ** 2) * scale + sum(np.sum(r * params["b"]) for r in rest)
+
+
+def test_container_of_a_function_with_star_args_and_keyword_only_parameters():
+    params = {"W": RNG.normal(size=(3, 2)), "b": RNG.normal(size=2)}
+    X, extra = RNG.normal(size=(5, 3)), RNG.normal(size=2)
+    g = srcgrad.grad(rest_and_keyword)(params, X, extra, extra, scale=2.0)
+    for key in ("W", "b"):
+        def f(leaf, key=key):
+            return rest_and_keyword({**params, key: leaf}, X, extra, extra, scale=2.0)
+        np.testing.assert_allclose(g[key], numerical_gradient(f, [params[key]]), rtol=1e-6)
+    np.testing.assert_allclose(g["b"], 2 * extra, rtol=1e-12)
+
+
+def keyword_only_container(X, *, params):
+    return np.sum(X @ params["W"]) + params["c"] ** 2
+
+
+def test_keyword_only_container():
+    params = {"W": RNG.normal(size=(3, 2)), "c": 1.5}
+    X = RNG.normal(size=(5, 3))
+    g = srcgrad.grad(keyword_only_container, wrt="params")(X, params=params)
+    np.testing.assert_allclose(g["W"], np.repeat(X.sum(axis=0)[:, None], 2, axis=1), rtol=1e-12)
+    assert g["c"] == 3.0 and type(g["c"]) is float
+
+
+def size_one_result(params, x):
+    return params["w"].T @ params["w"] * x + params["b"]
+
+
+def test_a_container_whose_loss_returns_a_value_of_size_one():
+    params = {"w": RNG.normal(size=(3, 1)), "b": 0.5}
+    g = srcgrad.grad(size_one_result)(params, 2.0)
+    np.testing.assert_allclose(g["w"], 4 * params["w"], rtol=1e-12)
+    assert g["b"] == 1.0
+    value, g2 = srcgrad.value_and_grad(size_one_result)(params, 2.0)
+    assert value.shape == (1, 1) and value[0, 0] == pytest.approx(size_one_result(params, 2.0)[0, 0])
+    np.testing.assert_allclose(g2["w"], g["w"], rtol=1e-12)
+
+
+class _Model:
+    def __init__(self, k):
+        self.k = k
+
+    def loss(self, params, X):
+        return self.k * np.sum((X @ params[0] + params[1]) ** 2)
+
+
+def scaled_linear(params, X, scale):
+    return scale * np.sum((X @ params[0] + params[1]) ** 2)
+
+
+def test_containers_of_bound_methods_and_partials():
+    import functools
+    params, X = [RNG.normal(size=(3, 2)), RNG.normal(size=2)], RNG.normal(size=(4, 3))
+    model = _Model(3.0)
+    want = check_tree(scaled_linear, params, X, 3.0)
+    for f in (model.loss, functools.partial(scaled_linear, scale=3.0)):
+        got = srcgrad.grad(f)(params, X)
+        assert type(got) is list
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+def test_one_gradient_per_layout_and_the_source_of_the_last_call():
+    g = srcgrad.grad(linear_loss)
+    X, y = RNG.normal(size=(5, 3)), RNG.normal(size=(5, 2))
+    small = {"W": RNG.normal(size=(3, 2)), "b": RNG.normal(size=2)}
+    more = {"b": RNG.normal(size=2), "W": RNG.normal(size=(3, 2)), "unused": 1.0}
+    first = g(small, X, y)
+    assert "return {'W': dW, 'b': db}" in g.source
+    second = g(more, X, y)
+    assert "return {'b': db, 'W': dW, 'unused': 0.0}" in g.source
+    assert list(second) == ["b", "W", "unused"] and second["unused"] == 0.0
+    np.testing.assert_allclose(g(small, X, y)["W"], first["W"], rtol=0)
+    assert "return {'W': dW, 'b': db}" in g.source
+
+
+def picked_and_stacked(ws, i, X):
+    return np.sum((X @ ws[i]) ** 2) + np.sum(np.stack(ws) ** 3)
+
+
+def test_a_list_argument_indexed_by_a_number_known_only_when_it_runs():
+    ws, X = [RNG.normal(size=3) for _ in range(3)], RNG.normal(size=(4, 3))
+    for i in (0, 2):
+        g = check_tree(picked_and_stacked, ws, i, X)
+        np.testing.assert_allclose(g[1], 3 * ws[1] ** 2 + (2 * X.T @ (X @ ws[1]) if i == 1 else 0),
+                                   rtol=1e-12)
+    source = srcgrad.grad(picked_and_stacked)
+    source(ws, 1, X)
+    assert "ws_items = [ws_0, ws_1, ws_2]" in source.source
+
+
 # ==============================================================================================
 # Containers whose layout is known when the code is read, including parameter containers
 # as `wrt`.

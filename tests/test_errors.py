@@ -1,4 +1,5 @@
 """Bad input gets a SrcgradError naming file, line and construct, never a wrong gradient."""
+import collections
 import contextlib
 import os
 import sys
@@ -612,3 +613,244 @@ def test_refusal_does_not_depend_on_the_call():
     for args in ((X,), (np.ones((2, 2)),)):
         with pytest.raises(srcgrad.SrcgradError):
             g(*args)
+
+
+# --- a parameter container as the differentiated argument: the same errors, at the user's line -------
+# (The function itself is transformed, its container's leaves read from the argument: an error
+# names the user's file, line and code exactly as it does for the same code given an array.)
+
+Pair = collections.namedtuple("Pair", "W b")
+_W = np.array([[0.5, -0.2], [0.1, 0.4]])
+_B = np.array([0.3, -0.1])
+_X = np.array([[1.0, 2.0], [-0.5, 0.25]])
+
+
+def no_rule_plain(W, b, X):
+    z = X @ W + b
+    return np.sum(np.fft.fft(z).real)
+
+
+def no_rule_dict(p, X):
+    z = X @ p["W"] + p["b"]
+    return np.sum(np.fft.fft(z).real)
+
+
+def no_rule_list(p, X):
+    z = X @ p[0] + p[1]
+    return np.sum(np.fft.fft(z).real)
+
+
+def no_rule_record(p, X):
+    z = X @ p.W + p.b
+    return np.sum(np.fft.fft(z).real)
+
+
+def singular_plain(W, b, X):
+    z = X @ W + b
+    return np.sum(np.linalg.inv(z * 0.0))
+
+
+def singular_dict(p, X):
+    z = X @ p["W"] + p["b"]
+    return np.sum(np.linalg.inv(z * 0.0))
+
+
+def singular_list(p, X):
+    z = X @ p[0] + p[1]
+    return np.sum(np.linalg.inv(z * 0.0))
+
+
+def singular_record(p, X):
+    z = X @ p.W + p.b
+    return np.sum(np.linalg.inv(z * 0.0))
+
+
+def vector_plain(W, b, X):
+    z = X @ W + b
+    return np.tanh(z)
+
+
+def vector_dict(p, X):
+    z = X @ p["W"] + p["b"]
+    return np.tanh(z)
+
+
+def vector_list(p, X):
+    z = X @ p[0] + p[1]
+    return np.tanh(z)
+
+
+def vector_record(p, X):
+    z = X @ p.W + p.b
+    return np.tanh(z)
+
+
+def bad_try_plain(W, b, X):
+    try:
+        z = X @ W + b
+    except ValueError:
+        z = X
+    return np.sum(z)
+
+
+def bad_try_dict(p, X):
+    try:
+        z = X @ p["W"] + p["b"]
+    except ValueError:
+        z = X
+    return np.sum(z)
+
+
+def bad_try_list(p, X):
+    try:
+        z = X @ p[0] + p[1]
+    except ValueError:
+        z = X
+    return np.sum(z)
+
+
+def bad_try_record(p, X):
+    try:
+        z = X @ p.W + p.b
+    except ValueError:
+        z = X
+    return np.sum(z)
+
+
+_CONTAINER_ARGUMENTS = {"dict": {"W": _W, "b": _B}, "list": [_W, _B], "record": Pair(_W, _B)}
+
+
+@pytest.mark.parametrize("kind", ["dict", "list", "record"])
+@pytest.mark.parametrize("error,cls,marker", [
+    ("no_rule", NoDerivativeRuleError, "np.fft.fft(z)"),
+    ("singular", GradientRuntimeError, "np.linalg.inv"),
+    ("vector", NonScalarResultError, "return np.tanh(z)"),
+    ("bad_try", UnsupportedSyntaxError, "try:"),
+])
+def test_errors_with_a_container_argument_name_the_users_line(kind, error, cls, marker):
+    plain, func = globals()[f"{error}_plain"], globals()[f"{error}_{kind}"]
+    with pytest.raises(cls) as expected:
+        srcgrad.grad(plain, wrt=(0, 1))(_W, _B, _X)
+    with pytest.raises(cls) as info:
+        srcgrad.grad(func)(_CONTAINER_ARGUMENTS[kind], _X)
+    err = info.value
+    assert err.filename == __file__ and err.lineno == line_of(func, marker)
+    assert marker in err.source_line and "<srcgrad" not in str(err)
+    assert str(err).startswith(f"{__file__}:{err.lineno}: ")
+    # the same words as for arrays (only the function's name differs)
+    assert err.reason == expected.value.reason.replace(plain.__name__, func.__name__)
+    assert err.construct == expected.value.construct
+    if cls is GradientRuntimeError:
+        assert "LinAlgError" in err.reason and "np.linalg.inv" in err.hint
+
+
+def key_known_when_it_runs(p, X, key):
+    z = X @ p[key]
+    return np.sum(z * p["b"])
+
+
+def test_a_dict_argument_read_by_a_key_known_only_when_it_runs_is_read_then():
+    # (no longer an error: the argument's entries are read when the code runs, by key)
+    p = {"W": _W, "b": _B}
+    got = srcgrad.grad(key_known_when_it_runs)(p, _X, "W")
+    for key in p:
+        def of_leaf(leaf):
+            return key_known_when_it_runs(dict(p, **{key: leaf}), _X, "W")
+        np.testing.assert_allclose(got[key], srcgrad.numerical_gradient(of_leaf, (p[key],)),
+                                   rtol=1e-6, atol=1e-8)
+
+
+def checked_record(p, X):
+    if np.any(np.abs(p.W) > 100.0):
+        raise ValueError("weights out of range")
+    return np.sum(X @ p.W + p.b)
+
+
+def test_a_raise_check_of_a_container_raises_the_users_own_error():
+    with pytest.raises(ValueError, match="weights out of range") as info:
+        srcgrad.grad(checked_record)(Pair(_W * 1000.0, _B), _X)
+    assert not isinstance(info.value, srcgrad.SrcgradError)
+    g = srcgrad.grad(checked_record)(Pair(_W, _B), _X)
+    assert isinstance(g, Pair)
+    np.testing.assert_allclose(g.W, _X.T @ np.ones((2, 2)), rtol=1e-12)
+    np.testing.assert_allclose(g.b, [2.0, 2.0], rtol=1e-12)
+
+
+def recursive_with_params(p, n):
+    if n == 0:
+        return np.sum(p["W"] ** 2)
+    return 2.0 * recursive_with_params(p, n - 1)
+
+
+def calls_recursion_with_params(p, X):
+    return recursive_with_params(p, 2) + np.sum(X @ p["b"])
+
+
+def recursive_with_layers(ws, n):
+    if n == 0:
+        return np.sum(ws[0] ** 2)
+    return 2.0 * recursive_with_layers(ws, n - 1)
+
+
+def calls_recursion_with_a_list_it_builds(w, X):
+    return recursive_with_layers([w, X], 2)
+
+
+@pytest.mark.parametrize("func,argument,marker,param", [
+    (calls_recursion_with_params, {"W": _W, "b": _B}, "recursive_with_params(p, 2)", "p"),
+    (calls_recursion_with_params, {"W": _W, "b": _B, "extra": 1.0}, "recursive_with_params(p, 2)", "p"),
+    (calls_recursion_with_a_list_it_builds, _W, "recursive_with_layers([w, X], 2)", "ws"),
+], ids=["dict-argument", "dict-argument-2", "list-built-inside"])
+def test_a_container_passed_to_a_recursive_function_is_refused_saying_so(func, argument, marker, param):
+    with pytest.raises(UnsupportedSyntaxError) as info:
+        srcgrad.grad(func)(argument, _X)
+    err = info.value
+    assert err.filename == __file__ and err.lineno == line_of(func, marker)
+    assert err.construct == "recursive call" and marker in err.source_line
+    assert "recursive function" in err.reason and f"argument `{param}`" in err.reason
+    assert "not a list, tuple or dict holding them" in err.reason
+    assert "arguments of their own" in err.hint and "loop" in err.hint
+
+
+def recursive_power(W, n):
+    if n == 0:
+        return np.sum(W ** 2)
+    return 2.0 * recursive_power(W, n - 1)
+
+
+def calls_recursion_with_a_leaf(p, X, n):
+    return recursive_power(p["W"], n) + np.sum(X @ p["b"])
+
+
+def test_a_recursive_function_given_a_leaf_of_the_container_works():
+    p = {"W": _W, "b": _B}
+    for n in (0, 3):
+        g = srcgrad.grad(calls_recursion_with_a_leaf)(p, _X, n)
+        np.testing.assert_allclose(g["W"], 2.0 ** n * 2 * _W, rtol=1e-12)
+        np.testing.assert_allclose(g["b"], _X.sum(axis=0), rtol=1e-12)
+    srcgrad.check_grad(calls_recursion_with_a_leaf, p, _X, 2)
+
+
+def reads_a_missing_key(params, X):
+    layer = params["layers"][0]
+    return np.sum(X @ layer["V"])
+
+
+def reads_past_the_end(ws, X):
+    return np.sum(X @ ws[3])
+
+
+@pytest.mark.parametrize("func,argument,marker,reason", [
+    (reads_a_missing_key, {"layers": [{"W": _W}]}, 'layer["V"]',
+     "`params['layers'][0]` has no key 'V': the dict passed has the keys 'W'"),
+    (reads_past_the_end, [_W, _W], "ws[3]",
+     "`ws[3]` is out of range: the list or tuple passed has 2 elements"),
+    (no_rule_dict, [_W, _B], 'p["W"]', "`p` is a list or tuple of 2 elements: it has no key 'W'"),
+], ids=["missing-key", "past-the-end", "key-of-a-list"])
+def test_a_key_the_container_argument_lacks_is_named_at_its_read(func, argument, marker, reason):
+    with pytest.raises(SrcgradError) as info:
+        srcgrad.grad(func)(argument, _X)
+    err = info.value
+    assert err.filename == __file__ and err.lineno == line_of(func, marker)
+    assert err.reason == reason and err.construct == "parameter container"
+    assert "on every path" in err.hint

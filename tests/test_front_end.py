@@ -225,3 +225,36 @@ def test_cse_merges_repeated_pure_computations_only():
 
 def unparse_value(node):
     return ast.unparse(gast.gast_to_ast(node))
+
+
+# --- parameters: a container argument's leaves, inputs of the normalized function ------------
+
+def _two_layers(params, X):
+    h = np.tanh(X @ params["layers"][0]["W"])
+    if np.sum(params["scale"]) > 0.0:
+        h = h * params["scale"]
+    return np.sum(h @ params["layers"][1]["W"])
+
+
+def test_parameters_makes_the_leaves_inputs_and_the_argument_a_known_container():
+    from srcgrad import ir, parameters
+    from srcgrad.emit import statement_source
+    params = {"layers": [{"W": np.ones((2, 2))}, {"W": np.ones((2, 1))}], "scale": 2.0}
+    leaves, layout = parameters.flatten(params)
+    assert len(leaves) == 3 and layout == (
+        "dict", (("layers", ("list", (("dict", (("W", "leaf"),)), ("dict", (("W", "leaf"),))))),
+                 ("scale", "leaf")))
+    assert parameters.unflatten(layout, [1, 2, 3]) == {"layers": [{"W": 1}, {"W": 2}], "scale": 3}
+    assert parameters.leaves_of(layout, {"layers": [{"W": 1}, {"W": 2}], "scale": 3}) == [1, 2, 3]
+    normal = normalize(parse_function(_two_layers), layouts={"params": layout})
+    assert normal.params == ["params", "X", "layers_0_W", "layers_1_W", "scale"]
+    assert normal.leaves == {"params": ["layers_0_W", "layers_1_W", "scale"]}
+    dumped = ir.dump(normal.body)
+    # static reads are the leaves themselves; the condition, kept whole, reads the argument
+    assert "X_at_layers_0_W = X @ layers_0_W" in dumped
+    assert "np.sum(params['scale']) > 0.0" in dumped
+    assert "params['layers']" not in dumped.replace("params['scale']", "")
+    lines = parameters.read_lines(normal.leaves, {"params": layout}, 1)
+    assert [statement_source(line.stmt).strip() for line in lines] == [
+        "layers_0_W = params['layers'][0]['W']", "layers_1_W = params['layers'][1]['W']",
+        "scale = params['scale']"]
