@@ -17,7 +17,8 @@ def to_source(node):
 
 
 def _as_branches(stmt):
-    """`x = A if c else B` (or `x = x + (A if c else B)`) as an if/else statement."""
+    """`x = A if c else B` (or `x = x + (A if c else B)`, `x = f(x, A if c else B)`) as an
+    if/else statement."""
     if not isinstance(stmt, gast.Assign):
         return None
     value = stmt.value
@@ -31,6 +32,13 @@ def _as_branches(stmt):
             return gast.Assign(targets=stmt.targets, value=gast.BinOp(
                 left=binop.left, op=binop.op, right=v), type_comment=None)
         value = value.right
+    elif isinstance(value, gast.Call) and value.args and isinstance(value.args[-1], gast.IfExp):
+        call = value
+
+        def branch(v):
+            return gast.Assign(targets=stmt.targets, value=gast.Call(
+                func=call.func, args=call.args[:-1] + [v], keywords=call.keywords), type_comment=None)
+        value = value.args[-1]
     else:
         return None
     return gast.If(test=value.test, body=[branch(value.body)], orelse=[branch(value.orelse)])

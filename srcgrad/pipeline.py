@@ -16,6 +16,7 @@ from .build import build, runtime_error
 from .emit import emit, emit_jvp, emit_program, emit_vjp
 from .errors import SrcgradError
 from .forward import differentiate_forward, tidy
+from .inplace import accumulate_in_place
 from .ir import TapePop, as_statement
 from .normalize import normalize
 from .optimize import eliminate_dead, inline_temporaries, optimize, output_copies, propagate_copies
@@ -57,6 +58,8 @@ def reverse_gradient(func, wrt, with_value, full=False, layouts=None, sum_result
                                  calls=calls, full=full)
         gradient.lines[:0] = parameters.read_lines(normal.leaves, layouts, normal.parsed.node.lineno)
         optimize(gradient)
+        if not full:        # (a gradient that is differentiated again keeps its sums pure)
+            accumulate_in_place(gradient.lines, gradient.namespace)
         place_tape(gradient)
         copies = output_copies(gradient)
         if normal.leaves:

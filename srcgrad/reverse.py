@@ -498,6 +498,33 @@ class ReverseMode:
             if part != "_":
                 self.contribute(atom.id, name_node(part), False, line)
 
+    def sum_all(self, expr):
+        """`np.sum(expr)` with its 0-d factors taken out: `np.sum(-g * ans / y)` is
+        `-np.sum(g * ans) / y`, one pass over the array where there were three."""
+        if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
+            return gast.UnaryOp(op=gast.USub(), operand=self.sum_all(expr.operand))
+        if isinstance(expr, gast.BinOp) and isinstance(expr.op, (gast.Mult, gast.Div)):
+            if self.is_scalar(expr.right):
+                return gast.BinOp(left=self.sum_all(expr.left), op=expr.op, right=expr.right)
+            if isinstance(expr.op, gast.Mult) and self.is_scalar(expr.left):
+                return gast.BinOp(left=expr.left, op=expr.op, right=self.sum_all(expr.right))
+            if isinstance(expr.op, gast.Mult) and isinstance(expr.left, gast.UnaryOp) and \
+                    isinstance(expr.left.op, gast.USub):
+                return gast.UnaryOp(op=gast.USub(), operand=self.sum_all(gast.BinOp(
+                    left=expr.left.operand, op=expr.op, right=expr.right)))
+        return np_call(self.ns, "sum", expr)
+
+    def is_scalar(self, atom):
+        """Whether an atom of an adjoint expression is certainly 0-d."""
+        if isinstance(const_value(atom), (int, float)):
+            return True
+        if not isinstance(atom, gast.Name):
+            return False
+        primal = self.primal_of.get(atom.id)
+        if primal is not None:
+            return not self.adjoints[primal].loose and self.tokens.get(primal) == SCALAR
+        return self.tokens.get(atom.id) == SCALAR
+
     def fit_shape(self, expr, atom, out, z_token, family):
         """The contribution `expr` made to fit operand `atom`, and how loose it is."""
         x_token = self.token(atom)
@@ -520,7 +547,7 @@ class ReverseMode:
             if loose:
                 helper = self.ns.reference(runtime.sum_over, "sum_over")
                 return gast.Call(func=helper, args=[expr, name_node(out)], keywords=[]), False
-            return np_call(self.ns, "sum", expr), False
+            return self.sum_all(expr), False
         helper = self.ns.reference(rules.unbroadcast, "unbroadcast")
         args = [expr, name_node(atom.id)] + ([name_node(out)] if loose else [])
         return gast.Call(func=helper, args=args, keywords=[]), False

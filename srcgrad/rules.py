@@ -44,7 +44,7 @@ import sys
 import numpy as np
 
 from .custom import stop_gradient
-from .runtime import (c_adjoint, concatenate_adjoint, concatenate_list_adjoint, diag_adjoint, dot_adjoint,
+from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_list_adjoint, diag_adjoint, dot_adjoint,
                       einsum_adjoint, getitem, with_set, zero_at, einsum_adjoint_jvp, norm_jvp, tape_pop, tape_push,
                       hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
                       matmul_adjoint_rhs, meshgrid_adjoint, norm_adjoint, prod_adjoint, r_adjoint, repeat_adjoint,
@@ -305,6 +305,7 @@ forward_only(norm_adjoint, linear, missing="ans x")
 forward_only(solve_adjoint, linear, missing="ans a")
 # a gradient's tape (forward.py reads `tape.append(v)` as `tape = tape_push(tape, v)`)
 forward_only(tape_push, linear, params="tape value")
+forward_only(accumulate, linear, params="total part")      # a loop's sum, added in place
 forward_only(tape_pop, linear)
 # --- no derivative: only functions whose result is an integer, a boolean, or constant in each
 # float argument wherever it is continuous (tests/test_correct_or_loud_rules.py checks each one)

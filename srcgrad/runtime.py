@@ -87,7 +87,9 @@ def _basic_index(index):
 def index_adjoint(g, like, index):
     """Adjoint of `like[index]`: `g` placed into zeros of like's shape; where integer-array
     indices repeat an element, its adjoints add up."""
-    out = np.zeros(_shape(like), dtype=np.result_type(g, 1.0))
+    # (a float, the usual adjoint of one element, needs no promotion rules)
+    dtype = np.float64 if type(g) in (float, np.float64) else np.result_type(g, 1.0)
+    out = np.zeros(_shape(like), dtype=dtype)
     if _basic_index(index):
         out[index] = g
     else:
@@ -668,3 +670,13 @@ def tangent_at(d_tangent, key):
 def dict_keys(d):
     """The keys of `d` as they are now (a loop over `d`, `d.values()`, `d.items()`)."""
     return list(d)
+
+
+def accumulate(total, part):
+    """`total + part`, added into `total` in place where its shape and dtype are part's:
+    a sum a backward loop builds, which nothing else holds (inplace.py)."""
+    if type(total) is np.ndarray and type(part) is np.ndarray and total.shape == part.shape \
+            and total.dtype == part.dtype:
+        total += part
+        return total
+    return total + part

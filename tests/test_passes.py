@@ -162,3 +162,50 @@ def test_single_use_temporaries_are_inlined_in_order():
         line.temporary = True
     code = inline_temporaries(code, [expr("z")])
     assert [src(line.stmt) for line in code] == ["z = f(a(), b())"]
+
+
+# --- inplace: sums a backward loop builds -----------------------------------------------------
+def recurrence(W, U, h0, xs):
+    h, total = h0, 0.0
+    for t in range(len(xs)):
+        h = np.tanh(np.dot(W, h) + np.dot(U, xs[t]))
+        total = total + np.sum(h ** 2)
+    return total
+
+
+def recurrence_read_inside(W, h0, n):
+    h = h0
+    for t in range(n):
+        h = np.tanh(np.dot(W, h)) * np.sum(W)      # W's adjoint is read in the loop too
+    return np.sum(h)
+
+
+def test_loop_sums_of_products_are_added_in_place_and_stay_right():
+    from support import check
+    rng = np.random.default_rng(3)
+    W, U = rng.normal(size=(4, 4)) * 0.5, rng.normal(size=(4, 3))
+    h0, xs = rng.normal(size=(4, 1)), [rng.normal(size=(3, 1)) for _ in range(5)]
+    import srcgrad
+    source = srcgrad.grad(recurrence, wrt=(0, 1)).source
+    assert "dW = accumulate(dW, np.dot(" in source and "dU = accumulate(dU, np.dot(" in source
+    check(recurrence, W, U, h0, xs, wrt=(0, 1))
+    g1 = srcgrad.grad(recurrence, wrt=(0, 1))(W, U, h0, xs)
+    g2 = srcgrad.grad(recurrence, wrt=(0, 1))(W, U, h0, xs)     # a second call: fresh sums
+    for a, b in zip(g1, g2):
+        np.testing.assert_array_equal(a, b)
+    assert not np.shares_memory(g1[0], g2[0])
+    check(recurrence_read_inside, W, h0, 3)
+    # (a sum read by anything else in the loop keeps `dW = dW + ...`)
+    hessian_source = srcgrad.grad(recurrence, wrt=0)
+    assert np.allclose(srcgrad.hessian(recurrence)(W, U, h0, xs[:2]).shape, (4, 4, 4, 4))
+
+
+def test_accumulate_adds_in_place_only_where_shape_and_dtype_agree():
+    from srcgrad.runtime import accumulate
+    total = np.zeros((2, 2))
+    assert accumulate(total, np.ones((2, 2))) is total and total[0, 0] == 1.0
+    grown = accumulate(total, np.ones((3, 2, 2)))        # broadcast: a new array
+    assert grown is not total and grown.shape == (3, 2, 2)
+    promoted = accumulate(np.zeros(2, np.float32), np.ones(2))
+    assert promoted.dtype == np.float64
+    assert accumulate(0.0, np.ones(2)).tolist() == [1.0, 1.0]

@@ -19,7 +19,7 @@ from support import RuleTests, check, check_jvp, uniform
 
 import srcgrad
 from srcgrad import rules
-from srcgrad.runtime import (c_adjoint, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
+from srcgrad.runtime import (accumulate, c_adjoint, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
                              hstack_adjoint, index_adjoint, inner_adjoint, matmul_adjoint_lhs,
                              matmul_adjoint_rhs, meshgrid_adjoint, norm_adjoint, prod_adjoint,
                              r_adjoint, repeat_adjoint, solve_adjoint, sum_over, tape_pop, tape_push,
@@ -53,9 +53,11 @@ def takes(g):
 @case(index_adjoint, G34)
 @case(zero_at, G34)
 @case(sum_over, G34)
+@case(accumulate, G34)
 def scatters(g):
     return (unbroadcast(g, G4), unbroadcast(g, 1.0), index_adjoint(g[0], G34, 1), zero_at(g, (0, 1)),
-            sum_over(g[0], G34), sum_over(g[0, 0], 2.0))
+            sum_over(g[0], G34), sum_over(g[0, 0], 2.0), accumulate(np.zeros((3, 4)), g * 2.0),
+            accumulate(0.0, g))
 
 
 @case(concatenate_adjoint, uniform((5, 3), seed=46))
