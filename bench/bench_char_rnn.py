@@ -47,6 +47,20 @@ def lossFun(inputs, targets, hprev, Wxh, Whh, Why, bh, by):
     return loss
 
 
+def loss_with_a_list(inputs, targets, hprev, Wxh, Whh, Why, bh, by):
+    """The same loss, its hidden states kept in a list that grows (`hs[-1]`: the last)."""
+    hs = [np.copy(hprev)]
+    loss = 0
+    for t in range(len(inputs)):
+        x = np.zeros((vocab_size, 1))
+        x[inputs[t]] = 1
+        hs.append(np.tanh(np.dot(Wxh, x) + np.dot(Whh, hs[-1]) + bh))
+        y = np.dot(Why, hs[-1]) + by
+        p = np.exp(y) / np.sum(np.exp(y))
+        loss += -np.log(p[targets[t], 0])
+    return loss
+
+
 def loss_and_gradients_by_hand(inputs, targets, hprev, Wxh, Whh, Why, bh, by):
     """The loss and its gradients, the backward loop written out from the chain rule."""
     xs, hs, ps = {}, {}, {}
@@ -120,22 +134,25 @@ def main():
     wrt = ("hprev", "Wxh", "Whh", "Why", "bh", "by")
     both = srcgrad.value_and_grad(lossFun, wrt=wrt)
     only = srcgrad.grad(lossFun, wrt=wrt)
+    listed = srcgrad.value_and_grad(loss_with_a_list, wrt=wrt)
     if options.show_source:
         print(both.source)
     print(f"char RNN, hidden {hidden_size}, vocabulary {vocab_size}; single-threaded BLAS")
-    print("| T | hand-written (ms) | srcgrad value_and_grad (ms) | ratio | srcgrad grad (ms) | ratio |")
-    print("|---|---|---|---|---|---|")
+    print("| T | hand-written (ms) | srcgrad value_and_grad (ms) | ratio | srcgrad grad (ms) | ratio "
+          "| state in a list: value_and_grad (ms) | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
     for length in (25, 400):
         args = arguments(length)
         loss, grads = loss_and_gradients_by_hand(*args)
-        value, mine = both(*args)
-        np.testing.assert_allclose(value, loss, rtol=1e-10)
-        for g, h in zip(mine, grads):
-            np.testing.assert_allclose(g, h, rtol=1e-10, atol=1e-14)
-        hand, with_value, alone = median_times([loss_and_gradients_by_hand, both, only], args,
-                                               rounds, batch)
+        for f in (both, listed):
+            value, mine = f(*args)
+            np.testing.assert_allclose(value, loss, rtol=1e-10)
+            for g, h in zip(mine, grads):
+                np.testing.assert_allclose(g, h, rtol=1e-10, atol=1e-14)
+        hand, with_value, alone, in_list = median_times(
+            [loss_and_gradients_by_hand, both, only, listed], args, rounds, batch)
         print(f"| {length} | {hand * 1e3:.3f} | {with_value * 1e3:.3f} | {with_value / hand:.2f}x "
-              f"| {alone * 1e3:.3f} | {alone / hand:.2f}x |")
+              f"| {alone * 1e3:.3f} | {alone / hand:.2f}x | {in_list * 1e3:.3f} | {in_list / hand:.2f}x |")
 
 
 if __name__ == "__main__":

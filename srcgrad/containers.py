@@ -382,6 +382,22 @@ def list_operation(norm, targets, call):
     return True
 
 
+def list_item(norm, name, index_node):
+    """`xs[i]` of a list appended to in a loop: the element as it is now, and the list's
+    length then, which the backward pass needs to add the read's adjoint at that element
+    (O(1); reading a copy of the whole list, as an array, would cost its length)."""
+    xs, index = norm.load(name), norm.atom(index_node)
+    length = norm.namer.fresh(f"len_{name}")
+    norm.body.append(Assign([length], gast.Call(func=gast.Name(id="len", ctx=gast.Load(), annotation=None,
+                                                               type_comment=None),
+                                                args=[xs], keywords=[]), norm.line, temporary=True))
+    item = norm.namer.fresh(f"{name}_item")
+    norm.body.append(Assign([item], gast.Subscript(value=xs, slice=index, ctx=gast.Load()),
+                            norm.line, temporary=True))
+    norm.list_reads[item] = length
+    return norm.load_ssa(item)
+
+
 def list_snapshot(norm, name):
     """A list appended to in a loop, read as a whole: a copy of it as it is now, so the
     backward pass sees this version whatever is appended later."""

@@ -55,7 +55,8 @@ class _Pure:
         if isinstance(value, gast.Call) and not any(k.arg in (None, "out") for k in value.keywords):
             obj = self.lookup(value.func)
             try:
-                return isinstance(obj, np.ufunc) or (obj in rules.RULES and obj is not rules.with_set)
+                return isinstance(obj, np.ufunc) or obj is len or (
+                    obj in rules.RULES and obj is not rules.with_set)
             except TypeError:                       # unhashable: not a function we know
                 return False
         return False

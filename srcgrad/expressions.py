@@ -185,6 +185,9 @@ def call(norm, node):
 
 
 def subscript(norm, node):
+    if isinstance(node.value, gast.Name) and node.value.id in norm.runtime_lists and \
+            node.value.id in norm.scope.current and not isinstance(node.slice, (gast.Slice, gast.Tuple)):
+        return containers.list_item(norm, node.value.id, node.slice)    # hs[t - 1]
     value = atom(norm, node.value)
     if isinstance(value, (gast.Tuple, gast.List)) and isinstance(node.slice, gast.Constant) \
             and isinstance(node.slice.value, int) and \

@@ -79,6 +79,8 @@ class Normalizer:
         self.container_depth = {}   # SSA name -> how many loops enclose its definition
         self.runtime_lists = set()  # user names of lists appended to in loops
         self.snapshots = {}         # SSA name of such a list -> the copy reads see
+        self.list_reads = {}        # `v = xs[i]` of such a list: v -> the name of len(xs) then
+        self.list_starts = set()    # known lists (`hs = [h0]`) a loop then appends to
         self.lists = set()          # SSA names of known containers that are lists
         # dicts filled when the code runs (writes.py)
         self.runtime_dicts = set()  # their SSA names
@@ -388,8 +390,10 @@ class Normalizer:
         end.lineno, end.col_offset = (stmts[-1].lineno if stmts else line), 0
         stmts = restructure_jumps(stmts + [end])
         scope = self.scope
-        self.runtime_lists.update(n.func.value.id for s in stmts for n in gast.walk(s)
-                                  if list_method(n) == "append" and n.func.value.id in scope.current)
+        appended = {n.func.value.id for s in stmts for n in gast.walk(s)
+                    if list_method(n) == "append" and n.func.value.id in scope.current}
+        self.runtime_lists.update(appended)
+        self.list_starts.update(scope.current[n] for n in appended if scope.current[n] in self.lists)
         versions = {}
         filled = writes.written_items(stmts)
         for name in sorted(assigned_names(stmts) | ({target} if target else set())):
@@ -467,7 +471,8 @@ class Normalizer:
         tapes |= {ssa for ssa, user in self.user_of.items() if user in tapes}
         return NormalFunction(parsed, self.params, self.body, self.namer, result_line=self.line,
                               user_names=self.user_names, injections=self.injections, tapes=tapes,
-                              dicts=frozenset(self.dicts | self.runtime_dicts), leaves=leaves)
+                              dicts=frozenset(self.dicts | self.runtime_dicts), leaves=leaves,
+                              list_reads=self.list_reads, list_starts=frozenset(self.list_starts))
 
 
 def normalize(parsed, mode="reverse", layouts=None, sum_result=False):

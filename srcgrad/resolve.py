@@ -95,7 +95,8 @@ class Resolver:
         if self.forward and not stmt.opaque and isinstance(value, (gast.Tuple, gast.List)):
             return Op("pack", operands=list(value.elts))      # a tuple of results
         op = self._resolve(stmt)
-        if op.kind not in ("dict_build", "dict_set", "dict_get", "copy", "nondiff", "problem") and \
+        if op.kind not in ("dict_build", "dict_set", "dict_get", "list_get", "list_build", "copy",
+                           "nondiff", "problem") and \
                 any(isinstance(n, gast.Name) and n.id in self.facts.dicts and self.is_varied(n)
                     for a in op.operands for n in gast.walk(a)):
             return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate this use of "
@@ -146,6 +147,14 @@ class Resolver:
         if isinstance(value, gast.Dict):            # {key: v, ...} read when the code runs
             operands = [v for v in value.values if self.is_varied(v)]
             return Op("dict_build", operands=operands) if operands else Op("nondiff")
+        if isinstance(value, gast.List) and stmt.targets[0] in self.facts.list_starts:
+            operands = [e for e in value.elts if self.is_varied(e)]    # hs = [h0], then appended
+            return Op("list_build", operands=operands) if operands else Op("nondiff")
+        if stmt.targets[0] in self.facts.list_reads and isinstance(value, gast.Subscript):
+            return Op("list_get", operands=[value.value], bindings={   # xs[i], xs built in a loop
+                "length": gast.Name(id=self.facts.list_reads[stmt.targets[0]], ctx=gast.Load(),
+                                    annotation=None, type_comment=None)}) \
+                if self.is_varied(value.value) else Op("nondiff")
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \
                 value.value.id in self.facts.dicts:  # d[key]
             return Op("dict_get", operands=[value.value]) if self.is_varied(value.value) \

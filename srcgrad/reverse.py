@@ -293,7 +293,7 @@ class ReverseMode:
             return
         if op.kind in ("custom", "vjp_call") and stmt.targets[0] in self.adjoints:
             return self.backward_call(stmt, op)
-        if op.kind in ("list_append", "list_pop", "list_snapshot"):
+        if op.kind in ("list_append", "list_pop", "list_snapshot", "list_get", "list_build"):
             return self.backward_list(stmt, op)
         if op.kind in ("dict_build", "dict_set", "dict_get"):
             return self.backward_dict(stmt, op)
@@ -380,6 +380,27 @@ class ReverseMode:
         """Lists appended to in a loop: the adjoint of the list is a list of adjoints, taken
         apart in the order the forward pass built it (the last element first)."""
         line, helper = stmt.line, lambda f: self.ns.reference(f, f.__name__)
+        if op.kind == "list_build":                 # xs = [a, b], then appended to
+            out = stmt.targets[0]
+            if out in self.adjoints:    # (an element's adjoint may be a scalar standing for it)
+                for k, e in enumerate(stmt.value.elts):
+                    if self.is_varied(e):
+                        self.contribute(e.id, gast.Call(func=helper(runtime.item_adjoint), args=[
+                            name_node(self.adjoints[out].name), make_const(k)], keywords=[]),
+                            "partial", line)
+            return
+        if op.kind == "list_get":                   # v = xs[i]: added at i, in place
+            out, xs = stmt.targets[0], stmt.value.value.id
+            if out in self.adjoints:
+                d_xs = name_node(self.adjoints[xs].name) if xs in self.adjoints else make_const(0.0)
+                call = gast.Call(func=helper(runtime.add_item), args=[
+                    d_xs, copy_tree(stmt.value.slice), op.bindings["length"],
+                    name_node(self.adjoints[out].name)], keywords=[])
+                if xs in self.adjoints:
+                    self.emit(assign(self.adjoints[xs].name, call), line)
+                else:
+                    self.contribute(xs, call, False, line)
+            return
         if op.kind == "list_snapshot":              # now = list_snapshot(xs)
             now = stmt.targets[0]
             if now in self.adjoints:
@@ -445,6 +466,9 @@ class ReverseMode:
                 self.contribute(stored.id, gast.Call(func=helper(take), args=[
                     d_out, copy_tree(key)], keywords=[]), "partial", line)
         if old is not None and self.is_varied(old):
+            if not self.is_varied(stored):      # what was read of a constant is dropped too
+                d_out = gast.Call(func=helper(runtime.without_key), args=[d_out, copy_tree(key)],
+                                  keywords=[])
             self.contribute(old.id, d_out, False, line)
 
     def backward_pick(self, stmt, op):

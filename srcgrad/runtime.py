@@ -585,6 +585,30 @@ def list_adjoint(d_list, snapshot):
     return ListAdjoint(np.broadcast_to(d_list, np.shape(snapshot)))
 
 
+def add_item(d_list, index, length, g):
+    """The adjoint of a list of `length` elements whose element `index` was read (`xs[t - 1]`),
+    with adjoint `g`, added in place: O(1), where the adjoint of the whole list read as an
+    array would be O(length).  (0.0, no adjoint yet: one of zeros, made once.)"""
+    if not isinstance(d_list, ListAdjoint):
+        if not (isinstance(d_list, float) and d_list == 0.0):
+            raise TypeError(f"srcgrad: the adjoint of a list is {type(d_list).__name__}")
+        d_list = ListAdjoint([0.0] * length)
+    elif len(d_list) != length:
+        raise RuntimeError(f"srcgrad internal error: the adjoint of a list of {length} has "
+                           f"{len(d_list)} elements")
+    position = operator.index(index) % length
+    d_list[position] = d_list[position] + g
+    return d_list
+
+
+def item_adjoint(d_list, k):
+    """The adjoint of element `k` of a list written out (`hs = [h0]`) that a loop then
+    appended to (0.0 if none reached it)."""
+    if isinstance(d_list, float) and d_list == 0.0:
+        return 0.0
+    return d_list[k]
+
+
 def list_append_adjoint(d_list, count):
     """Backward of `xs_2 = list_append(xs, v)`: `(d_xs, d_v)` taken off the end of d_xs_2;
     `d_v` unpacked into `count` adjoints when v was a tuple."""
@@ -655,6 +679,14 @@ def pop_adjoint(d_dict, key):
     """The adjoint of the value `d[key] = value` stored: what reads of that entry gave
     (taken off, so reads before the write add up anew); 0.0 if none reached it."""
     return d_dict.pop(key, 0.0) if isinstance(d_dict, DictAdjoint) else 0.0
+
+
+def without_key(d_dict, key):
+    """`d_dict` with the adjoint at `key` dropped: `d[key] = v` stored a constant there, so
+    what reads of it gave reaches no earlier value."""
+    if isinstance(d_dict, DictAdjoint):
+        d_dict.pop(key, None)
+    return d_dict
 
 
 def adjoint_at(d_dict, key):

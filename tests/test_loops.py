@@ -644,3 +644,27 @@ def test_loops_that_run_zero_times():
     g = srcgrad.grad(zero_iterations)(x, 0, np.zeros((0, 3)))
     np.testing.assert_allclose(g, 2 * x, rtol=1e-12)
     check(zero_iterations, x, 2, RNG2.normal(size=(2, 3)))      # and the same loops running
+
+
+# --- a list that grows, read by index: O(1) per read ------------------------------------------
+def grown_and_read(W, U, h0, xs):
+    hs = [h0]
+    for t in range(len(xs)):
+        hs.append(np.tanh(np.dot(W, hs[t]) + np.dot(U, xs[t])))
+    loss = 0.0
+    for t in range(1, len(hs)):
+        loss = loss + np.sum(hs[t] * hs[-1]) + np.sum(hs[t - 1] ** 2)
+    return loss + np.sum(np.stack(hs) ** 2)       # read whole as well
+
+
+def test_a_growing_list_read_by_index_costs_one_element_per_read():
+    rng = np.random.default_rng(11)
+    W, U = rng.normal(size=(4, 4)) * 0.5, rng.normal(size=(4, 3))
+    h0, xs = rng.normal(size=(4, 1)), [rng.normal(size=(3, 1)) for _ in range(5)]
+    check(grown_and_read, W, U, h0, xs, wrt=(0, 1, 2))
+    source = srcgrad.grad(grown_and_read, wrt=(0, 1, 2)).source
+    loop = source[source.index("for t in range(len_xs)"):source.index("hs_now = ")]
+    assert "list_snapshot" not in loop                 # no copy of the list per step
+    assert "add_item(dhs" in source and "index_adjoint(dhs" not in source
+    with pytest.raises(srcgrad.SrcgradError, match="list built in a loop"):
+        srcgrad.jvp(grown_and_read, (W, U, h0, xs), (W, None, None, None))
