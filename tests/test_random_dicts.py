@@ -38,6 +38,10 @@ BUG_MISSING_KEY = ("bug: grad of a program reading a missing key (KeyError in Py
 BUG_ITERATE = ("bug: `for k in d:` over a dict filled in a loop with run-time keys fails inside the "
                "generated code (GradientRuntimeError: TypeError unhashable type: 'numpy.ndarray') in "
                "both modes, instead of a gradient or a SrcgradError refusing the construct")
+BUG_VALUES = ("bug: `.values()` / `.items()` of a filled dict holding no differentiated value (the "
+              "loss differentiated through another argument) are indexed in the generated code "
+              "(GradientRuntimeError: TypeError 'dict_values' object is not subscriptable) in both "
+              "modes; with differentiated values they are refused cleanly (NoDerivativeRuleError)")
 
 # seeds of the first COUNT programs that hit a known bug (found by tests/random_dicts.py)
 KNOWN = {12: BUG_OVERWRITE, 13: BUG_OVERWRITE, 22: BUG_ITERATE, 36: BUG_ITERATE}
@@ -205,4 +209,40 @@ def test_iterating_over_a_filled_dict_is_right_or_refused(mode):
         raise                      # the generated code failing: not a refusal
     except srcgrad.SrcgradError:
         return                     # refusing the construct is fine
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+def values_of_a_data_dict(p, X, n):
+    d = {}
+    for t in range(n):
+        d[t] = X[t] * 2.0
+    return np.sum(p) * sum(np.sum(v) for v in d.values())
+
+
+def items_of_a_data_dict(p, X, n):
+    d = {}
+    for t in range(n):
+        d[t] = X[t] * 2.0
+    total = 0.0
+    for k, v in d.items():
+        total += np.sum(v) * k
+    return np.sum(p) * total
+
+
+@pytest.mark.xfail(strict=True, reason=BUG_VALUES)
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+@pytest.mark.parametrize("f", [values_of_a_data_dict, items_of_a_data_dict])
+def test_values_of_a_dict_of_data_is_right_or_refused(f, mode):
+    args = (_P, _X, 3)
+    try:
+        if mode == "grad":
+            got = srcgrad.grad(f)(*args)
+            want = srcgrad.numerical_gradient(f, list(args), 0)
+        else:
+            _, got = srcgrad.jvp(f, args, (np.ones(3), None, None))
+            want = (f(_P + 1e-6, _X, 3) - f(_P - 1e-6, _X, 3)) / 2e-6
+    except srcgrad.GradientRuntimeError:
+        raise
+    except srcgrad.SrcgradError:
+        return
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
