@@ -34,7 +34,8 @@ BUG_OVERWRITE = ("bug: in a loop, overwriting a dict entry with a value that dep
                  "entry's adjoint in place, so the gradient flows into the overwritten value "
                  "(an entry of a literal, or d[k] = X[t]; d[k] = d[k] * a at a key seen before)")
 BUG_MISSING_KEY = ("bug: grad of a program reading a missing key (KeyError in Python) returns "
-                   "numbers instead of raising (jvp raises)")
+                   "numbers (zeros) instead of raising when the value read is not needed by the "
+                   "backward pass (return np.sum(d[n])); np.sum(d[n] * p) raises, jvp raises")
 BUG_ITERATE = ("bug: `for k in d:` over a dict filled in a loop with run-time keys fails inside the "
                "generated code (GradientRuntimeError: TypeError unhashable type: 'numpy.ndarray') in "
                "both modes, instead of a gradient or a SrcgradError refusing the construct")
