@@ -108,14 +108,16 @@ def _names_read(stmt):
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
 
 
-def check_in_place_updates(parsed, body, updates, user_of, dict_writes=()):
+def check_in_place_updates(parsed, body, updates, user_of, dict_writes=(), list_writes=()):
     """Raise (as an error of `parsed`) if a name sharing memory with an updated array is read
     after the update, or another name for a dict after a write into it.  `updates` lists
     (update statement, SSA name before it, the Assign made for it); `dict_writes` (write,
     dict before, after, its Assign); `user_of` maps SSA names to the user's variables."""
-    _check_dict_writes(parsed, body, dict_writes, user_of)
+    _check_dict_writes(parsed, body, dict_writes, user_of, "dict")
+    _check_dict_writes(parsed, body, list_writes, user_of, "list")
     stored = {id(marker): [old, marker.value.args[2].id] if isinstance(
-        marker.value.args[2], gast.Name) else [old] for _, old, _, marker in dict_writes}
+        marker.value.args[2], gast.Name) else [old]
+        for _, old, _, marker in list(dict_writes) + list(list_writes)}
     group = _sharing_groups(body, stored)
     for update, old, marker in updates:
         # other versions of the same variable are not other names for the array; the
@@ -139,10 +141,11 @@ def check_in_place_updates(parsed, body, updates, user_of, dict_writes=()):
                 sharing -= set(later.targets)    # rebound: another value from here on
 
 
-def _check_dict_writes(parsed, body, dict_writes, user_of):
+def _check_dict_writes(parsed, body, dict_writes, user_of, kind):
     """`d_2 = dict_set(d, k, v)` updates the dict `d` names in place: every name for that
     dict but `d_2` (and its copies) is out of date, and reading one would read `d_2`'s
-    entries where the adjoints are kept for `d`'s.  Refuse such a read."""
+    entries where the adjoints are kept for `d`'s.  Refuse such a read.  (`kind`: "dict",
+    or "list" for `xs_2 = list_set(xs, i, v)`.)"""
     same = {}                       # name -> names for the same dict (copies and writes)
     written = {id(marker): old for _, old, _, marker in dict_writes}
     for stmt in flatten(body):
@@ -167,16 +170,16 @@ def _check_dict_writes(parsed, body, dict_writes, user_of):
                 dict_name = source_text(write.value)
                 if first == user_of.get(old, old):      # the same name: a function's parameter
                     raise parsed.error(UnsupportedSyntaxError, f"the function called here writes "
-                                       f"into the dict `{first}` it is passed, and `{first}` is "
+                                       f"into the {kind} `{first}` it is passed, and `{first}` is "
                                        "read afterwards", lineno=marker.line,
-                                       construct="write into a dict passed to a function",
+                                       construct=f"write into a {kind} passed to a function",
                                        hint="return the new value and write it into the dict "
                                             "where the function is called")
                 raise parsed.error(UnsupportedSyntaxError, f"writing into `{dict_name}[...]` "
-                                   f"changes a dict that `{first}` also refers to, and `{first}` "
+                                   f"changes a {kind} that `{first}` also refers to, and `{first}` "
                                    "is read afterwards", lineno=marker.line,
-                                   construct="write into a shared dict",
+                                   construct=f"write into a shared {kind}",
                                    hint=f"read it as `{dict_name}` after the write, or make "
-                                        f"`{first}` a copy (`dict({dict_name})`) before it")
+                                        f"`{first}` a copy (`{kind}({dict_name})`) before it")
             if isinstance(later, Assign):
                 stale -= set(later.targets)

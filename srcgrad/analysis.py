@@ -28,8 +28,8 @@ SCALAR = frozenset()                     # 0-d values
 SHAPE = frozenset({"<x.shape>"})         # shape tuples (their items are scalars)
 # the kinds of Op through which a gradient flows from operands to targets
 _FLOWS = {"rule", "copy", "unpack", "problem", "custom", "vjp_call", "list_append", "list_pop",
-          "list_snapshot", "list_get", "list_build", "pick", "dict_build", "dict_set", "dict_get"}
-DICT_OPS = ("dict_build", "dict_set", "dict_get", "list_get", "list_build")
+          "list_snapshot", "list_get", "list_set", "list_build", "pick", "dict_build", "dict_set", "dict_get"}
+DICT_OPS = ("dict_build", "dict_set", "dict_get", "list_get", "list_set", "list_build")
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class _Analyzer:
         self.token_count = 0
         self.packs = {}             # name -> the elements of the tuple or list literal it holds
         self.dicts = normal.dicts   # names of dicts (read when the code runs)
-        self.list_reads, self.list_starts = normal.list_reads, normal.list_starts
+        self.list_lengths, self.list_starts = normal.list_lengths, normal.list_starts
         self.ns = ns
         self.resolver = Resolver(normal.parsed, ns, self, forward, recursive)
 

@@ -394,7 +394,7 @@ def list_item(norm, name, index_node):
     item = norm.namer.fresh(f"{name}_item")
     norm.body.append(Assign([item], gast.Subscript(value=xs, slice=index, ctx=gast.Load()),
                             norm.line, temporary=True))
-    norm.list_reads[item] = length
+    norm.list_lengths[item] = length
     return norm.load_ssa(item)
 
 

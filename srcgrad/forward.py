@@ -373,8 +373,8 @@ class ForwardMode:
         if not live:
             return
         op = self.analysis.ops[id(stmt)]
-        if op.kind in ("list_append", "list_pop", "list_snapshot", "list_get", "list_build",
-                       "vjp_call"):
+        if op.kind in ("list_append", "list_pop", "list_snapshot", "list_get", "list_set",
+                       "list_build", "vjp_call"):
             what = "a recursive call" if op.kind == "vjp_call" else "a list built in a loop"
             raise self.parsed.error(UnsupportedSyntaxError, f"srcgrad's forward mode cannot "
                                     f"differentiate {what} in this version", lineno=stmt.line,

@@ -142,7 +142,8 @@ class NormalFunction:
     injections: dict = field(default_factory=dict)  # name -> object the code refers to by it
     tapes: set = field(default_factory=set)     # names of a generated gradient's tape (jvp of it)
     dicts: frozenset = frozenset()      # names of values that are dicts (read when the code runs)
-    list_reads: dict = field(default_factory=dict)  # `v = xs[i]` of a list built in a loop: v -> len(xs)
+    # `v = xs[i]` and `xs_2 = list_set(xs, i, v)` of a list built in a loop: v or xs_2 -> len(xs)
+    list_lengths: dict = field(default_factory=dict)
     list_starts: frozenset = frozenset()  # list literals (`hs = [h0]`) a loop then appends to
     leaves: dict = field(default_factory=dict)  # container parameter -> its leaves' names
 

@@ -79,7 +79,8 @@ class Normalizer:
         self.container_depth = {}   # SSA name -> how many loops enclose its definition
         self.runtime_lists = set()  # user names of lists appended to in loops
         self.snapshots = {}         # SSA name of such a list -> the copy reads see
-        self.list_reads = {}        # `v = xs[i]` of such a list: v -> the name of len(xs) then
+        self.list_lengths = {}      # `v = xs[i]`, `xs_2 = list_set(xs, i, v)`: v, xs_2 -> len(xs)
+        self.list_writes = []       # (write, list before, after, its Assign): for aliasing.py
         self.list_starts = set()    # known lists (`hs = [h0]`) a loop then appends to
         self.lists = set()          # SSA names of known containers that are lists
         # dicts filled when the code runs (writes.py)
@@ -392,10 +393,14 @@ class Normalizer:
         scope = self.scope
         appended = {n.func.value.id for s in stmts for n in gast.walk(s)
                     if list_method(n) == "append" and n.func.value.id in scope.current}
-        self.runtime_lists.update(appended)
-        self.list_starts.update(scope.current[n] for n in appended if scope.current[n] in self.lists)
-        versions = {}
         filled = writes.written_items(stmts)
+        grown = appended | {n for n in filled if scope.current.get(n) in self.lists}
+        for n in filled:                        # written in the loop: read when it runs
+            if scope.current.get(n) in self.containers and scope.current[n] in self.lists | self.dicts:
+                writes.forget_known(self, scope.current[n])
+        self.runtime_lists.update(grown)        # (a list literal written in the loop, too)
+        self.list_starts.update(scope.current[n] for n in grown if scope.current[n] in self.lists)
+        versions = {}
         for name in sorted(assigned_names(stmts) | ({target} if target else set())):
             if name == target:
                 continue
@@ -465,14 +470,15 @@ class Normalizer:
                               args=[self.load(RESULT)], keywords=[])
             self.assign_name(RESULT, total)
         self.body.append(Return(self.scope.current[RESULT], self.result_line))
-        check_in_place_updates(parsed, self.body, self.updates, self.user_of, self.dict_writes)
+        check_in_place_updates(parsed, self.body, self.updates, self.user_of, self.dict_writes,
+                               self.list_writes)
         merge_common(self.body, self.lookup_quietly)
         # (a tape's versions are tapes too: it is carried through loops like any value)
         tapes |= {ssa for ssa, user in self.user_of.items() if user in tapes}
         return NormalFunction(parsed, self.params, self.body, self.namer, result_line=self.line,
                               user_names=self.user_names, injections=self.injections, tapes=tapes,
                               dicts=frozenset(self.dicts | self.runtime_dicts), leaves=leaves,
-                              list_reads=self.list_reads, list_starts=frozenset(self.list_starts))
+                              list_lengths=self.list_lengths, list_starts=frozenset(self.list_starts))
 
 
 def normalize(parsed, mode="reverse", layouts=None, sum_result=False):

@@ -95,8 +95,8 @@ class Resolver:
         if self.forward and not stmt.opaque and isinstance(value, (gast.Tuple, gast.List)):
             return Op("pack", operands=list(value.elts))      # a tuple of results
         op = self._resolve(stmt)
-        if op.kind not in ("dict_build", "dict_set", "dict_get", "list_get", "list_build", "copy",
-                           "nondiff", "problem") and \
+        if op.kind not in ("dict_build", "dict_set", "dict_get", "list_get", "list_set",
+                           "list_build", "copy", "nondiff", "problem") and \
                 any(isinstance(n, gast.Name) and n.id in self.facts.dicts and self.is_varied(n)
                     for a in op.operands for n in gast.walk(a)):
             return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate this use of "
@@ -139,6 +139,11 @@ class Resolver:
             kind = helper.__name__
             operands = [a for a in value.args[:2 if kind == "list_append" else 1] if self.is_varied(a)]
             return Op(kind, operands=operands) if operands else Op("nondiff")
+        if helper is runtime.list_set:              # xs_2 = list_set(xs, i, v)
+            operands = [a for a in (value.args[0], value.args[2]) if self.is_varied(a)]
+            return Op("list_set", operands=operands, bindings={"length": gast.Name(
+                id=self.facts.list_lengths[stmt.targets[0]], ctx=gast.Load(), annotation=None,
+                type_comment=None)}) if operands else Op("nondiff")
         if helper is runtime.dict_keys:             # keys: no gradient
             return Op("nondiff")
         if helper is runtime.dict_set:              # d_2 = dict_set(d, key, v)
@@ -150,9 +155,9 @@ class Resolver:
         if isinstance(value, gast.List) and stmt.targets[0] in self.facts.list_starts:
             operands = [e for e in value.elts if self.is_varied(e)]    # hs = [h0], then appended
             return Op("list_build", operands=operands) if operands else Op("nondiff")
-        if stmt.targets[0] in self.facts.list_reads and isinstance(value, gast.Subscript):
+        if stmt.targets[0] in self.facts.list_lengths and isinstance(value, gast.Subscript):
             return Op("list_get", operands=[value.value], bindings={   # xs[i], xs built in a loop
-                "length": gast.Name(id=self.facts.list_reads[stmt.targets[0]], ctx=gast.Load(),
+                "length": gast.Name(id=self.facts.list_lengths[stmt.targets[0]], ctx=gast.Load(),
                                     annotation=None, type_comment=None)}) \
                 if self.is_varied(value.value) else Op("nondiff")
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name) and \

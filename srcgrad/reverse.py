@@ -293,7 +293,8 @@ class ReverseMode:
             return
         if op.kind in ("custom", "vjp_call") and stmt.targets[0] in self.adjoints:
             return self.backward_call(stmt, op)
-        if op.kind in ("list_append", "list_pop", "list_snapshot", "list_get", "list_build"):
+        if op.kind in ("list_append", "list_pop", "list_snapshot", "list_get", "list_set",
+                       "list_build"):
             return self.backward_list(stmt, op)
         if op.kind in ("dict_build", "dict_set", "dict_get"):
             return self.backward_dict(stmt, op)
@@ -380,6 +381,20 @@ class ReverseMode:
         """Lists appended to in a loop: the adjoint of the list is a list of adjoints, taken
         apart in the order the forward pass built it (the last element first)."""
         line, helper = stmt.line, lambda f: self.ns.reference(f, f.__name__)
+        if op.kind == "list_set":                   # xs_2 = list_set(xs, i, v)
+            out, (old, index, stored) = stmt.targets[0], stmt.value.args
+            if out not in self.adjoints:
+                return
+            d_out = name_node(self.adjoints[out].name)
+            where = [copy_tree(index), op.bindings["length"]]
+            if self.is_varied(stored):      # (taken off: reads before the write add anew)
+                self.contribute(stored.id, gast.Call(func=helper(runtime.take_item), args=[
+                    d_out] + where, keywords=[]), "partial", line)
+            elif self.is_varied(old):
+                d_out = gast.Call(func=helper(runtime.drop_item), args=[d_out] + where, keywords=[])
+            if self.is_varied(old):
+                self.contribute(old.id, d_out, False, line)
+            return
         if op.kind == "list_build":                 # xs = [a, b], then appended to
             out = stmt.targets[0]
             if out in self.adjoints:    # (an element's adjoint may be a scalar standing for it)

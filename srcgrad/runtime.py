@@ -601,6 +601,29 @@ def add_item(d_list, index, length, g):
     return d_list
 
 
+def list_set(xs, index, value):
+    """`xs[index] = value` as an expression: the list itself, updated."""
+    xs[index] = value
+    return xs
+
+
+def take_item(d_list, index, length):
+    """The adjoint of the value `xs[index] = value` stored in a list of `length` elements:
+    what reads of that element gave, taken off (0.0 if none reached it)."""
+    if not isinstance(d_list, ListAdjoint):
+        return 0.0
+    position = operator.index(index) % length
+    g, d_list[position] = d_list[position], 0.0
+    return g
+
+
+def drop_item(d_list, index, length):
+    """`d_list` with the adjoint of element `index` dropped (a constant was stored there)."""
+    if isinstance(d_list, ListAdjoint):
+        d_list[operator.index(index) % length] = 0.0
+    return d_list
+
+
 def item_adjoint(d_list, k):
     """The adjoint of element `k` of a list written out (`hs = [h0]`) that a loop then
     appended to (0.0 if none reached it)."""

@@ -60,11 +60,31 @@ def subscript(norm, target, value, node=None):
     if ssa in norm.containers:
         if _into_known(norm, base, ssa, target.slice, value, node):
             return
+        if ssa in norm.lists:               # a list literal, written at an index known
+            norm.runtime_lists.add(base.id)     # only when the code runs: from here on, a list
+            norm.list_starts.add(ssa)           # read and written when it runs
+            forget_known(norm, ssa)
+            return _into_list(norm, base.id, ssa, target.slice, value, node)
         if ssa not in norm.dicts:
             _refuse_list_write(norm, node)
     if ssa in norm.containers or ssa in norm.runtime_dicts:
         return _into_dict(norm, base.id, ssa, target.slice, value, node)
+    if base.id in norm.runtime_lists:
+        return _into_list(norm, base.id, ssa, target.slice, value, node)
     desugar.write(norm, target, value, node)
+
+
+def forget_known(norm, ssa):
+    """A known list or dict is written when the code runs from here on: every name for it
+    (`M = L`, or the container itself held in another) is read when the code runs too, so a
+    read through another name after a write is seen (and refused, aliasing.py), never
+    answered from the contents it had when the code was read."""
+    held = norm.containers.get(ssa)
+    for n, elements in list(norm.containers.items()):
+        if elements is held:
+            del norm.containers[n]
+            if n in norm.lists and n in norm.user_of:
+                norm.runtime_lists.add(norm.user_of[n])
 
 
 def _refuse_list_write(norm, node):
@@ -134,6 +154,7 @@ def _into_dict(norm, name, ssa, key_node, value, node):
                          hint="keep arrays in it (`np.array(...)` of a list), or use one dict per "
                               "kind of value")
     key = norm.atom(key_node) if not isinstance(key_node, gast.Tuple) else norm.index(key_node)
+    forget_known(norm, ssa)
     new = norm.define(name)
     func = gast.Name(id=norm.helper_name("dict_set"), ctx=gast.Load(), annotation=None,
                      type_comment=None)
@@ -141,6 +162,31 @@ def _into_dict(norm, name, ssa, key_node, value, node):
                                              keywords=[]), norm.line))
     norm.runtime_dicts.add(new)
     norm.dict_writes.append((node, ssa, new, norm.body[-1]))
+
+
+def _into_list(norm, name, ssa, index_node, value, node):
+    """`xs[i] = value` on a list appended to in a loop: `xs_2 = list_set(xs, i, value)` (the
+    list updated in place and returned), its length kept for the backward pass."""
+    if isinstance(index_node, (gast.Slice, gast.Tuple)):
+        raise norm.error("srcgrad cannot differentiate a write into a slice of a list built in a "
+                         "loop", node, construct="write into a list",
+                         hint="write one element at a time, or make it an array")
+    if isinstance(value, gast.Name) and (value.id in norm.containers or value.id in norm.runtime_dicts):
+        raise norm.error("srcgrad cannot keep a list, tuple or dict inside a list built in a "
+                         "loop", node, construct="container in a list")
+    index = norm.atom(index_node)
+    length = norm.namer.fresh(f"len_{name}")
+    norm.body.append(Assign([length], gast.Call(func=gast.Name(id="len", ctx=gast.Load(), annotation=None,
+                                                               type_comment=None),
+                                                args=[norm.load_ssa(ssa)], keywords=[]),
+                            norm.line, temporary=True))
+    new = norm.define(name)
+    func = gast.Name(id=norm.helper_name("list_set"), ctx=gast.Load(), annotation=None,
+                     type_comment=None)
+    norm.body.append(Assign([new], gast.Call(func=func, args=[norm.load_ssa(ssa), index, value],
+                                             keywords=[]), norm.line))
+    norm.list_lengths[new] = length
+    norm.list_writes.append((node, ssa, new, norm.body[-1]))
 
 
 def written_items(stmts):

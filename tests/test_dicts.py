@@ -244,6 +244,14 @@ def another_name_read_after_a_write(x, n):
     return np.sum(a[n])
 
 
+def another_name_read_at_a_constant_key(x, n):
+    d = {0: x}
+    a = d
+    for t in range(n):
+        d[0] = d[0] * x                 # a[0] is this new value in Python
+    return np.sum(a[0])
+
+
 def array_read_after_a_write_through_the_dict(x, n):
     d = {}
     for t in range(n):
@@ -277,6 +285,8 @@ def dict_in_a_dict(x, n):
      "return np.sum(d)"),
     (another_name_read_after_a_write, (np.ones(2), 2),
      "changes a dict that `a` also refers to, and `a` is read afterwards", "d[t + 1] = d[t] * x"),
+    (another_name_read_at_a_constant_key, (np.ones(2), 2),
+     "changes a dict that `a` also refers to, and `a` is read afterwards", "d[0] = d[0] * x"),
     (array_read_after_a_write_through_the_dict, (np.ones(3), 2),
      "an array that `h` also refers to", "d[t][0] = 1.0"),
     (helper_writes_the_dict, (np.ones(2),), "writes into the dict `d` it is passed, and `d` is "

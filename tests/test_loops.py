@@ -668,3 +668,39 @@ def test_a_growing_list_read_by_index_costs_one_element_per_read():
     assert "add_item(dhs" in source and "index_adjoint(dhs" not in source
     with pytest.raises(srcgrad.SrcgradError, match="list built in a loop"):
         srcgrad.jvp(grown_and_read, (W, U, h0, xs), (W, None, None, None))
+
+
+def written_after_it_grew(x, n):
+    L = []
+    for t in range(n):
+        L.append(x * (t + 1))
+    for t in range(n):
+        L[t][0] = np.sin(L[t][1])          # into an element: read, written, written back
+        L[t] = L[t] * L[t - 1]
+    return np.sum(L[n - 1] * L[0])
+
+
+def literal_written_by_index(x, i, n):
+    L = [x * 1.0, x * 2.0, x * 3.0]
+    L[i][0] = 5.0                          # an index known only when the code runs
+    for t in range(n):
+        L[t % 3] = np.tanh(L[(t + 1) % 3] * x)
+    return np.sum(L[0] * L[1] + L[2])
+
+
+def another_name_for_a_written_list(x, n):
+    L = [x, x * 2.0]
+    M = L
+    for t in range(n):
+        L[t % 2] = L[t % 2] * x
+    return np.sum(M[0])
+
+
+def test_writes_into_lists_read_when_the_code_runs():
+    x = np.array([0.3, 0.5, 0.7])
+    check(written_after_it_grew, x, 3)
+    check(literal_written_by_index, x, 1, 4)
+    check(literal_written_by_index, x, 2, 0)
+    with pytest.raises(srcgrad.SrcgradError, match="changes a list that `M` also refers to") as info:
+        srcgrad.grad(another_name_for_a_written_list)(x, 2)
+    assert "test_loops.py" in str(info.value)
