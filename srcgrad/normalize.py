@@ -274,7 +274,9 @@ class Normalizer:
     def unpack(self, targets, value_node):
         """`a, b = value_node` with names `targets`."""
         if isinstance(value_node, (gast.Tuple, gast.List)) and len(value_node.elts) == len(targets):
-            atoms = [self.atom(v) for v in value_node.elts]     # all right-hand sides first
+            # all right-hand sides first (a dict literal keeps the name it is bound to)
+            atoms = [containers.dict_literal(self, v) if isinstance(v, gast.Dict) else self.atom(v)
+                     for v in value_node.elts]
             for t, a in zip(targets, atoms):
                 self.bind(t.id, a)
             return

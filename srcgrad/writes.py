@@ -65,8 +65,10 @@ def subscript(norm, target, value, node=None):
             norm.list_starts.add(ssa)           # read and written when it runs
             forget_known(norm, ssa)
             return _into_list(norm, base.id, ssa, target.slice, value, node)
-        if ssa not in norm.dicts:
-            _refuse_list_write(norm, node)
+        if ssa not in norm.dicts:           # a tuple, or a record
+            raise norm.error(f"`{source_text(base)}` is a tuple or a record: Python does not "
+                             "write into it (TypeError)", node, construct="write into a tuple",
+                             hint="build a new one, or keep the values in a list or dict")
     if ssa in norm.containers or ssa in norm.runtime_dicts:
         return _into_dict(norm, base.id, ssa, target.slice, value, node)
     if base.id in norm.runtime_lists:

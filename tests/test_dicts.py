@@ -273,6 +273,12 @@ def helper_writes_the_dict(x):
     return np.sum(d[0] * d[1])
 
 
+def into_a_tuple(x):
+    t = (x, x * 2.0)
+    t[0] = x * 3.0
+    return np.sum(t[0])
+
+
 def dict_in_a_dict(x, n):
     d = {}
     for t in range(n):
@@ -291,6 +297,8 @@ def dict_in_a_dict(x, n):
      "an array that `h` also refers to", "d[t][0] = 1.0"),
     (helper_writes_the_dict, (np.ones(2),), "writes into the dict `d` it is passed, and `d` is "
      "read afterwards", "_ = written_by_a_helper"),
+    (into_a_tuple, (np.ones(2),), "`t` is a tuple or a record: Python does not write into it",
+     "t[0] = x * 3.0"),
     (dict_in_a_dict, (np.ones(2), 2), "cannot keep a list, tuple or dict inside a dict",
      'd[t] = {"h": x}'),
 ], ids=lambda v: getattr(v, "__name__", ""))
