@@ -105,6 +105,8 @@ class Undefined(ValueError):
 def check_no_repeats(a, index):
     """Refuse a write `a[index] = v` that reaches one element twice: NumPy leaves undefined
     which of the values stays, and so which one gets the gradient."""
+    if type(index) is int or isinstance(index, np.integer):
+        return                              # one element (the usual write)
     if not _basic_index(index):
         # the positions written, negative indices and broadcast index arrays resolved
         written = np.arange(np.size(a)).reshape(np.shape(a))[index]
@@ -115,7 +117,10 @@ def check_no_repeats(a, index):
 
 def with_set(a, index, value):
     """A copy of `a` with `a[index] = value` (srcgrad's form of a write into an array)."""
-    out = np.array(a, dtype=np.result_type(a, value))
+    if type(a) is np.ndarray and type(value) in (int, float) and a.dtype.kind == "f":
+        out = a.copy()                      # (a number written into floats: no promotion)
+    else:
+        out = np.array(a, dtype=np.result_type(a, value))
     out[index] = value
     return out
 
