@@ -15,7 +15,7 @@ import numpy as np
 
 from . import runtime
 from .fold import const_value
-from .ir import all_lines, is_loop, loads, targets
+from .ir import Line, all_lines, is_loop, loads, targets
 
 
 def accumulate_in_place(lines, ns):
@@ -87,3 +87,65 @@ def _rewrite(loop, name, ns):
     helper = ns.reference(runtime.accumulate, "accumulate")
     for stmt, part in sums:
         stmt.value = gast.Call(func=helper, args=[stmt.value.left, part], keywords=[])
+
+
+# --- shape queries of values a backward loop does not change ------------------------------
+_QUERIES = ("ndim", "shape", "size")
+
+
+def hoist_shape_queries(lines, ns, namer, params):
+    """`np.ndim(W)` in a backward loop, `W` a parameter nothing in the loop binds, is asked
+    once before the loop (`ndim_W = np.ndim(W)`): a rule choosing by rank asks it in every
+    iteration otherwise.  (Only parameters: they are bound even where the loop runs no
+    iteration after a branch that bound something else.)"""
+    k = 0
+    while k < len(lines):
+        line = lines[k]
+        if line.body is not None:
+            hoist_shape_queries(line.body, ns, namer, params)
+            hoist_shape_queries(line.orelse or [], ns, namer, params)
+            if is_loop(line) and line.section == "adjoint":
+                hoisted = _hoist(line, ns, namer, params)
+                lines[k:k] = hoisted
+                k += len(hoisted)
+        k += 1
+
+
+def _query(node, ns):
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute) and \
+            node.func.attr in _QUERIES and len(node.args) == 1 and not node.keywords and \
+            isinstance(node.args[0], gast.Name):
+        try:
+            return ns.lookup(node.func) is getattr(np, node.func.attr)
+        except Exception:       # (not a name of the user's namespace)
+            return False
+    return False
+
+
+def _hoist(loop, ns, namer, params):
+    bound = {loop.stmt.target.id} if isinstance(loop.stmt, gast.For) and \
+        isinstance(loop.stmt.target, gast.Name) else set()
+    for line in all_lines(loop.body):
+        bound.update(targets(line.stmt))
+        if line.body is not None and isinstance(line.stmt, gast.For):
+            bound.update(n.id for n in gast.walk(line.stmt.target) if isinstance(n, gast.Name))
+    names, hoisted = {}, []
+
+    class Replace(gast.NodeTransformer):
+        def visit_Call(self, node):
+            self.generic_visit(node)
+            if not _query(node, ns) or node.args[0].id in bound or node.args[0].id not in params:
+                return node
+            key = (node.func.attr, node.args[0].id)
+            if key not in names:
+                names[key] = namer.fresh(f"{node.func.attr}_{node.args[0].id}")
+                hoisted.append(Line(gast.Assign(targets=[gast.Name(id=names[key], ctx=gast.Store(),
+                                                                   annotation=None, type_comment=None)],
+                                                value=node, type_comment=None), loop.line, "adjoint"))
+            return gast.Name(id=names[key], ctx=gast.Load(), annotation=None, type_comment=None)
+    for line in all_lines(loop.body):
+        if line.body is None and isinstance(line.stmt, gast.Assign):
+            line.stmt.value = Replace().visit(line.stmt.value)
+        elif line.body is not None and isinstance(line.stmt, gast.If):
+            line.stmt.test = Replace().visit(line.stmt.test)
+    return hoisted

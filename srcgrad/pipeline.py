@@ -16,7 +16,7 @@ from .build import build, runtime_error
 from .emit import emit, emit_jvp, emit_program, emit_vjp
 from .errors import SrcgradError
 from .forward import differentiate_forward, tidy
-from .inplace import accumulate_in_place
+from .inplace import accumulate_in_place, hoist_shape_queries
 from .ir import TapePop, as_statement
 from .normalize import normalize
 from .optimize import eliminate_dead, inline_temporaries, optimize, output_copies, propagate_copies
@@ -61,6 +61,8 @@ def reverse_gradient(func, wrt, with_value, full=False, layouts=None, sum_result
         if not full:        # (a gradient that is differentiated again keeps its sums pure)
             accumulate_in_place(gradient.lines, gradient.namespace)
         place_tape(gradient)
+        # (after the tape: what a backward iteration pops is bound in it)
+        hoist_shape_queries(gradient.lines, gradient.namespace, gradient.namer, set(normal.params))
         copies = output_copies(gradient)
         if normal.leaves:
             gradient.outputs = parameters.assemble(gradient.outputs, wrt, normal.leaves,

@@ -77,11 +77,18 @@ def getitem(a, index):
     return a[index]
 
 
+_BASIC_PARTS = (int, np.int64, np.intp, slice, type(None), type(Ellipsis))
+
+
 def _basic_index(index):
     """Whether `index` selects each element at most once (no integer arrays)."""
     parts = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(p, (int, np.integer, slice, type(None), type(Ellipsis))) or
-               (isinstance(p, np.ndarray) and p.dtype == bool) for p in parts)
+    for p in parts:         # (the usual parts first, by type: isinstance of np.integer is slow)
+        if type(p) in _BASIC_PARTS or isinstance(p, (int, np.integer, slice)) or \
+                (isinstance(p, np.ndarray) and p.dtype == bool):
+            continue
+        return False
+    return True
 
 
 def index_adjoint(g, like, index):

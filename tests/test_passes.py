@@ -209,3 +209,17 @@ def test_accumulate_adds_in_place_only_where_shape_and_dtype_agree():
     promoted = accumulate(np.zeros(2, np.float32), np.ones(2))
     assert promoted.dtype == np.float64
     assert accumulate(0.0, np.ones(2)).tolist() == [1.0, 1.0]
+
+
+def test_a_parameters_rank_is_asked_once_before_a_backward_loop():
+    import srcgrad
+    rng = np.random.default_rng(4)
+    W, U = rng.normal(size=(4, 4)) * 0.5, rng.normal(size=(4, 3))
+    h0, xs = rng.normal(size=(4, 1)), [rng.normal(size=(3, 1)) for _ in range(4)]
+    source = srcgrad.grad(recurrence, wrt=(0, 1)).source
+    backward = source[source.index("for _ in range"):]
+    assert "ndim_W = np.ndim(W)" in source and "np.ndim(W)" not in backward
+    assert "np.ndim(h_2)" in backward or "np.ndim(h)" in backward    # bound in the loop: asked there
+    from support import check
+    check(recurrence, W, U, h0, xs, wrt=(0, 1))
+    check(recurrence, W, U, h0, [], wrt=(0, 1))                        # no iteration at all
