@@ -11,23 +11,26 @@ computations are the same when their source is; within a block, the first stays 
 until a name it reads is bound again (a loop's carried names, a branch's merged ones),
 and a loop's body starts afresh (its first lines run again with new values).
 """
-import ast
-
 import gast
 import numpy as np
 
 from . import rules
-from .fold import copy_tree
 from .ir import Assign, Branch, Loop, flatten
 
 
-def _key(value, copies):
-    """The source of `value`, each name read as the value it copies."""
-    class Rename(gast.NodeTransformer):
-        def visit_Name(self, node):
-            return gast.Name(id=copies.get(node.id, node.id), ctx=node.ctx, annotation=None,
-                             type_comment=None)
-    return ast.dump(gast.gast_to_ast(Rename().visit(copy_tree(value))))
+def _key(node, copies):
+    """What `node` computes, as a hashable tree, each name read as the value it copies."""
+    if isinstance(node, gast.Name):
+        return copies.get(node.id, node.id)
+    if isinstance(node, gast.Constant):
+        return ("constant", type(node.value).__name__, repr(node.value))
+    if isinstance(node, list):
+        return tuple(_key(n, copies) for n in node)
+    if isinstance(node, gast.AST):
+        return (type(node).__name__,) + tuple(
+            _key(getattr(node, f), copies) for f in node._fields
+            if f not in ("ctx", "annotation", "type_comment"))
+    return node                     # an operator's or an attribute's name
 
 
 def _names(value):
