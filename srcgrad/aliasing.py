@@ -125,20 +125,29 @@ def check_in_place_updates(parsed, body, updates, user_of, dict_writes=(), list_
         variable = user_of.get(old, old)
         sharing = {n for n in group.get(old, {old}) if user_of.get(n, n) != variable}
         sharing.add(old)
-        for later in after(body, marker) or []:
-            if isinstance(later, Assign) and isinstance(later.value, gast.Name):
-                # another name for the value (a loop's copy): not a read of it
-                if later.value.id in sharing:
-                    sharing |= set(later.targets)
-                else:
-                    sharing -= set(later.targets)
-                continue
-            read = _names_read(later) & sharing
-            if read:
-                first = sorted(read)[0]
-                raise _refusal(parsed, update, user_of.get(first, first), marker.line)
-            if isinstance(later, Assign):
-                sharing -= set(later.targets)    # rebound: another value from here on
+        first = _first_read_after(body, marker, sharing)
+        if first is not None:
+            raise _refusal(parsed, update, user_of.get(first, first), marker.line)
+
+
+def _first_read_after(body, marker, names):
+    """The first of `names` read after `marker` on its path, following copies (another
+    name for the value is not a read of it) and rebindings (another value from there on);
+    None if none is."""
+    names = set(names)
+    for later in after(body, marker) or []:
+        if isinstance(later, Assign) and isinstance(later.value, gast.Name):
+            if later.value.id in names:
+                names |= set(later.targets)
+            else:
+                names -= set(later.targets)
+            continue
+        read = _names_read(later) & names
+        if read:
+            return sorted(read)[0]
+        if isinstance(later, Assign):
+            names -= set(later.targets)
+    return None
 
 
 def _check_dict_writes(parsed, body, dict_writes, user_of, kind):
@@ -156,30 +165,19 @@ def _check_dict_writes(parsed, body, dict_writes, user_of, kind):
                 for name in members:
                     same[name] = members
     for write, old, new, marker in dict_writes:
-        stale = same.get(old, {old}) - {new}
-        for later in after(body, marker) or []:
-            if isinstance(later, Assign) and isinstance(later.value, gast.Name):
-                if later.value.id in stale:
-                    stale |= set(later.targets)
-                else:
-                    stale -= set(later.targets)
-                continue
-            read = _names_read(later) & stale
-            if read:
-                first = user_of.get(sorted(read)[0], sorted(read)[0])
-                dict_name = source_text(write.value)
-                if first == user_of.get(old, old):      # the same name: a function's parameter
-                    raise parsed.error(UnsupportedSyntaxError, f"the function called here writes "
-                                       f"into the {kind} `{first}` it is passed, and `{first}` is "
-                                       "read afterwards", lineno=marker.line,
-                                       construct=f"write into a {kind} passed to a function",
-                                       hint="return the new value and write it into the dict "
-                                            "where the function is called")
-                raise parsed.error(UnsupportedSyntaxError, f"writing into `{dict_name}[...]` "
-                                   f"changes a {kind} that `{first}` also refers to, and `{first}` "
-                                   "is read afterwards", lineno=marker.line,
-                                   construct=f"write into a shared {kind}",
-                                   hint=f"read it as `{dict_name}` after the write, or make "
-                                        f"`{first}` a copy (`{kind}({dict_name})`) before it")
-            if isinstance(later, Assign):
-                stale -= set(later.targets)
+        stale = _first_read_after(body, marker, same.get(old, {old}) - {new})
+        if stale is None:
+            continue
+        first, name = user_of.get(stale, stale), source_text(write.value)
+        if first == user_of.get(old, old):          # the same name: a function's parameter
+            raise parsed.error(UnsupportedSyntaxError, f"the function called here writes into "
+                               f"the {kind} `{first}` it is passed, and `{first}` is read "
+                               "afterwards", lineno=marker.line,
+                               construct=f"write into a {kind} passed to a function",
+                               hint=f"return the new value and write it into the {kind} where "
+                                    "the function is called")
+        raise parsed.error(UnsupportedSyntaxError, f"writing into `{name}[...]` changes a {kind} "
+                           f"that `{first}` also refers to, and `{first}` is read afterwards",
+                           lineno=marker.line, construct=f"write into a shared {kind}",
+                           hint=f"read it as `{name}` after the write, or make `{first}` a copy "
+                                f"(`{kind}({name})`) before it")
