@@ -189,10 +189,11 @@ def subscript(norm, node):
             node.value.id in norm.scope.current and not isinstance(node.slice, (gast.Slice, gast.Tuple)):
         return containers.list_item(norm, node.value.id, node.slice)    # hs[t - 1]
     value = atom(norm, node.value)
-    if isinstance(value, (gast.Tuple, gast.List)) and isinstance(node.slice, gast.Constant) \
-            and isinstance(node.slice.value, int) and \
-            -len(value.elts) <= node.slice.value < len(value.elts):
-        return value.elts[node.slice.value]      # helper(x)[0], [a, b][1]
+    position = containers.static_value(norm, node.slice) if isinstance(
+        node.slice, (gast.Constant, gast.UnaryOp)) else None
+    if isinstance(value, (gast.Tuple, gast.List)) and type(position) is int and \
+            -len(value.elts) <= position < len(value.elts):
+        return value.elts[position]              # helper(x)[0], [a, b][1], [a, b][-1]
     key = node.slice
     if isinstance(value, gast.Name) and value.id in norm.containers and \
             not isinstance(key, (gast.Slice, gast.Tuple, gast.Constant, gast.Name, gast.UnaryOp)):

@@ -287,3 +287,13 @@ def test_a_list_of_values_passed_to_a_method_is_refused_in_both_modes():
         v = np.array([a, b])
         return w.dot(v)
     assert both(g, *args, wrt=(1, 2)) == pytest.approx((1.0, 2.0))
+
+
+def literal_read_from_the_end(a, t):
+    return np.sum([(-0.25), t, t * a][-1] * a) + [a, t][-2]
+
+
+def test_a_list_literal_read_at_a_negative_constant_is_that_element():
+    # (seed 5205 of tests/random_programs.py: once refused as "known only when it runs")
+    from support import check
+    check(literal_read_from_the_end, 0.7, 1.3, wrt=(0, 1))
