@@ -55,7 +55,7 @@ RULES = {}        # NumPy function -> Rule
 NONDIFF = set()   # NumPy functions whose result carries no gradient
 MACROS = {}       # name -> lambda, inlined into templates that call it
 STATIC = {inverse_permutation}   # evaluated at transform time when their arguments are known
-HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
+HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_adjoint, concatenate_list_adjoint, diag_adjoint, dot_adjoint, einsum_adjoint,
            hstack_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
            matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint, solve_adjoint,
            tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint,

@@ -704,3 +704,15 @@ def test_writes_into_lists_read_when_the_code_runs():
     with pytest.raises(srcgrad.SrcgradError, match="changes a list that `M` also refers to") as info:
         srcgrad.grad(another_name_for_a_written_list)(x, 2)
     assert "test_loops.py" in str(info.value)
+
+
+def concatenated_after_the_loop(x, n):
+    parts = []
+    for t in range(n):
+        parts.append(x * (t + 1))
+    return np.sum(np.concatenate(parts) ** 2)
+
+
+def test_a_list_built_in_a_loop_passed_to_concatenate():
+    # (failed with "template name 'concatenate_list_adjoint' is neither a parameter nor known")
+    check(concatenated_after_the_loop, np.array([0.3, 0.5]), 3)
