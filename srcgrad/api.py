@@ -19,6 +19,7 @@ from .errors import SrcgradError
 from .pipeline import reverse_gradient
 from .runtime import SizeOneResult, fit_gradient
 from .source import as_function
+from .tracebacks import for_user, passes_untouched, user_facing
 
 _CONTAINERS = (dict, list, tuple)      # parameter containers, taken apart into their leaves
 _CACHE = weakref.WeakKeyDictionary()   # function -> {(wrt names, with_value): Transformed}
@@ -55,8 +56,13 @@ class Transformed:
         self.copies, self.deps = self.program.copies, self.program.deps
 
     def runtime_error(self, exc):
-        """A GradientRuntimeError naming the user's line, or None if `exc` is not ours."""
-        return self.program.runtime_error(exc, "gradient")
+        """The exception to raise for `exc`, raised while the gradient ran: located at the
+        user's line (build.runtime_error), chained to `exc` if it is another one, and
+        without srcgrad's frames."""
+        error = self.program.runtime_error(exc, "gradient")
+        if error is not exc:
+            error.__cause__ = exc
+        return for_user(error)
 
 
 def _parameters(func):
@@ -176,6 +182,7 @@ class GradientFunction:
                            lambda: Transformed(self._func, self._wrt, False, full=True)).fn
 
     @property
+    @user_facing
     def source(self):
         """The generated gradient function, as Python source (after a call with parameter
         containers, the gradient made for their layout that the call ran)."""
@@ -192,6 +199,7 @@ class GradientFunction:
         itself, before the wrapper fits results — and `.copies`), built on first use."""
         return self._transform()
 
+    @user_facing
     def __call__(self, *args, **kwargs):
         if any(isinstance(a, _CONTAINERS) or records.is_record(a) for a in args + tuple(kwargs.values())):
             bound = self._differentiated_containers(args, kwargs)
@@ -238,18 +246,14 @@ class GradientFunction:
             if name in bound.arguments:
                 arguments.check(bound.arguments[name], name, where)
 
-    def _raise_runtime_error(self, exc):
-        error = self._transformed.runtime_error(exc)
-        if error is not None:
-            raise error from exc
-
     def _compile_call(self, t):
         """A `__call__` with `f`'s own signature: call the generated gradient, then give
         each result its argument's shape and floating dtype, checking the usual case (a
         fresh array of the right shape and dtype) inline."""
         sig = inspect.signature(self._func)
         scope = {"_srcgrad_fn": t.fn, "_srcgrad_fit": fit_gradient, "_srcgrad_ndarray": np.ndarray,
-                 "_srcgrad_Error": SrcgradError, "_srcgrad_check": arguments.check,
+                 "_srcgrad_untouched": passes_untouched, "_srcgrad_located": t.runtime_error,
+                 "_srcgrad_check": arguments.check,
                  "_srcgrad_where": f"{'value_and_grad' if self._with_value else 'grad'} of "
                                    f"{self._func.__name__}"}
         params, call = [], []
@@ -284,14 +288,13 @@ class GradientFunction:
                  f"        _srcgrad_out = _srcgrad_fn({', '.join(call)})",
                  "    except _srcgrad_SizeOne as exc:",
                  f"        return _srcgrad_self._call_with_size_one(exc, {', '.join(call)})",
-                 "    except _srcgrad_Error:",
-                 "        raise",
                  "    except Exception as exc:",
-                 "        _srcgrad_self._raise_runtime_error(exc)",
-                 "        raise"]
+                 "        if _srcgrad_untouched(exc):",
+                 "            raise",
+                 "        raise _srcgrad_located(exc)"]
         lines += self._fitting(grads, t.copies)
         exec(compile("\n".join(lines), f"<srcgrad call of {self._func.__qualname__}>", "exec"), scope)
-        return scope["__call__"]
+        return named_like(scope["__call__"], self._func)
 
     def _fitting(self, grads, copies):
         """Lines of `__call__` that take `_srcgrad_out` apart and return each gradient with
@@ -346,13 +349,10 @@ class GradientFunction:
         floating dtype."""
         try:
             out = t.fn(*bound.args, **bound.kwargs)
-        except SrcgradError:
-            raise
         except Exception as exc:
-            error = t.runtime_error(exc)
-            if error is not None:
-                raise error from exc
-            raise
+            if passes_untouched(exc):
+                raise
+            raise t.runtime_error(exc)
         value, grads = out if self._with_value else (None, out)
         grads = [grads] if len(self._wrt) == 1 else list(grads)     # (one comes bare)
         copies = iter(t.copies)
@@ -435,6 +435,19 @@ def _refuse_self(func, params, with_value):
         + (f" (its other parameters: {', '.join(others)})" if len(others) > 1 else ""))
 
 
+def named_like(call, func):
+    """The compiled `__call__` renamed after the user's function, so that a call with a
+    missing argument reads `loss() missing 1 required positional argument`, as it would
+    for `loss` itself."""
+    code = call.__code__.replace(co_name=func.__name__)
+    if hasattr(code, "co_qualname"):        # (3.11+: the name such messages use)
+        code = code.replace(co_qualname=func.__qualname__)
+    call.__code__ = code
+    call.__name__, call.__qualname__ = func.__name__, func.__qualname__
+    return call
+
+
+@user_facing
 def grad(f=None, *, wrt=0):
     """The gradient of scalar-valued `f` with respect to parameter(s) `wrt`.
 
@@ -444,12 +457,13 @@ def grad(f=None, *, wrt=0):
     shape and floating dtype of its argument.
     """
     if f is None:
-        return lambda func: GradientFunction(func, wrt, False)
+        return user_facing(lambda func: GradientFunction(func, wrt, False))
     return GradientFunction(f, wrt, False)
 
 
+@user_facing
 def value_and_grad(f=None, *, wrt=0):
     """Like `grad`, but returns `(f(...), gradient)`, computed in one pass."""
     if f is None:
-        return lambda func: GradientFunction(func, wrt, True)
+        return user_facing(lambda func: GradientFunction(func, wrt, True))
     return GradientFunction(f, wrt, True)

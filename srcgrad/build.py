@@ -3,12 +3,16 @@
 The generated function reads the user's globals live (it gets `f.__globals__`) and
 shares `f`'s closure cells; NumPy (when the user's module has no `np`) and runtime
 helpers are bound as extra closure variables, so nothing is added to the user's module.
-The source is registered in `linecache`, so tracebacks and pdb show generated lines.
+The source is registered in `linecache`, so tracebacks and pdb show generated lines, with
+the line numbers of `.source`.
 """
+import ast
 import itertools
 import linecache
 import textwrap
 import types
+
+from .tracebacks import add_note, is_srcgrad_frame
 
 _serial = itertools.count(1)
 
@@ -20,7 +24,7 @@ def build(source, name, parsed, injected):
     text = (f"def __srcgrad_factory__({', '.join(params)}):\n"
             + textwrap.indent(source, "    ") + f"    return {name}\n")
     filename = f"<srcgrad: {name} from {parsed.short_filename}:{parsed.node.lineno} #{next(_serial)}>"
-    code = compile(text, filename, "exec")
+    code = compile(_numbered_as_source(text), filename, "exec")
     scratch = dict(func.__globals__)   # default values evaluate as in the user's module
     exec(code, scratch)
     inner = scratch["__srcgrad_factory__"](*[injected.get(p) for p in params])
@@ -36,29 +40,62 @@ def build(source, name, parsed, injected):
                                 tuple(cells))
     result.__kwdefaults__ = dict(func.__kwdefaults__) if func.__kwdefaults__ else None
     result.__doc__ = inner.__doc__
-    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     return result, filename
 
 
+def _numbered_as_source(text):
+    """The factory `text` parsed, its lines and columns those of the generated source it
+    wraps: the header on line 0, the source unindented (tracebacks, pdb and the hints
+    quote `.source` line for line, with carets under the right columns)."""
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        if getattr(node, "lineno", 0) > 1:
+            node.col_offset -= 4
+            node.end_col_offset -= 4
+    return ast.increment_lineno(tree, -1)
+
+
 def runtime_error(parsed, filename, source, line_map, exc, what):
-    """A GradientRuntimeError for `exc` raised inside generated code compiled as `filename`,
-    naming the user's line it came from (None if `exc` did not pass through that code)."""
-    from .errors import GradientRuntimeError, UndefinedGradientError
+    """The exception to raise for `exc`, raised inside generated code compiled as
+    `filename`: `exc` itself, a note added naming the user's line it came from (its type
+    kept, so `except ValueError` still works); a GradientRuntimeError for an error srcgrad
+    raised itself (an UndefinedGradientError where the gradient is undefined); `exc`
+    unchanged if it did not come from a line of that code, or came from the user's `raise`."""
+    from .errors import GradientRuntimeError, SrcgradError, UndefinedGradientError
     from .runtime import Undefined
+    if isinstance(exc, SrcgradError):
+        return exc                         # (raised by a check of the runtime: located)
     lineno, tb, last = None, exc.__traceback__, None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == filename:
-            lineno = tb.tb_lineno - 1      # the factory's header line comes first
+            lineno = tb.tb_lineno
         last, tb = tb, tb.tb_next
-    if lineno is None:
-        return None
+    if lineno is None or getattr(exc, "_srcgrad_located", False):
+        return exc                         # (not ours, or located by an inner gradient)
+    exc._srcgrad_located = True
     generated = source.splitlines()[lineno - 1].strip()
-    if last.tb_frame.f_code.co_filename == filename and generated.startswith("raise "):
-        return None                        # the user's own `raise`, kept as a check: unchanged
-    undefined = isinstance(exc, Undefined)
-    return parsed.error(
-        UndefinedGradientError if undefined else GradientRuntimeError,
-        str(exc) if undefined else f"{type(exc).__name__} while computing the {what} of {parsed.name}: {exc}",
-        lineno=line_map.get(lineno, parsed.node.lineno),
-        hint=f"it was raised by line {lineno} of the generated {'gradient' if what == 'gradient' else 'function'} "
-             f"(see .source): {generated}")
+    raised_here = last.tb_frame.f_code.co_filename == filename
+    if raised_here and generated.startswith("raise "):
+        return exc                         # the user's own `raise`, kept as a check: unchanged
+    user_line = line_map.get(lineno, parsed.node.lineno)
+    kind = "gradient" if what == "gradient" else "function"
+    hint = f"it was raised by line {lineno} of the generated {kind} (see .source): {generated}"
+    if isinstance(exc, Undefined) or _srcgrad_raised(last):
+        return parsed.error(
+            UndefinedGradientError if isinstance(exc, Undefined) else GradientRuntimeError,
+            str(exc) if isinstance(exc, Undefined) else
+            f"{type(exc).__name__} while computing the {what} of {parsed.name}: {exc}",
+            lineno=user_line, hint=hint)
+    add_note(exc, f"{parsed.filename}:{user_line}: raised while computing the {what} of "
+                  f"{parsed.name}, at this line:\n    {parsed.line(user_line).strip()}\n"
+                  f"by line {lineno} of the generated {kind} (see .source): {generated}")
+    return exc
+
+
+def _srcgrad_raised(tb):
+    """Whether traceback entry `tb` (the innermost) is a `raise` of srcgrad's runtime (not
+    NumPy's error in a helper, which is the user's: an index out of bounds, say)."""
+    code = tb.tb_frame.f_code
+    return is_srcgrad_frame(code) and \
+        linecache.getline(code.co_filename, tb.tb_lineno).strip().startswith("raise ")

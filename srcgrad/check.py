@@ -7,8 +7,10 @@ import numpy as np
 from .api import GradientFunction, _resolve_wrt, grad
 from .parameters import flatten, unflatten
 from .errors import GradientCheckError, SrcgradError
+from .tracebacks import user_facing
 
 
+@user_facing
 def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, **kwargs):
     """Compare `srcgrad.grad(f, wrt=wrt)(*args, **kwargs)` with central finite differences in
     float64.  Returns the largest absolute difference (a float); raises GradientCheckError

@@ -14,6 +14,7 @@ from . import deps
 from .api import GradientFunction, _resolve_wrt, cached, grad
 from .errors import SrcgradError, UnsupportedSyntaxError
 from .pipeline import vjp_function
+from .tracebacks import user_facing
 
 
 class VjpFunction:
@@ -48,6 +49,7 @@ def _plain(f):
     return f.full_function() if isinstance(f, GradientFunction) else f
 
 
+@user_facing
 def jacobian(f, wrt=0):
     """A function giving the Jacobian of array-valued `f` with respect to parameter `wrt`
     (a position or a name), of shape `f(...).shape + x.shape`: built from generated forward
@@ -60,6 +62,7 @@ def jacobian(f, wrt=0):
     (name,), _ = _resolve_wrt(func, wrt)
     signature = inspect.signature(func)
 
+    @user_facing
     def jacobian_function(*args, **kwargs):
         func = _plain(f)                # (a gradient's generated code: made again if stale)
         x_shape = np.shape(signature.bind(*args, **kwargs).arguments[name])
@@ -104,6 +107,7 @@ def _by_columns(func, name, signature, args, kwargs, x_shape, out_shape, f=None)
     return columns.reshape(out_shape + x_shape)
 
 
+@user_facing
 def hessian(f, wrt=0):
     """A function giving the Hessian of scalar-valued `f` with respect to parameter `wrt`,
     of shape `x.shape + x.shape`: forward mode over srcgrad's gradient (a Hessian-vector
@@ -114,6 +118,7 @@ def hessian(f, wrt=0):
     (name,), _ = _resolve_wrt(func, wrt)
     signature = inspect.signature(func)
 
+    @user_facing
     def hessian_function(*args, **kwargs):
         func = inner.full_function()    # made again if what it read has changed
         x_shape = np.shape(signature.bind(*args, **kwargs).arguments[name])

@@ -52,7 +52,9 @@ class ArgumentTypeError(SrcgradError, TypeError):
 
 
 class GradientRuntimeError(SrcgradError):
-    """The generated gradient raised while running; names the user's line it came from."""
+    """srcgrad's runtime refused something while a generated function ran; names the
+    user's line it came from.  (An error of the user's code or of NumPy raised there, such
+    as a shape mismatch, keeps its own type, with a note naming the user's line.)"""
 
 
 class UndefinedGradientError(GradientRuntimeError):

@@ -22,6 +22,7 @@ from .api import GradientFunction, _resolve_wrt, cached, install_call, uninstall
 from .errors import ArgumentTypeError, SrcgradError
 from .pipeline import forward_jvp
 from .source import as_function
+from .tracebacks import for_user, passes_untouched, user_facing
 
 _CACHE = weakref.WeakKeyDictionary()   # function -> {wrt names: ForwardTransformed}
 
@@ -36,8 +37,13 @@ class ForwardTransformed:
         self.tangent_params = self.program.code.tangent_params
 
     def runtime_error(self, exc):
-        """A GradientRuntimeError naming the user's line, or None if `exc` is not ours."""
-        return self.program.runtime_error(exc, "JVP")
+        """The exception to raise for `exc`, raised while the JVP function ran: located at
+        the user's line (build.runtime_error), chained to `exc` if it is another one, and
+        without srcgrad's frames."""
+        error = self.program.runtime_error(exc, "JVP")
+        if error is not exc:
+            error.__cause__ = exc
+        return for_user(error)
 
 
 def _target(f):
@@ -145,10 +151,12 @@ class JvpFunction:
         return self._transformed
 
     @property
+    @user_facing
     def source(self):
         """The generated function, as Python source."""
         return self._transform().source
 
+    @user_facing
     def __call__(self, primals, tangents):
         # transforms (once, or again when stale) and installs the compiled __call__ below
         return self._prepare()(self, primals, tangents)
@@ -158,7 +166,8 @@ class JvpFunction:
     def _compile_call(self, t):
         """A `__call__` that checks the usual case inline (an array or float tangent of its
         argument's shape and floating dtype) and takes the general path otherwise."""
-        scope = {"_fn": t.fn, "_ndarray": np.ndarray, "_Error": SrcgradError, "_tuple": tuple}
+        scope = {"_fn": t.fn, "_ndarray": np.ndarray, "_untouched": passes_untouched,
+                 "_located": t.runtime_error, "_tuple": tuple}
         n = len(self._wrt)
         names = [f"_t{i}" for i in range(n)]
         lines = ["def __call__(self, primals, tangents):"]
@@ -178,19 +187,13 @@ class JvpFunction:
         call = ", ".join(f"{param}={name}" for param, name in zip(t.tangent_params, names))
         lines += ["    try:",
                   f"        return _fn(*primals{', ' + call if call else ''})",
-                  "    except _Error:",
-                  "        raise",
                   "    except Exception as exc:",
-                  "        self._raise_runtime_error(exc)",
-                  "        raise"]
+                  "        if _untouched(exc):",
+                  "            raise",
+                  "        raise _located(exc)"]
         exec(compile("\n".join(lines), f"<srcgrad jvp call of {self._target.__qualname__}>", "exec"),
              scope)
         return scope["__call__"]
-
-    def _raise_runtime_error(self, exc):
-        error = self._transformed.runtime_error(exc)
-        if error is not None:
-            raise error from exc
 
     def _call(self, primals, tangents):
         """The general path: every tangent checked (and converted) before anything runs."""
@@ -208,11 +211,10 @@ class JvpFunction:
                                                                      self._target)
         try:
             return t.fn(*primals, **checked)
-        except SrcgradError:
-            raise
         except Exception as exc:
-            self._raise_runtime_error(exc)
-            raise
+            if passes_untouched(exc):
+                raise
+            raise t.runtime_error(exc)
 
     def _default(self, name):
         param = inspect.signature(self._target).parameters[name]
@@ -224,6 +226,7 @@ class JvpFunction:
         return f"<srcgrad.jvp_function of {self._target.__qualname__} along {', '.join(self._wrt)}>"
 
 
+@user_facing
 def jvp_function(f=None, *, wrt=0):
     """The forward-mode derivative of `f` along its parameter(s) `wrt`, as a JvpFunction.
 
@@ -233,13 +236,14 @@ def jvp_function(f=None, *, wrt=0):
     product).
     """
     if f is None:
-        return lambda func: JvpFunction(func, wrt)
+        return user_facing(lambda func: JvpFunction(func, wrt))
     return JvpFunction(f, wrt)
 
 
 _FUNCTIONS = weakref.WeakKeyDictionary()   # f -> {wrt positions: JvpFunction}
 
 
+@user_facing
 def jvp(f, primals, tangents):
     """`(f(*primals), the derivative of f at primals along tangents)`, by forward mode.
 

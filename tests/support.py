@@ -7,6 +7,7 @@ Gradients: `check(f, *args, wrt=...)` compares srcgrad.grad with `numerical_grad
 srcgrad.jvp with `numerical_jvp`, central differences along a direction.
 """
 import inspect
+import re
 
 import numpy as np
 
@@ -14,7 +15,7 @@ import srcgrad
 from srcgrad.check import numerical_gradient
 
 __all__ = ["numerical_gradient", "check", "numerical_jvp", "random_tangents", "assert_close",
-           "check_jvp", "is_float"]
+           "check_jvp", "is_float", "srcgrad_note", "note_location"]
 
 
 # --- reverse mode -------------------------------------------------------------------------
@@ -30,6 +31,25 @@ def check(f, *args, wrt=0, rtol=1e-5, atol=1e-7, kwargs=None):
         np.testing.assert_allclose(g, want, rtol=rtol, atol=atol,
                                    err_msg=f"gradient w.r.t. argument {pos} of {f.__name__}")
     return got if isinstance(wrt, tuple) else got[0]
+
+
+# --- errors raised while a generated function runs -------------------------------------
+
+def srcgrad_note(exc):
+    """The note srcgrad added to an exception raised while a generated function ran,
+    naming the user's line (a note on 3.11+; on 3.9 and 3.10 the end of the message, or
+    `__notes__` where the message cannot take it); None if there is none."""
+    for text in list(getattr(exc, "__notes__", ())) + [str(exc)]:
+        found = re.search(r"(?m)^[^\n]*:\d+: raised while computing [\s\S]*", text)
+        if found:
+            return found.group(0)
+    return None
+
+
+def note_location(exc):
+    """(file name, line number) of the user's line srcgrad's note names."""
+    file, line = re.match(r"(.*):(\d+): raised while computing", srcgrad_note(exc)).groups()
+    return file, int(line)
 
 
 # --- forward mode -------------------------------------------------------------------------
