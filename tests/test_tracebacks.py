@@ -158,7 +158,7 @@ def test_an_unsupported_construct_shows_no_frame_of_the_transformation():
     assert len(srcgrad_frames(err)) == 1
     printed = "".join(traceback.format_exception(type(err), err, err.__traceback__))
     assert "normalize" not in printed and "During handling" not in printed
-    assert len(printed.splitlines()) <= 12, printed
+    assert len(traceback.extract_tb(err.__traceback__)) == 3, printed   # the test's two, srcgrad's
 
 
 def test_a_bad_wrt_shows_no_frame_of_the_constructor():
@@ -234,19 +234,21 @@ def _pythons():
     return found
 
 
-@pytest.mark.parametrize("python", _pythons())
-def test_an_uncaught_error_in_a_script_shows_the_generated_line(tmp_path, python):
+def test_an_uncaught_error_in_a_script_shows_the_generated_line(tmp_path):
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(SCRIPT))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=root)
     env.pop("SRCGRAD_TRACEBACK", None)
-    run = subprocess.run([python, str(script)], capture_output=True, text=True, env=env, timeout=60)
-    lines = run.stderr.splitlines()
-    assert run.returncode == 1 and lines[-4].startswith("ValueError: matmul"), run.stderr
-    at = next(i for i, line in enumerate(lines) if "<srcgrad: grad_loss from script.py:7" in line)
-    assert lines[at + 1].strip() == "X_at_w = X @ w", run.stderr
-    assert lines[-3:] == [f"{script}:8: raised while computing the gradient of loss, at this line:",
-                          "    r = X @ w - y",
-                          "by line 3 of the generated gradient (see .source): X_at_w = X @ w"]
-    assert "srcgrad/api.py" not in run.stderr and len(lines) <= 14, run.stderr
+    runs = {python: subprocess.Popen([python, str(script)], stderr=subprocess.PIPE, text=True, env=env)
+            for python in _pythons()}          # (together: each mostly imports NumPy)
+    for python, run in runs.items():
+        stderr = run.communicate(timeout=120)[1]
+        lines = stderr.splitlines()
+        assert run.returncode == 1 and lines[-4].startswith("ValueError: matmul"), (python, stderr)
+        at = next(i for i, line in enumerate(lines) if "<srcgrad: grad_loss from script.py:7" in line)
+        assert lines[at + 1].strip() == "X_at_w = X @ w", (python, stderr)
+        assert lines[-3:] == [f"{script}:8: raised while computing the gradient of loss, at this line:",
+                              "    r = X @ w - y",
+                              "by line 3 of the generated gradient (see .source): X_at_w = X @ w"]
+        assert "srcgrad/api.py" not in stderr and len(lines) <= 14, (python, stderr)
