@@ -289,6 +289,7 @@ class GradientFunction:
                  "    except _srcgrad_SizeOne as exc:",
                  f"        return _srcgrad_self._call_with_size_one(exc, {', '.join(call)})",
                  "    except Exception as exc:",
+                 "        __tracebackhide__ = True",        # (pytest's and IPython's)
                  "        if _srcgrad_untouched(exc):",
                  "            raise",
                  "        raise _srcgrad_located(exc)"]

@@ -188,6 +188,7 @@ class JvpFunction:
         lines += ["    try:",
                   f"        return _fn(*primals{', ' + call if call else ''})",
                   "    except Exception as exc:",
+                  "        __tracebackhide__ = True",       # (pytest's and IPython's)
                   "        if _untouched(exc):",
                   "            raise",
                   "        raise _located(exc)"]

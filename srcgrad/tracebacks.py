@@ -61,6 +61,7 @@ def user_facing(function):
         try:
             return function(*args, **kwargs)
         except Exception as exc:
+            __tracebackhide__ = True      # (pytest and IPython leave this frame out as well)
             if passes_untouched(exc):
                 raise
             raise for_user(exc, entry)    # (srcgrad's frames left out: SRCGRAD_TRACEBACK=full)
