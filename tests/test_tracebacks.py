@@ -252,3 +252,18 @@ def test_an_uncaught_error_in_a_script_shows_the_generated_line(tmp_path):
                               "    r = X @ w - y",
                               "by line 3 of the generated gradient (see .source): X_at_w = X @ w"]
         assert "srcgrad/api.py" not in stderr and len(lines) <= 14, (python, stderr)
+
+
+def test_quitting_pdb_at_a_breakpoint_in_the_generated_gradient_just_stops():
+    import io
+    import pdb
+    loss = srcgrad.grad(mismatch)
+    w, X, y = np.zeros(3), np.ones((5, 3)), np.ones(5)
+    loss(w, X, y)
+    filename = loss.transformed().fn.__code__.co_filename
+    out = io.StringIO()
+    debugger = pdb.Pdb(stdin=io.StringIO("continue\nquit\n"), stdout=out)
+    debugger.use_rawinput = False
+    assert debugger.set_break(filename, 3) is None        # (None: the line is known)
+    assert debugger.runcall(loss, w, X, y) is None        # its BdbQuit reached pdb itself
+    assert "-> X_at_w = X @ w" in out.getvalue()          # stopped at line 3, as .source has it
