@@ -12,7 +12,7 @@ import linecache
 import textwrap
 import types
 
-from .tracebacks import add_note, is_srcgrad_frame
+from .tracebacks import add_note, is_srcgrad_frame, show_generated_source
 
 _serial = itertools.count(1)
 
@@ -74,6 +74,7 @@ def runtime_error(parsed, filename, source, line_map, exc, what):
     if lineno is None or getattr(exc, "_srcgrad_located", False):
         return exc                         # (not ours, or located by an inner gradient)
     exc._srcgrad_located = True
+    show_generated_source()               # (the generated frame's line, if it goes uncaught)
     generated = source.splitlines()[lineno - 1].strip()
     raised_here = last.tb_frame.f_code.co_filename == filename
     if raised_here and generated.startswith("raise "):

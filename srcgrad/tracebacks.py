@@ -115,7 +115,6 @@ def add_note(exc, note):
         exc.args = (f"{exc.args[0]}\n{note}",)
     else:
         exc.__notes__ = list(getattr(exc, "__notes__", [])) + [note]
-    show_generated_source()
 
 
 def _plain_message(exc):

@@ -267,3 +267,17 @@ def test_quitting_pdb_at_a_breakpoint_in_the_generated_gradient_just_stops():
     assert debugger.set_break(filename, 3) is None        # (None: the line is known)
     assert debugger.runcall(loss, w, X, y) is None        # its BdbQuit reached pdb itself
     assert "-> X_at_w = X @ w" in out.getvalue()          # stopped at line 3, as .source has it
+
+
+def checks_its_input(x):
+    if x.ndim != 1:
+        raise ValueError("x must be a vector")
+    return np.sum(x ** 2)
+
+
+def test_the_users_own_raise_reaches_them_as_written():
+    err = raised(lambda: srcgrad.grad(checks_its_input)(np.ones((2, 2))))
+    assert type(err) is ValueError and err.args == ("x must be a vector",)
+    assert srcgrad_note(err) is None and not hasattr(err, "__notes__")
+    assert [f.line for f in generated_frames(err)] == ["raise ValueError('x must be a vector')"]
+    assert len(srcgrad_frames(err)) == 1
