@@ -6,6 +6,11 @@ code: a note on Python >= 3.11, the message extended on 3.9 and 3.10.  srcgrad's
 are left out of its traceback, the generated function's and the user's kept; with the
 environment variable SRCGRAD_TRACEBACK=full every frame stays.  Exceptions that stop a
 program or a debugger (KeyboardInterrupt, SystemExit, pdb's BdbQuit) pass untouched.
+
+Before Python 3.13 the interpreter prints an uncaught exception without the lines of
+generated code (it reads files only); the first time an error comes through generated
+code, srcgrad sets `sys.excepthook`, if it is still Python's own, to the `traceback`
+module's printer, which shows them (as 3.13 does).
 """
 import functools
 import os
@@ -137,9 +142,10 @@ def _print_exception(kind, value, tb):
     """sys.excepthook: the standard traceback, generated lines and notes included."""
     try:
         lines = traceback.format_exception(kind, value, tb)
-        if not _HAS_NOTES:
+        if not _HAS_NOTES:      # (unless a backport of notes printed them already)
+            printed = "".join(lines)
             lines += [note + "\n" for note in getattr(value, "__notes__", ())
-                      if isinstance(note, str)]
+                      if isinstance(note, str) and note not in printed]
         sys.stderr.write("".join(lines))
     except Exception:
         sys.__excepthook__(kind, value, tb)

@@ -281,3 +281,14 @@ def test_the_users_own_raise_reaches_them_as_written():
     assert srcgrad_note(err) is None and not hasattr(err, "__notes__")
     assert [f.line for f in generated_frames(err)] == ["raise ValueError('x must be a vector')"]
     assert len(srcgrad_frames(err)) == 1
+
+
+def test_the_excepthook_before_3_13_prints_generated_lines_and_notes_once(monkeypatch, capsys):
+    monkeypatch.setattr(tracebacks, "_HAS_NOTES", False)
+    err = raised(lambda: srcgrad.grad(reads_a_key)(np.ones(2), "b"))
+    if sys.version_info >= (3, 11):
+        err.__notes__ = list(err.__notes__)     # (as 3.9 and 3.10 keep them: a plain list)
+    tracebacks._print_exception(type(err), err, err.__traceback__)
+    printed = capsys.readouterr().err
+    assert "    d_item = d[k]\n" in printed and printed.count("raised while computing") == 1
+    assert printed.rstrip().endswith("(see .source): d_item = d[k]")
