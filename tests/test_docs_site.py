@@ -15,6 +15,12 @@ Conventions in the Markdown:
   `def grad_...`/`def jvp_...` function or its docstring) is fenced as python.
 - `<!-- no-run -->` on the line before a ```python block: the block is a fragment that is
   not run (it must still be valid Python).
+- ```console blocks are shell sessions: each line `$ command` is run with bash, in a fresh
+  directory holding the page's titled ```python blocks as files (`model.py`), with `python`
+  and `srcgrad` the Python running the tests; the lines after it, up to the next `$ `, are
+  what it prints (stdout and stderr). That directory is written `~/project` in the page.
+  When the last command's output is generated source, the block ends after the command and
+  a `<!-- output -->` ```python block follows with the output.
 """
 import contextlib
 import glob
@@ -109,8 +115,12 @@ def run_page(page):
             if b.marker == "output":
                 assert last is not None, f"{b.where}: output block with no python block before it"
                 assert not last[0].marker, f"{b.where}: output of a block that is not run"
+                if last[0].lang == "console":        # compared by run_console
+                    continue
                 comparisons.append((b, b.text, last[1]))
                 continue
+            if b.lang == "console":
+                last = (b, None)
             if b.lang != "python":
                 continue
             if b.marker in ("no-run", "shown"):
@@ -138,6 +148,60 @@ def run_page(page):
     return comparisons
 
 
+def console_sessions(page_blocks):
+    """[(block, [(command, expected output)])] of a page's ```console blocks; the output of
+    a block's last command may be the <!-- output --> block right after it."""
+    sessions = []
+    for i, b in enumerate(page_blocks):
+        if b.lang != "console":
+            continue
+        commands = []
+        for line in b.text.splitlines():
+            if line.startswith("$ "):
+                commands.append([line[2:], []])
+            else:
+                assert commands, f"{b.where}: a console block starts with a `$ ` command"
+                if commands[-1][1] == [] and commands[-1][0].endswith("\\"):
+                    commands[-1][0] = commands[-1][0][:-1] + line.strip()   # continued
+                else:
+                    commands[-1][1].append(line)
+        pairs = [(command, "\n".join(out)) for command, out in commands]
+        follows = page_blocks[i + 1] if i + 1 < len(page_blocks) else None
+        if follows is not None and follows.marker == "output":
+            assert not pairs[-1][1].strip(), f"{b.where}: output both in the block and after it"
+            pairs[-1] = (pairs[-1][0], follows.text)
+        sessions.append((b, pairs))
+    return sessions
+
+
+PROJECT = "~/project"       # how a page writes the directory its console commands run in
+
+
+def run_console(page, directory):
+    """Run a page's console blocks; return a list of (block, command, expected, printed)."""
+    page_blocks = blocks(page)
+    bin_dir = directory / ".bin"
+    bin_dir.mkdir()
+    for name, args in (("python", ""), ("srcgrad", " -m srcgrad")):
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}"{args} "$@"\n')
+        shim.chmod(0o755)
+    for b in page_blocks:
+        if b.lang == "python" and b.title:
+            (directory / b.title).write_text(b.text, encoding="utf-8")
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+               PYTHONPATH=ROOT, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONWARNINGS", None)
+    results = []
+    for b, pairs in console_sessions(page_blocks):
+        for command, expected in pairs:
+            run = subprocess.run(["bash", "-c", command], cwd=directory, env=env, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+            printed = run.stdout.replace(str(directory), PROJECT)
+            results.append((b, command, expected, printed))
+    return results
+
+
 def normalized(text):
     return "\n".join(line.rstrip() for line in text.rstrip("\n").splitlines())
 
@@ -151,6 +215,16 @@ def test_code_blocks_run_and_print_what_the_page_shows(page, monkeypatch):
         assert normalized(printed) == normalized(expected), \
             f"the output block at {block.where} is not what the code above it prints, " \
             f"which is:\n{printed}"
+
+
+CONSOLE_PAGES = [p for p in PAGES if any(b.lang == "console" for b in blocks(p))]
+
+
+@pytest.mark.parametrize("page", CONSOLE_PAGES)
+def test_console_sessions_print_what_the_page_shows(page, tmp_path):
+    for block, command, expected, printed in run_console(page, tmp_path):
+        assert normalized(printed) == normalized(expected), \
+            f"at {block.where}, `{command}` prints:\n{printed}"
 
 
 def test_every_page_is_in_the_site_nav():
@@ -179,6 +253,26 @@ def test_output_blocks_are_compared(tmp_path):
                     .replace("42", "def grad_f(x):"))
     with pytest.raises(AssertionError, match="fenced as python"):
         run_page(str(page))
+
+
+def test_console_sessions_are_compared(tmp_path):
+    """The console harness runs each command where the page's files are, and notices a
+    wrong output."""
+    page = tmp_path / "page.md"
+    text = ('```python title="six.py"\nprint(6 * 7)\n```\n\n'
+            '```console\n$ python six.py\n42\n$ ls six.py && pwd\nsix.py\n~/project\n```\n')
+    page.write_text(text)
+    work = tmp_path / "work"
+    work.mkdir()
+    results = run_console(str(page), work)
+    assert [(command, normalized(printed)) for _, command, _, printed in results] == \
+        [("python six.py", "42"), ("ls six.py && pwd", "six.py\n~/project")]
+    assert all(normalized(printed) == normalized(expected) for _, _, expected, printed in results)
+    page.write_text(text.replace("\n42\n", "\n54\n"))
+    work = tmp_path / "work2"
+    work.mkdir()
+    [(_, _, expected, printed), _] = run_console(str(page), work)
+    assert normalized(expected) == "54" and normalized(printed) == "42"
 
 
 def load_hooks():
