@@ -89,9 +89,14 @@ def check_conventions(page_blocks):
         if b.marker == "output":
             assert b.lang in ("text", "python"), \
                 f"{b.where}: <!-- output --> marks a ```text or ```python block"
-        if b.lang != "python":
+        if b.lang in ("text", ""):
             assert not shows_generated_source(b.text), \
                 f"{b.where}: a block of generated source is fenced as python, not {b.lang or 'plain'}"
+        if b.lang == "console":          # a pdb listing may show generated lines; a command's
+            for line in b.text.splitlines():          # whole output may not
+                assert not re.match(r"(grad|jvp)_\w+\(|def (grad|jvp)_", line), \
+                    f"{b.where}: generated source printed by a command goes in a " \
+                    "<!-- output --> ```python block after the console block"
         if b.marker == "no-run":
             assert b.lang == "python", f"{b.where}: <!-- no-run --> marks a ```python block"
             compile(b.text, b.where, "exec")     # a fragment, but valid Python
@@ -362,13 +367,14 @@ HIGHLIGHT = re.compile(r'<div class="(?:language-(?P<lang>\w+) )?highlight"[^>]*
 
 def check_generated_source_is_highlighted(site):
     """Every block of generated source on the site, from a page or a hook, is highlighted
-    as Python."""
+    as Python (a console session, such as pdb listing generated lines, is checked in the
+    Markdown by check_conventions)."""
     import html
     seen = 0
     for page in site.rglob("*.html"):
         for m in HIGHLIGHT.finditer(page.read_text(encoding="utf-8")):
             text = html.unescape(re.sub(r"<[^>]+>", "", m.group("body")))
-            if shows_generated_source(text):
+            if shows_generated_source(text) and m.group("lang") != "console":
                 seen += 1
                 assert m.group("lang") == "python", f"{page}: generated source shown as " \
                                                     f"{m.group('lang')}: {text[:80]!r}"
