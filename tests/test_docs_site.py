@@ -335,7 +335,8 @@ def test_site_builds_strict(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert time.perf_counter() - start < 60
     for page in ("index.html", "how-it-works/index.html", "supported/index.html",
-                 "rules/index.html", "api/index.html", "performance/index.html"):
+                 "rules/index.html", "api/index.html", "performance/index.html", "cli/index.html",
+                 "notebooks/index.html", "sharp-bits/index.html"):
         assert (site / page).is_file(), page
     assert not (site / "hooks.py").exists()
     check_generated_source_is_highlighted(site)
