@@ -5,8 +5,10 @@ Needs the notebook extra (nbclient, nbformat, ipykernel) and matplotlib; skipped
 The kernel is the Python running the tests, importing srcgrad from this checkout, with
 matplotlib's Agg backend (no display).
 """
+import json
 import os
 import re
+import sys
 
 import pytest
 
@@ -35,17 +37,29 @@ def code_cells(nb):
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
+def kernel_spec(directory):
+    """A kernel spec running the Python that runs the tests (the name "python3" may find
+    another Python's kernel installed on the machine); returns the Jupyter path to add."""
+    spec = directory / "kernels" / "srcgrad-tests"
+    spec.mkdir(parents=True)
+    spec.joinpath("kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "srcgrad tests", "language": "python"}))
+    return str(directory)
+
+
 @pytest.fixture(scope="module")
-def executed():
+def executed(tmp_path_factory):
     """(the notebook as stored, the notebook executed now)."""
     stored = nbformat.read(NOTEBOOK, as_version=4)
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(FIGURE_PROBE))
-    env = {"PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), "MPLBACKEND": "Agg"}
+    env = {"PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), "MPLBACKEND": "Agg",
+           "JUPYTER_PATH": kernel_spec(tmp_path_factory.mktemp("jupyter"))}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)                  # the kernel inherits the environment
     try:
-        nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+        nbclient.NotebookClient(nb, timeout=120, kernel_name="srcgrad-tests",
                                 resources={"metadata": {"path": os.path.dirname(NOTEBOOK)}}).execute()
     finally:
         for k, v in saved.items():
