@@ -148,7 +148,7 @@ def test_traceback_and_linecache_show_generated_lines():
 
 def test_readme_quickstart_output_is_current():
     readme = open(os.path.join(ROOT, "README.md")).read()
-    block = readme.split("<!-- quickstart-output -->", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    block = readme.split("<!-- quickstart-output -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     result = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "quickstart.py")],
                             capture_output=True, text=True, check=True)
     assert result.stdout == block
