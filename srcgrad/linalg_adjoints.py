@@ -140,8 +140,8 @@ def svd_adjoint(gu, gs, gvh, u, s, vh, a, full_matrices=True):
     if u is None:                         # compute_uv=False: the singular vectors, once more
         u, s, vh = np.linalg.svd(a, full_matrices=False)
     total = _diag(gs) if gs is not None else 0.0
-    if gu is None and gvh is None:
-        return u @ total @ vh
+    if gu is None and gvh is None:          # (the singular vectors that belong to s)
+        return u[..., :s.shape[-1]] @ total @ vh[..., :s.shape[-1], :]
     _svd_shapes(a, u, vh, full_matrices)
     f = _gaps(s * s, "np.linalg.svd", "singular values")
     v = _mT(vh)
@@ -222,7 +222,7 @@ def pinv_jvp(t, p, a):
     return -(p @ t @ p) + p @ _mT(p) @ (tt - tt @ a @ p) + (tt - p @ (a @ tt)) @ _mT(p) @ p
 
 
-def lstsq_adjoint(gx, gres, grank, gs, x, res, rank, s, a, b):
+def lstsq_adjoint(gx, gres, gs, x, res, a, b):
     """(dA, db) for x = A+ b, the residuals |b - A x|^2 (envelope: x is optimal) and the
     singular values s of A."""
     p = np.linalg.pinv(a)
@@ -244,7 +244,7 @@ def lstsq_adjoint(gx, gres, grank, gs, x, res, rank, s, a, b):
     return da, db
 
 
-def lstsq_jvp(ta, tb, x, res, rank, s, a, b):
+def lstsq_jvp(ta, tb, x, res, a, b):
     p = np.linalg.pinv(a)
     vector = b.ndim == 1
     b2, x2 = (b[:, None], x[:, None]) if vector else (b, x)
@@ -254,11 +254,16 @@ def lstsq_jvp(ta, tb, x, res, rank, s, a, b):
         e = b2 - a @ x2
         de = ((tb[:, None] if vector else tb) if tb is not None else 0.0) - (ta @ x2 if ta is not None else 0.0)
         tres = 2.0 * np.sum(e * de, axis=0)
-    ts = np.zeros_like(s)
+    ts = np.zeros(min(np.shape(a)))
     if ta is not None:
         u, _, vh = np.linalg.svd(a, full_matrices=False)
         ts = _diagonal(_mT(u) @ ta @ _mT(vh))
-    return (tx[:, 0] if vector else tx), tres, 0, ts
+    return (tx[:, 0] if vector else tx), tres, 0.0, ts
+
+
+def sum_tangents(*terms):
+    """The tangents of a function's several outputs, summed over its arguments' terms."""
+    return tuple(sum(parts) for parts in zip(*terms))
 
 
 # --- np.split and its kin: each output a piece of the one input ----------------------------------------

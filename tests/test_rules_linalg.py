@@ -11,7 +11,7 @@ directions) are at the end of the file.  See tests/README.md.
 """
 import numpy as np
 import pytest
-from support import RuleTests, check, check_jvp, uniform
+from support import RuleTests, check, check_jvp, line_of, uniform
 
 import srcgrad
 from srcgrad import rules
@@ -549,6 +549,260 @@ def test_source_slogdet_sign_gets_no_adjoint():
     check(f, well_conditioned(3, seed=2))
 
 
+# --- factorizations and functions with several outputs ----------------------------------------
+# Losses of eigen- and singular vectors are chosen unchanged by the sign LAPACK picks for each
+# vector (v ** 2, u_j vh_j), so finite differences see a smooth function.
+
+def spd(n, seed=0, batch=()):
+    """A symmetric positive definite matrix (or a batch), with well separated eigenvalues."""
+    a = rand(batch + (n, n), seed=seed)
+    return a @ np.swapaxes(a, -1, -2) + np.diag(np.arange(1.0, n + 1)) * n
+
+
+def tall(shape, seed=0):
+    """A random matrix of full rank whose singular values are apart."""
+    a = rand(shape, seed=seed)
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return (u * np.linspace(1.0, 2.0, s.shape[-1])[::-1]) @ vh
+
+
+def float32_matches(f, x, rtol=2e-3, atol=2e-4):
+    """grad(f) at x in float32: float32, close to the float64 finite differences."""
+    got = srcgrad.grad(f)(x.astype(np.float32))
+    assert got.dtype == np.float32, got.dtype
+    want = srcgrad.check.numerical_gradient(f, (x.astype(np.float32).astype(np.float64),), 0)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+
+
+@reverse(np.linalg.cholesky)
+@pytest.mark.parametrize("batch", [(), (2,)], ids=["one", "batch"])
+def test_cholesky(batch):
+    w = rand(batch + (3, 3), 0.5, 1.5, seed=3)
+
+    def f(a):
+        return np.sum(w * np.linalg.cholesky(a))
+    a = spd(3, seed=1, batch=batch)
+    got = check(f, a)
+    assert np.all(np.triu(got, 1) == 0)     # numpy reads the lower triangle only
+    check(f, a + np.triu(rand(a.shape, seed=2), 1))     # whatever the upper one holds
+    float32_matches(f, a)
+
+
+def test_cholesky_logdet_closed_form():
+    def f(a):
+        return 2.0 * np.sum(np.log(np.linalg.cholesky(a) * np.eye(3) + (1.0 - np.eye(3))))  # log det a
+    a = spd(3, seed=4)
+    inv = np.linalg.inv(a)
+    np.testing.assert_allclose(check(f, a), np.tril(2.0 * inv) - np.diag(np.diag(inv)), rtol=1e-8)
+
+
+@reverse(np.linalg.eigh)
+@pytest.mark.parametrize("uplo", ["L", "U"])
+@pytest.mark.parametrize("batch", [(), (2,)], ids=["one", "batch"])
+def test_eigh(uplo, batch):
+    a = spd(4, seed=5, batch=batch) + rand(batch + (4, 4), seed=6) * 0.3   # not symmetric
+    ww, wv = rand(batch + (4,), seed=7), rand(batch + (4, 4), seed=8)
+
+    def f(a):
+        w, v = np.linalg.eigh(a, UPLO=uplo)
+        return np.sum(ww * w) + np.sum(wv * v ** 2)
+    got = check(f, a, rtol=1e-4)
+    read = np.triu if uplo == "U" else np.tril
+    np.testing.assert_array_equal(got, read(got))
+    float32_matches(f, a, rtol=5e-3, atol=1e-3)
+
+
+def test_eigh_held_in_one_name_and_indexed_directly():
+    a, wv = spd(3, seed=9), rand((3, 3), seed=10)
+
+    def held(a):
+        r = np.linalg.eigh(a)
+        return np.sum(r[1] ** 2 * wv) + r[0][2]
+
+    def direct(a):
+        return np.sum(np.linalg.eigh(a)[0] ** 3)
+    check(held, a, rtol=1e-4)
+    check(direct, a)
+    assert "eigh_adjoint(deigh_a_0, None," in srcgrad.grad(direct).source   # no vectors' adjoint
+
+
+def test_eigh_repeated_eigenvalues():
+    """The eigenvalues alone differentiate where two are equal; the vectors raise, naming the
+    function and the line."""
+    a = np.diag([1.0, 2.0, 2.0])
+
+    def values(a):
+        w, v = np.linalg.eigh(a)
+        return np.sum(w ** 2)
+
+    def vectors(a):
+        w, v = np.linalg.eigh(a)
+        return np.sum(v ** 3)
+    np.testing.assert_allclose(srcgrad.grad(values)(a), np.tril(2.0 * a))
+    with pytest.raises(srcgrad.UndefinedGradientError, match=r"np\.linalg\.eigh: two eigenvalues are equal") as e:
+        srcgrad.grad(vectors)(a)
+    assert f":{line_of(vectors, 'np.linalg.eigh')}" in str(e.value)
+
+
+@reverse(np.linalg.eig)
+def test_eig_real_eigenvalues():
+    a = spd(4, seed=11) + 0.3 * rand((4, 4), seed=12)     # not symmetric, real eigenvalues
+    assert np.linalg.eig(a)[0].dtype == np.float64
+    ww, wv = rand((4,), seed=13), rand((4, 4), seed=14)
+
+    def f(a):
+        w, v = np.linalg.eig(a)
+        return np.sum(ww * w ** 2) + np.sum(wv * v ** 2) + np.max(w)
+    check(f, a, rtol=1e-4)
+
+
+def test_eig_complex_eigenvalues_are_refused():
+    def f(a):
+        w, v = np.linalg.eig(a)
+        return np.sum(w * w)
+    a = np.array([[0.0, -1.0], [1.0, 0.0]])            # a rotation: eigenvalues +-i
+    with pytest.raises(srcgrad.UndefinedGradientError, match="the eigenvalues are complex"):
+        srcgrad.grad(f)(a)
+
+
+@reverse(np.linalg.svd)
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (2, 4, 3), (3, 3)], ids=lambda s: "x".join(map(str, s)))
+def test_svd_reduced(shape):
+    a = tall(shape, seed=15)
+    k = min(shape[-2:])
+    ws, wu = rand(shape[:-2] + (k,), seed=16), rand(shape, seed=17)
+
+    def f(a):
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        return np.sum(ws * s) + np.sum(wu * ((u * s[..., None, :]) @ vh) ** 2) + np.sum(u[..., 0, :] * vh[..., :, 0])
+    check(f, a, rtol=1e-4)
+
+
+def test_svd_values_only_square_full_and_held():
+    a, w = tall((4, 3), seed=18), rand((3, 3), seed=19)
+
+    def values(a):
+        return np.sum(np.linalg.svd(a, compute_uv=False) ** 2)      # |a|_F ^ 2
+
+    def square_full(a):
+        r = np.linalg.svd(a)
+        return np.sum(w * (r[0] * r[1]) @ r[2]) + np.sum(r[0][0] * r[2][:, 0])
+    np.testing.assert_allclose(check(values, a), 2.0 * a, rtol=1e-7)
+    check(square_full, a[:3], rtol=1e-4)
+    float32_matches(values, a)
+
+
+def test_svd_refusals():
+    """Nonsquare full_matrices=True vectors and equal singular values: UndefinedGradientError."""
+    def full(a):
+        u, s, vh = np.linalg.svd(a)
+        return np.sum(u ** 3)
+
+    def vectors(a):
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        return np.sum(u ** 3)
+
+    def values(a):
+        u, s, vh = np.linalg.svd(a)
+        return np.sum(s)
+    with pytest.raises(srcgrad.UndefinedGradientError, match="full_matrices=False"):
+        srcgrad.grad(full)(tall((4, 3), seed=20))
+    np.testing.assert_allclose(srcgrad.grad(values)(np.eye(3)[:, :2] * 2.0), np.eye(3)[:, :2])
+    with pytest.raises(srcgrad.UndefinedGradientError, match="two singular values are equal"):
+        srcgrad.grad(vectors)(np.eye(3)[:, :2] * 2.0)
+
+
+@reverse(np.linalg.qr)
+@pytest.mark.parametrize("shape", [(5, 3), (3, 3), (2, 4, 3)], ids=lambda s: "x".join(map(str, s)))
+def test_qr(shape):
+    a, wq, wr = rand(shape, seed=21), rand(shape, seed=22), rand(shape[:-2] + (shape[-1],) * 2, seed=23)
+
+    def f(a):
+        q, r = np.linalg.qr(a)
+        return np.sum(wq * q) + np.sum(wr * r)
+    check(f, a, rtol=1e-4)
+
+
+def test_qr_refusals():
+    def f(a):
+        q, r = np.linalg.qr(a)
+        return np.sum(r)
+
+    def raw(a):
+        h, tau = np.linalg.qr(a, mode="raw")
+        return np.sum(h)
+    with pytest.raises(srcgrad.UndefinedGradientError, match="at least as many rows as columns"):
+        srcgrad.grad(f)(rand((2, 3), seed=24))
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="supports only `mode='reduced'`"):
+        srcgrad.grad(raw)(rand((3, 2), seed=24))
+
+
+@reverse(np.linalg.pinv)
+@pytest.mark.parametrize("shape", [(4, 3), (3, 4), (2, 3, 3)], ids=lambda s: "x".join(map(str, s)))
+def test_pinv(shape):
+    w = rand(shape[:-2] + shape[:-3:-1], seed=25)
+
+    def f(a):
+        return np.sum(w * np.linalg.pinv(a))
+    check(f, tall(shape, seed=26), rtol=1e-4)
+
+
+@reverse(np.linalg.lstsq)
+@pytest.mark.parametrize("shape,bshape", [((5, 3), (5,)), ((5, 3), (5, 2)), ((3, 4), (3,))],
+                         ids=["over", "over-2rhs", "under"])
+def test_lstsq(shape, bshape):
+    a, b = tall(shape, seed=27), rand(bshape, seed=28)
+    wx = rand(shape[-1:] + bshape[1:], seed=29)
+
+    def f(a, b):
+        x, residuals, rank, s = np.linalg.lstsq(a, b)
+        return np.sum(wx * x) + np.sum(residuals) * 2.0 + np.sum(s ** 2) + rank
+    dA, db = check(f, a, b, wrt=(0, 1), rtol=1e-4)
+    if bshape == (5,):
+        np.testing.assert_allclose(db, np.linalg.pinv(a).T @ wx + 4.0 * (b - a @ np.linalg.lstsq(a, b)[0]),
+                                   rtol=1e-8)
+
+
+@reverse(np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit)
+def test_split_family():
+    x = rand((4, 6, 2), seed=30)
+    w = rand((4, 6, 2), seed=31)
+
+    def f(x):
+        a, b = np.split(x, 2)
+        c, d, e = np.array_split(x, 3, axis=1)              # pieces of 2, 2, 2 columns
+        p, q = np.hsplit(x, [1])
+        r = np.vsplit(x, [1, 3])
+        s, t = np.dsplit(x, 2)
+        return (np.sum(w[:2] * a) + np.sum(np.sin(d)) + np.sum(q ** 2) + np.sum(r[2] * r[0][0])
+                + np.sum(t * np.exp(s)))
+    check(f, x)
+
+    def uneven(x):
+        pieces = np.array_split(x, 4)                        # 2, 2, 1, 1 rows of 6
+        return np.sum(pieces[0] ** 2) + np.sum(pieces[3] * 3.0)
+    check(uneven, rand((6, 2), seed=32))
+
+
+def test_split_needs_its_count_when_read():
+    def f(x, n):
+        pieces = np.split(x, n)
+        return np.sum(pieces[0])
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="number of results of np.split") as e:
+        srcgrad.grad(f)(rand((4,), seed=33), 2)
+    assert f":{line_of(f, 'np.split')}" in str(e.value)
+
+
+def test_stacks_of_matrices():
+    """det, inv, solve and slogdet on a stack of matrices, slogdet indexed directly."""
+    a, b = well_conditioned(3, seed=34, batch=(2, 2)), rand((2, 2, 3, 2), seed=35)
+
+    def f(a, b):
+        return (np.sum(np.linalg.det(a) ** 2) + np.sum(np.linalg.inv(a) ** 2)
+                + np.sum(np.linalg.solve(a, b) ** 2) + np.sum(np.linalg.slogdet(a)[1] * np.arange(4.0).reshape(2, 2)))
+    check(f, a, b, wrt=(0, 1))
+
+
 # ==============================================================================================
 # Forward mode: each rule of the family on a case of its own (`@case(function, *args)`),
 # against central differences along random directions (support.check_jvp).
@@ -620,6 +874,71 @@ def determinant(a):
 def log_determinant(a):
     sign, logdet = np.linalg.slogdet(a)
     return logdet * sign
+
+
+@case(rules.np.linalg.slogdet, well_conditioned(3, seed=35, batch=(2,)))
+def log_determinant_indexed(a):
+    return np.linalg.slogdet(a)[1]
+
+
+@case(rules.np.linalg.cholesky, spd(3, seed=36, batch=(2,)))
+def cholesky(a):
+    return np.linalg.cholesky(a)
+
+
+@case(rules.np.linalg.eigh, spd(3, seed=37, batch=(2,)))
+def eigh(a):
+    w, v = np.linalg.eigh(a)
+    r = np.linalg.eigh(a, UPLO="U")
+    return w, v ** 2, r[1][..., 0, :] * r[1][..., 1, :], np.linalg.eigh(a)[0]
+
+
+@case(rules.np.linalg.eig, spd(3, seed=38) + 0.2 * rand((3, 3), seed=39))
+def eig(a):
+    w, v = np.linalg.eig(a)
+    return w, v ** 2
+
+
+@case(rules.np.linalg.svd, tall((4, 3), seed=40))
+@case(rules.np.linalg.svd, tall((2, 2, 3), seed=41))
+def svd(a):
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return s, u[..., 0, :] * vh[..., :, 0], u ** 2, vh ** 2, np.linalg.svd(a, compute_uv=False)
+
+
+@case(rules.np.linalg.qr, rand((4, 3), seed=42))
+def qr(a):
+    q, r = np.linalg.qr(a)
+    return q, r
+
+
+@case(rules.np.linalg.pinv, tall((4, 3), seed=43))
+def pinv(a):
+    return np.linalg.pinv(a)
+
+
+@case(rules.np.linalg.lstsq, tall((5, 3), seed=44), rand((5,), seed=45))
+def lstsq(a, b):
+    x, residuals, rank, s = np.linalg.lstsq(a, b)
+    return x, residuals, s
+
+
+@case(np.split, rand((4, 6), seed=46))
+@case(np.array_split, rand((4, 6), seed=46))
+@case(np.hsplit, rand((4, 6), seed=46))
+@case(np.vsplit, rand((4, 6), seed=46))
+def splits(x):
+    a, b = np.split(x, 2)
+    c, d, e = np.array_split(x, [1, 2], axis=1)
+    p, q = np.hsplit(x, 2)
+    r = np.vsplit(x, [3])
+    return a, d * e[:, :1], q, r[1]
+
+
+@case(np.dsplit, rand((2, 3, 4), seed=47))
+def dsplit(x):
+    a, b = np.dsplit(x, [1])
+    return a * 2.0, b
 
 
 @pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())
