@@ -21,22 +21,33 @@ import numpy as np
 from .runtime import Undefined
 
 
+def differentiable_source(func):
+    """Mark a helper srcgrad differentiates by reading its code, as it reads the user's (for the
+    derivative of a gradient that calls it: hessians).  It keeps to what srcgrad can read."""
+    func.inlined_when_differentiated = True
+    return func
+
+
+@differentiable_source
 def _mT(x):
     return np.swapaxes(x, -1, -2)
 
 
+@differentiable_source
 def _diagonal(x):
-    return np.diagonal(x, axis1=-2, axis2=-1)
+    return np.sum(x * np.eye(x.shape[-1]), axis=-1)
 
 
+@differentiable_source
 def _diag(v):
     """Diagonal matrices from the last axis of `v`."""
-    return v[..., :, None] * np.eye(v.shape[-1], dtype=v.dtype)
+    return v[..., :, None] * np.eye(v.shape[-1])
 
 
-def _gaps(values, name, what):
+def eigen_gaps(values, name, what):
     """F[i, j] = 1 / (values[j] - values[i]) off the diagonal, 0 on it; raises where two
-    values coincide (the vectors' derivative does not exist there)."""
+    values coincide (the vectors' derivative does not exist there).  A primitive of its own
+    (rules.py gives its tangent), since the check reads the values."""
     diff = values[..., None, :] - values[..., :, None]
     off = ~np.eye(values.shape[-1], dtype=bool)
     scale = np.max(np.abs(values), axis=-1, keepdims=True)[..., None] + np.finfo(values.dtype).tiny
@@ -45,10 +56,10 @@ def _gaps(values, name, what):
                         f"belong to them does not exist (use only the {what}, or make them distinct)")
     return np.where(off, 1.0 / np.where(off, diff, 1.0), 0.0).astype(values.dtype)
 
-
 _GAP = {"d": 1e-10, "f": 1e-5}          # relative gap below which two values count as equal
 
 
+@differentiable_source
 def _triangle_of(g, lower):
     """The adjoint of a symmetric matrix `g` as a function of the triangle that is read:
     each off-diagonal element stands for two."""
@@ -57,22 +68,26 @@ def _triangle_of(g, lower):
     return np.triu(g + _mT(g)) - _diag(_diagonal(g))
 
 
+@differentiable_source
 def _symmetric_from(t, lower):
     """The symmetric matrix np.linalg.cholesky / eigh see for the triangle of `t` they read."""
     part = np.tril(t, -1) if lower else np.triu(t, 1)
     return part + _mT(part) + _diag(_diagonal(t))
 
 
+@differentiable_source
 def _sym(x):
     return 0.5 * (x + _mT(x))
 
 
 # --- Cholesky: A = L L^T -------------------------------------------------------------------------
+@differentiable_source
 def _phi(x):
     """The lower triangle of `x` with its diagonal halved."""
     return np.tril(x) - 0.5 * _diag(_diagonal(x))
 
 
+@differentiable_source
 def cholesky_adjoint(g, L):
     """dA = L^-T Phi(L^T dL) L^-1, made symmetric, on the lower triangle numpy reads."""
     inner = _phi(_mT(L) @ g)
@@ -80,6 +95,7 @@ def cholesky_adjoint(g, L):
     return _triangle_of(_sym(s), True)
 
 
+@differentiable_source
 def cholesky_jvp(t, L):
     """dL = L Phi(L^-1 dA L^-T) for the symmetric dA of the lower triangle of t."""
     inner = np.linalg.solve(L, _mT(np.linalg.solve(L, _symmetric_from(t, True))))
@@ -87,53 +103,63 @@ def cholesky_jvp(t, L):
 
 
 # --- symmetric eigenproblem: A = V diag(w) V^T ------------------------------------------------------
+@differentiable_source
 def eigh_adjoint(gw, gv, w, v, UPLO="L"):
-    inner = _diag(gw) if gw is not None else 0.0
+    """dA = V (diag(dw) + F * (V^T dV)) V^T, made symmetric, on the triangle numpy reads."""
+    inner = 0.0
+    if gw is not None:
+        inner = _diag(gw)
     if gv is not None:
-        inner = inner + _gaps(w, "np.linalg.eigh", "eigenvalues") * (_mT(v) @ gv)
+        inner = inner + eigen_gaps(w, "np.linalg.eigh", "eigenvalues") * (_mT(v) @ gv)
     return _triangle_of(_sym(v @ inner @ _mT(v)), UPLO == "L")
 
 
 def eigh_jvp(t, w, v, UPLO="L"):
     p = _mT(v) @ _symmetric_from(t, UPLO == "L") @ v
-    return _diagonal(p), v @ (_gaps(w, "np.linalg.eigh", "eigenvalues") * p)
+    return _diagonal(p), v @ (eigen_gaps(w, "np.linalg.eigh", "eigenvalues") * p)
 
 
 # --- general real eigenproblem: A V = V diag(w), columns of V of unit length -------------------------
+@differentiable_source
 def _real_eig(w, name="np.linalg.eig"):
     if np.iscomplexobj(w):
         raise Undefined(f"{name}: the eigenvalues are complex; srcgrad differentiates np.linalg.eig "
                         "only where all of them are real (use np.linalg.eigh for a symmetric matrix)")
+    return w
 
 
+@differentiable_source
 def eig_adjoint(gw, gv, w, v):
-    _real_eig(w)
+    w = _real_eig(w)
     inner = _diag(gw) if gw is not None else 0.0
     if gv is not None:
         vtgv = _mT(v) @ gv
         # the unit length of each column takes off its part along the column itself
-        inner = inner + _gaps(w, "np.linalg.eig", "eigenvalues") * (
+        inner = inner + eigen_gaps(w, "np.linalg.eig", "eigenvalues") * (
             vtgv - (_mT(v) @ v) * _diagonal(vtgv)[..., None, :])
     return np.linalg.solve(_mT(v), inner @ _mT(v))
 
 
 def eig_jvp(t, w, v):
-    _real_eig(w)
+    w = _real_eig(w)
     p = np.linalg.solve(v, t @ v)
-    c = _gaps(w, "np.linalg.eig", "eigenvalues") * p
+    c = eigen_gaps(w, "np.linalg.eig", "eigenvalues") * p
     c = c - _diag(_diagonal(_mT(v) @ v @ c))
     return _diagonal(p), v @ c
 
 
 # --- singular value decomposition: A = U diag(s) Vh ---------------------------------------------------
+@differentiable_source
 def _svd_shapes(a, u, vh, full_matrices, name="np.linalg.svd"):
     m, n = a.shape[-2:]
     if full_matrices and m != n:
         raise Undefined(f"{name}: with full_matrices=True the extra singular vectors of a "
                         f"{m} x {n} matrix are not determined by it and have no derivative "
                         "(pass full_matrices=False)")
+    return a
 
 
+@differentiable_source
 def svd_adjoint(gu, gs, gvh, u, s, vh, a, full_matrices=True):
     """dA = U [diag(ds) + (J - J^T) S + S (K - K^T)] Vh + the parts off the spans of U and V,
     with J = F * (U^T dU), K = F * (V^T dV), F[i, j] = 1 / (s_j^2 - s_i^2)."""
@@ -142,8 +168,8 @@ def svd_adjoint(gu, gs, gvh, u, s, vh, a, full_matrices=True):
     total = _diag(gs) if gs is not None else 0.0
     if gu is None and gvh is None:          # (the singular vectors that belong to s)
         return u[..., :s.shape[-1]] @ total @ vh[..., :s.shape[-1], :]
-    _svd_shapes(a, u, vh, full_matrices)
-    f = _gaps(s * s, "np.linalg.svd", "singular values")
+    a = _svd_shapes(a, u, vh, full_matrices)
+    f = eigen_gaps(s * s, "np.linalg.svd", "singular values")
     v = _mT(vh)
     rest = 0.0
     if gu is not None:
@@ -158,6 +184,7 @@ def svd_adjoint(gu, gs, gvh, u, s, vh, a, full_matrices=True):
     return u @ total @ vh + rest
 
 
+@differentiable_source
 def _nonzero(s):
     if np.any(s == 0):
         raise Undefined("np.linalg.svd: a singular value is 0, and the singular vectors of a "
@@ -173,7 +200,7 @@ def svd_jvp(t, u, s, vh, a, full_matrices=True):
     _svd_shapes(a, u, vh, full_matrices)
     v = _mT(vh)
     p = _mT(u) @ t @ v
-    f = _gaps(s * s, "np.linalg.svd", "singular values")
+    f = eigen_gaps(s * s, "np.linalg.svd", "singular values")
     s_row, s_col = s[..., None, :], s[..., :, None]
     du = u @ (f * (p * s_row + s_col * _mT(p))) + (t @ v - u @ p) / _nonzero(s_row)
     dv = v @ (f * (s_col * p + _mT(p) * s_row)) + (_mT(t) @ u - v @ _mT(p)) / _nonzero(s_row)
@@ -181,15 +208,18 @@ def svd_jvp(t, u, s, vh, a, full_matrices=True):
 
 
 # --- QR (reduced): A = Q R, R upper triangular -------------------------------------------------------
+@differentiable_source
 def _tall(a, name="np.linalg.qr"):
     m, n = a.shape[-2:]
     if m < n:
         raise Undefined(f"{name}: srcgrad differentiates the QR decomposition of a matrix with at "
                         f"least as many rows as columns (this one is {m} x {n})")
+    return a
 
 
+@differentiable_source
 def qr_adjoint(gq, gr, q, r, a):
-    _tall(a)
+    a = _tall(a)
     m = 0.0
     if gr is not None:
         m = r @ _mT(gr)
@@ -211,6 +241,7 @@ def qr_jvp(t, q, r, a):
 
 
 # --- pseudo-inverse and least squares (the rank of A stays what it is) ---------------------------------
+@differentiable_source
 def pinv_adjoint(g, p, a):
     """dA for d(A+) = -A+ dA A+ + A+ A+^T dA^T (I - A A+) + (I - A+ A) dA^T A+^T A+."""
     gt, pt = _mT(g), _mT(p)
@@ -222,6 +253,7 @@ def pinv_jvp(t, p, a):
     return -(p @ t @ p) + p @ _mT(p) @ (tt - tt @ a @ p) + (tt - p @ (a @ tt)) @ _mT(p) @ p
 
 
+@differentiable_source
 def lstsq_adjoint(gx, gres, gs, x, res, a, b):
     """(dA, db) for x = A+ b, the residuals |b - A x|^2 (envelope: x is optimal) and the
     singular values s of A."""

@@ -51,7 +51,7 @@ from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_li
                       solve_adjoint, sum_over, tensordot_adjoint, tile_adjoint, trace_adjoint,
                       unbroadcast, vstack_adjoint)
 from .linalg_adjoints import (cholesky_adjoint, cholesky_jvp, eig_adjoint, eig_jvp, eigh_adjoint, eigh_jvp,
-                              lstsq_adjoint, lstsq_jvp, pinv_adjoint, pinv_jvp, qr_adjoint, qr_jvp, split_adjoint,
+                              eigen_gaps, lstsq_adjoint, lstsq_jvp, pinv_adjoint, pinv_jvp, qr_adjoint, qr_jvp, split_adjoint,
                               sum_tangents, svd_adjoint, svd_jvp)
 
 RULES = {}        # NumPy function -> Rule
@@ -287,6 +287,10 @@ vjp("linalg.qr",          lambda g, ans, a, mode="reduced": qr_adjoint(g[0], g[1
                           only={"mode": "reduced"}, jvp=lambda t, ans, a: qr_jvp(t, ans[0], ans[1], a))
 # pinv and lstsq: where the rank of `a` does not change (the cut-off rcond is not crossed)
 vjp("linalg.pinv",        lambda g, ans, a, rcond=None, hermitian=False: pinv_adjoint(g, ans, a), jvp=lambda t, ans, a: pinv_jvp(t, ans, a))
+# The helpers above are differentiated by reading their code (for hessians), except this one:
+# F[i, j] = 1 / (w_j - w_i) moves by F[i, j]^2 (dw_i - dw_j).
+forward_only(eigen_gaps, lambda t, ans, values, name, what: ans * ans * (t[..., :, None] - t[..., None, :]))
+forward_only(split_adjoint, linear)
 # lstsq's residuals are |b - a x|^2 at the optimal x; its rank has no derivative
 vjp("linalg.lstsq",       lambda g, ans, a, b, rcond=None: (lstsq_adjoint(g[0], g[1], g[3], ans[0], ans[1], a, b)[0], lstsq_adjoint(g[0], g[1], g[3], ans[0], ans[1], a, b)[1]),
                           output="all", outputs=lambda: 4,

@@ -15,6 +15,7 @@ from support import RuleTests, check, check_jvp, line_of, uniform
 
 import srcgrad
 from srcgrad import rules
+from srcgrad.linalg_adjoints import eigen_gaps, split_adjoint
 
 RULE_TESTS = RuleTests()         # this family's rules: forward cases, reverse tests
 case, reverse = RULE_TESTS.case, RULE_TESTS.reverse
@@ -793,6 +794,52 @@ def test_split_needs_its_count_when_read():
     assert f":{line_of(f, 'np.split')}" in str(e.value)
 
 
+def hessian_matches(f, x, rtol=1e-6, atol=1e-7):
+    """srcgrad.hessian(f) (forward mode over the gradient, through the adjoint helpers' own
+    code) against central differences of srcgrad's gradient."""
+    g, eps = srcgrad.grad(f), 1e-5
+    want = np.zeros(x.shape + x.shape)
+    for k in np.ndindex(*x.shape):
+        step = np.zeros(x.shape)
+        step[k] = eps
+        want[(...,) + k] = (g(x + step) - g(x - step)) / (2 * eps)
+    np.testing.assert_allclose(srcgrad.hessian(f)(x), want, rtol=rtol, atol=atol)
+
+
+def test_second_derivatives():
+    a, b = tall((4, 3), seed=50), rand((4,), seed=51)
+    s, w43, w33 = spd(3, seed=52), rand((4, 3), seed=53), rand((3, 3), seed=54)
+
+    def cholesky(a):
+        return np.sum(w33 * np.linalg.cholesky(a))
+
+    def eigh(a):
+        w, v = np.linalg.eigh(a)
+        return np.sum(w ** 3) + np.sum(w33 * v ** 2)
+
+    def eig(a):
+        w, v = np.linalg.eig(a)
+        return np.sum(w ** 3) + np.sum(w33 * v ** 2)
+
+    def svd(a):
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        return np.sum(s ** 3) + np.sum(w43 * u ** 2) + np.sum(vh[:, 0] * u[0]) + np.sum(np.linalg.svd(a, compute_uv=False))
+
+    def qr(a):
+        q, r = np.linalg.qr(a)
+        return np.sum(w43 * q) + np.sum(r ** 3)
+
+    def pinv_lstsq(a):
+        x, residuals, rank, sv = np.linalg.lstsq(a, b)
+        return np.sum(w43.T * np.linalg.pinv(a) ** 2) + np.sum(x ** 3) + np.sum(residuals) + np.sum(sv ** 3)
+
+    def split(a):
+        p, q = np.split(a, 2)
+        return np.sum(p ** 3) * np.sum(q)
+    for f, x in [(cholesky, s), (eigh, s), (eig, s + 0.2 * w33), (svd, a), (qr, a), (pinv_lstsq, a), (split, a)]:
+        hessian_matches(f, x)
+
+
 def test_stacks_of_matrices():
     """det, inv, solve and slogdet on a stack of matrices, slogdet indexed directly."""
     a, b = well_conditioned(3, seed=34, batch=(2, 2)), rand((2, 2, 3, 2), seed=35)
@@ -939,6 +986,17 @@ def splits(x):
 def dsplit(x):
     a, b = np.dsplit(x, [1])
     return a * 2.0, b
+
+
+# --- the helpers' own forward rules (reached by hessians) ----------------------------------------
+@case(eigen_gaps, np.array([1.0, 2.5, -0.5, 4.0]))
+def gaps(w):
+    return eigen_gaps(w, "np.linalg.eigh", "eigenvalues")
+
+
+@case(split_adjoint, rand((2, 3), seed=55), rand((1, 3), seed=56))
+def joined(g0, g2):
+    return split_adjoint((g0, None, g2), (g0, np.zeros((2, 3)), g2), 0)
 
 
 @pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())
