@@ -43,7 +43,12 @@ def atom(norm, node):
         base = describe(value, norm.is_global_chain)
         names = [norm.namer.fresh(f"{base}_{k}") for k in range(count)]
         norm.body.append(Assign(names, value, norm.line))    # (not inlined: several targets)
-        return gast.Tuple(elts=[norm.load_ssa(n) for n in names], ctx=gast.Load())
+        func, value = value.func, gast.Tuple(elts=[norm.load_ssa(n) for n in names], ctx=gast.Load())
+        name = norm.namer.fresh("seq")
+        containers.remember_container(norm, name, value)
+        output_fields(norm, name, norm.lookup_quietly(func))     # np.linalg.eigh(a).eigenvalues
+        norm.body.append(Assign([name], value, norm.line, temporary=True))
+        return norm.load_ssa(name)
     if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
         name = norm.namer.fresh("seq" if not isinstance(value, gast.Dict) else "dict")
         containers.remember_container(norm, name, value)  # an element that is a container
@@ -81,6 +86,14 @@ def several_outputs(norm, value):
             UnsupportedSyntaxError, f"srcgrad cannot differentiate {rule.name} into one piece",
             lineno=norm.line, construct=rule.name, hint="use the array itself")
     return count if isinstance(count, int) else None
+
+
+def output_fields(norm, name, func):
+    """The names NumPy's result gives the outputs (`r.eigenvalues` of np.linalg.eigh), as the
+    fields of the tuple `name` of them."""
+    rule = rules.RULES.get(func)
+    if rule is not None and rule.fields:
+        norm.fields[name] = {f: k for k, f in enumerate(rule.fields)}
 
 
 def _known_value(norm, node):

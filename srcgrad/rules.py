@@ -73,7 +73,7 @@ special = None    # scipy.special, once its rules are registered (load_scipy)
 
 class Rule:
     def __init__(self, func, name, template, family, output=None, jvp=None, missing=(), params=(),
-                 only=None, section=None, outputs=None):
+                 only=None, section=None, outputs=None, fields=()):
         self.func, self.name, self.template = func, name, template
         self.family = family
         self.only = only or {}    # parameter -> the one value the rule supports (a constant)
@@ -82,6 +82,7 @@ class Rule:
         #                           "each": output i belongs to array argument i (meshgrid), or
         #                           "all": `g` is a tuple of one adjoint per output (eigh, svd, split)
         self.outputs = outputs    # ("all") how many outputs a call gives, from its arguments (see output_count)
+        self.fields = fields      # ("all") the names NumPy's result gives them (`r.eigenvalues`)
         self.jvp = jvp            # forward rule: None (derived), linear, multilinear or a lambda
         # (forward rules only) the parameters tangents flow through, if not the first one,
         # and those whose tangent has no rule
@@ -275,15 +276,17 @@ vjp("linalg.det",         lambda g, ans, a: np.expand_dims(g * ans, (-1, -2)) * 
 # cholesky and eigh read one triangle of `a`: their adjoints lie on that triangle.
 vjp("linalg.cholesky",    lambda g, ans, a: cholesky_adjoint(g, ans), jvp=lambda t, ans, a: cholesky_jvp(t, ans))
 vjp("linalg.eigh",        lambda g, ans, a, UPLO="L": eigh_adjoint(g[0], g[1], ans[0], ans[1], UPLO), output="all", outputs=lambda: 2,
+                          fields=("eigenvalues", "eigenvectors"),
                           jvp=lambda t, ans, a, UPLO: eigh_jvp(t, ans[0], ans[1], UPLO))
 # eig of a real matrix whose eigenvalues come out real (complex ones: UndefinedGradientError)
 vjp("linalg.eig",         lambda g, ans, a: eig_adjoint(g[0], g[1], ans[0], ans[1]), output="all", outputs=lambda: 2,
+                          fields=("eigenvalues", "eigenvectors"),
                           jvp=lambda t, ans, a: eig_jvp(t, ans[0], ans[1]))
 # full_matrices=True differentiates for a square matrix only (the extra vectors are arbitrary)
 vjp("linalg.svd",         lambda g, ans, a, full_matrices=True, compute_uv=True, hermitian=False: svd_adjoint(g[0], g[1], g[2], ans[0], ans[1], ans[2], a, full_matrices),
-                          output="all", outputs=lambda compute_uv: 3 if compute_uv else (1, 3),
+                          output="all", outputs=lambda compute_uv: 3 if compute_uv else (1, 3), fields=("U", "S", "Vh"),
                           jvp=lambda t, ans, a, full_matrices: svd_jvp(t, ans[0], ans[1], ans[2], a, full_matrices))
-vjp("linalg.qr",          lambda g, ans, a, mode="reduced": qr_adjoint(g[0], g[1], ans[0], ans[1], a), output="all", outputs=lambda: 2,
+vjp("linalg.qr",          lambda g, ans, a, mode="reduced": qr_adjoint(g[0], g[1], ans[0], ans[1], a), output="all", outputs=lambda: 2, fields=("Q", "R"),
                           only={"mode": "reduced"}, jvp=lambda t, ans, a: qr_jvp(t, ans[0], ans[1], a))
 # pinv and lstsq: where the rank of `a` does not change (the cut-off rcond is not crossed)
 vjp("linalg.pinv",        lambda g, ans, a, rcond=None, hermitian=False: pinv_adjoint(g, ans, a), jvp=lambda t, ans, a: pinv_jvp(t, ans, a))

@@ -627,6 +627,18 @@ def test_eigh_held_in_one_name_and_indexed_directly():
     assert "eigh_adjoint(deigh_a_0, None," in srcgrad.grad(direct).source   # no vectors' adjoint
 
 
+def test_results_read_by_their_names():
+    """NumPy's names for the outputs (`r.eigenvalues`, `.S`, `.R`) are those outputs."""
+    a, w = spd(3, seed=57), rand((3, 3), seed=58)
+
+    def f(a):
+        r = np.linalg.eigh(a)
+        return (np.sum(r.eigenvalues ** 2) + np.sum(w * r.eigenvectors ** 2)
+                + np.sum(np.linalg.svd(a).S) + np.sum(np.linalg.qr(a).R ** 2))
+    check(f, a, rtol=1e-4)
+    check_jvp(f, a)
+
+
 def test_eigh_repeated_eigenvalues():
     """The eigenvalues alone differentiate where two are equal; the vectors raise, naming the
     function and the line."""
