@@ -35,13 +35,13 @@ def _mT(x):
 
 @differentiable_source
 def _diagonal(x):
-    return np.sum(x * np.eye(x.shape[-1]), axis=-1)
+    return np.sum(x * np.eye(x.shape[-1], dtype=x.dtype), axis=-1)
 
 
 @differentiable_source
 def _diag(v):
     """Diagonal matrices from the last axis of `v`."""
-    return v[..., :, None] * np.eye(v.shape[-1])
+    return v[..., :, None] * np.eye(v.shape[-1], dtype=v.dtype)
 
 
 def eigen_gaps(values, name, what):
@@ -254,26 +254,25 @@ def pinv_jvp(t, p, a):
 
 
 @differentiable_source
-def lstsq_adjoint(gx, gres, gs, x, res, a, b):
-    """(dA, db) for x = A+ b, the residuals |b - A x|^2 (envelope: x is optimal) and the
-    singular values s of A."""
-    p = np.linalg.pinv(a)
+def lstsq_adjoint(gx, gres, gs, x, res, a, b, which):
+    """The adjoint of a (which 0) or of b (which 1) for x = A+ b, the residuals |b - A x|^2
+    (x is optimal, so they move with b - A x only) and the singular values s of A."""
     vector = b.ndim == 1
     b2, x2 = (b[:, None], x[:, None]) if vector else (b, x)
-    da, db = 0.0, 0.0
+    total = 0.0
     if gx is not None:
         gx2 = gx[:, None] if vector else gx
-        da = pinv_adjoint(gx2 @ _mT(b2), p, a)
-        db = _mT(p) @ gx2
+        p = np.linalg.pinv(a)
+        total = pinv_adjoint(gx2 @ _mT(b2), p, a) if which == 0 else _mT(p) @ gx2
     if gres is not None and np.size(res):
-        e = b2 - a @ x2
-        ge = 2.0 * e * np.reshape(gres, (1, -1))
-        da, db = da - ge @ _mT(x2), db + ge
-    if gs is not None:
+        ge = 2.0 * (b2 - a @ x2) * np.reshape(gres, (1, -1))
+        total = total - ge @ _mT(x2) if which == 0 else total + ge
+    if gs is not None and which == 0:
         u, _, vh = np.linalg.svd(a, full_matrices=False)
-        da = da + u @ _diag(gs) @ vh
-    db = db[:, 0] if vector and np.ndim(db) == 2 else db
-    return da, db
+        total = total + u @ _diag(gs) @ vh
+    if which == 1 and vector and np.ndim(total) == 2:
+        total = total[:, 0]
+    return total
 
 
 def lstsq_jvp(ta, tb, x, res, a, b):

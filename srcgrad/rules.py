@@ -284,18 +284,15 @@ vjp("linalg.eig",         lambda g, ans, a: eig_adjoint(g[0], g[1], ans[0], ans[
                           jvp=lambda t, ans, a: eig_jvp(t, ans[0], ans[1]))
 # full_matrices=True differentiates for a square matrix only (the extra vectors are arbitrary)
 vjp("linalg.svd",         lambda g, ans, a, full_matrices=True, compute_uv=True, hermitian=False: svd_adjoint(g[0], g[1], g[2], ans[0], ans[1], ans[2], a, full_matrices),
-                          output="all", outputs=lambda compute_uv: 3 if compute_uv else (1, 3), fields=("U", "S", "Vh"),
+                          output="all", outputs=lambda compute_uv: 3 if compute_uv else (1, 3), fields=("U", "S", "Vh"), only={"hermitian": False},
                           jvp=lambda t, ans, a, full_matrices: svd_jvp(t, ans[0], ans[1], ans[2], a, full_matrices))
 vjp("linalg.qr",          lambda g, ans, a, mode="reduced": qr_adjoint(g[0], g[1], ans[0], ans[1], a), output="all", outputs=lambda: 2, fields=("Q", "R"),
                           only={"mode": "reduced"}, jvp=lambda t, ans, a: qr_jvp(t, ans[0], ans[1], a))
 # pinv and lstsq: where the rank of `a` does not change (the cut-off rcond is not crossed)
-vjp("linalg.pinv",        lambda g, ans, a, rcond=None, hermitian=False: pinv_adjoint(g, ans, a), jvp=lambda t, ans, a: pinv_jvp(t, ans, a))
-# The helpers above are differentiated by reading their code (for hessians), except this one:
-# F[i, j] = 1 / (w_j - w_i) moves by F[i, j]^2 (dw_i - dw_j).
-forward_only(eigen_gaps, lambda t, ans, values, name, what: ans * ans * (t[..., :, None] - t[..., None, :]))
-forward_only(split_adjoint, linear)
+vjp("linalg.pinv",        lambda g, ans, a, rcond=None, hermitian=False: pinv_adjoint(g, ans, a), only={"hermitian": False},
+                          jvp=lambda t, ans, a: pinv_jvp(t, ans, a))
 # lstsq's residuals are |b - a x|^2 at the optimal x; its rank has no derivative
-vjp("linalg.lstsq",       lambda g, ans, a, b, rcond=None: (lstsq_adjoint(g[0], g[1], g[3], ans[0], ans[1], a, b)[0], lstsq_adjoint(g[0], g[1], g[3], ans[0], ans[1], a, b)[1]),
+vjp("linalg.lstsq",       lambda g, ans, a, b, rcond=None: (lstsq_adjoint(g[0], g[1], g[3], ans[0], ans[1], a, b, 0), lstsq_adjoint(g[0], g[1], g[3], ans[0], ans[1], a, b, 1)),
                           output="all", outputs=lambda: 4,
                           jvp=lambda t, ans, a, b: (lstsq_jvp(t, None, ans[0], ans[1], a, b), lstsq_jvp(None, t, ans[0], ans[1], a, b)))
 # Each piece's adjoint in its place (zeros for a piece without one); how many pieces must be
@@ -308,6 +305,10 @@ vjp("vsplit",             lambda g, ans, ary, indices_or_sections: split_adjoint
                           outputs=lambda indices_or_sections: pieces(indices_or_sections), jvp=linear)
 vjp("dsplit",             lambda g, ans, ary, indices_or_sections: split_adjoint(g, ans, 2), output="all",
                           outputs=lambda indices_or_sections: pieces(indices_or_sections), jvp=linear)
+# The helpers above are differentiated by reading their code (for hessians), except these two:
+# F[i, j] = 1 / (w_j - w_i) moves by F[i, j]^2 (dw_i - dw_j); split_adjoint is linear.
+forward_only(eigen_gaps, lambda t, ans, values, name, what: ans * ans * (t[..., :, None] - t[..., None, :]))
+forward_only(split_adjoint, linear)
 vjp("linalg.slogdet",     lambda g, ans, a: np.expand_dims(g, (-1, -2)) * np.linalg.inv(mT(a)), output=1,
                           jvp=lambda t, ans, a: np.trace(np.linalg.solve(a, t), axis1=-2, axis2=-1))
 # --- shape ---------------------------------------------------------------------------

@@ -676,6 +676,53 @@ def test_eig_complex_eigenvalues_are_refused():
     a = np.array([[0.0, -1.0], [1.0, 0.0]])            # a rotation: eigenvalues +-i
     with pytest.raises(srcgrad.UndefinedGradientError, match="the eigenvalues are complex"):
         srcgrad.grad(f)(a)
+    with pytest.raises(srcgrad.UndefinedGradientError, match="the eigenvalues are complex"):
+        srcgrad.jvp(f, (a,), (np.ones((2, 2)),))
+
+
+def test_float32_factorizations():
+    """float32 in, float32 out, close to float64 finite differences."""
+    a, s, w43 = tall((4, 3), seed=60), spd(3, seed=61), rand((4, 3), seed=62)
+
+    def eig(a):
+        w, v = np.linalg.eig(a)
+        return np.sum(w ** 2) + np.sum(v[0] ** 2)
+
+    def vectors(a):
+        u, s, vh = np.linalg.svd(a, full_matrices=False)
+        q, r = np.linalg.qr(a)
+        return np.sum(w43 * u ** 2) + np.sum(vh ** 4) + np.sum(w43 * q) + np.sum(r ** 2)
+
+    def pinv_lstsq_split(a):
+        x, residuals, rank, sv = np.linalg.lstsq(a, w43[:, 0])
+        p, q = np.split(a, [1])
+        return np.sum(np.linalg.pinv(a) ** 2) + np.sum(x ** 2) + np.sum(residuals) + np.sum(p * q[0])
+    float32_matches(eig, s + 0.2 * w43[:3])
+    float32_matches(vectors, a, rtol=5e-3, atol=1e-3)
+    float32_matches(pinv_lstsq_split, a)
+
+    def svd(a):
+        return np.linalg.svd(a, full_matrices=False)
+    value, tangent = srcgrad.jvp(svd, (a.astype(np.float32),), (w43.astype(np.float32),))
+    want = [(p - m) / 2e-6 for p, m in zip(svd(a + 1e-6 * w43), svd(a - 1e-6 * w43))]
+    assert [t.dtype for t in tangent] == [np.float32] * 3
+    for got, expected in zip(tangent, want):
+        np.testing.assert_allclose(got, expected, rtol=5e-3, atol=1e-3)
+
+
+def test_refused_calls():
+    """Unpacked into the wrong number of names, hermitian=True: said at the line."""
+    def unpack(a):
+        w, v, extra = np.linalg.eigh(a)
+        return np.sum(w)
+
+    def hermitian(a):
+        return np.sum(np.linalg.pinv(a, hermitian=True))
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="gives 2 values, unpacked into 3 names") as e:
+        srcgrad.grad(unpack)(spd(3))
+    assert f":{line_of(unpack, 'np.linalg.eigh')}" in str(e.value)
+    with pytest.raises(srcgrad.UnsupportedSyntaxError, match="supports only `hermitian=False`"):
+        srcgrad.grad(hermitian)(spd(3))
 
 
 @reverse(np.linalg.svd)
