@@ -292,6 +292,29 @@ def lstsq_jvp(ta, tb, x, res, a, b):
     return (tx[:, 0] if vector else tx), tres, 0.0, ts
 
 
+# --- integer powers: A^n = A A ... A, (A^-1)^|n| for n < 0 ---------------------------------------------
+@differentiable_source
+def matrix_power_adjoint(g, a, n):
+    """The sum over k of (A^T)^k G (A^T)^(n-1-k); through A^-1 for n < 0."""
+    base = a if n >= 0 else np.linalg.inv(a)
+    total = g * 0.0
+    left = _mT(np.linalg.matrix_power(base, 0))
+    for k in range(abs(n)):
+        total = total + left @ g @ _mT(np.linalg.matrix_power(base, abs(n) - 1 - k))
+        left = left @ _mT(base)
+    if n < 0:
+        total = -(_mT(base) @ total @ _mT(base))
+    return total
+
+
+def matrix_power_jvp(t, a, n):
+    base, tangent = (a, t) if n >= 0 else (np.linalg.inv(a), -(np.linalg.inv(a) @ t @ np.linalg.inv(a)))
+    total = np.zeros(np.broadcast_shapes(np.shape(a), np.shape(t)), dtype=np.result_type(a, t))
+    for k in range(abs(n)):
+        total = total + np.linalg.matrix_power(base, k) @ tangent @ np.linalg.matrix_power(base, abs(n) - 1 - k)
+    return total
+
+
 def sum_tangents(*terms):
     """The tangents of a function's several outputs, summed over its arguments' terms."""
     return tuple(sum(parts) for parts in zip(*terms))

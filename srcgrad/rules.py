@@ -51,7 +51,7 @@ from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_li
                       solve_adjoint, sum_over, tensordot_adjoint, tile_adjoint, trace_adjoint,
                       unbroadcast, vstack_adjoint)
 from .linalg_adjoints import (cholesky_adjoint, cholesky_jvp, eig_adjoint, eig_jvp, eigh_adjoint, eigh_jvp,
-                              eigen_gaps, lstsq_adjoint, lstsq_jvp, pinv_adjoint, pinv_jvp, qr_adjoint, qr_jvp, split_adjoint,
+                              eigen_gaps, lstsq_adjoint, lstsq_jvp, matrix_power_adjoint, matrix_power_jvp, pinv_adjoint, pinv_jvp, qr_adjoint, qr_jvp, split_adjoint,
                               sum_tangents, svd_adjoint, svd_jvp)
 
 RULES = {}        # NumPy function -> Rule
@@ -64,7 +64,8 @@ HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_
            tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint,
            einsum_adjoint_jvp, norm_jvp,
            cholesky_adjoint, cholesky_jvp, eig_adjoint, eig_jvp, eigh_adjoint, eigh_jvp, lstsq_adjoint, lstsq_jvp,
-           pinv_adjoint, pinv_jvp, qr_adjoint, qr_jvp, split_adjoint, sum_tangents, svd_adjoint, svd_jvp)
+           matrix_power_adjoint, matrix_power_jvp, pinv_adjoint, pinv_jvp, qr_adjoint, qr_jvp, split_adjoint,
+           sum_tangents, svd_adjoint, svd_jvp)
 
 LN2, LN10 = float(np.log(2.0)), float(np.log(10.0))
 SQRT_PI, SQRT_2PI = float(np.sqrt(np.pi)), float(np.sqrt(2.0 * np.pi))
@@ -269,6 +270,7 @@ vjp("linalg.solve",       lambda g, ans, a, b: (solve_adjoint(g, ans, a, b, 0), 
                           jvp=lambda t, ans, a, b: (np.linalg.solve(a, -(t @ ans[..., None]))[..., 0] if np.ndim(b) == 1 else np.linalg.solve(a, -(t @ ans)), np.linalg.solve(a, t)))
 vjp("linalg.det",         lambda g, ans, a: np.expand_dims(g * ans, (-1, -2)) * np.linalg.inv(mT(a)),
                           jvp=lambda t, ans, a: ans * np.trace(np.linalg.solve(a, t), axis1=-2, axis2=-1))
+vjp("linalg.matrix_power", lambda g, ans, a, n: (matrix_power_adjoint(g, a, n), None), jvp=lambda t, ans, a, n: matrix_power_jvp(t, a, n))
 # Factorizations (srcgrad/linalg_adjoints.py).  Those with several outputs have `g` and `ans` as tuples
 # with one entry per output (`g[k]` None where output k gets no gradient).  The vectors of eigh,
 # eig and svd need distinct eigen/singular values: where two are equal their derivative does

@@ -899,6 +899,21 @@ def test_second_derivatives():
         hessian_matches(f, x)
 
 
+@reverse(np.linalg.matrix_power)
+@pytest.mark.parametrize("n", [0, 1, 3, -2])
+def test_matrix_power(n):
+    w = rand((2, 3, 3), seed=63)
+
+    def f(a):
+        return np.sum(w * np.linalg.matrix_power(a, n))
+    a = 0.3 * rand((2, 3, 3), seed=64) + 2.0 * np.eye(3)
+    got = check(f, a)
+    if n == 0:
+        assert np.all(got == 0.0)
+    if n == 3:
+        hessian_matches(lambda a: np.sum(w[0] * np.linalg.matrix_power(a, 3)), a[0])
+
+
 def test_stacks_of_matrices():
     """det, inv, solve and slogdet on a stack of matrices, slogdet indexed directly."""
     a, b = well_conditioned(3, seed=34, batch=(2, 2)), rand((2, 2, 3, 2), seed=35)
@@ -1045,6 +1060,11 @@ def splits(x):
 def dsplit(x):
     a, b = np.dsplit(x, [1])
     return a * 2.0, b
+
+
+@case(rules.np.linalg.matrix_power, 0.3 * rand((3, 3), seed=65) + 2.0 * np.eye(3))
+def matrix_powers(a):
+    return np.linalg.matrix_power(a, 3), np.linalg.matrix_power(a, -2), np.linalg.matrix_power(a, 0)
 
 
 # --- the helpers' own forward rules (reached by hessians) ----------------------------------------
