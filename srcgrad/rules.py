@@ -311,6 +311,8 @@ vjp("dsplit",             lambda g, ans, ary, indices_or_sections: split_adjoint
 # F[i, j] = 1 / (w_j - w_i) moves by F[i, j]^2 (dw_i - dw_j); split_adjoint is linear.
 forward_only(eigen_gaps, lambda t, ans, values, name, what: ans * ans * (t[..., :, None] - t[..., None, :]))
 forward_only(split_adjoint, linear)
+RULES[eigen_gaps] = Rule(eigen_gaps, "eigen_gaps", lambda g, ans, values, name, what: (np.sum(g * ans * ans, axis=-1) - np.sum(g * ans * ans, axis=-2), None, None), "vjp")
+RULES[split_adjoint] = Rule(split_adjoint, "split_adjoint", lambda g, ans, gs, pieces, axis: (concatenate_adjoint(g, pieces, axis, index), None, None), "vjp")
 vjp("linalg.slogdet",     lambda g, ans, a: np.expand_dims(g, (-1, -2)) * np.linalg.inv(mT(a)), output=1,
                           jvp=lambda t, ans, a: np.trace(np.linalg.solve(a, t), axis1=-2, axis2=-1))
 # --- shape ---------------------------------------------------------------------------

@@ -899,6 +899,29 @@ def test_second_derivatives():
         hessian_matches(f, x)
 
 
+@reverse(eigen_gaps, split_adjoint)
+def test_gradient_of_gradient():
+    """grad(grad(f)) of a scalar moving a matrix: reverse over reverse, through the helpers'
+    code and the reverse rules of eigen_gaps and split_adjoint."""
+    s, w = spd(3, seed=66), rand((3, 3), seed=67)
+
+    def eigh(t):
+        e, v = np.linalg.eigh(s + t * w)
+        return np.sum(e ** 3) + np.sum(w * v ** 2)
+
+    def svd_split(t):
+        u, sv, vh = np.linalg.svd(s + t * w)
+        p, q = np.split(s * t, [1])
+        return np.sum(sv ** 3) + np.sum(w * u ** 2) + np.sum(p ** 3) * np.sum(q)
+
+    def cholesky(t):
+        return np.sum(w * np.linalg.cholesky(s + t * w @ w.T))
+    for f in (eigh, svd_split, cholesky):
+        g = srcgrad.grad(f)
+        want = (g(0.3 + 1e-5) - g(0.3 - 1e-5)) / 2e-5
+        np.testing.assert_allclose(srcgrad.grad(g)(0.3), want, rtol=1e-6)
+
+
 @reverse(np.linalg.matrix_power)
 @pytest.mark.parametrize("n", [0, 1, 3, -2])
 def test_matrix_power(n):
