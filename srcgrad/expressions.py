@@ -59,10 +59,11 @@ def atom(norm, node):
     return norm.load(name)
 
 
-def several_outputs(norm, value):
+def several_outputs(norm, value, unpacked=None):
     """The number of outputs of `value`, a call of a rule with several outputs each carrying an
     adjoint (np.linalg.eigh, np.split) that gives a tuple; None for anything else.  Generated
-    code gives each output a name of its own, so their number must be known when the code is read."""
+    code gives each output a name of its own, so their number must be known when the code is read
+    (or be the number of names it is `unpacked` into: Python checks that when it runs)."""
     if not isinstance(value, gast.Call):
         return None
     try:
@@ -76,6 +77,8 @@ def several_outputs(norm, value):
     bound.update(zip(params, value.args))
     bound.update((k.arg, k.value) for k in value.keywords if k.arg is not None)
     count = rules.output_count(rule, bound, lambda node: _known_value(norm, node))
+    if count is None and unpacked is not None:
+        count = unpacked
     if count is None:
         raise norm.scope.parsed.error(
             UnsupportedSyntaxError, f"srcgrad needs the number of results of {rule.name} when it "

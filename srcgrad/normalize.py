@@ -302,7 +302,7 @@ class Normalizer:
             for t, a in zip(targets, value.elts):
                 self.body.append(Assign([self.define(t.id)], a, self.line))
             return
-        count = expressions.several_outputs(self, value)
+        count = expressions.several_outputs(self, value, unpacked=len(targets))
         if count is not None and count != len(targets):
             raise self.error(f"the call gives {count} values, unpacked into {len(targets)} names",
                              value_node, construct="unpacking")

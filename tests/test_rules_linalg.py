@@ -845,12 +845,19 @@ def test_split_family():
 
 
 def test_split_needs_its_count_when_read():
+    """The number of pieces: known when the code is read, or that of the names unpacked into."""
     def f(x, n):
         pieces = np.split(x, n)
         return np.sum(pieces[0])
+
+    def unpacked(x, n):
+        a, b = np.split(x, n)
+        return np.sum(a * b)
     with pytest.raises(srcgrad.UnsupportedSyntaxError, match="number of results of np.split") as e:
         srcgrad.grad(f)(rand((4,), seed=33), 2)
     assert f":{line_of(f, 'np.split')}" in str(e.value)
+    x = rand((4,), seed=34)
+    np.testing.assert_allclose(check(unpacked, x, 2), np.roll(x, 2))
 
 
 def hessian_matches(f, x, rtol=1e-6, atol=1e-7):
