@@ -29,6 +29,14 @@ def differentiable_source(func):
 
 
 @differentiable_source
+def _real(x, name):
+    """Refuse complex matrices: these adjoints are those of real ones (no conjugates)."""
+    if np.iscomplexobj(x):
+        raise Undefined(f"{name}: srcgrad differentiates it for real matrices only")
+    return x
+
+
+@differentiable_source
 def _mT(x):
     return np.swapaxes(x, -1, -2)
 
@@ -90,6 +98,7 @@ def _phi(x):
 @differentiable_source
 def cholesky_adjoint(g, L):
     """dA = L^-T Phi(L^T dL) L^-1, made symmetric, on the lower triangle numpy reads."""
+    L = _real(L, "np.linalg.cholesky")
     inner = _phi(_mT(L) @ g)
     s = np.linalg.solve(_mT(L), _mT(np.linalg.solve(_mT(L), _mT(inner))))
     return _triangle_of(_sym(s), True)
@@ -98,6 +107,7 @@ def cholesky_adjoint(g, L):
 @differentiable_source
 def cholesky_jvp(t, L):
     """dL = L Phi(L^-1 dA L^-T) for the symmetric dA of the lower triangle of t."""
+    L = _real(L, "np.linalg.cholesky")
     inner = np.linalg.solve(L, _mT(np.linalg.solve(L, _symmetric_from(t, True))))
     return L @ _phi(inner)
 
@@ -106,6 +116,7 @@ def cholesky_jvp(t, L):
 @differentiable_source
 def eigh_adjoint(gw, gv, w, v, UPLO="L"):
     """dA = V (diag(dw) + F * (V^T dV)) V^T, made symmetric, on the triangle numpy reads."""
+    v = _real(v, "np.linalg.eigh")
     inner = 0.0
     if gw is not None:
         inner = _diag(gw)
@@ -115,6 +126,7 @@ def eigh_adjoint(gw, gv, w, v, UPLO="L"):
 
 
 def eigh_jvp(t, w, v, UPLO="L"):
+    v = _real(v, "np.linalg.eigh")
     p = _mT(v) @ _symmetric_from(t, UPLO == "L") @ v
     return _diagonal(p), v @ (eigen_gaps(w, "np.linalg.eigh", "eigenvalues") * p)
 
@@ -163,6 +175,7 @@ def _svd_shapes(a, u, vh, full_matrices, name="np.linalg.svd"):
 def svd_adjoint(gu, gs, gvh, u, s, vh, a, full_matrices=True):
     """dA = U [diag(ds) + (J - J^T) S + S (K - K^T)] Vh + the parts off the spans of U and V,
     with J = F * (U^T dU), K = F * (V^T dV), F[i, j] = 1 / (s_j^2 - s_i^2)."""
+    a = _real(a, "np.linalg.svd")
     if u is None:                         # compute_uv=False: the singular vectors, once more
         u, s, vh = np.linalg.svd(a, full_matrices=False)
     total = _diag(gs) if gs is not None else 0.0
@@ -194,6 +207,7 @@ def _nonzero(s):
 
 def svd_jvp(t, u, s, vh, a, full_matrices=True):
     """(dU, ds, dVh) for the tangent t of A."""
+    a = _real(a, "np.linalg.svd")
     if u is None:
         u, s, vh = np.linalg.svd(a, full_matrices=False)
         return (None, _diagonal(_mT(u) @ t @ _mT(vh)), None)
@@ -219,7 +233,7 @@ def _tall(a, name="np.linalg.qr"):
 
 @differentiable_source
 def qr_adjoint(gq, gr, q, r, a):
-    a = _tall(a)
+    a = _tall(_real(a, "np.linalg.qr"))
     m = 0.0
     if gr is not None:
         m = r @ _mT(gr)
@@ -231,7 +245,7 @@ def qr_adjoint(gq, gr, q, r, a):
 
 
 def qr_jvp(t, q, r, a):
-    _tall(a)
+    a = _tall(_real(a, "np.linalg.qr"))
     x = _mT(np.linalg.solve(_mT(r), _mT(_mT(q) @ t)))   # Q^T dA R^-1
     low = np.tril(x, -1)
     omega = low - _mT(low)
@@ -244,11 +258,13 @@ def qr_jvp(t, q, r, a):
 @differentiable_source
 def pinv_adjoint(g, p, a):
     """dA for d(A+) = -A+ dA A+ + A+ A+^T dA^T (I - A A+) + (I - A+ A) dA^T A+^T A+."""
+    p = _real(p, "np.linalg.pinv")
     gt, pt = _mT(g), _mT(p)
     return -(pt @ g @ pt) + (gt - a @ (p @ gt)) @ (p @ pt) + (pt @ p) @ (gt - gt @ p @ a)
 
 
 def pinv_jvp(t, p, a):
+    p = _real(p, "np.linalg.pinv")
     tt = _mT(t)
     return -(p @ t @ p) + p @ _mT(p) @ (tt - tt @ a @ p) + (tt - p @ (a @ tt)) @ _mT(p) @ p
 
@@ -257,6 +273,7 @@ def pinv_jvp(t, p, a):
 def lstsq_adjoint(gx, gres, gs, x, res, a, b, which):
     """The adjoint of a (which 0) or of b (which 1) for x = A+ b, the residuals |b - A x|^2
     (x is optimal, so they move with b - A x only) and the singular values s of A."""
+    x = _real(x, "np.linalg.lstsq")
     vector = b.ndim == 1
     b2, x2 = (b[:, None], x[:, None]) if vector else (b, x)
     total = 0.0
@@ -276,6 +293,7 @@ def lstsq_adjoint(gx, gres, gs, x, res, a, b, which):
 
 
 def lstsq_jvp(ta, tb, x, res, a, b):
+    x = _real(x, "np.linalg.lstsq")
     p = np.linalg.pinv(a)
     vector = b.ndim == 1
     b2, x2 = (b[:, None], x[:, None]) if vector else (b, x)
@@ -296,6 +314,7 @@ def lstsq_jvp(ta, tb, x, res, a, b):
 @differentiable_source
 def matrix_power_adjoint(g, a, n):
     """The sum over k of (A^T)^k G (A^T)^(n-1-k); through A^-1 for n < 0."""
+    a = _real(a, "np.linalg.matrix_power")
     base = a if n >= 0 else np.linalg.inv(a)
     total = g * 0.0
     left = _mT(np.linalg.matrix_power(base, 0))
@@ -308,6 +327,7 @@ def matrix_power_adjoint(g, a, n):
 
 
 def matrix_power_jvp(t, a, n):
+    a = _real(a, "np.linalg.matrix_power")
     base, tangent = (a, t) if n >= 0 else (np.linalg.inv(a), -(np.linalg.inv(a) @ t @ np.linalg.inv(a)))
     total = np.zeros(np.broadcast_shapes(np.shape(a), np.shape(t)), dtype=np.result_type(a, t))
     for k in range(abs(n)):

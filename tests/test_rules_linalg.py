@@ -15,6 +15,7 @@ from support import RuleTests, check, check_jvp, line_of, uniform
 
 import srcgrad
 from srcgrad import rules
+from srcgrad import linalg_adjoints
 from srcgrad.linalg_adjoints import eigen_gaps, split_adjoint
 
 RULE_TESTS = RuleTests()         # this family's rules: forward cases, reverse tests
@@ -678,6 +679,23 @@ def test_eig_complex_eigenvalues_are_refused():
         srcgrad.grad(f)(a)
     with pytest.raises(srcgrad.UndefinedGradientError, match="the eigenvalues are complex"):
         srcgrad.jvp(f, (a,), (np.ones((2, 2)),))
+
+
+def test_complex_matrices_are_refused_by_the_adjoints():
+    """The adjoints are those of real matrices: a complex one (a complex intermediate) raises."""
+    a = spd(3, seed=68) + 1j * rand((3, 3), seed=69)
+    w, v = np.linalg.eigh(a)
+    u, s, vh = np.linalg.svd(a)
+    q, r = np.linalg.qr(a)
+    calls = [("eigh", lambda: linalg_adjoints.eigh_adjoint(w, None, w, v)),
+             ("svd", lambda: linalg_adjoints.svd_adjoint(None, s, None, u, s, vh, a)),
+             ("qr", lambda: linalg_adjoints.qr_adjoint(None, r, q, r, a)),
+             ("cholesky", lambda: linalg_adjoints.cholesky_jvp(a, np.linalg.cholesky(a))),
+             ("pinv", lambda: linalg_adjoints.pinv_jvp(a, np.linalg.pinv(a), a)),
+             ("matrix_power", lambda: linalg_adjoints.matrix_power_adjoint(a, a, 2))]
+    for name, call in calls:
+        with pytest.raises(srcgrad.runtime.Undefined, match=f"np.linalg.{name}: .* real matrices only"):
+            call()
 
 
 def test_float32_factorizations():
