@@ -134,9 +134,13 @@ def eigh_jvp(t, w, v, UPLO="L"):
 # --- general real eigenproblem: A V = V diag(w), columns of V of unit length -------------------------
 @differentiable_source
 def _real_eig(w, name="np.linalg.eig"):
-    if np.iscomplexobj(w):
+    if np.iscomplexobj(w) and np.any(w.imag != 0):
         raise Undefined(f"{name}: the eigenvalues are complex; srcgrad differentiates np.linalg.eig "
                         "only where all of them are real (use np.linalg.eigh for a symmetric matrix)")
+    if np.iscomplexobj(w):      # (NumPy 2.5 and later give complex numbers, real or not)
+        raise Undefined(f"{name}: NumPy gives the eigenvalues as complex numbers, and srcgrad "
+                        "differentiates np.linalg.eig only where they come out as real numbers "
+                        "(NumPy before 2.5; use np.linalg.eigh for a symmetric matrix)")
     return w
 
 
