@@ -8,8 +8,9 @@ import operator
 
 import gast
 
-from . import containers, desugar, inline, parameters, records
+from . import containers, desugar, inline, parameters, records, rules, templates
 from .containers import UNKNOWN, known
+from .errors import UnsupportedSyntaxError
 from .fold import copy_tree, make_const
 from .ir import Assign
 from .naming import describe
@@ -37,6 +38,17 @@ def atom(norm, node):
     value = operation(norm, node)
     if isinstance(value, (gast.Name, gast.Constant)):   # an existing value, or one known now
         return value
+    count = several_outputs(norm, value)
+    if count is not None:           # `np.linalg.svd(a)[1]`: a name for each output
+        base = describe(value, norm.is_global_chain)
+        names = [norm.namer.fresh(f"{base}_{k}") for k in range(count)]
+        norm.body.append(Assign(names, value, norm.line))    # (not inlined: several targets)
+        func, value = value.func, gast.Tuple(elts=[norm.load_ssa(n) for n in names], ctx=gast.Load())
+        name = norm.namer.fresh("seq")
+        containers.remember_container(norm, name, value)
+        output_fields(norm, name, norm.lookup_quietly(func))     # np.linalg.eigh(a).eigenvalues
+        norm.body.append(Assign([name], value, norm.line, temporary=True))
+        return norm.load_ssa(name)
     if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
         name = norm.namer.fresh("seq" if not isinstance(value, gast.Dict) else "dict")
         containers.remember_container(norm, name, value)  # an element that is a container
@@ -45,6 +57,59 @@ def atom(norm, node):
     name = norm.namer.fresh(describe(value, norm.is_global_chain))
     norm.body.append(Assign([name], value, norm.line, temporary=True))
     return norm.load(name)
+
+
+def several_outputs(norm, value, unpacked=None):
+    """The number of outputs of `value`, a call of a rule with several outputs each carrying an
+    adjoint (np.linalg.eigh, np.split) that gives a tuple; None for anything else.  Generated
+    code gives each output a name of its own, so their number must be known when the code is read
+    (or be the number of names it is `unpacked` into: Python checks that when it runs)."""
+    if not isinstance(value, gast.Call):
+        return None
+    try:
+        rule = rules.RULES.get(norm.lookup_quietly(value.func))
+    except TypeError:                                 # unhashable: no rule
+        return None
+    if rule is None or rule.output != "all":
+        return None
+    params, _, defaults = templates.parameters(rule.template)
+    bound = {p: make_const(v) for p, v in defaults.items()}
+    bound.update(zip(params, value.args))
+    bound.update((k.arg, k.value) for k in value.keywords if k.arg is not None)
+    count = rules.output_count(rule, bound, lambda node: _known_value(norm, node))
+    if count is None and unpacked is not None:
+        count = unpacked
+    if count is None:
+        raise norm.scope.parsed.error(
+            UnsupportedSyntaxError, f"srcgrad needs the number of results of {rule.name} when it "
+            "reads the code", lineno=norm.line, construct=rule.name,
+            hint="pass a constant number of sections or a list of cut points written out")
+    if count == 1:
+        raise norm.scope.parsed.error(
+            UnsupportedSyntaxError, f"srcgrad cannot differentiate {rule.name} into one piece",
+            lineno=norm.line, construct=rule.name, hint="use the array itself")
+    return count if isinstance(count, int) else None
+
+
+def output_fields(norm, name, func):
+    """The names NumPy's result gives the outputs (`r.eigenvalues` of np.linalg.eigh), as the
+    fields of the tuple `name` of them."""
+    rule = rules.RULES.get(func)
+    if rule is not None and rule.fields:
+        norm.fields[name] = {f: k for k, f in enumerate(rule.fields)}
+
+
+def _known_value(norm, node):
+    """The Python value of an argument known when the code is read (a list: of its entries,
+    known or not, for its length); LookupError if unknown."""
+    if isinstance(node, (gast.Tuple, gast.List)):
+        return [containers.static_value(norm, e) for e in node.elts]
+    if isinstance(node, gast.Name) and node.id in norm.containers and node.id not in norm.dicts:
+        return list(norm.containers[node.id].values())
+    value = containers.static_value(norm, node)
+    if value is UNKNOWN:
+        raise LookupError(node)
+    return value
 
 
 # --- keys: strings and ints known when the code is read ---------------------------------------

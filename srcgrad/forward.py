@@ -444,6 +444,8 @@ class ForwardMode:
 
     def rule_tangent(self, stmt, op):
         rule = op.rule
+        if rule.output == "all":
+            return self.tangents_of_outputs(stmt, op)
         if len(stmt.targets) > 1 and not isinstance(rule.output, int):   # (meshgrid: "each")
             return self.unpacked_tangent(stmt, op)
         out = stmt.targets[rule.output or 0] if len(stmt.targets) > 1 else stmt.targets[0]
@@ -484,6 +486,23 @@ class ForwardMode:
                 else:
                     self.loose[out] = cls if cls is not None else self.analysis.fresh_class()
         self.emit(out, expr, stmt)
+
+    def tangents_of_outputs(self, stmt, op):
+        """`w, v = np.linalg.eigh(a)`: one call gives the tangents of all the outputs (`ans` is
+        the tuple of them; the terms of several arguments are summed output by output)."""
+        slots = rules.output_slots(op.rule, op.bindings, stmt.targets)
+        if op.rule.jvp is rules.linear:
+            expr = self.linear(stmt, op, False)
+        else:
+            ans = gast.Tuple(elts=[name_node(out) if out is not None else make_const(None) for out in slots],
+                             ctx=gast.Load())
+            terms = self.from_template(op.rule.jvp, op, stmt.targets[0], stmt, False, ans=ans, terms_only=True)
+            expr = terms[0] if len(terms) == 1 else gast.Call(
+                func=self.ns.reference(rules.sum_tangents, "sum_tangents"), args=terms, keywords=[])
+            if len(stmt.targets) == 1:          # one array: its output of the tuple
+                expr = gast.Subscript(value=expr, slice=make_const(slots.index(stmt.targets[0])),
+                                      ctx=gast.Load())
+        self.emit(list(stmt.targets) if len(stmt.targets) > 1 else stmt.targets[0], expr, stmt)
 
     def unpacked_tangent(self, stmt, op):
         """`a, b = v[k]` (or `v, tape = tape_pop(tape)`): the tangent unpacked the same way.
@@ -540,7 +559,7 @@ class ForwardMode:
                                            {id(atom): self.full_tangent(atom, stmt.line)}))
         return _total(terms)
 
-    def from_template(self, template, op, out, stmt, elementwise):
+    def from_template(self, template, op, out, stmt, elementwise, ans=None, terms_only=False):
         """The sum of the template's terms for the arguments with a tangent."""
         node = templates.lambda_node(template)
         first = node.args.args[0].id         # `g` of a reverse template, `t` of a forward one
@@ -556,12 +575,12 @@ class ForwardMode:
             for index, atom in pieces:
                 if not self.live(atom):
                     continue
-                bindings = dict(op.bindings, ans=name_node(out), index=make_const(index))
+                bindings = dict(op.bindings, ans=name_node(out) if ans is None else ans, index=make_const(index))
                 bindings[first] = self.tangent(atom) if elementwise else self.full_tangent(atom, stmt.line)
                 term = templates.instantiate(template, bindings, self.ns)[position]
                 if term is not None:
                     terms.append(_DefaultKeywords(self.ns).visit(term))
-        return _total(terms)
+        return terms if terms_only else _total(terms)
 
     def custom_tangent(self, stmt, op):
         """`t_y = rule(tangents, y, *args)`, the user's forward rule, called as it is."""

@@ -65,7 +65,8 @@ def user_function(norm, func):
     if norm.forward and (custom.jvp_rule(plain) or custom.jvp_rule(obj)):
         return None
     module = (getattr(plain, "__module__", "") or "").split(".")[0]
-    if module == "srcgrad" or library_function(plain):
+    if (module == "srcgrad" and not getattr(plain, "inlined_when_differentiated", False)) or \
+            library_function(plain):
         return None             # (a library's code is called, never inlined)
     return obj
 

@@ -265,6 +265,16 @@ class Normalizer:
     def bind(self, name, value):
         """`name = value`, an operation or an atom (a known container, or a dict, keeps
         what it is known to be under its new name)."""
+        count, value_call = expressions.several_outputs(self, value), value
+        if count is not None:     # `r = np.linalg.eigh(a)`: r is the tuple of the outputs' names
+            names = [self.namer.fresh(f"{name}_{k}") for k in range(count)]
+            self.body.append(Assign(names, value, self.line))
+            value = gast.Tuple(elts=[self.load_ssa(n) for n in names], ctx=gast.Load())
+            ssa = self.define(name)
+            containers.remember_container(self, ssa, value)
+            expressions.output_fields(self, ssa, self.lookup_quietly(value_call.func))
+            self.body.append(Assign([ssa], value, self.line))
+            return
         ssa = self.define(name)
         containers.remember_container(self, ssa, value)
         if isinstance(value, gast.Name) and value.id in self.runtime_dicts:
@@ -292,6 +302,10 @@ class Normalizer:
             for t, a in zip(targets, value.elts):
                 self.body.append(Assign([self.define(t.id)], a, self.line))
             return
+        count = expressions.several_outputs(self, value, unpacked=len(targets))
+        if count is not None and count != len(targets):
+            raise self.error(f"the call gives {count} values, unpacked into {len(targets)} names",
+                             value_node, construct="unpacking")
         if not isinstance(value, gast.Name) and self.gives_one_value(value):
             name = self.namer.fresh(describe(value, self.is_global_chain))  # `a, b = z[t]`: z[t] first
             self.body.append(Assign([name], value, self.line, temporary=True))

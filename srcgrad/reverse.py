@@ -306,6 +306,8 @@ class ReverseMode:
             return
         if op.rule.output == "each" and len(stmt.targets) > 1:
             return self.backward_each(stmt, op)
+        if op.rule.output == "all":
+            return self.backward_all(stmt, op)
         self.backward_rule(stmt, op)
 
     def backward_rule(self, stmt, op):
@@ -363,6 +365,25 @@ class ReverseMode:
                 expr = expr[position] if template is rule.template else expr[0]
                 expr, loose = self.fit_shape(expr, atom, out, z_token, family)
                 self.contribute(atom.id, self.mark_shape_queries(expr), loose, line)
+
+    def backward_all(self, stmt, op):
+        """`w, v = np.linalg.eigh(a)`: the template gets `g` and `ans` as tuples, one entry per
+        output (`None` for an output without an adjoint, folded away where the template can)."""
+        line, slots = stmt.line, rules.output_slots(op.rule, op.bindings, stmt.targets)
+        if not any(out in self.adjoints for out in slots if out is not None):
+            return
+        for out in slots:
+            if out in self.adjoints:
+                self.materialize(out, line)
+        g = gast.Tuple(elts=[name_node(self.adjoints[out].name) if out in self.adjoints else make_const(None)
+                             for out in slots], ctx=gast.Load())
+        ans = gast.Tuple(elts=[name_node(out) if out is not None else make_const(None) for out in slots],
+                         ctx=gast.Load())
+        expr = templates.instantiate(op.rule.template, dict(op.bindings, g=g, ans=ans), self.ns)
+        for position, (param, differentiable) in enumerate(op.entries):
+            atom = op.bindings[param]
+            if differentiable and self.is_varied(atom):
+                self.contribute(atom.id, self.mark_shape_queries(expr[position]), False, line)
 
     def backward_each(self, stmt, op):
         """`a, b = np.meshgrid(x, y)`: the adjoint of output i goes to array argument i."""

@@ -50,6 +50,9 @@ from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_li
                       matmul_adjoint_rhs, meshgrid_adjoint, norm_adjoint, prod_adjoint, r_adjoint, repeat_adjoint,
                       solve_adjoint, sum_over, tensordot_adjoint, tile_adjoint, trace_adjoint,
                       unbroadcast, vstack_adjoint)
+from .linalg_adjoints import (cholesky_adjoint, cholesky_jvp, eig_adjoint, eig_jvp, eigh_adjoint, eigh_jvp,
+                              eigen_gaps, lstsq_adjoint, lstsq_jvp, matrix_power_adjoint, matrix_power_jvp, pinv_adjoint, pinv_jvp, qr_adjoint, qr_jvp, split_adjoint,
+                              sum_tangents, svd_adjoint, svd_jvp)
 
 RULES = {}        # NumPy function -> Rule
 NONDIFF = set()   # NumPy functions whose result carries no gradient
@@ -59,7 +62,10 @@ HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_
            hstack_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
            matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint, solve_adjoint,
            tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint,
-           einsum_adjoint_jvp, norm_jvp)
+           einsum_adjoint_jvp, norm_jvp,
+           cholesky_adjoint, cholesky_jvp, eig_adjoint, eig_jvp, eigh_adjoint, eigh_jvp, lstsq_adjoint, lstsq_jvp,
+           matrix_power_adjoint, matrix_power_jvp, pinv_adjoint, pinv_jvp, qr_adjoint, qr_jvp, split_adjoint,
+           sum_tangents, svd_adjoint, svd_jvp)
 
 LN2, LN10 = float(np.log(2.0)), float(np.log(10.0))
 SQRT_PI, SQRT_2PI = float(np.sqrt(np.pi)), float(np.sqrt(2.0 * np.pi))
@@ -68,13 +74,16 @@ special = None    # scipy.special, once its rules are registered (load_scipy)
 
 class Rule:
     def __init__(self, func, name, template, family, output=None, jvp=None, missing=(), params=(),
-                 only=None, section=None):
+                 only=None, section=None, outputs=None, fields=()):
         self.func, self.name, self.template = func, name, template
         self.family = family
         self.only = only or {}    # parameter -> the one value the rule supports (a constant)
         self.section = section    # where the docs list it, if not under its family
         self.output = output      # for tuple-valued functions: the output `g` belongs to, or
-        #                           "each": output i belongs to array argument i (meshgrid)
+        #                           "each": output i belongs to array argument i (meshgrid), or
+        #                           "all": `g` is a tuple of one adjoint per output (eigh, svd, split)
+        self.outputs = outputs    # ("all") how many outputs a call gives, from its arguments (see output_count)
+        self.fields = fields      # ("all") the names NumPy's result gives them (`r.eigenvalues`)
         self.jvp = jvp            # forward rule: None (derived), linear, multilinear or a lambda
         # (forward rules only) the parameters tangents flow through, if not the first one,
         # and those whose tangent has no rule
@@ -82,6 +91,33 @@ class Rule:
 
     def __repr__(self):
         return f"<rule {self.name} ({self.family})>"
+
+
+def output_count(rule, bound, value):
+    """How many outputs a call of a rule with `output="all"` gives: n for a tuple of n, or
+    (k, n) for one array standing for output k of n (np.linalg.svd with compute_uv=False);
+    None if that is not known when the code is read.  `bound` maps the rule's parameters to
+    the call's arguments, `value` gives an argument's Python value (LookupError if unknown)."""
+    code = rule.outputs.__code__
+    try:
+        values = [value(bound[name]) for name in code.co_varnames[:code.co_argcount]]
+    except LookupError:
+        return None
+    return rule.outputs(*values)
+
+
+def output_slots(rule, bound, targets):
+    """The names a statement of a rule with several outputs binds, one per output, None for
+    the outputs a call computing one array (np.linalg.svd with compute_uv=False) leaves out."""
+    if len(targets) > 1:
+        return list(targets)
+    k, n = output_count(rule, bound, lambda node: node.value)     # (its arguments are constants)
+    return [targets[0] if i == k else None for i in range(n)]
+
+
+def pieces(indices_or_sections):
+    """How many arrays np.split gives: a number of sections, or one more than the cut points."""
+    return indices_or_sections if isinstance(indices_or_sections, int) else len(indices_or_sections) + 1
 
 
 def _resolve(names, module=np, prefix="np."):
@@ -234,6 +270,49 @@ vjp("linalg.solve",       lambda g, ans, a, b: (solve_adjoint(g, ans, a, b, 0), 
                           jvp=lambda t, ans, a, b: (np.linalg.solve(a, -(t @ ans[..., None]))[..., 0] if np.ndim(b) == 1 else np.linalg.solve(a, -(t @ ans)), np.linalg.solve(a, t)))
 vjp("linalg.det",         lambda g, ans, a: np.expand_dims(g * ans, (-1, -2)) * np.linalg.inv(mT(a)),
                           jvp=lambda t, ans, a: ans * np.trace(np.linalg.solve(a, t), axis1=-2, axis2=-1))
+vjp("linalg.matrix_power", lambda g, ans, a, n: (matrix_power_adjoint(g, a, n), None), jvp=lambda t, ans, a, n: matrix_power_jvp(t, a, n))
+# Factorizations (srcgrad/linalg_adjoints.py).  Those with several outputs have `g` and `ans` as tuples
+# with one entry per output (`g[k]` None where output k gets no gradient).  The vectors of eigh,
+# eig and svd need distinct eigen/singular values: where two are equal their derivative does
+# not exist and the helper raises UndefinedGradientError; the values alone need no gaps.
+# cholesky and eigh read one triangle of `a`: their adjoints lie on that triangle.
+vjp("linalg.cholesky",    lambda g, ans, a: cholesky_adjoint(g, ans), jvp=lambda t, ans, a: cholesky_jvp(t, ans))
+vjp("linalg.eigh",        lambda g, ans, a, UPLO="L": eigh_adjoint(g[0], g[1], ans[0], ans[1], UPLO), output="all", outputs=lambda: 2,
+                          fields=("eigenvalues", "eigenvectors"),
+                          jvp=lambda t, ans, a, UPLO: eigh_jvp(t, ans[0], ans[1], UPLO))
+# eig of a real matrix whose eigenvalues come out real (complex ones: UndefinedGradientError)
+vjp("linalg.eig",         lambda g, ans, a: eig_adjoint(g[0], g[1], ans[0], ans[1]), output="all", outputs=lambda: 2,
+                          fields=("eigenvalues", "eigenvectors"),
+                          jvp=lambda t, ans, a: eig_jvp(t, ans[0], ans[1]))
+# full_matrices=True differentiates for a square matrix only (the extra vectors are arbitrary)
+vjp("linalg.svd",         lambda g, ans, a, full_matrices=True, compute_uv=True, hermitian=False: svd_adjoint(g[0], g[1], g[2], ans[0], ans[1], ans[2], a, full_matrices),
+                          output="all", outputs=lambda compute_uv: 3 if compute_uv else (1, 3), fields=("U", "S", "Vh"), only={"hermitian": False},
+                          jvp=lambda t, ans, a, full_matrices: svd_jvp(t, ans[0], ans[1], ans[2], a, full_matrices))
+vjp("linalg.qr",          lambda g, ans, a, mode="reduced": qr_adjoint(g[0], g[1], ans[0], ans[1], a), output="all", outputs=lambda: 2, fields=("Q", "R"),
+                          only={"mode": "reduced"}, jvp=lambda t, ans, a: qr_jvp(t, ans[0], ans[1], a))
+# pinv and lstsq: where the rank of `a` does not change (the cut-off rcond is not crossed)
+vjp("linalg.pinv",        lambda g, ans, a, rcond=None, hermitian=False: pinv_adjoint(g, ans, a), only={"hermitian": False},
+                          jvp=lambda t, ans, a: pinv_jvp(t, ans, a))
+# lstsq's residuals are |b - a x|^2 at the optimal x; its rank has no derivative
+vjp("linalg.lstsq",       lambda g, ans, a, b, rcond=None: (lstsq_adjoint(g[0], g[1], g[3], ans[0], ans[1], a, b, 0), lstsq_adjoint(g[0], g[1], g[3], ans[0], ans[1], a, b, 1)),
+                          output="all", outputs=lambda: 4,
+                          jvp=lambda t, ans, a, b: (lstsq_jvp(t, None, ans[0], ans[1], a, b), lstsq_jvp(None, t, ans[0], ans[1], a, b)))
+# Each piece's adjoint in its place (zeros for a piece without one); how many pieces must be
+# known when the code is read: a constant number of sections or a list of cut points.
+vjp("split array_split",  lambda g, ans, ary, indices_or_sections, axis=0: split_adjoint(g, ans, axis), output="all",
+                          outputs=lambda indices_or_sections: pieces(indices_or_sections), jvp=linear)
+vjp("hsplit",             lambda g, ans, ary, indices_or_sections: split_adjoint(g, ans, 1 if np.ndim(ary) > 1 else 0), output="all",
+                          outputs=lambda indices_or_sections: pieces(indices_or_sections), jvp=linear)
+vjp("vsplit",             lambda g, ans, ary, indices_or_sections: split_adjoint(g, ans, 0), output="all",
+                          outputs=lambda indices_or_sections: pieces(indices_or_sections), jvp=linear)
+vjp("dsplit",             lambda g, ans, ary, indices_or_sections: split_adjoint(g, ans, 2), output="all",
+                          outputs=lambda indices_or_sections: pieces(indices_or_sections), jvp=linear)
+# The helpers above are differentiated by reading their code (for hessians), except these two:
+# F[i, j] = 1 / (w_j - w_i) moves by F[i, j]^2 (dw_i - dw_j); split_adjoint is linear.
+forward_only(eigen_gaps, lambda t, ans, values, name, what: ans * ans * (t[..., :, None] - t[..., None, :]))
+forward_only(split_adjoint, linear)
+RULES[eigen_gaps] = Rule(eigen_gaps, "eigen_gaps", lambda g, ans, values, name, what: (np.sum(g * ans * ans, axis=-1) - np.sum(g * ans * ans, axis=-2), None, None), "vjp")
+RULES[split_adjoint] = Rule(split_adjoint, "split_adjoint", lambda g, ans, gs, pieces, axis: (concatenate_adjoint(g, pieces, axis, index), None, None), "vjp")
 vjp("linalg.slogdet",     lambda g, ans, a: np.expand_dims(g, (-1, -2)) * np.linalg.inv(mT(a)), output=1,
                           jvp=lambda t, ans, a: np.trace(np.linalg.solve(a, t), axis1=-2, axis2=-1))
 # --- shape ---------------------------------------------------------------------------

@@ -76,6 +76,14 @@ class _Instantiate(gast.NodeTransformer):
             return node
         raise RuntimeError(f"template name {node.id!r} is neither a parameter nor known")
 
+    def visit_Subscript(self, node):
+        """`g[1]` of a rule with several outputs, whose `g` is bound to a tuple: that entry."""
+        self.generic_visit(node)
+        if isinstance(node.value, gast.Tuple) and isinstance(node.slice, gast.Constant) and \
+                type(node.slice.value) is int:
+            return node.value.elts[node.slice.value]
+        return node
+
     def visit_Call(self, node):
         target = self.env.get(getattr(node.func, "id", None))
         if isinstance(node.func, gast.Name) and any(target is m for m in rules.MACROS.values()):
