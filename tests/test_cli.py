@@ -448,6 +448,34 @@ def test_show_accepts_an_importable_module(modules, capsys, spec, module):
     assert status == 0 and f"`srcgrad export {spec}`" in text
 
 
+def test_export_of_a_module_in_a_package_imports_it_by_name(modules, capsys):
+    """The exported module reads the package module's globals by importing the package
+    from the directory that holds it, so the module's relative imports work."""
+    (modules / "cli_pkg" / "sub" / "weights.py").write_text("import numpy as np\n"
+                                                           "W = np.array([[1.0, -2.0, 0.5]])\n")
+    (modules / "cli_pkg" / "sub" / "fixed.py").write_text(
+        "import numpy as np\nfrom .weights import W\n\n\n"
+        "def loss(x):\n    return np.sum(np.tanh(W @ x))\n")
+    out_path = modules / "exported" / "grad_fixed.py"
+    out_path.parent.mkdir()
+    status, _, err = run(["export", "cli_pkg.sub.fixed:loss", "-o", out_path], capsys)
+    assert status == 0 and "imports fixed.py when it is imported, for: W" in err
+    assert "_source = importlib.import_module('cli_pkg.sub.fixed')" in out_path.read_text()
+    x = [0.3, -0.2, 0.9]
+    (modules / "cases.json").write_text(json.dumps(
+        [{"module": str(out_path), "name": "grad_loss", "args": [x]}]))
+    (modules / "run.py").write_text(RUN_WITHOUT_SRCGRAD)
+    elsewhere = modules / "exported"            # not the directory holding the package
+    done = subprocess.run([sys.executable, "-I", str(modules / "run.py"),
+                           str(modules / "cases.json"), str(modules / "results.json")],
+                          capture_output=True, text=True, timeout=120, cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    W = np.array([[1.0, -2.0, 0.5]])
+    want = W.T @ (1 - np.tanh(W @ x) ** 2)
+    got = json.loads((modules / "results.json").read_text())[0][0]["value"]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_a_module_path_through_python_m(modules):
     done = run_process("check", "cli_pkg.sub.nets:loss", "--shape", "x=3", "--shape", "W=2,3",
                        cwd=modules)
