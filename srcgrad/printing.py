@@ -55,8 +55,8 @@ def expression(node, context):
 def _expression(node):
     """(text, precedence) of an expression."""
     printer = _EXPRESSIONS.get(type(node))
-    if printer is None:
-        return ast.unparse(node), ATOM if isinstance(node, (ast.JoinedStr,)) else TEST
+    if printer is None:                # an f-string is an atom; await, yield: parenthesized
+        return ast.unparse(node), ATOM if isinstance(node, ast.JoinedStr) else YIELD
     return printer(node)
 
 
