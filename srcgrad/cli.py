@@ -1,29 +1,35 @@
-"""The command line: `srcgrad show|export|check FILE.py:FUNCTION ...` (or `python -m srcgrad`).
+"""The command line: `srcgrad show|export|check TARGET:FUNCTION ...` (or `python -m srcgrad`),
+TARGET a Python file (`model.py`) or an importable module (`mylosses`, `pkg.sub`).
 
 Errors are one line on stderr (`srcgrad: error: ...`, plus srcgrad's hint when it has
 one), exit status 2 for a malformed command line and 1 for anything else.
 """
 import argparse
 import contextlib
+import importlib
 import importlib.machinery
 import importlib.util
 import inspect
 import linecache
 import os
+import re
 import sys
 
 import numpy as np
 
+from . import __version__
 from .api import GradientFunction, grad
 from .check import numerical_gradient
 from .errors import SrcgradError
 from .export import export_source
 
 USAGE_ERROR, FAILURE = 2, 1
+SPEC = "FILE.py:FUNCTION|MODULE:FUNCTION"
 
 EXAMPLES = """\
 examples:
   srcgrad show model.py:loss --wrt w
+  srcgrad show mylosses:loss             (a module importable from here, as python -m finds it)
   srcgrad export model.py:loss --wrt w b -o grad_loss.py
   srcgrad check model.py:loss --shape w=3 --shape X=10,3 --shape y=10 --wrt w
 """
@@ -46,14 +52,18 @@ class _Parser(argparse.ArgumentParser):
 def _parser():
     parser = _Parser(prog="srcgrad", formatter_class=argparse.RawDescriptionHelpFormatter,
                      description="Show, export or check the gradient srcgrad generates for a "
-                                 "function in a Python file.", epilog=EXAMPLES)
+                                 "function in a Python file or an importable module.",
+                     epilog=EXAMPLES)
+    parser.add_argument("--version", action="version", version=f"srcgrad {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
     def command(name, help):
         sub = commands.add_parser(name, help=help, description=help)
-        sub.add_argument("spec", metavar="FILE.py:FUNCTION",
-                         help="a module-level function defined in a Python file")
+        sub.add_argument("spec", metavar=SPEC,
+                         help="a module-level function of a Python file (model.py:loss) or "
+                              "of a module importable from the current directory "
+                              "(mylosses:loss, pkg.sub:loss)")
         sub.add_argument("--wrt", metavar="NAME", nargs="+", action="extend",
                          help="parameter(s) to differentiate with respect to (names or "
                               "positions; default: the first parameter, or the wrt of a "
@@ -82,20 +92,20 @@ def _parser():
     return parser
 
 
-# --- loading FILE.py:FUNCTION -----------------------------------------------------------
+# --- loading FILE.py:FUNCTION or MODULE:FUNCTION ----------------------------------------
 
-_LOADED = {}       # module name -> path, for the modules this command line loaded
+_LOADED = {}       # module name -> path, for the modules this command line loaded from files
 
 
 def split_spec(spec):
-    """(file, function name) of `FILE.py:FUNCTION`."""
-    path, colon, name = spec.rpartition(":")
-    if not colon or not path or not name:
-        raise UsageError(f"expected FILE.py:FUNCTION, got {spec!r}")
+    """(file or module, function name) of `FILE.py:FUNCTION` or `MODULE:FUNCTION`."""
+    where, colon, name = spec.rpartition(":")
+    if not colon or not where or not name:
+        raise UsageError(f"expected FILE.py:FUNCTION or MODULE:FUNCTION, got {spec!r}")
     if not name.isidentifier():
         raise UsageError(f"{name!r} is not a function name: give a function defined at the "
-                         f"top level of {os.path.basename(path)} (not a method)")
-    return path, name
+                         f"top level of {os.path.basename(where)} (not a method)")
+    return where, name
 
 
 def _module_name(path):
@@ -106,6 +116,23 @@ def _module_name(path):
     while name in sys.modules and _LOADED.get(name) != path:
         name, i = f"{stem}_{i}", i + 1
     return name
+
+
+def _import_failure(exc, what):
+    """The one-line CliError for the user's module `what` raising `exc` as it runs."""
+    if isinstance(exc, SyntaxError):
+        return CliError(f"cannot import {what}: {exc.msg} (line {exc.lineno})")
+    return CliError(f"cannot import {what}: {type(exc).__name__}: {exc}")
+
+
+def _run_user_code(load, what):
+    """Run the user's module (`load()`) with its output on stderr: it must not mix with the
+    source we print."""
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            return load()
+    except (Exception, SystemExit) as exc:
+        raise _import_failure(exc, what) from None
 
 
 def load_module(path):
@@ -125,23 +152,68 @@ def load_module(path):
     sys.modules[name] = module
     _LOADED[name] = path
     try:
-        # what the module prints as it runs must not mix with the source we print
-        with contextlib.redirect_stdout(sys.stderr):
-            spec.loader.exec_module(module)
-    except SyntaxError as exc:
+        _run_user_code(lambda: spec.loader.exec_module(module), path)
+    except CliError:
         sys.modules.pop(name, None)
-        raise CliError(f"cannot import {path}: {exc.msg} (line {exc.lineno})") from None
-    except (Exception, SystemExit) as exc:     # the user's module failed: say how, in one line
-        sys.modules.pop(name, None)
-        raise CliError(f"cannot import {path}: {type(exc).__name__}: {exc}") from None
+        raise
     return module
 
 
+def _looks_like_module(where):
+    """Whether `where` is written as a module path: dotted identifiers, not a file name."""
+    return all(part.isidentifier() for part in where.split(".")) and \
+        not where.endswith((".py", ".pyw"))
+
+
+def _find_module(name):
+    """The import spec of module `name` as `python -m` finds it (the current directory
+    first), or None; finding a submodule imports its package, as `python -m` does."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            return importlib.util.find_spec(name)
+    except (Exception, SystemExit) as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name and \
+                (name + ".").startswith(exc.name + "."):
+            return None                  # a package on the way to `name` does not exist
+        raise _import_failure(exc, f"module {name}") from None   # the package's code failed
+
+
+def import_module(name):
+    """Import module `name` (importable from the current directory or sys.path)."""
+    module = _run_user_code(lambda: importlib.import_module(name), f"module {name}")
+    path = inspect.getsourcefile(module) if getattr(module, "__file__", None) else None
+    if path is None:                    # built in, compiled, or a namespace package
+        raise CliError(f"module {name} has no Python source file")
+    linecache.checkcache(path)
+    return module
+
+
+def load_target(where):
+    """(module, its file) for the part of a spec before the colon: a file path, or an
+    importable module.  A bare name that is both says on stderr which one was used."""
+    is_file = os.path.isfile(where)
+    found = _find_module(where) if _looks_like_module(where) else None
+    if is_file:
+        if found is not None and found.origin and os.path.isfile(found.origin):
+            print(f"srcgrad: note: {where} is a file here and also the module {where} "
+                  f"({found.origin}); used the file", file=sys.stderr)
+        return load_module(where), os.path.abspath(where)
+    if found is not None:
+        module = import_module(where)
+        return module, os.path.abspath(inspect.getsourcefile(module))
+    if not _looks_like_module(where):
+        raise CliError(f"no such file: {where}")
+    raise CliError(f"no file or module named {where}: no file {where} in {os.getcwd()}, and "
+                   f"no module {where} importable from there or sys.path")
+
+
 def load_function(spec):
-    """(function, module, path, default wrt) for `FILE.py:FUNCTION`."""
-    path, name = split_spec(spec)
-    module = load_module(path)
-    base = os.path.basename(path)
+    """(function, module, path, default wrt) for `FILE.py:FUNCTION` or `MODULE:FUNCTION`."""
+    where, name = split_spec(spec)
+    module, path = load_target(where)
+    base = os.path.basename(where) if os.path.isfile(where) else where
     if not hasattr(module, name):
         functions = sorted(k for k, v in vars(module).items() if isinstance(v, GradientFunction)
                            or (inspect.isfunction(v) and v.__module__ == module.__name__))
@@ -316,12 +388,28 @@ def _error(message):
     print(f"srcgrad: error: {message}", file=sys.stderr)
 
 
+def _show_command(args):
+    """The command line that prints the gradient `args` (a show/export/check command) ran."""
+    wrt = " --wrt " + " ".join(args.wrt) if args.wrt else ""
+    return f"srcgrad show {args.spec}{wrt}"
+
+
+def for_command_line(text, args):
+    """`text` (a message or hint of the Python API) in the command line's words: `.source`
+    is the command that prints the same code, and `wrt='w'` is `--wrt w`."""
+    if args is None or not getattr(args, "spec", None):
+        return text
+    text = re.sub(r"\bwrt=(['\"]?)(\w+)\1", r"--wrt \2", text)
+    return re.sub(r"`?(?<![\w.])\.source\b`?", f"`{_show_command(args)}`", text)
+
+
 def main(argv=None):
     """Run the command line with `argv` (default: sys.argv[1:]); returns the exit status."""
+    args = None
     try:
         args = _parser().parse_args(argv)
         return _COMMANDS[args.command](args, sys.stdout)
-    except SystemExit as exc:             # --help
+    except SystemExit as exc:             # --help, --version
         return exc.code or 0
     except UsageError as exc:
         _error(f"{exc} (see srcgrad --help)")
@@ -330,12 +418,14 @@ def main(argv=None):
         _error(str(exc))
         return FAILURE
     except SrcgradError as exc:
-        _error(str(exc).splitlines()[0])
+        _error(for_command_line(str(exc).splitlines()[0], args))
         if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+            print(f"hint: {for_command_line(exc.hint, args)}", file=sys.stderr)
         return FAILURE
     except Exception as exc:             # the user's code raised while running (check)
-        _error(f"{type(exc).__name__}: {exc}")
+        _error(for_command_line(f"{type(exc).__name__}: {exc}".splitlines()[0], args))
+        for note in getattr(exc, "__notes__", ()):      # where srcgrad says where it happened
+            print(for_command_line(note, args), file=sys.stderr)
         return FAILURE
 
 

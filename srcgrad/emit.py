@@ -4,16 +4,16 @@ block it differentiates, and the map from printed lines back to the user's lines
 import io
 import tokenize
 
-import astor
 import gast
 
 from .fold import copy_tree
 from .ir import WithHeader, as_statement
+from .printing import source
 
 
 def to_source(node):
     """Python source of a gast node (statement or expression), one line per statement."""
-    return astor.to_source(gast.gast_to_ast(node), pretty_source="".join).rstrip("\n")
+    return source(gast.gast_to_ast(node))
 
 
 def _as_branches(stmt):

@@ -343,8 +343,16 @@ class _Writer:
                  f"_SOURCE = {where}",
                  "if os.path.dirname(_SOURCE) not in sys.path:     # for the modules next to it",
                  "    sys.path.insert(0, os.path.dirname(_SOURCE))"]
+        up = _package_depth(self.source_module, self.source_path)
+        if up:          # a module of a package (srcgrad export pkg.sub:loss): import it by name
+            lines += [f"_ROOT = os.path.normpath(os.path.join(os.path.dirname(_SOURCE), "
+                      f"{'/'.join(['..'] * up)!r}))",
+                      "if _ROOT not in sys.path:     # the directory holding its package",
+                      "    sys.path.insert(0, _ROOT)"]
         lines += self.neighbour_imports
-        if self.from_source:
+        if self.from_source and up:
+            lines += ["", f"_source = importlib.import_module({self.source_module.__name__!r})"]
+        elif self.from_source:
             module_name = self.source_module.__name__
             lines += ["", "",
                       "def _import_source():",
@@ -361,8 +369,8 @@ class _Writer:
                       "    return module",
                       "", "",
                       "_source = _import_source()"]
-            lines += [f"{n} = _source" if a is None else f"{n} = _source.{a}"
-                      for n, a in sorted(self.from_source, key=lambda p: p[0])]
+        lines += [f"{n} = _source" if a is None else f"{n} = _source.{a}"
+                  for n, a in sorted(self.from_source, key=lambda p: p[0])]
         return "\n".join(lines)
 
     def _helper_blocks(self):
@@ -373,6 +381,22 @@ class _Writer:
         if self.aliases:
             blocks.append("\n".join(f"{n} = {r}" for n, r in self.aliases))
         return blocks
+
+
+def _package_depth(module, path):
+    """How many directories above `path` the package `module` belongs to starts (1 for
+    pkg.mod, 2 for pkg.sub.mod), or 0 if it is a top-level module or was loaded from a
+    file under a name of our own."""
+    parts = module.__name__.split(".")
+    if len(parts) == 1:
+        return 0
+    path = os.path.abspath(path)
+    inside = os.path.basename(path) == "__init__.py"
+    expected = os.path.join(*parts[:-1], parts[-1], "__init__.py") if inside else \
+        os.path.join(*parts[:-1], parts[-1] + os.path.splitext(path)[1])
+    if not path.endswith(os.sep + expected):
+        return 0
+    return len(parts) - 1 + inside
 
 
 def _import_block(statements):

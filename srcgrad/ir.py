@@ -336,7 +336,7 @@ def header(line):
 def dump(body, note=None, indent=""):
     """The normalized program as text, one statement a line, for reading it (the docs,
     tests, a debugger); `note(stmt)` may add a comment to an Assign."""
-    from .emit import to_source        # (printing needs astor; the IR itself does not)
+    from .emit import to_source        # (the printer is not needed by the IR itself)
     out = []
     for stmt in body:
         if isinstance(stmt, Assign):

@@ -1,4 +1,4 @@
-"""The command line: `srcgrad show / export / check FILE.py:FUNCTION`.
+"""The command line: `srcgrad show / export / check FILE.py:FUNCTION` (or MODULE:FUNCTION).
 
 Most tests call `cli.main([...])` in-process; a few run `python -m srcgrad` to see the real
 thing (exit status, nothing but one line on stderr).  Exported modules are run in a
@@ -135,9 +135,16 @@ def run(argv, capsys):
     return status, out, err
 
 
+# `python -m srcgrad` in a subprocess runs in another directory: it must import this srcgrad
+# (a relative PYTHONPATH=. would not reach it, and an installed srcgrad may be another copy)
+SRCGRAD_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(srcgrad.__file__)))
+
+
 def run_process(*argv, cwd=None):
+    path = os.pathsep.join([SRCGRAD_ROOT] + [p for p in [os.environ.get("PYTHONPATH")] if p])
     return subprocess.run([sys.executable, "-m", "srcgrad", *map(str, argv)], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=path))
 
 
 def model_function(path, name):
@@ -336,10 +343,10 @@ def test_check_usage_errors(model, capsys, argv, message):
 @pytest.mark.parametrize("argv, status, message", [
     (["show", "missing.py:f"], 1, "no such file: missing.py"),
     (["show", "model.py:nope"], 1, "model.py has no function 'nope' (functions there: alias, "),
-    (["show", "model.py"], 2, "expected FILE.py:FUNCTION, got 'model.py'"),
+    (["show", "model.py"], 2, "expected FILE.py:FUNCTION or MODULE:FUNCTION, got 'model.py'"),
     (["show", "model.py:Model.loss"], 2, "'Model.loss' is not a function name"),
     (["show", "model.py:SCALE"], 1, "model.py:SCALE is not a function but float"),
-    (["show", "model.py:loss", "--wrt", "q"], 1, "wrt='q' is not a parameter of loss"),
+    (["show", "model.py:loss", "--wrt", "q"], 1, "--wrt q is not a parameter of loss"),
     (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
     (["show", "model.py:loss", "--bogus"], 2, "unrecognized arguments: --bogus"),
 ])
@@ -374,7 +381,7 @@ def test_usage_error_through_python_m(model):
     done = run_process("show", cwd=model.parent)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr == "srcgrad: error: the following arguments are required: " \
-                          "FILE.py:FUNCTION (see srcgrad --help)\n"
+                          "FILE.py:FUNCTION|MODULE:FUNCTION (see srcgrad --help)\n"
 
 
 def test_help(capsys):
@@ -395,3 +402,130 @@ def test_literals_are_copied_exactly():
     assert _literal(0.1) == "0.1" and _literal((1, "a", None)) == "(1, 'a', None)"
     assert eval(_literal(float("-inf"))) == float("-inf")
     assert _literal(np.float64(0.5)) is None and _literal(np.ones(2)) is None
+
+
+# --- --version, module paths, messages in the command line's words ----------------------
+
+def test_version(capsys):
+    status, out, _ = run(["--version"], capsys)
+    assert status == 0 and out == f"srcgrad {srcgrad.__version__}\n"
+    done = run_process("--version")
+    assert done.returncode == 0 and done.stdout == f"srcgrad {srcgrad.__version__}\n"
+
+
+LOSSES = "import numpy as np\n\n\ndef loss(x, W):\n    return np.sum(np.tanh(W @ x))\n"
+
+
+@pytest.fixture
+def modules(tmp_path, monkeypatch):
+    """A directory, made current, holding a module and a package with a submodule, all named
+    so no other test imports them; sys.path and sys.modules are restored afterwards."""
+    (tmp_path / "cli_losses.py").write_text(LOSSES)
+    (tmp_path / "cli_pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "cli_pkg" / "__init__.py").write_text("")
+    (tmp_path / "cli_pkg" / "sub" / "__init__.py").write_text("")
+    (tmp_path / "cli_pkg" / "sub" / "nets.py").write_text(LOSSES)
+    (tmp_path / "cli_broken.py").write_text("raise RuntimeError('no data')\n")
+    (tmp_path / "cli_badpkg").mkdir()
+    (tmp_path / "cli_badpkg" / "__init__.py").write_text("import cli_not_installed\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield tmp_path
+    for name in [n for n in sys.modules if n.startswith(("cli_losses", "cli_pkg", "cli_bad"))]:
+        del sys.modules[name]
+
+
+@pytest.mark.parametrize("spec, module", [("cli_losses:loss", "cli_losses"),
+                                          ("cli_pkg.sub.nets:loss", "cli_pkg.sub.nets")])
+def test_show_accepts_an_importable_module(modules, capsys, spec, module):
+    status, out, err = run(["show", spec, "--wrt", "W"], capsys)
+    assert status == 0 and err == ""
+    imported = __import__(module, fromlist=["loss"])
+    assert out == srcgrad.grad(imported.loss, wrt="W").source
+    assert "(" + os.path.basename(imported.__file__) + ":4)" in out
+    # the exported module finds the user's module by its file
+    status, text, err = run(["export", spec], capsys)
+    assert status == 0 and f"`srcgrad export {spec}`" in text
+
+
+def test_export_of_a_module_in_a_package_imports_it_by_name(modules, capsys):
+    """The exported module reads the package module's globals by importing the package
+    from the directory that holds it, so the module's relative imports work."""
+    (modules / "cli_pkg" / "sub" / "weights.py").write_text("import numpy as np\n"
+                                                           "W = np.array([[1.0, -2.0, 0.5]])\n")
+    (modules / "cli_pkg" / "sub" / "fixed.py").write_text(
+        "import numpy as np\nfrom .weights import W\n\n\n"
+        "def loss(x):\n    return np.sum(np.tanh(W @ x))\n")
+    out_path = modules / "exported" / "grad_fixed.py"
+    out_path.parent.mkdir()
+    status, _, err = run(["export", "cli_pkg.sub.fixed:loss", "-o", out_path], capsys)
+    assert status == 0 and "imports fixed.py when it is imported, for: W" in err
+    assert "_source = importlib.import_module('cli_pkg.sub.fixed')" in out_path.read_text()
+    x = [0.3, -0.2, 0.9]
+    (modules / "cases.json").write_text(json.dumps(
+        [{"module": str(out_path), "name": "grad_loss", "args": [x]}]))
+    (modules / "run.py").write_text(RUN_WITHOUT_SRCGRAD)
+    elsewhere = modules / "exported"            # not the directory holding the package
+    done = subprocess.run([sys.executable, "-I", str(modules / "run.py"),
+                           str(modules / "cases.json"), str(modules / "results.json")],
+                          capture_output=True, text=True, timeout=120, cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    W = np.array([[1.0, -2.0, 0.5]])
+    want = W.T @ (1 - np.tanh(W @ x) ** 2)
+    got = json.loads((modules / "results.json").read_text())[0][0]["value"]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_module_path_through_python_m(modules):
+    done = run_process("check", "cli_pkg.sub.nets:loss", "--shape", "x=3", "--shape", "W=2,3",
+                       cwd=modules)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("loss (nets.py:4), seed 0")
+    assert done.stdout.endswith("ok: the gradient matches finite differences\n")
+
+
+def test_a_name_that_is_a_file_and_a_module_uses_the_file_and_says_so(modules, capsys):
+    (modules / "cli_losses").write_text(LOSSES.replace("np.tanh", "np.sin"))
+    status, out, err = run(["show", "cli_losses:loss"], capsys)
+    assert status == 0 and "np.cos" in out            # the file's sin, not the module's tanh
+    assert err == (f"srcgrad: note: cli_losses is a file here and also the module cli_losses "
+                   f"({modules / 'cli_losses.py'}); used the file\n")
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("cli_nowhere:loss", "no file or module named cli_nowhere: no file cli_nowhere in {cwd}, "
+                         "and no module cli_nowhere importable from there or sys.path"),
+    ("cli_pkg.nope:loss", "no file or module named cli_pkg.nope: no file cli_pkg.nope in "
+                          "{cwd}, and no module cli_pkg.nope importable"),
+    ("cli_losses:nope", "cli_losses has no function 'nope' (functions there: loss)"),
+    ("cli_broken:f", "cannot import module cli_broken: RuntimeError: no data"),
+    ("cli_badpkg.sub:f", "cannot import module cli_badpkg.sub: ModuleNotFoundError: No module "
+                         "named 'cli_not_installed'"),
+    ("cli_losses.py:nope", "cli_losses.py has no function 'nope'"),
+    ("math:sqrt", "module math has no Python source file"),
+])
+def test_module_path_errors_say_what_was_tried(modules, capsys, spec, message):
+    status, out, err = run(["show", spec], capsys)
+    assert status == 1 and out == ""
+    assert err.startswith("srcgrad: error: " + message.format(cwd=modules))
+    assert err.count("\n") == 1
+
+
+def test_check_errors_point_to_srcgrad_show_not_to_source(model, capsys, monkeypatch):
+    monkeypatch.chdir(model.parent)
+    status, out, err = run(["check", "model.py:two", "--shape", "w=3", "--shape", "b=",
+                            "--shape", "X=4,2", "--wrt", "w", "b"], capsys)
+    assert status == 1
+    assert ".source" not in err and "see `srcgrad show model.py:two --wrt w b`" in err
+    line = MODEL.splitlines().index("    return np.sum(np.tanh(X @ w + b) ** 2)") + 1
+    assert f"model.py:{line}: ValueError" in err.splitlines()[0]    # the user's line
+
+
+def test_messages_of_the_python_api_in_the_command_lines_words():
+    args = cli._parser().parse_args(["show", "m.py:f", "--wrt", "w", "b"])
+    assert cli.for_command_line("raised by line 3 (see .source): y = f(x)", args) == \
+        "raised by line 3 (see `srcgrad show m.py:f --wrt w b`): y = f(x)"
+    assert cli.for_command_line("print `.source` to read it", args) == \
+        "print `srcgrad show m.py:f --wrt w b` to read it"
+    assert cli.for_command_line("wrt='q' is not a parameter; loss.source stays", args) == \
+        "--wrt q is not a parameter; loss.source stays"
