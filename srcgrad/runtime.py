@@ -7,6 +7,8 @@ the odd linear-algebra or shape function.  Each takes plain arrays and returns o
 """
 import operator
 
+import math
+
 import numpy as np
 
 from .errors import NonScalarResultError
@@ -525,6 +527,12 @@ class SizeOneResult(NonScalarResultError):
         super().__init__(message, **where)
         self.func, self.shape = func, shape
 
+
+
+def checkpoint_stride(n):
+    """How many iterations apart a checkpointed loop of `n` keeps its checkpoints: about
+    sqrt(n), so it keeps sqrt(n) checkpoints and replays sqrt(n) iterations at a time."""
+    return max(1, math.isqrt(n))
 
 
 def fit_gradient(grad, like, copy):
