@@ -48,7 +48,7 @@ from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_li
                       einsum_adjoint, getitem, with_set, zero_at, einsum_adjoint_jvp, norm_jvp, tape_pop, tape_push,
                       hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
                       matmul_adjoint_rhs, meshgrid_adjoint, norm_adjoint, prod_adjoint, r_adjoint, repeat_adjoint,
-                      solve_adjoint, sum_over, tensordot_adjoint, tile_adjoint, trace_adjoint,
+                      sequence_of, solve_adjoint, sum_over, tensordot_adjoint, tile_adjoint, trace_adjoint,
                       unbroadcast, vstack_adjoint)
 
 RULES = {}        # NumPy function -> Rule
@@ -286,6 +286,9 @@ SEQUENCE_RULES = {
 # --- indexing: x[index] --------------------------------------------------------------------
 # "scatter": takes a scalar stand-in for g as it is, and gives the full shape of `a`.
 RULES[getitem] = Rule(getitem, "indexing", lambda g, ans, a, index: index_adjoint(g, a, index), "scatter", jvp=linear)
+# `for v in x` over an argument or a global: `x` itself when it is an array (or the list of a
+# dict's keys, which carry no gradient)
+RULES[sequence_of] = Rule(sequence_of, "iteration", lambda g, ans, x: g, "vjp", jvp=linear)
 # x[index] = value, as `x_2 = with_set(x, index, value)`: what was overwritten gets no gradient.
 RULES[with_set] = Rule(with_set, "with_set", lambda g, ans, a, index, value: (zero_at(g, index), None, unbroadcast(g[index], value)), "vjp",
                       jvp=linear)

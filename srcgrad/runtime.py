@@ -742,6 +742,15 @@ def tangent_at(d_tangent, key):
     return d_tangent.get(key, 0.0)
 
 
+def sequence_of(x):
+    """What `for v in x` runs over, as a sequence read by position: `x` itself if it is one
+    (an array, a list, a tuple), else the list of what iterating it gives (a dict's keys,
+    a set's elements, a generator's values)."""
+    if isinstance(x, (np.ndarray, list, tuple, range, str)) or hasattr(type(x), "__array_function__"):
+        return x
+    return list(x)
+
+
 def dict_keys(d):
     """The keys of `d` as they are now (a loop over `d`, `d.values()`, `d.items()`)."""
     return list(d)
