@@ -50,8 +50,9 @@ class Transformed:
     """A compiled gradient (the fields callers use of its pipeline.Program) and how to map
     its errors back to the user's lines."""
 
-    def __init__(self, func, wrt, with_value, full=False, layouts=None, sum_result=False):
-        self.program = reverse_gradient(func, wrt, with_value, full, layouts, sum_result)
+    def __init__(self, func, wrt, with_value, full=False, layouts=None, sum_result=False,
+                 checkpoint=False):
+        self.program = reverse_gradient(func, wrt, with_value, full, layouts, sum_result, checkpoint)
         self.parsed, self.source, self.fn = self.program.parsed, self.program.source, self.program.fn
         self.copies, self.deps = self.program.copies, self.program.deps
 
@@ -131,8 +132,9 @@ def uninstall_call(obj):
 class GradientFunction:
     """The callable `grad` and `value_and_grad` return; `.source` shows the generated code."""
 
-    def __init__(self, func, wrt, with_value):
+    def __init__(self, func, wrt, with_value, checkpoint=False):
         self._inner = None
+        self._checkpoint = bool(checkpoint)
         if isinstance(func, GradientFunction):      # grad(grad(f)): differentiate the generated code
             self._inner = func
             func = func.full_function()
@@ -152,8 +154,9 @@ class GradientFunction:
             if t is None or t.deps.stale():
                 if self._inner is not None:          # the inner gradient, made again if stale
                     self._func = self._inner.full_function()
-                t = cached(_CACHE, self._func, (self._wrt, self._with_value),
-                            lambda: Transformed(self._func, self._wrt, self._with_value))
+                t = cached(_CACHE, self._func, (self._wrt, self._with_value, self._checkpoint),
+                            lambda: Transformed(self._func, self._wrt, self._with_value,
+                                                checkpoint=self._checkpoint))
                 self._fast, self._transformed = install_call(self, self._compile_call(t), _LIVE), t
             return self._fast
 
@@ -334,10 +337,10 @@ class GradientFunction:
                  if isinstance(bound.arguments[name], _CONTAINERS) or
                  records.is_record(bound.arguments[name])}
         layouts = {name: tree[1] for name, tree in trees.items()}
-        key = (self._wrt, self._with_value, "layouts", tuple(layouts.items()))
+        key = (self._wrt, self._with_value, "layouts", tuple(layouts.items()), self._checkpoint)
         with deps.LOCK:
             t = cached(_CACHE, self._func, key, lambda: Transformed(
-                self._func, self._wrt, self._with_value, layouts=layouts))
+                self._func, self._wrt, self._with_value, layouts=layouts, checkpoint=self._checkpoint))
         self.__dict__["_last_tree_source"] = t.source
         try:
             return self._run(t, bound, trees)
@@ -384,10 +387,11 @@ class GradientFunction:
                  if isinstance(bound.arguments[name], _CONTAINERS) or
                  records.is_record(bound.arguments[name])}
         layouts = {name: tree[1] for name, tree in trees.items()}
-        key = (self._wrt, self._with_value, "size one", tuple(layouts.items()))
+        key = (self._wrt, self._with_value, "size one", tuple(layouts.items()), self._checkpoint)
         with deps.LOCK:
             t = cached(_CACHE, self._func, key, lambda: Transformed(
-                self._func, self._wrt, self._with_value, layouts=layouts, sum_result=True))
+                self._func, self._wrt, self._with_value, layouts=layouts, sum_result=True,
+                checkpoint=self._checkpoint))
         out = self._run(t, bound, trees)
         if self._with_value:
             return np.reshape(out[0], exc.shape), out[1]
@@ -408,7 +412,8 @@ class GradientFunction:
             for other, gradient in bound:
                 if other is obj:
                     return gradient
-            gradient = GradientFunction(types.MethodType(self._func, obj), self.wrt, self._with_value)
+            gradient = GradientFunction(types.MethodType(self._func, obj), self.wrt, self._with_value,
+                                        self._checkpoint)
             bound.insert(0, (obj, gradient))
             del bound[_BOUND_OBJECTS:]
             return gradient
@@ -449,22 +454,28 @@ def named_like(call, func):
 
 
 @user_facing
-def grad(f=None, *, wrt=0):
+def grad(f=None, *, wrt=0, checkpoint=False):
     """The gradient of scalar-valued `f` with respect to parameter(s) `wrt`.
 
     Use as `@grad`, `@grad(wrt=...)` or `grad(f, wrt=...)`.  `wrt` is a parameter
     position, a name, or a tuple of those; the result takes `f`'s arguments and
     returns one gradient (a tuple, in `wrt` order, for a tuple `wrt`), each with the
     shape and floating dtype of its argument.
+
+    `checkpoint=True`: each loop at the top level of `f` keeps a checkpoint of what it
+    carries every ~sqrt(T) of its T iterations instead of a tape of every iteration, and
+    the gradient replays each stretch from its checkpoint: memory O(sqrt(T)) for about
+    one more forward pass of time (for long loops: an RNN over a long sequence, a
+    simulation of many steps).
     """
     if f is None:
-        return user_facing(lambda func: GradientFunction(func, wrt, False))
-    return GradientFunction(f, wrt, False)
+        return user_facing(lambda func: GradientFunction(func, wrt, False, checkpoint))
+    return GradientFunction(f, wrt, False, checkpoint)
 
 
 @user_facing
-def value_and_grad(f=None, *, wrt=0):
+def value_and_grad(f=None, *, wrt=0, checkpoint=False):
     """Like `grad`, but returns `(f(...), gradient)`, computed in one pass."""
     if f is None:
-        return user_facing(lambda func: GradientFunction(func, wrt, True))
-    return GradientFunction(f, wrt, True)
+        return user_facing(lambda func: GradientFunction(func, wrt, True, checkpoint))
+    return GradientFunction(f, wrt, True, checkpoint)

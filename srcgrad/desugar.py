@@ -257,6 +257,12 @@ def _sequence(norm, it, target, index):
     seq = norm.atom(it)
     if not isinstance(seq, gast.Name):
         seq = norm.atom(gast.Call(func=_name("list"), args=[seq], keywords=[]))
+    elif not isinstance(it, gast.Name) or it.id not in norm.scope.current or (
+            it.id in norm.params and norm.scope.current[it.id] == it.id):
+        # an argument, a global or a call's result (`d.items()`): what it is is known only
+        # when the code runs.  A dict (a view, a set, a generator) is iterated as Python
+        # does, by its keys; indexing it by position would read its values
+        seq = norm.atom(gast.Call(func=_name(norm.helper_name("sequence_of")), args=[seq], keywords=[]))
     # The sequence is evaluated once, before the loop (rebinding its name in the body
     # does not change what is iterated): keep it under a name of its own.
     snapshot = norm.namer.fresh(f"{seq.id}_seq")

@@ -116,13 +116,13 @@ def _print(lines, parsed, out, line_map, indent, block_line, headed=("adjoint",)
         if line.body is not None:
             header = line.stmt
             if isinstance(header, gast.For):
-                out.append(f"{indent}for {to_source(header.target)} in {to_source(header.iter)}:")
+                out.append(f"{indent}for {_bare(to_source(header.target))} in {to_source(header.iter)}:")
             elif isinstance(header, gast.While):
                 out.append(f"{indent}while True:")
             elif isinstance(header, WithHeader):
                 out.append(f"{indent}with {to_source(header.test)}:")
             else:
-                out.append(f"{indent}if {to_source(header.test)}:")
+                out.append(f"{indent}if {_bare(to_source(header.test))}:")
             line_map[len(out)] = line.line
             _print(line.body, parsed, out, line_map, indent + "    ", line.line, headed) or \
                 out.append(indent + "    pass")
@@ -134,6 +134,19 @@ def _print(lines, parsed, out, line_map, indent, block_line, headed=("adjoint",)
             out.append(indent + text)
             line_map[len(out)] = line.line
     return bool(lines)
+
+
+def _bare(text):
+    """An expression's text without the parentheses the printer puts around a whole one."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return text
+    depth = 0
+    for i, char in enumerate(text):
+        depth += char == "("
+        depth -= char == ")"
+        if depth == 0 and i < len(text) - 1:
+            return text              # `(a) + (b)`: those parentheses are not one pair
+    return text[1:-1]
 
 
 def _sections(lines):

@@ -13,6 +13,7 @@ import gast
 
 from . import deps, parameters, runtime
 from .build import build, runtime_error
+from .checkpoint import checkpoint_loops
 from .emit import emit, emit_jvp, emit_program, emit_vjp
 from .errors import SrcgradError
 from .forward import differentiate_forward, tidy
@@ -45,12 +46,13 @@ class Program:
         return runtime_error(self.parsed, self.filename, self.source, self.line_map, exc, what)
 
 
-def reverse_gradient(func, wrt, with_value, full=False, layouts=None, sum_result=False):
+def reverse_gradient(func, wrt, with_value, full=False, layouts=None, sum_result=False, checkpoint=False):
     """The gradient of `func` with respect to parameter names `wrt` (with its value first
     if `with_value`); `full`: every gradient has its argument's shape (a gradient that is
     itself differentiated).  `layouts`: {parameter of `wrt`: the layout of its container}
     (parameters.py): its gradient is a container of that layout, `copies` one flag per
-    leaf.  `sum_result`: the gradient of `np.sum` of the result (api.py, a result of size 1)."""
+    leaf.  `sum_result`: the gradient of `np.sum` of the result (api.py, a result of size 1).
+    `checkpoint`: loops keep checkpoints rather than a full tape (checkpoint.py)."""
     with deps.recording() as recorded:
         normal = normalize(parse_function(func), layouts=layouts, sum_result=sum_result)
         calls = VjpFunctions(normal.namer)
@@ -61,6 +63,8 @@ def reverse_gradient(func, wrt, with_value, full=False, layouts=None, sum_result
         if not full:        # (a gradient that is differentiated again keeps its sums pure)
             accumulate_in_place(gradient.lines, gradient.namespace)
         place_tape(gradient)
+        if checkpoint:
+            checkpoint_loops(gradient)
         # (after the tape: what a backward iteration pops is bound in it)
         hoist_shape_queries(gradient.lines, gradient.namespace, gradient.namer, set(normal.params))
         copies = output_copies(gradient)

@@ -48,7 +48,7 @@ from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_li
                       einsum_adjoint, getitem, with_set, zero_at, einsum_adjoint_jvp, norm_jvp, tape_pop, tape_push,
                       hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
                       matmul_adjoint_rhs, meshgrid_adjoint, norm_adjoint, prod_adjoint, r_adjoint, repeat_adjoint,
-                      solve_adjoint, sum_over, tensordot_adjoint, tile_adjoint, trace_adjoint,
+                      sequence_of, solve_adjoint, sum_over, tensordot_adjoint, tile_adjoint, trace_adjoint,
                       unbroadcast, vstack_adjoint)
 from .linalg_adjoints import (cholesky_adjoint, cholesky_jvp, eig_adjoint, eig_jvp, eigh_adjoint, eigh_jvp,
                               eigen_gaps, lstsq_adjoint, lstsq_jvp, matrix_power_adjoint, matrix_power_jvp, pinv_adjoint, pinv_jvp, qr_adjoint, qr_jvp, split_adjoint,
@@ -365,6 +365,9 @@ SEQUENCE_RULES = {
 # --- indexing: x[index] --------------------------------------------------------------------
 # "scatter": takes a scalar stand-in for g as it is, and gives the full shape of `a`.
 RULES[getitem] = Rule(getitem, "indexing", lambda g, ans, a, index: index_adjoint(g, a, index), "scatter", jvp=linear)
+# `for v in x` over an argument or a global: `x` itself when it is an array (or the list of a
+# dict's keys, which carry no gradient)
+RULES[sequence_of] = Rule(sequence_of, "iteration", lambda g, ans, x: g, "vjp", jvp=linear)
 # x[index] = value, as `x_2 = with_set(x, index, value)`: what was overwritten gets no gradient.
 RULES[with_set] = Rule(with_set, "with_set", lambda g, ans, a, index, value: (zero_at(g, index), None, unbroadcast(g[index], value)), "vjp",
                       jvp=linear)
@@ -468,6 +471,38 @@ def _scipy_rules():
     ufunc("i1",          lambda g, ans, x: g * 0.5 * (special.i0(x) + special.iv(2, x)))
     ufunc("i0e",         lambda g, ans, x: g * (special.i1e(x) - np.sign(x) * ans))
     ufunc("i1e",         lambda g, ans, x: g * (0.5 * (special.i0e(x) + special.ive(2, x)) - np.sign(x) * ans))
+    # Bessel functions in their argument: Z_v' = (Z_{v-1} - Z_{v+1}) / 2 for J and Y, with + for I,
+    # and -(K_{v-1} + K_{v+1}) / 2 for K; the order `v` is refused where it varies (`missing`)
+    ufunc("j0",          lambda g, ans, x: -g * special.j1(x))
+    ufunc("j1",          lambda g, ans, x: g * 0.5 * (special.j0(x) - special.jv(2, x)))
+    ufunc("y0",          lambda g, ans, x: -g * special.y1(x))
+    ufunc("y1",          lambda g, ans, x: g * 0.5 * (special.y0(x) - special.yv(2.0, x)))
+    ufunc("jv",          lambda g, ans, v, z: (None, g * 0.5 * (special.jv(v - 1, z) - special.jv(v + 1, z))), missing=("v",))
+    ufunc("yv",          lambda g, ans, v, z: (None, g * 0.5 * (special.yv(v - 1, z) - special.yv(v + 1, z))), missing=("v",))
+    ufunc("yn",          lambda g, ans, n, x: (None, g * 0.5 * (special.yn(n - 1, x) - special.yn(n + 1, x))))   # n: an integer
+    ufunc("iv",          lambda g, ans, v, z: (None, g * 0.5 * (special.iv(v - 1, z) + special.iv(v + 1, z))), missing=("v",))
+    ufunc("ive",         lambda g, ans, v, z: (None, g * (0.5 * (special.ive(v - 1, z) + special.ive(v + 1, z)) - np.sign(z) * ans)), missing=("v",))
+    ufunc("kv",          lambda g, ans, v, z: (None, -g * 0.5 * (special.kv(v - 1, z) + special.kv(v + 1, z))), missing=("v",))
+    ufunc("kve",         lambda g, ans, v, z: (None, g * (ans - 0.5 * (special.kve(v - 1, z) + special.kve(v + 1, z)))), missing=("v",))
+    # incomplete gamma and beta functions in x (their densities); the shape parameters are refused
+    ufunc("gammainc",    lambda g, ans, a, x: (None, g * np.exp((a - 1.0) * np.log(x) - x - special.gammaln(a))), missing=("a",))
+    ufunc("gammaincc",   lambda g, ans, a, x: (None, -g * np.exp((a - 1.0) * np.log(x) - x - special.gammaln(a))), missing=("a",))
+    ufunc("betainc",     lambda g, ans, a, b, x: (None, None, g * np.exp((a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x) - special.betaln(a, b))), missing=("a", "b"))
+    # 1/gamma: 0 at the poles of gamma (x = 0, -1, ...), where digamma is infinite: nan there
+    ufunc("rgamma",      lambda g, ans, x: -g * ans * special.digamma(x))
+    ufunc("multigammaln", lambda g, ans, a, d: (g * np.sum(special.digamma(np.expand_dims(a, -1) - 0.5 * np.arange(d)), axis=-1), None))
+    ufunc("zeta",        lambda g, ans, x, q=None: (None, -g * x * special.zeta(x + 1.0, q)), missing=("x",))   # Hurwitz, in q
+    # more functions of one argument
+    ufunc("erfcx",       lambda g, ans, x: g * (2.0 * x * ans - 2.0 / SQRT_PI))
+    ufunc("dawsn",       lambda g, ans, x: g * (1.0 - 2.0 * x * ans))
+    ufunc("exp1",        lambda g, ans, x: -g * np.exp(-x) / x)
+    ufunc("expi",        lambda g, ans, x: g * np.exp(x) / x)
+    ufunc("log_expit",   lambda g, ans, x: g * special.expit(-x))
+    ufunc("softplus",    lambda g, ans, x: g * special.expit(x))
+    # robust losses: quadratic near 0, linear (huber) or hyperbolic (pseudo-Huber) far out
+    ufunc("huber",       lambda g, ans, delta, r: (None, g * np.clip(r, -delta, delta)), missing=("delta",))
+    ufunc("pseudo_huber", lambda g, ans, delta, r: (None, g * r / np.sqrt(1.0 + (r / delta) ** 2)), missing=("delta",))
+    NONDIFF.add(special.gammasgn)       # the sign of gamma: piecewise constant
 
 
 # Array methods and attributes, as the NumPy functions they stand for.

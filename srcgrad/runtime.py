@@ -7,6 +7,8 @@ the odd linear-algebra or shape function.  Each takes plain arrays and returns o
 """
 import operator
 
+import math
+
 import numpy as np
 
 from .errors import NonScalarResultError
@@ -527,6 +529,12 @@ class SizeOneResult(NonScalarResultError):
 
 
 
+def checkpoint_stride(n):
+    """How many iterations apart a checkpointed loop of `n` keeps its checkpoints: about
+    sqrt(n), so it keeps sqrt(n) checkpoints and replays sqrt(n) iterations at a time."""
+    return max(1, math.isqrt(n))
+
+
 def fit_gradient(grad, like, copy):
     """Give `grad` the shape and floating dtype of the argument `like` it belongs to.
 
@@ -732,6 +740,15 @@ def adjoint_at(d_dict, key):
 def tangent_at(d_tangent, key):
     """The tangent of `d[key]` from the dict of tangents of `d` (0.0 where it has none)."""
     return d_tangent.get(key, 0.0)
+
+
+def sequence_of(x):
+    """What `for v in x` runs over, as a sequence read by position: `x` itself if it is one
+    (an array, a list, a tuple), else the list of what iterating it gives (a dict's keys,
+    a set's elements, a generator's values)."""
+    if isinstance(x, (np.ndarray, list, tuple, range, str)) or hasattr(type(x), "__array_function__"):
+        return x
+    return list(x)
 
 
 def dict_keys(d):

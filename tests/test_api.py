@@ -140,9 +140,9 @@ def test_transformation_runs_once_per_function_and_wrt(monkeypatch):
     built = []
     original = api.Transformed.__init__
 
-    def counting(self, *args):
+    def counting(self, *args, **options):
         built.append(args[1:])
-        original(self, *args)
+        original(self, *args, **options)
     monkeypatch.setattr(api.Transformed, "__init__", counting)
 
     def f(x):

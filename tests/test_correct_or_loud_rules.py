@@ -152,6 +152,11 @@ NONDIFF_CALLS = {
     np.any: (lambda x: np.any(x), (XS,)),
     np.floor_divide: (lambda x, y: np.floor_divide(x, y), (XS + 7.0, np.full(6, 1.5))),
 }
+try:                              # scipy.special's, when SciPy is installed
+    from scipy.special import gammasgn
+    NONDIFF_CALLS[gammasgn] = (lambda x: gammasgn(x), (XS,))
+except ImportError:
+    pass
 # stop_gradient(x) is x: it has no derivative by decree, which is what it is for.
 BY_DESIGN = {stop_gradient}
 

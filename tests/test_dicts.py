@@ -322,3 +322,42 @@ def test_a_missing_key_raises_as_in_python():
         srcgrad.grad(missing_key)(np.ones(2), 2)
     assert info.value.args == (2,)          # the key, as Python gives it
     assert note_location(info.value) == (__file__, line_of(missing_key, "return np.sum(d[n])"))
+
+
+# --- a loop over a dict srcgrad cannot see when it reads the code: an argument, a global -------
+COUNTS = {0: 1.0, 1: 2.0, 2: 2.0}
+
+
+def weighted_by_argument(x, counts):
+    total = 0.0
+    for k in counts:
+        total = total + counts[k] * np.sum(x)
+    return total
+
+
+def weighted_by_global(x):
+    total = 0.0
+    for k in COUNTS:
+        total = total + COUNTS[k] * np.sum(x * x)
+    return total
+
+
+def weighted_items(x, counts):
+    total = 0.0
+    for k, v in counts.items():
+        total = total + v * np.sum(x) * len(k)
+    return total
+
+
+def test_a_loop_over_a_dict_argument_or_global_runs_over_its_keys():
+    """`for k in counts` with `counts` an argument or a global dict: its keys, as Python
+    iterates it (it was run by position, reading counts[0], counts[1]... as keys: silently
+    wrong for integer keys, found by the docs' examples)."""
+    x = np.array([1.0, 2.0])
+    counts = {0: 1.0, 1: 2.0, 2: 2.0}
+    np.testing.assert_allclose(srcgrad.grad(weighted_by_argument)(x, counts), [5.0, 5.0])
+    assert srcgrad.jvp(weighted_by_argument, (x, counts), (np.ones(2), None))[1] == pytest.approx(10.0)
+    np.testing.assert_allclose(srcgrad.grad(weighted_by_global)(x), 10.0 * x)
+    np.testing.assert_allclose(srcgrad.grad(weighted_by_argument)(x, {"a": 1.0, "b": 2.0}), [3.0, 3.0])
+    np.testing.assert_allclose(srcgrad.grad(weighted_items)(x, {"ab": 1.0, "c": 2.0}), [4.0, 4.0])
+    np.testing.assert_allclose(srcgrad.grad(weighted_by_argument)(x, [0, 1]), [1.0, 1.0])  # a list: by position

@@ -8,7 +8,7 @@ import pytest
 from support import RuleTests, check, check_jvp, numerical_gradient, uniform
 
 import srcgrad
-from srcgrad import rules
+from srcgrad import rules, runtime
 
 RULE_TESTS = RuleTests()         # this family's rules: forward cases, reverse tests
 case, reverse = RULE_TESTS.case, RULE_TESTS.reverse
@@ -440,6 +440,28 @@ def writes(x, v):
     x[[0, 3], 1] = v[:2]
     x[:, 2] += v[0]
     return x
+
+
+@case(runtime.sequence_of, uniform((4, 3), seed=44))
+def rows_of(x):
+    s = x[0] * 0.0
+    for row in x:               # (an argument: iterated through sequence_of)
+        s = s + np.sin(row) * row
+    return s
+
+
+@reverse(runtime.sequence_of)
+def test_a_loop_over_the_rows_of_an_argument():
+    x = uniform((4, 3), seed=45)
+    check(lambda x: np.sum(rows_of(x) ** 2), x)
+    check(rows_sum, x)
+
+
+def rows_sum(x):
+    s = 0.0
+    for row in x:
+        s = s + np.sum(np.exp(row) * row)
+    return s
 
 
 @pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())

@@ -42,7 +42,11 @@ UNARY = [
     (special.erfcinv, 0.1, 1.9), (special.ndtr, -3, 3), (special.log_ndtr, -6, 3),
     (special.ndtri, 0.05, 0.95), (special.entr, 0.1, 3), (special.i0, -3, 3), (special.i1, -3, 3),
     (special.i0e, 0.2, 3), (special.i0e, -3, -0.2), (special.i1e, -3, 3),
-]
+    (special.j0, 0.2, 6), (special.j1, -6, 6), (special.y0, 0.5, 6), (special.y1, 0.5, 6),
+    (special.rgamma, 0.3, 4), (special.rgamma, -1.8, -1.2), (special.erfcx, -1.5, 3),
+    (special.dawsn, -3, 3), (special.exp1, 0.2, 3), (special.expi, 0.2, 3), (special.expi, -3, -0.2),
+    (special.log_expit, -4, 4),
+] + ([(special.softplus, -4, 4)] if hasattr(special, "softplus") else [])      # (SciPy >= 1.15)
 UNARY_IDS = [f"{fn.__name__}{lo}..{hi}" for fn, lo, hi in UNARY]
 
 # --- binary: (function, first's domain, second's domain) -------------------------------------
@@ -406,6 +410,92 @@ def logsumexp_weighted(x, b):
 def softmaxes(x):
     return (special.softmax(x), special.softmax(x, axis=0), special.softmax(x, axis=-1),
             special.log_softmax(x), special.log_softmax(x, axis=1), special.log_softmax(x, 0))
+
+
+# --- functions of x with a constant order or shape parameter --------------------------------
+def jv_x(x): return special.jv(1.5, x)                  # noqa: E704 (one line each: a table)
+def jv_int_x(x): return special.jv(-2.0, x)             # noqa: E704
+def yv_x(x): return special.yv(2.5, x)                  # noqa: E704
+def yn_x(x): return special.yn(2, x)                    # noqa: E704
+def iv_x(x): return special.iv(0.5, x)                  # noqa: E704
+def iv_int_x(x): return special.iv(2.0, x)              # noqa: E704
+def ive_x(x): return special.ive(1.5, x)                # noqa: E704
+def ive_neg_x(x): return special.ive(1.0, x)            # noqa: E704
+def kv_x(x): return special.kv(1.5, x)                  # noqa: E704
+def kve_x(x): return special.kve(0.5, x)                # noqa: E704
+def gammainc_x(x): return special.gammainc(2.5, x)      # noqa: E704
+def gammaincc_x(x): return special.gammaincc(0.5, x)    # noqa: E704
+def betainc_x(x): return special.betainc(2.0, 3.5, x)   # noqa: E704
+def multigammaln_x(x): return special.multigammaln(x, 3)  # noqa: E704
+def zeta_x(x): return special.zeta(2.5, x)              # noqa: E704
+def huber_x(x): return special.huber(1.0, x)            # noqa: E704
+def pseudo_huber_x(x): return special.pseudo_huber(0.7, x)  # noqa: E704
+
+
+# (rule, call, x's domain)
+ORDERED = [
+    (special.jv, jv_x, (0.5, 6)), (special.jv, jv_int_x, (-6, 6)), (special.yv, yv_x, (0.5, 6)),
+    (special.yn, yn_x, (0.5, 6)), (special.iv, iv_x, (0.2, 3)), (special.iv, iv_int_x, (-3, 3)),
+    (special.ive, ive_x, (0.2, 3)), (special.ive, ive_neg_x, (-3, -0.2)), (special.kv, kv_x, (0.3, 3)),
+    (special.kve, kve_x, (0.3, 3)), (special.gammainc, gammainc_x, (0.2, 5)),
+    (special.gammaincc, gammaincc_x, (0.2, 5)), (special.betainc, betainc_x, (0.05, 0.95)),
+    (special.multigammaln, multigammaln_x, (1.5, 5)), (special.zeta, zeta_x, (0.5, 3)),
+    (special.huber, huber_x, (-3, 3)), (special.pseudo_huber, pseudo_huber_x, (-3, 3)),
+]
+ORDERED_IDS = [call.__name__ for _, call, _ in ORDERED]
+
+
+@reverse(*{key for key, _, _ in ORDERED})
+@pytest.mark.parametrize("key,fn,domain", ORDERED, ids=ORDERED_IDS)
+def test_in_x_with_a_constant_order(key, fn, domain):
+    w = uniform((3, 4), 0.5, 1.5, seed=8)
+    x = uniform((3, 4), *domain, seed=9)
+
+    def f(x):
+        return np.sum(w * fn(x))
+    check(f, x)
+    float32_gradient_matches(f, x)
+
+
+def gammainc_1(x): return special.gammainc(1.0, x)     # noqa: E704
+def betainc_1_1(x): return special.betainc(1.0, 1.0, x)  # noqa: E704
+
+
+def test_more_closed_forms():
+    """d j0(0) = 0, d j1(0) = 1/2, d gammainc(1, x) = e^-x, d betainc(1, 1, x) = 1 (uniform cdf),
+    d huber(1, r) = r inside and sign(r) outside, d log_expit(0) = 1/2, d dawsn(0) = 1."""
+    for call, x, want in [(special.j0, 0.0, 0.0), (special.j1, 0.0, 0.5),
+                          (gammainc_1, 0.7, np.exp(-0.7)), (betainc_1_1, 0.3, 1.0),
+                          (huber_x, 0.4, 0.4), (huber_x, -2.5, -1.0),
+                          (special.log_expit, 0.0, 0.5), (special.dawsn, 0.0, 1.0)]:
+        def f(x):
+            return call(x)
+        assert srcgrad.grad(f)(x) == pytest.approx(want, rel=1e-12, abs=1e-15)
+        assert srcgrad.jvp(f, (x,), (1.0,))[1] == pytest.approx(want, rel=1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_a_varying_order_or_shape_parameter_is_refused_at_its_line(mode):
+    """The derivative in the order of a Bessel function, or in the shape parameter of an
+    incomplete gamma function, has no rule: refused at the line, never a zero."""
+    def bessel(v, x):
+        return np.sum(special.jv(v * 1.0, x))
+
+    def incomplete(a, x):
+        return special.gammainc(a, x)
+    for f, construct in [(bessel, "scipy.special.jv(v=...)"), (incomplete, "scipy.special.gammainc(a=...)")]:
+        with pytest.raises(srcgrad.NoDerivativeRuleError) as info:
+            if mode == "grad":
+                srcgrad.grad(f, wrt=0)(1.5, np.array([1.0, 2.0]))
+            else:
+                srcgrad.jvp(f, (1.5, np.array([1.0, 2.0])), (1.0, np.zeros(2)))
+        message = str(info.value)
+        assert f"test_rules_special.py:{line_of(f, 'special.')}: " in message, message
+        assert "derivative" in message and construct.split("(")[0] in message, message
+
+
+for _key, _fn, _domain in ORDERED:
+    case(_key, uniform((3, 4), *_domain, seed=27))(_fn)
 
 
 @pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())
