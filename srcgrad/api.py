@@ -17,11 +17,14 @@ import numpy as np
 from . import arguments, deps, parameters, records
 from .errors import SrcgradError
 from .pipeline import reverse_gradient
-from .runtime import SizeOneResult, fit_gradient
+from .runtime import SizeOneResult, fit_gradient, is_lazy, realize
 from .source import as_function
 from .tracebacks import for_user, passes_untouched, user_facing
 
-_CONTAINERS = (dict, list, tuple)      # parameter containers, taken apart into their leaves
+_CONTAINERS = (dict, list, tuple)
+# results `__call__` fits inline: NumPy's and Python's (anything else takes _fit_results)
+_PLAIN_RESULTS = frozenset({np.ndarray, float, int, bool, complex, np.float64, np.float32,
+                            np.float16, np.complex128, np.complex64, np.int64, np.int32})      # parameter containers, taken apart into their leaves
 _CACHE = weakref.WeakKeyDictionary()   # function -> {(wrt names, with_value): Transformed}
 _LIVE = weakref.WeakSet()               # gradients with a compiled __call__ (clear_cache resets)
 
@@ -287,6 +290,7 @@ class GradientFunction:
         scope["_srcgrad_record"] = records.record_fields
         scope["_srcgrad_SizeOne"] = SizeOneResult
         scope["_srcgrad_float64"] = np.dtype(np.float64)
+        scope["_srcgrad_plain"] = _PLAIN_RESULTS
         lines += ["    try:",
                  f"        _srcgrad_out = _srcgrad_fn({', '.join(call)})",
                  "    except _srcgrad_SizeOne as exc:",
@@ -307,19 +311,44 @@ class GradientFunction:
         lines = [f"    {'_srcgrad_value, ' if self._with_value else ''}"
                  f"{'(' + unpack + ')' if self._with_value and not self._single else unpack}"
                  f" = _srcgrad_out"]
+        # anything else (another array library's results: Dask's computed together) takes
+        # the general path, _fit_results
+        general = f"        return _srcgrad_self._fit_results(_srcgrad_out, {', '.join(self._wrt)})"
+        if self._with_value:
+            lines += ["    if type(_srcgrad_value) not in _srcgrad_plain:", general]
         for g, name, copy in zip(grads, self._wrt, copies):
             if not copy:
-                lines.append(f"    if type({name}) is float:")
-                lines.append(f"        {g} = float({g})")
-                lines.append(f"    elif not (type({g}) is _srcgrad_ndarray and type({name}) is "
+                lines.append(f"    if type({g}) is _srcgrad_ndarray and type({name}) is "
                              f"_srcgrad_ndarray and {g}.shape == {name}.shape and {g}.dtype is "
-                             f"{name}.dtype and {name}.dtype.kind == 'f'):")
+                             f"{name}.dtype and {name}.dtype.kind == 'f':")
+                lines.append("        pass")
+                lines.append(f"    elif type({name}) is float and type({g}) in _srcgrad_plain:")
+                lines.append(f"        {g} = float({g})")
+                lines.append(f"    elif type({g}) in _srcgrad_plain:")
                 lines.append(f"        {g} = _srcgrad_fit({g}, {name}, False)")
+                lines.append("    else:")
+                lines.append(general)
             else:
+                lines.append(f"    if type({g}) not in _srcgrad_plain:")
+                lines.append(general)
                 lines.append(f"    {g} = _srcgrad_fit({g}, {name}, True)")
         result = grads[0] if self._single else "(" + ", ".join(grads) + ",)"
         lines.append(f"    return {'(_srcgrad_value, ' + result + ')' if self._with_value else result}")
         return lines
+
+    def _fit_results(self, out, *args):
+        """The general path of `__call__`: results of other array libraries.  Lazy (Dask)
+        results of NumPy arguments, and the value, are computed together (runtime.realize);
+        each gradient then gets its argument's shape and dtype, in its argument's library."""
+        value, grads = out if self._with_value else (None, out)
+        grads = [grads] if len(self._wrt) == 1 else list(grads)     # (one comes bare)
+        if self._with_value:
+            value, *grads = realize([value] + grads, [None] + list(args))
+        else:
+            grads = realize(grads, list(args))
+        grads = [fit_gradient(g, like, copy) for g, like, copy in zip(grads, args, self._transformed.copies)]
+        result = grads[0] if self._single else tuple(grads)
+        return (value, result) if self._with_value else result
 
     def _call_with_containers(self, *args, **kwargs):
         """`grad(loss)(params, X, y)` with `params` a dict / list / tuple / record (nested) of
@@ -359,6 +388,15 @@ class GradientFunction:
             raise t.runtime_error(exc)
         value, grads = out if self._with_value else (None, out)
         grads = [grads] if len(self._wrt) == 1 else list(grads)     # (one comes bare)
+        leaves = [leaf for name in self._wrt for leaf in (
+            trees[name][0] if name in trees else [bound.arguments[name]])]
+        flat = [x for name, g in zip(self._wrt, grads) for x in (
+            parameters.leaves_of(trees[name][1], g) if name in trees else [g])]
+        if any(is_lazy(x) for x in flat + [value]):     # (Dask: computed together)
+            value, *flat = realize([value] + flat, [None] + leaves)
+            flat = iter(flat)
+            grads = [next(flat) if name not in trees else parameters.unflatten(
+                trees[name][1], [next(flat) for _ in trees[name][0]]) for name in self._wrt]
         copies = iter(t.copies)
         results = []
         for name, g in zip(self._wrt, grads):

@@ -1,5 +1,6 @@
 """What a differentiated argument may be: a real floating-point or integer number or array
-(Python int and float, NumPy scalars, ndarrays), or a dict / list / tuple / namedtuple /
+(Python int and float, NumPy scalars, ndarrays, and the arrays of libraries NumPy's functions
+dispatch to: Dask, CuPy), or a dict / list / tuple / namedtuple /
 dataclass of them.  Anything else is refused, naming the parameter, before generated code
 runs: a string or None would otherwise flow into arithmetic that happens to accept it, a
 complex number lose its imaginary part, a masked array get gradients for its masked
@@ -56,6 +57,9 @@ def problem(value):
                 "pass an array of floats")
     if isinstance(value, (int, float)):      # subclasses (not bool): real numbers
         return None
+    if hasattr(kind, "__array_function__") and hasattr(value, "shape") and \
+            getattr(getattr(value, "dtype", None), "kind", "") in _REAL:
+        return None         # another library's array (Dask, CuPy): NumPy's functions dispatch to it
     if value is None:
         return ("none", "None", "pass a float or an array of floats (None, a default perhaps, "
                                 "has no gradient)")

@@ -11,7 +11,7 @@ assigning every name either side assigns.
 import gast
 import numpy as np
 
-from . import rules
+from . import rules, runtime
 # NumPy calls that may return (a view of) their first argument rather than a new array
 from .aliasing import MAY_RETURN_FIRST_ARGUMENT as _ALIASING_NUMPY
 from .fold import copy_tree, fold, is_const, make_const
@@ -239,8 +239,7 @@ class _ShapeQueries(gast.NodeTransformer):
                 covered |= part
         if covered != cls or not cover:
             return node
-        call = gast.Call(func=gast.Attribute(value=self.ns.reference(np, "np"), attr="broadcast",
-                                             ctx=gast.Load()),
+        call = gast.Call(func=self.ns.reference(runtime.broadcast, "broadcast"),   # (Dask-safe)
                          args=[gast.Name(id=n, ctx=gast.Load(), annotation=None, type_comment=None)
                                for n in cover], keywords=[])
         self.uses.broadcasts[id(call)] = call
@@ -257,6 +256,8 @@ class _ShapeQueries(gast.NodeTransformer):
                     isinstance(arg, gast.Name) and arg.id in self.gradient.numpy_typed):
                 return gast.Attribute(value=arg, attr=query, ctx=gast.Load())   # x.size: cheaper
             node.args[0] = arg
+            if query == "size":     # (np.size would read the data of a Dask array)
+                node.func = self.ns.reference(runtime.size, "size")
             return node
         self.generic_visit(node)
         if self.ns.object_of(node.func) is rules.unbroadcast:

@@ -695,7 +695,8 @@ def scalar_check(ret, parsed, classes, order, ns):
         raise parsed.error(NonScalarResultError, message, lineno=ret.line, hint=hint)
     args = [name_node(w) for w in witnesses]
     ndim = np_call(ns, "ndim", *args) if len(args) == 1 else \
-        gast.Attribute(value=np_call(ns, "broadcast", *args), attr="ndim", ctx=gast.Load())
+        gast.Attribute(value=gast.Call(func=ns.reference(runtime.broadcast, "broadcast"), args=args,
+                                       keywords=[]), attr="ndim", ctx=gast.Load())
     test = gast.Compare(left=ndim, ops=[gast.NotEq()], comparators=[make_const(0)])
     raise_call = gast.Call(func=ns.reference(nonscalar_result, "nonscalar_result"),
                            args=[name_node(w) for w in witnesses], keywords=[])

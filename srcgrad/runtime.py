@@ -5,9 +5,8 @@ source.  These are the adjoints that need work no single expression does — sum
 broadcast adjoint back to its argument's shape, contractions of arbitrary rank, and
 the odd linear-algebra or shape function.  Each takes plain arrays and returns one.
 """
-import operator
-
 import math
+import operator
 
 import numpy as np
 
@@ -16,6 +15,11 @@ from .errors import NonScalarResultError
 
 _PYTHON_SCALARS = (float, int, bool, complex)
 _SCALARS = (float, int, np.float64, np.float32, np.int64)
+
+
+def _array(x):
+    """`x` as an array: NumPy's for numbers and lists, another library's array as it is."""
+    return x if is_foreign(x) else np.asarray(x)
 
 
 def sum_over(g, like):
@@ -51,7 +55,7 @@ def unbroadcast(g, like, full=None):
         if full is None and lead > 0 and gshape[lead:] == shape:   # a bias added to rows
             return g.sum(axis=0) if lead == 1 else g.sum(axis=tuple(range(lead)))
     if type(like) in _PYTHON_SCALARS and full is None:
-        return g.sum() if type(g) is np.ndarray else g
+        return g.sum() if getattr(g, "ndim", 0) else g      # (any array library's array)
     shape, gshape = _shape(like), _shape(g)
     if full is not None:
         full_shape = _shape(full)
@@ -72,6 +76,44 @@ def unbroadcast(g, like, full=None):
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
     return np.reshape(np.sum(g, axis=axes), shape)
+
+
+class BroadcastShape:
+    """What generated code reads of `np.broadcast(*values)` (shape, ndim, size), for arrays of
+    other libraries (Dask, CuPy), computed from their shapes without touching their data."""
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return math.prod(self.shape)
+
+
+_NUMPY_VALUES = (np.ndarray, float, int, bool, np.float64, np.float32, np.int64)
+
+
+def broadcast(*values):
+    """The shape `values` broadcast to, as `np.broadcast(*values)` (whose `.shape`, `.ndim`
+    and `.size` generated code reads); NumPy's own object for NumPy values, else one made
+    from the values' shapes alone (np.broadcast would read a Dask array's data)."""
+    for v in values:
+        if type(v) not in _NUMPY_VALUES and not isinstance(v, np.generic):
+            return BroadcastShape(np.broadcast_shapes(*map(_shape, values)))
+    return np.broadcast(*values)
+
+
+def size(x):
+    """`np.size(x)`, reading the size of another library's array from its shape."""
+    if type(x) is np.ndarray:
+        return x.size
+    shape = _shape(x)
+    return math.prod(shape) if shape else 1
 
 
 def getitem(a, index):
@@ -98,6 +140,8 @@ def index_adjoint(g, like, index):
     indices repeat an element, its adjoints add up."""
     # (a float, the usual adjoint of one element, needs no promotion rules)
     dtype = np.float64 if type(g) in (float, np.float64) else np.result_type(g, 1.0)
+    if type(like) is not np.ndarray and is_foreign(like):
+        return _foreign_index_adjoint(g, like, index, dtype)
     out = np.zeros(_shape(like), dtype=dtype)
     if _basic_index(index):
         out[index] = g
@@ -109,6 +153,37 @@ def index_adjoint(g, like, index):
 class Undefined(ValueError):
     """Raised by a helper where the gradient is undefined; reaches the user as an
     UndefinedGradientError naming their line."""
+
+
+class ForeignArrayError(Undefined):
+    """An adjoint srcgrad computes only for NumPy arrays, met with another library's."""
+
+
+def is_foreign(x):
+    """Whether `x` is an array of another library NumPy's functions dispatch to (Dask, CuPy)."""
+    return hasattr(type(x), "__array_function__") and not isinstance(x, np.ndarray) and hasattr(x, "shape")
+
+
+def _foreign_index_adjoint(g, like, index, dtype):
+    """index_adjoint for another library's array, without np.add.at (NumPy's alone): a basic
+    index writes into zeros of like's library; `p[np.arange(N), y]`, the gather of one
+    element a row, is a one-hot mask times g."""
+    if _basic_index(index):
+        out = np.zeros_like(like, dtype=dtype)
+        out[index] = g
+        return out
+    if isinstance(index, tuple) and len(index) == 2 and len(_shape(like)) == 2:
+        rows, cols = index
+        n = _shape(like)[0]
+        if type(rows) is np.ndarray and rows.ndim == 1 and len(rows) == n and \
+                np.array_equal(rows, np.arange(n)) and getattr(cols, "ndim", 0) == 1:
+            cols = cols if type(cols) is type(like) else np.asarray(cols, like=like)
+            hit = cols[:, None] == np.arange(_shape(like)[1], like=like)
+            return np.where(hit, g[:, None] if getattr(g, "ndim", 0) else g, 0.0).astype(dtype)
+    raise ForeignArrayError(f"srcgrad computes the gradient of indexing with integer arrays "
+                            f"(other than `p[np.arange(N), y]`) for NumPy arrays only, not for "
+                            f"{type(like).__module__.split('.')[0]} arrays: its adjoint adds "
+                            f"with np.add.at")
 
 
 def check_no_repeats(a, index):
@@ -156,7 +231,7 @@ def _swap_last(x):
 
 def _matmul_promote(g, a, b):
     """View `a @ b` with 1-D operands as 2-D ones (NumPy's own rule), g to match."""
-    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    a, b, g = _array(a), _array(b), _array(g)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
     if b.ndim == 1:
@@ -202,7 +277,7 @@ def _tensordot_axes(a_ndim, b_ndim, axes):
 
 def tensordot_adjoint(g, a, b, axes, which):
     """Adjoint of operand `which` (0 or 1) of `np.tensordot(a, b, axes)`."""
-    a, b, g = np.asarray(a), np.asarray(b), np.asarray(g)
+    a, b, g = _array(a), _array(b), _array(g)
     ia, ib = _tensordot_axes(a.ndim, b.ndim, axes)
     a_free = [i for i in range(a.ndim) if i not in ia]
     b_free = [i for i in range(b.ndim) if i not in ib]
@@ -217,12 +292,12 @@ def tensordot_adjoint(g, a, b, axes, which):
         out = np.tensordot(a, g, axes=(a_free, list(range(nfa))))
         contracted = sorted(ia)
         order = [ib[ia.index(j)] for j in contracted] + b_free
-    return np.transpose(out, np.argsort(order))
+    return np.transpose(out, tuple(int(i) for i in np.argsort(order)))
 
 
 def dot_adjoint(g, a, b, which):
     """Adjoint of operand `which` of `np.dot(a, b)`, any ranks."""
-    a, b = np.asarray(a), np.asarray(b)
+    a, b = _array(a), _array(b)
     if a.ndim == 0 or b.ndim == 0 or a.ndim == 1 == b.ndim:
         other = b if which == 0 else a
         return unbroadcast(g * other, a if which == 0 else b)
@@ -232,7 +307,7 @@ def dot_adjoint(g, a, b, which):
 
 def inner_adjoint(g, a, b, which):
     """Adjoint of operand `which` of `np.inner(a, b)`, any ranks."""
-    a, b = np.asarray(a), np.asarray(b)
+    a, b = _array(a), _array(b)
     if a.ndim == 0 or b.ndim == 0:
         other = b if which == 0 else a
         return unbroadcast(g * other, a if which == 0 else b)
@@ -273,7 +348,7 @@ def einsum_adjoint(g, subscripts, operands, which):
     """Adjoint of operand `which` of `np.einsum(subscripts, *operands)`."""
     labels, output = _einsum_labels(subscripts, operands)
     target = labels[which]
-    op = np.asarray(operands[which])
+    op = _array(operands[which])
     others = [(s, o) for i, (s, o) in enumerate(zip(labels, operands)) if i != which]
     known = set(output).union(*[set(s) for s, _ in others]) if others else set(output)
     unique = "".join(dict.fromkeys(c for c in target if c in known))
@@ -310,24 +385,25 @@ def _keep(g, axis, ndim):
 
 def prod_adjoint(g, ans, a, axis=None, keepdims=False):
     """Adjoint of np.prod, exact when `a` has zeros (product of all the others)."""
-    a = np.asarray(a)
+    a = _array(a)
     if not keepdims:
         g = _keep(g, axis, a.ndim)
     axes = tuple(range(a.ndim)) if axis is None else tuple(np.atleast_1d(axis) % max(a.ndim, 1))
     rest = [i for i in range(a.ndim) if i not in axes]
     moved = np.transpose(a, rest + list(axes))
     flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
-    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    ones = np.ones_like(flat[..., :1])     # (in a's array library)
     left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     right = np.flip(np.cumprod(np.concatenate([ones, np.flip(flat[..., 1:], -1)], axis=-1),
                                axis=-1), -1)
-    others = np.transpose((left * right).reshape(moved.shape), np.argsort(rest + list(axes)))
+    others = np.transpose((left * right).reshape(moved.shape),
+                          tuple(int(i) for i in np.argsort(rest + list(axes))))
     return g * others
 
 
 def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
     """Adjoint of np.linalg.norm for the orders NumPy defines on vectors and matrices."""
-    x = np.asarray(x)
+    x = _array(x)
     matrix = (axis is None and x.ndim == 2 and ord is not None) or (
         axis is not None and np.ndim(axis) == 1 and len(axis) == 2)
     if axis is None:
@@ -389,7 +465,7 @@ def _diagonal_index(shape, offset):
 
 def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
     """Adjoint of np.trace: `g` on the chosen diagonal, zeros elsewhere."""
-    a = np.asarray(a)
+    a = _array(a)
     out = np.zeros(a.shape, dtype=np.result_type(g, a.dtype, float))
     view = np.moveaxis(out, (axis1, axis2), (-2, -1))
     r, c = _diagonal_index(view.shape, offset)
@@ -399,7 +475,7 @@ def trace_adjoint(g, a, offset=0, axis1=0, axis2=1):
 
 def diag_adjoint(g, v, k=0):
     """Adjoint of np.diag (which builds a matrix from a vector or reads a diagonal)."""
-    v = np.asarray(v)
+    v = _array(v)
     if v.ndim == 1:
         return np.array(np.diag(g, k))
     out = np.zeros(v.shape, dtype=np.result_type(g, v.dtype, float))
@@ -535,6 +611,39 @@ def checkpoint_stride(n):
     return max(1, math.isqrt(n))
 
 
+def is_lazy(x):
+    """Whether `x` is a lazy (Dask) collection: computed only when asked."""
+    return hasattr(type(x), "__dask_graph__")
+
+
+def realize(values, likes):
+    """`values` (a function's value and gradients) with those that are lazy (Dask) where
+    their argument in `likes` is not (None: the value) computed, all in one `dask.compute`,
+    so one pass over the data gives them all.  A gradient of a Dask argument stays lazy,
+    and the value with it when every argument is one."""
+    eager = any(like is not None and not is_lazy(like) for like in likes)
+    lazy = [i for i, (v, like) in enumerate(zip(values, likes))
+            if is_lazy(v) and (not is_lazy(like) if like is not None else eager)]
+    if not lazy:
+        return values
+    import dask             # (imported already: there is a Dask collection here)
+    done = dask.compute(*[values[i] for i in lazy])
+    values = list(values)
+    for i, v in zip(lazy, done):
+        values[i] = v
+    return values
+
+
+def _fit_foreign(grad, like, copy):
+    """`fit_gradient` for an argument of another array library (Dask, CuPy): the gradient
+    made in that library, never through NumPy (which would compute or copy it to the host)."""
+    dtype = like.dtype if like.dtype.kind in "fc" else np.float64
+    if type(grad) is type(like) and grad.shape == like.shape:
+        grad = grad if grad.dtype == dtype else grad.astype(dtype)
+        return grad.copy() if copy else grad
+    return np.zeros_like(like, dtype=dtype) + grad      # (a number, or a broadcast array)
+
+
 def fit_gradient(grad, like, copy):
     """Give `grad` the shape and floating dtype of the argument `like` it belongs to.
 
@@ -551,6 +660,8 @@ def fit_gradient(grad, like, copy):
         return float(grad)
     if isinstance(like, np.generic) and np.ndim(grad) == 0:
         return (like.dtype.type if like.dtype.kind in "fc" else np.float64)(grad)
+    if hasattr(like, "__array_function__") and hasattr(like, "dtype") and not isinstance(like, np.ndarray):
+        return _fit_foreign(grad, like, copy)
     return fit_gradient(grad, np.asarray(like), copy)
 
 
