@@ -50,9 +50,9 @@ from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_li
                       matmul_adjoint_rhs, meshgrid_adjoint, norm_adjoint, prod_adjoint, r_adjoint, repeat_adjoint,
                       solve_adjoint, sum_over, tensordot_adjoint, tile_adjoint, trace_adjoint,
                       unbroadcast, vstack_adjoint)
-from .shape_adjoints import (average_adjoint, average_jvp, column_stack_adjoint, compress_adjoint, convolve_adjoint,
+from .shape_adjoints import (average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint,
                              correlate_adjoint, cross_adjoint, cumprod_adjoint, cumprod_jvp, diagonal_adjoint,
-                             diff_adjoint, diff_jvp, dstack_adjoint, interp_adjoint, interp_slope, kron_adjoint,
+                             diff_adjoint, diff_jvp, dstack_adjoint, interp_adjoint, interp_slope, interp_x_adjoint, kron_adjoint,
                              matrix_power_adjoint, matrix_power_jvp, no_gradient, pad_adjoint, pad_jvp,
                              permutation_source, quantile_adjoint, quantile_jvp, rollaxis_adjoint, select_picks,
                              sort_indices, take_adjoint, take_along_axis_adjoint, trapezoid_adjoint, trapezoid_jvp)
@@ -67,9 +67,9 @@ HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_
            tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint,
            einsum_adjoint_jvp, norm_jvp,
            # shape_adjoints (issue 12)
-           average_adjoint, average_jvp, column_stack_adjoint, compress_adjoint, convolve_adjoint, correlate_adjoint,
+           average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint, correlate_adjoint,
            cross_adjoint, cumprod_adjoint, cumprod_jvp, diagonal_adjoint, diff_adjoint, diff_jvp, dstack_adjoint,
-           interp_adjoint, interp_slope, kron_adjoint, matrix_power_adjoint, matrix_power_jvp, no_gradient,
+           interp_adjoint, interp_slope, interp_x_adjoint, kron_adjoint, matrix_power_adjoint, matrix_power_jvp, no_gradient,
            pad_adjoint, pad_jvp, permutation_source, quantile_adjoint, quantile_jvp, rollaxis_adjoint, select_picks,
            sort_indices, take_adjoint, take_along_axis_adjoint, trapezoid_adjoint, trapezoid_jvp)
 
@@ -244,7 +244,7 @@ reduction("nanmax nanmin", lambda g, ans, a, axis=None, _out=None, keepdims=Fals
 reduction("ptp",          lambda g, ans, a, axis=None, _out=None, keepdims=False: keep(g, axis, keepdims) * ((a == np.max(a, axis=axis, keepdims=True)) / np.sum(a == np.max(a, axis=axis, keepdims=True), axis=axis, keepdims=True) - (a == np.min(a, axis=axis, keepdims=True)) / np.sum(a == np.min(a, axis=axis, keepdims=True), axis=axis, keepdims=True)),
                           jvp=lambda t, ans, a, axis, keepdims: np.sum(t * ((a == np.max(a, axis=axis, keepdims=True)) / np.sum(a == np.max(a, axis=axis, keepdims=True), axis=axis, keepdims=True) - (a == np.min(a, axis=axis, keepdims=True)) / np.sum(a == np.min(a, axis=axis, keepdims=True), axis=axis, keepdims=True)), axis=axis, keepdims=keepdims))
 # sum(a * w) / sum(w): differentiable in a and in the weights
-vjp("average",            lambda g, ans, a, axis=None, weights=None, returned=False, *, keepdims=False: (average_adjoint(g, ans, a, axis, weights, keepdims, 0), None, average_adjoint(g, ans, a, axis, weights, keepdims, 1)), only={"returned": False},
+vjp("average",            lambda g, ans, a, axis=None, weights=None, returned=False, *, keepdims=False: (average_adjoint(g, a, axis, weights, keepdims), None, average_weights_adjoint(g, ans, a, axis, weights, keepdims)), only={"returned": False},
                           jvp=lambda t, ans, a, axis, weights, keepdims: (average_jvp(t, ans, a, axis, weights, keepdims, 0), None, average_jvp(t, ans, a, axis, weights, keepdims, 1)))
 # Order statistics ('linear' method): sorted[lo] * (1 - f) + sorted[lo + 1] * f.  Ties: equal
 # elements take their sorted places in their order in `a` (so of a median between two equal
@@ -335,7 +335,7 @@ vjp("cross",              lambda g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axi
 vjp("linalg.matrix_power", lambda g, ans, a, n: matrix_power_adjoint(g, a, n), jvp=lambda t, ans, a, n: matrix_power_jvp(t, ans, a, n))
 # Piecewise linear in x: at a knot, the slope of the segment that starts there (at the last
 # knot, of the one that ends there); outside the knots, flat.  Not differentiated in xp.
-vjp("interp",             lambda g, ans, x, xp, fp, left=None, right=None, period=None: (interp_adjoint(g, x, xp, fp, left, right, "x"), no_gradient("np.interp", "xp"), interp_adjoint(g, x, xp, fp, left, right, "fp"), interp_adjoint(g, x, xp, fp, left, right, "left"), interp_adjoint(g, x, xp, fp, left, right, "right")), only={"period": None},
+vjp("interp",             lambda g, ans, x, xp, fp, left=None, right=None, period=None: (interp_x_adjoint(g, x, xp, fp), no_gradient("np.interp", "xp"), interp_adjoint(g, x, xp, fp, left, right, "fp"), interp_adjoint(g, x, xp, fp, left, right, "left"), interp_adjoint(g, x, xp, fp, left, right, "right")), only={"period": None},
                           jvp=lambda t, ans, x, xp, fp, left, right: (t * interp_slope(x, xp, fp), no_gradient("np.interp", "xp"), np.interp(x, xp, t, None if left is None else 0.0, None if right is None else 0.0), t * (np.asarray(x) < xp[0]), t * (np.asarray(x) > xp[-1])))
 # Cleaning and elementwise shaping: np.nan_to_num passes g where x is finite, and to the
 # replacement values where it replaced; sinc's slope is 0 at 0.
@@ -399,8 +399,11 @@ forward_only((take_adjoint, take_along_axis_adjoint, diagonal_adjoint, column_st
 forward_only(quantile_adjoint, linear, params="g")
 forward_only(compress_adjoint, linear, params="g")
 forward_only((cumprod_adjoint, matrix_power_adjoint), linear, missing="ans a")
-forward_only(average_adjoint, linear, missing="ans a weights")
-forward_only(interp_adjoint, linear, missing="x xp fp")
+forward_only(average_adjoint, linear, missing="weights")
+forward_only(average_weights_adjoint, linear, missing="mean a weights")
+forward_only(interp_adjoint, linear, missing="x xp")            # (the weights do not depend on fp)
+forward_only(interp_x_adjoint, lambda t, ans, g, x, xp, fp: (interp_x_adjoint(t, x, xp, fp), None, None, interp_x_adjoint(g, x, xp, t)),
+             missing="xp")                                       # (the slope is flat in x between knots)
 forward_only(convolve_adjoint, lambda t, ans, g, a, v, mode, which: (convolve_adjoint(t, a, v, mode, which), convolve_adjoint(g, t, v, mode, which) if which == 1 else None, convolve_adjoint(g, a, t, mode, which) if which == 0 else None))
 forward_only(correlate_adjoint, lambda t, ans, g, a, v, mode, which: (correlate_adjoint(t, a, v, mode, which), correlate_adjoint(g, t, v, mode, which) if which == 1 else None, correlate_adjoint(g, a, t, mode, which) if which == 0 else None))
 forward_only(kron_adjoint, lambda t, ans, g, a, b, which: (kron_adjoint(t, a, b, which), kron_adjoint(g, t, b, which) if which == 1 else None, kron_adjoint(g, a, t, which) if which == 0 else None))

@@ -207,7 +207,8 @@ def _segments(x, xp):
 
 
 def interp_adjoint(g, x, xp, fp, left=None, right=None, which="fp"):
-    """Adjoint of `x`, `fp`, `left` or `right` (which) in np.interp(x, xp, fp, left, right)."""
+    """Adjoint of `fp`, `left` or `right` (which) in np.interp(x, xp, fp, left, right): each x
+    mixes the two ends of its segment."""
     x, xp, fp = np.asarray(x), np.asarray(xp), np.asarray(fp)
     g = np.broadcast_to(g, x.shape)
     below, above = x < xp[0], x > xp[-1]
@@ -215,16 +216,19 @@ def interp_adjoint(g, x, xp, fp, left=None, right=None, which="fp"):
         return np.sum(g * below)
     if which == "right":
         return np.sum(g * above)
-    if len(xp) == 1:               # a constant: fp[0] wherever left/right do not apply
-        return np.zeros(x.shape) if which == "x" else np.sum(g * ~(below & (left is not None)) * ~(above & (right is not None)))[None]
-    i, w = _segments(x, xp)
-    if which == "x":
-        return g * (fp[i + 1] - fp[i]) / (xp[i + 1] - xp[i]) * ~(below | above)
-    w = np.clip(w, 0.0, 1.0)           # outside: the end value (unless left/right replace it)
     keep = ~((below & (left is not None)) | (above & (right is not None)))
+    if len(xp) == 1:               # a constant: fp[0] wherever left/right do not replace it
+        return np.sum(g * keep)[None]
+    i, w = _segments(x, xp)
+    w = np.clip(w, 0.0, 1.0)           # outside: the end value (unless left/right replace it)
     out = np.bincount(np.ravel(i), np.ravel(g * (1.0 - w) * keep), len(fp)) + \
         np.bincount(np.ravel(i + 1), np.ravel(g * w * keep), len(fp))
     return out.astype(_float_dtype(g, fp), copy=False)
+
+
+def interp_x_adjoint(g, x, xp, fp):
+    """Adjoint of `x` in np.interp(x, xp, fp): g times the slope of x's segment (interp_slope)."""
+    return g * interp_slope(x, xp, fp)
 
 
 def interp_slope(x, xp, fp):
@@ -295,17 +299,24 @@ def cross_adjoint(g, a, b, which=0, axisa=-1, axisb=-1, axisc=-1, axis=None):
     return np.moveaxis(unbroadcast(out[..., :like.shape[-1]], like), -1, axisa if which == 0 else axisb)
 
 
-def average_adjoint(g, ans, a, axis=None, weights=None, keepdims=False, which=0):
-    """Adjoint of `a` (which=0) or `weights` (1) in np.average: sum(a * w) / sum(w) along axis
+def average_adjoint(g, a, axis=None, weights=None, keepdims=False):
+    """Adjoint of `a` in np.average(a, axis, weights, keepdims) = sum(a * w) / sum(w) along axis
     (1-D weights lie along `axis`)."""
     a = np.asarray(a)
     w = _average_weights(a, axis, weights)
-    total = np.sum(w, axis=axis, keepdims=True)
     if not keepdims and axis is not None:
-        g, ans = np.expand_dims(g, axis), np.expand_dims(ans, axis)
-    if which == 0:
-        return g * w / total
-    return np.reshape(unbroadcast(g * (a - ans) / total, _along_axis(a, axis, weights)), np.shape(weights))
+        g = np.expand_dims(g, axis)
+    return g * w / np.sum(w, axis=axis, keepdims=True)
+
+
+def average_weights_adjoint(g, mean, a, axis=None, weights=None, keepdims=False):
+    """Adjoint of `weights` in np.average (`mean` its result)."""
+    a = np.asarray(a)
+    w = _average_weights(a, axis, weights)
+    if not keepdims and axis is not None:
+        g, mean = np.expand_dims(g, axis), np.expand_dims(mean, axis)
+    part = g * (a - mean) / np.sum(w, axis=axis, keepdims=True)
+    return np.reshape(unbroadcast(part, _along_axis(a, axis, weights)), np.shape(weights))
 
 
 def average_jvp(t, ans, a, axis=None, weights=None, keepdims=False, which=0):
