@@ -497,7 +497,7 @@ METHODS = {name: getattr(np, name) for name in (
     "sum mean prod max min var std cumsum dot reshape ravel transpose swapaxes squeeze clip "
     "trace repeat round argmax argmin all any nonzero").split()}
 METHODS.update(flatten=np.ravel, copy=np.asarray, astype=np.ndarray.astype,
-               **{name: getattr(np, name) for name in "take diagonal cumprod ptp".split() if hasattr(np, name)})
+               **{name: getattr(np, name) for name in "take diagonal cumprod".split() if hasattr(np, name)})
 ATTRIBUTES = {"T": np.transpose}
 SHAPE_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
 BUILTINS = {abs: np.absolute, float: np.asarray, max: np.maximum, min: np.minimum,
