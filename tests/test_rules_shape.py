@@ -12,7 +12,7 @@ directions) are at the end of the file.  See tests/README.md.
 import inspect
 import numpy as np
 import pytest
-from support import RuleTests, check, check_jvp, is_float, numerical_gradient, uniform
+from support import RuleTests, both_modes, check, check_jvp, is_float, line_of, numerical_gradient, uniform
 
 import srcgrad
 
@@ -825,6 +825,109 @@ def sincs(x):
 @issue12(np.ndarray.astype, A34)
 def astypes(x):
     return mix(x.astype(float)) + mix(x.astype(np.float64) * x) + np.sum(x.astype(int) * x) + np.sum((x * 3.0).astype("int32") * 1.0)
+
+
+# --- issue 12: ties, kinks and what is refused, against closed forms --------------------------
+
+def test_sort_ties_go_in_order_of_the_input():
+    """Equal elements take their sorted places in their order in x (a stable sort): the
+    first 1.0 in x gets the weight of the first place of the 1.0s."""
+    def f(x):
+        return np.sum(np.sort(x) * np.array([10.0, 20.0, 30.0, 40.0]))
+    x = np.array([1.0, 0.5, 1.0, 3.0])
+    np.testing.assert_array_equal(srcgrad.grad(f)(x), [20.0, 10.0, 30.0, 40.0])
+    _, tangent = srcgrad.jvp(f, (x,), (np.array([1.0, 0.0, 2.0, 0.0]),))
+    assert tangent == 20.0 + 60.0
+
+
+def test_partition_and_median_ties():
+    def kth(x):
+        return np.partition(x, 1)[1]
+
+    def median(x):
+        return np.median(x)
+    x = np.array([2.0, 1.0, 2.0, 1.0, 5.0])
+    np.testing.assert_array_equal(srcgrad.grad(kth)(x), [0.0, 0.0, 0.0, 1.0, 0.0])    # the second 1.0
+    np.testing.assert_array_equal(srcgrad.grad(median)(x), [1.0, 0.0, 0.0, 0.0, 0.0])   # the first 2.0
+    even = np.array([3.0, 1.0, 3.0, 0.0])          # the two middle places hold the 1.0 and the first 3.0
+    np.testing.assert_array_equal(srcgrad.grad(median)(even), [0.5, 0.5, 0.0, 0.0])
+
+
+def test_interp_at_knots_and_outside():
+    """At a knot the slope of the segment starting there; at the last knot that of the one
+    ending there; flat outside."""
+    xp, fp = np.array([0.0, 1.0, 3.0]), np.array([0.0, 2.0, 1.0])
+
+    def f(x):
+        return np.sum(np.interp(x, xp, fp))
+    np.testing.assert_array_equal(srcgrad.grad(f)(np.array([0.0, 1.0, 3.0, -1.0, 4.0, 0.5])),
+                                  [2.0, -0.5, -0.5, 0.0, 0.0, 2.0])
+
+
+def test_interp_in_the_knots_is_refused_at_the_line():
+    def f(xp):
+        return np.sum(np.interp(np.array([0.5, 1.5]), xp, np.array([1.0, 2.0, 0.0])))
+    for err in both_modes(f, np.array([0.0, 1.0, 2.0])):
+        assert "with respect to `xp`" in str(err) and err.lineno == line_of(f, "np.interp")
+
+
+def test_cumprod_through_zeros_closed_form():
+    """d/dx_j of sum(cumprod(x)) = sum over i >= j of the product of x[:i+1] without x_j."""
+    def f(x):
+        return np.sum(np.cumprod(x))
+    x = np.array([2.0, 0.0, 3.0, 0.0, 5.0])
+    # x_0: 1; x_1 (the first zero): 2 + 2*3 + 0 + 0 = 8; after it: 0 (x_1 = 0 in every product);
+    # x_3, the second zero: 2*0*3 = 0
+    np.testing.assert_array_equal(srcgrad.grad(f)(x), [1.0, 8.0, 0.0, 0.0, 0.0])
+    check(f, np.array([2.0, 0.5, 0.0, 3.0]))
+
+
+def test_nan_to_num_gradient_and_values():
+    def f(x, v):
+        y = np.where([True, False, True], np.log(x), -np.inf)      # log: nan below 0
+        return np.sum(np.nan_to_num(y, nan=v, neginf=2.0 * v) * np.array([1.0, 2.0, 3.0]))
+    dx, dv = srcgrad.grad(f, wrt=(0, 1))(np.array([0.5, 0.7, -1.0]), 0.7)
+    np.testing.assert_allclose(dx, [2.0, 0.0, 0.0])            # (1 / x where log(x) is kept)
+    assert dv == 2.0 * 2.0 + 3.0
+
+
+def test_sort_in_place_is_refused():
+    def f(x):
+        x.sort()
+        return np.sum(x * np.arange(3.0))
+    for err in both_modes(f, np.array([0.3, 0.1, 0.2])):
+        assert ".sort()" in str(err) and err.lineno == line_of(f, "x.sort()")
+
+
+def test_pad_modes_that_do_not_copy_are_refused():
+    def f(x):
+        return np.sum(np.pad(x, 2, mode="maximum") ** 2)
+    for err in both_modes(f, np.array([0.3, 0.1, 0.2])):
+        assert "mode='maximum'" in str(err) and err.lineno == line_of(f, "np.pad")
+
+
+def test_order_statistics_other_methods_and_options_are_refused():
+    def nearest(x):
+        return np.quantile(x, 0.3, method="nearest")
+
+    def stats(x):
+        return np.pad(x, 1, stat_length=2)
+
+    def sort_fields(x):
+        return np.sum(np.sort(x, order="a"))
+    x = np.array([0.3, 0.1, 0.2])
+    for err in both_modes(nearest, x):
+        assert "method='linear'" in str(err) and err.lineno == line_of(nearest, "np.quantile")
+    for f, text in ((stats, "stat_length"), (sort_fields, "order")):
+        for err in both_modes(f, x):
+            assert text in str(err) and err.lineno == line_of(f, "np.")
+
+
+def test_astype_integer_has_no_gradient():
+    def f(x):
+        return np.sum(x.astype(int) * x) + np.sum(x.astype(np.float32))
+    x = np.array([1.5, -2.5, 3.2])
+    np.testing.assert_array_equal(srcgrad.grad(f)(x), [2.0, -1.0, 4.0])
 
 
 @reverse(*{key for keys, _, _ in ISSUE12 for key in keys})
