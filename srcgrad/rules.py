@@ -52,7 +52,7 @@ from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_li
                       unbroadcast, vstack_adjoint)
 from .shape_adjoints import (average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint,
                              correlate_adjoint, cross_adjoint, cumprod_adjoint, cumprod_jvp, diagonal_adjoint,
-                             diff_adjoint, diff_jvp, dstack_adjoint, interp_adjoint, interp_slope, interp_x_adjoint, kron_adjoint,
+                             diff_adjoint, diff_jvp, dstack_adjoint, gradient_adjoint, gradient_spacing_adjoint, gradient_spacing_jvp, interp_adjoint, interp_slope, interp_x_adjoint, kron_adjoint,
                              matrix_power_adjoint, matrix_power_jvp, no_gradient, pad_adjoint, pad_jvp,
                              permutation_source, quantile_adjoint, quantile_jvp, rollaxis_adjoint, select_picks,
                              sort_indices, take_adjoint, take_along_axis_adjoint, trapezoid_adjoint, trapezoid_jvp)
@@ -67,7 +67,7 @@ HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_
            tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint,
            einsum_adjoint_jvp, norm_jvp,
            # shape_adjoints (issue 12)
-           average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint, correlate_adjoint,
+           gradient_adjoint, gradient_spacing_adjoint, gradient_spacing_jvp, average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint, correlate_adjoint,
            cross_adjoint, cumprod_adjoint, cumprod_jvp, diagonal_adjoint, diff_adjoint, diff_jvp, dstack_adjoint,
            interp_adjoint, interp_slope, interp_x_adjoint, kron_adjoint, matrix_power_adjoint, matrix_power_jvp, no_gradient,
            pad_adjoint, pad_jvp, permutation_source, quantile_adjoint, quantile_jvp, rollaxis_adjoint, select_picks,
@@ -323,6 +323,9 @@ vjp("partition",          lambda g, ans, a, kth, axis=-1, kind="introselect", or
 vjp("select",             lambda g, ans, condlist, choicelist, default=0: (None, unbroadcast(g * (select_picks(condlist, g) == index), choicelist[index]), unbroadcast(g * (select_picks(condlist, g) == len(condlist)), default)),
                           jvp=lambda t, ans, condlist, choicelist, default: (None, np.where(select_picks(condlist, ans) == index, t, 0.0), np.where(select_picks(condlist, ans) == len(condlist), t, 0.0)))
 # --- differences, padding, convolution: linear maps whose transposes the helpers apply --------
+# np.gradient along one axis (a 1-D array, or axis=k) with one uniform spacing; edge_order 1 or 2
+vjp("gradient",           lambda g, ans, f, *varargs, axis=None, edge_order=1: (gradient_adjoint(g, f, varargs, axis, edge_order), gradient_spacing_adjoint(g, ans, f, varargs, axis, edge_order, index)),
+                          jvp=lambda t, ans, f, *varargs, axis, edge_order: (np.gradient(t, *varargs, axis=axis, edge_order=edge_order), gradient_spacing_jvp(t, ans, f, varargs, axis, edge_order, index)))
 vjp("diff",               lambda g, ans, a, n=1, axis=-1, prepend=None, append=None: (diff_adjoint(g, a, n, axis, prepend, append, 0), None, None, diff_adjoint(g, a, n, axis, prepend, append, 1), diff_adjoint(g, a, n, axis, prepend, append, 2)),
                           jvp=lambda t, ans, a, n, axis, prepend, append: (diff_jvp(t, a, n, axis, prepend, append, 0), None, None, diff_jvp(t, a, n, axis, prepend, append, 1), diff_jvp(t, a, n, axis, prepend, append, 2)))
 # The modes that copy elements (constant, edge, reflect, symmetric, wrap); the others are refused.
@@ -394,9 +397,10 @@ forward_only(accumulate, linear, params="total part")      # a loop's sum, added
 forward_only(tape_pop, linear)
 # ... and of shape_adjoints: each linear in the adjoint it is given, reading the rest for
 # shapes and positions (which are locally constant: a sort's order, a quantile's places)
-forward_only((take_adjoint, take_along_axis_adjoint, diagonal_adjoint, column_stack_adjoint, dstack_adjoint,
+forward_only((gradient_adjoint, take_adjoint, take_along_axis_adjoint, diagonal_adjoint, column_stack_adjoint, dstack_adjoint,
               rollaxis_adjoint, diff_adjoint, pad_adjoint, trapezoid_adjoint), linear)
 forward_only(quantile_adjoint, linear, params="g")
+forward_only(gradient_spacing_adjoint, linear, missing="ans f spacing")
 forward_only(compress_adjoint, linear, params="g")
 forward_only((cumprod_adjoint, matrix_power_adjoint), linear, missing="ans a")
 forward_only(average_adjoint, linear, missing="weights")

@@ -494,3 +494,52 @@ def trapezoid_jvp(t, y, x=None, dx=1.0, axis=-1, which=0):
     steps = np.full(y_moved.shape[-1] - 1, dx, _float_dtype(y_moved)) if x is None else \
         np.diff(np.moveaxis(x, axis, -1) if np.ndim(x) > 1 else x, axis=-1)
     return np.sum(steps * (t_moved[..., 1:] + t_moved[..., :-1]) / 2.0, -1)
+
+
+# --- np.gradient: a fixed stencil along one axis ------------------------------------------
+
+def _gradient_axis(f, axis, spacing, edge_order):
+    """The one axis np.gradient(f, *spacing, axis=axis, edge_order) differentiates along, its
+    uniform step; refuses what gives several results or needs coordinates."""
+    if axis is None and np.ndim(f) != 1:
+        raise Undefined("srcgrad differentiates np.gradient along one axis (a 1-D array, or axis=k), "
+                        "which gives one array")
+    if len(spacing) > 1 or any(np.ndim(h) != 0 for h in spacing):
+        raise Undefined("srcgrad differentiates np.gradient with one uniform spacing (a number), "
+                        "not with coordinates")
+    if edge_order not in (1, 2):
+        raise Undefined(f"np.gradient's edge_order is 1 or 2, not {edge_order!r}")
+    axis = 0 if axis is None else (axis[0] if isinstance(axis, (tuple, list)) else axis)
+    return axis, (spacing[0] if spacing else 1.0)
+
+
+def gradient_adjoint(g, f, spacing=(), axis=None, edge_order=1):
+    """Adjoint of `f` in np.gradient(f, *spacing, axis=axis, edge_order=edge_order): the
+    transpose of central differences inside, one-sided ones (of order edge_order) at the ends."""
+    axis, h = _gradient_axis(f, axis, spacing, edge_order)
+    g = np.moveaxis(np.asarray(g), axis, -1) / h
+    out = _float_zeros(g.shape, g)
+    out[..., 2:] += 0.5 * g[..., 1:-1]
+    out[..., :-2] -= 0.5 * g[..., 1:-1]
+    if edge_order == 1:
+        out[..., 1] += g[..., 0]
+        out[..., 0] -= g[..., 0]
+        out[..., -1] += g[..., -1]
+        out[..., -2] -= g[..., -1]
+    else:
+        out[..., :3] += np.multiply.outer(g[..., 0], [-1.5, 2.0, -0.5])
+        out[..., -3:] += np.multiply.outer(g[..., -1], [0.5, -2.0, 1.5])
+    return np.moveaxis(out, -1, axis)
+
+
+def gradient_spacing_adjoint(g, ans, f, spacing=(), axis=None, edge_order=1, index=0):
+    """Adjoint of the spacing h (number `index`, the only one) in np.gradient: its result is
+    proportional to 1 / h."""
+    _, h = _gradient_axis(f, axis, spacing, edge_order)
+    return -np.sum(g * ans) / h
+
+
+def gradient_spacing_jvp(t, ans, f, spacing=(), axis=None, edge_order=1, index=0):
+    """Tangent of np.gradient along the tangent `t` of its spacing (number `index`, the only one)."""
+    _, h = _gradient_axis(f, axis, spacing, edge_order)
+    return -ans * t / h

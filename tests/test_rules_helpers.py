@@ -27,7 +27,7 @@ from srcgrad.runtime import (accumulate, c_adjoint, concatenate_adjoint, diag_ad
                              vstack_adjoint, zero_at)
 from srcgrad.shape_adjoints import (average_adjoint, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint,
                                     correlate_adjoint, cross_adjoint, cumprod_adjoint, diagonal_adjoint, diff_adjoint,
-                                    dstack_adjoint, interp_adjoint, interp_x_adjoint, kron_adjoint, matrix_power_adjoint, pad_adjoint,
+                                    dstack_adjoint, gradient_adjoint, gradient_spacing_adjoint, interp_adjoint, interp_x_adjoint, kron_adjoint, matrix_power_adjoint, pad_adjoint,
                                     quantile_adjoint, rollaxis_adjoint, take_adjoint, take_along_axis_adjoint,
                                     trapezoid_adjoint)
 
@@ -151,6 +151,8 @@ def gather_adjoints(g):
             diagonal_adjoint(g[:2, :3], S234, 0, 1, 2), rollaxis_adjoint(g, np.ones((4, 3)), 1))
 
 
+@case(gradient_adjoint, uniform((3, 5), seed=121))
+@case(gradient_spacing_adjoint, uniform((3, 5), seed=121))
 @case(column_stack_adjoint, uniform((3, 5), seed=121))
 @case(dstack_adjoint, uniform((3, 5), seed=121))
 @case(diff_adjoint, uniform((3, 5), seed=121))
@@ -160,7 +162,9 @@ def linear_adjoints(g):
     return (column_stack_adjoint(g, (np.ones(3), np.ones((3, 4))), 1), dstack_adjoint(g[None], (np.ones((1, 3)), np.ones((1, 3, 4))), 1),
             diff_adjoint(g, np.ones((3, 7)), 2, -1, None, 1.0, 0), diff_adjoint(g, np.ones((3, 7)), 2, 1, None, 1.0, 2),
             pad_adjoint(g, np.ones((1, 3)), ((1, 1), (1, 1)), "reflect"), pad_adjoint(g[:, :4], np.ones((2, 3)), (1, 0), "constant", 1, 2.0),
-            trapezoid_adjoint(g[0], np.ones((5, 4)), None, 0.5, 1, 0), trapezoid_adjoint(g[0, :2], P34[:2].T, None, 0.5, 0, 2))
+            trapezoid_adjoint(g[0], np.ones((5, 4)), None, 0.5, 1, 0), trapezoid_adjoint(g[0, :2], P34[:2].T, None, 0.5, 0, 2),
+            gradient_adjoint(g, np.ones((3, 5)), (0.5,), 1, 2), gradient_adjoint(g[0], np.ones(5)),
+            gradient_spacing_adjoint(g, np.gradient(np.outer(P34[:, 0], np.arange(5.0)), 0.5, axis=0), np.ones((3, 5)), (0.5,), 0, 1, 0))
 
 
 @case(quantile_adjoint, G4)

@@ -723,6 +723,12 @@ def diffs(x, p):
             mix(np.diff(x, axis=1, prepend=p, append=2.0)) + mix(np.diff(x[0, 0], prepend=x[1, 1])))
 
 
+@issue12(np.gradient, A234, uniform("float", 0.5, 1.5, seed=87))
+def gradients(x, h):
+    return (mix(np.gradient(x[0, 0])) + mix(np.gradient(x, axis=1)) + mix(np.gradient(x, h, axis=-1, edge_order=2)) +
+            mix(np.gradient(x[0], 0.5, axis=0)) + mix(np.gradient(x[1, 1], h)) + mix(np.gradient(x[1], axis=(1,), edge_order=2)))
+
+
 @issue12(np.pad, A34, uniform("float", seed=75))
 def pads(x, c):
     return (mix(np.pad(x, 2)) + mix(np.pad(x, ((1, 0), (0, 2)), constant_values=c)) +
@@ -921,6 +927,21 @@ def test_order_statistics_other_methods_and_options_are_refused():
     for f, text in ((stats, "stat_length"), (sort_fields, "order")):
         for err in both_modes(f, x):
             assert text in str(err) and err.lineno == line_of(f, "np.")
+
+
+def test_gradient_of_several_axes_or_coordinates_is_refused_at_the_line():
+    def every_axis(x):
+        gx, gy = np.gradient(x)
+        return np.sum(gx * gy)
+
+    def coordinates(x):
+        return np.sum(np.gradient(x, np.array([0.0, 1.0, 3.0])) ** 2)
+    with pytest.raises(srcgrad.SrcgradError) as info:
+        srcgrad.grad(every_axis)(uniform((3, 3), seed=88))
+    assert "along one axis" in str(info.value) and info.value.lineno == line_of(every_axis, "np.gradient")
+    with pytest.raises(srcgrad.SrcgradError) as info:
+        srcgrad.grad(coordinates)(uniform((3,), seed=89))
+    assert "uniform spacing" in str(info.value) and info.value.lineno == line_of(coordinates, "np.gradient")
 
 
 def test_astype_integer_has_no_gradient():
