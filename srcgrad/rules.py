@@ -50,7 +50,7 @@ from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_li
                       matmul_adjoint_rhs, meshgrid_adjoint, norm_adjoint, prod_adjoint, r_adjoint, repeat_adjoint,
                       solve_adjoint, sum_over, tensordot_adjoint, tile_adjoint, trace_adjoint,
                       unbroadcast, vstack_adjoint)
-from .shape_adjoints import (average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint,
+from .shape_adjoints import (corrcoef_adjoint, corrcoef_jvp, cov_adjoint, cov_jvp, average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint,
                              correlate_adjoint, cross_adjoint, cumprod_adjoint, cumprod_jvp, diagonal_adjoint,
                              diff_adjoint, diff_jvp, dstack_adjoint, gradient_adjoint, gradient_spacing_adjoint, gradient_spacing_jvp, interp_adjoint, interp_slope, interp_x_adjoint, kron_adjoint,
                              matrix_power_adjoint, matrix_power_jvp, no_gradient, pad_adjoint, pad_jvp,
@@ -67,7 +67,7 @@ HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_
            tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint,
            einsum_adjoint_jvp, norm_jvp,
            # shape_adjoints (issue 12)
-           gradient_adjoint, gradient_spacing_adjoint, gradient_spacing_jvp, average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint, correlate_adjoint,
+           corrcoef_adjoint, corrcoef_jvp, cov_adjoint, cov_jvp, gradient_adjoint, gradient_spacing_adjoint, gradient_spacing_jvp, average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint, correlate_adjoint,
            cross_adjoint, cumprod_adjoint, cumprod_jvp, diagonal_adjoint, diff_adjoint, diff_jvp, dstack_adjoint,
            interp_adjoint, interp_slope, interp_x_adjoint, kron_adjoint, matrix_power_adjoint, matrix_power_jvp, no_gradient,
            pad_adjoint, pad_jvp, permutation_source, quantile_adjoint, quantile_jvp, rollaxis_adjoint, select_picks,
@@ -246,6 +246,12 @@ reduction("ptp",          lambda g, ans, a, axis=None, _out=None, keepdims=False
 # sum(a * w) / sum(w): differentiable in a and in the weights
 vjp("average",            lambda g, ans, a, axis=None, weights=None, returned=False, *, keepdims=False: (average_adjoint(g, a, axis, weights, keepdims), None, average_weights_adjoint(g, ans, a, axis, weights, keepdims)), only={"returned": False},
                           jvp=lambda t, ans, a, axis, weights, keepdims: (average_jvp(t, ans, a, axis, weights, keepdims, 0), None, average_jvp(t, ans, a, axis, weights, keepdims, 1)))
+# Covariance Xc Xc^T / (N - ddof) of the centred data (rows are variables unless rowvar=False),
+# correlation C / (s s^T) with s = sqrt(diag C); observation weights are refused.
+vjp("cov",                lambda g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None: (cov_adjoint(g, m, y, rowvar, bias, ddof, 0), cov_adjoint(g, m, y, rowvar, bias, ddof, 1)), only={"fweights": None, "aweights": None},
+                          jvp=lambda t, ans, m, y, rowvar, bias, ddof: (cov_jvp(t, m, y, rowvar, bias, ddof, 0), cov_jvp(t, m, y, rowvar, bias, ddof, 1)))
+vjp("corrcoef",           lambda g, ans, x, y=None, rowvar=True, *, dtype=None: (corrcoef_adjoint(g, ans, x, y, rowvar, 0), corrcoef_adjoint(g, ans, x, y, rowvar, 1)),
+                          jvp=lambda t, ans, x, y, rowvar: (corrcoef_jvp(t, ans, x, y, rowvar, 0), corrcoef_jvp(t, ans, x, y, rowvar, 1)))
 # Order statistics ('linear' method): sorted[lo] * (1 - f) + sorted[lo + 1] * f.  Ties: equal
 # elements take their sorted places in their order in `a` (so of a median between two equal
 # values, the first of them in `a` may get both halves); other methods are refused.
@@ -405,6 +411,8 @@ forward_only(compress_adjoint, linear, params="g")
 forward_only((cumprod_adjoint, matrix_power_adjoint), linear, missing="ans a")
 forward_only(average_adjoint, linear, missing="weights")
 forward_only(average_weights_adjoint, linear, missing="mean a weights")
+forward_only(cov_adjoint, linear, missing="m y")
+forward_only(corrcoef_adjoint, linear, missing="ans x y")
 forward_only(interp_adjoint, linear, missing="x xp")            # (the weights do not depend on fp)
 forward_only(interp_x_adjoint, lambda t, ans, g, x, xp, fp: (interp_x_adjoint(t, x, xp, fp), None, None, interp_x_adjoint(g, x, xp, t)),
              missing="xp")                                       # (the slope is flat in x between knots)

@@ -543,3 +543,74 @@ def gradient_spacing_jvp(t, ans, f, spacing=(), axis=None, edge_order=1, index=0
     """Tangent of np.gradient along the tangent `t` of its spacing (number `index`, the only one)."""
     _, h = _gradient_axis(f, axis, spacing, edge_order)
     return -ans * t / h
+
+
+# --- covariance and correlation ---------------------------------------------------------
+
+def _observations(m, y, rowvar):
+    """np.cov's data as variables x observations (rows are variables)."""
+    x = np.atleast_2d(m)
+    if not rowvar and x.shape[0] != 1:
+        x = x.T
+    if y is not None:
+        y = np.atleast_2d(y)
+        if not rowvar and y.shape[0] != 1:
+            y = y.T
+        x = np.concatenate([x, y], 0)
+    return x
+
+
+def _cov_parts(m, y, rowvar, bias, ddof):
+    x = _observations(m, y, rowvar)
+    ddof = (0 if bias else 1) if ddof is None else ddof
+    return x, x - np.mean(x, axis=1, keepdims=True), x.shape[1] - ddof
+
+
+def _to_inputs(dx, m, y, rowvar, which):
+    """The adjoint of the stacked data, back to `m` (which=0) or `y` (1) in their shapes."""
+    rows = np.atleast_2d(m).shape[0] if (rowvar or np.ndim(m) < 2 or np.shape(m)[0] == 1) else np.shape(m)[1]
+    part = dx[:rows] if which == 0 else dx[rows:]
+    like = m if which == 0 else y
+    if not rowvar and np.ndim(like) == 2 and np.shape(like)[0] != 1:
+        part = part.T
+    return np.reshape(part, np.shape(like))
+
+
+def cov_adjoint(g, m, y=None, rowvar=True, bias=False, ddof=None, which=0):
+    """Adjoint of `m` (which=0) or `y` (1) in np.cov: C = Xc Xc^T / (N - ddof) with Xc the
+    centred data, so dX = (G + G^T) Xc / (N - ddof) (centring is absorbed: Xc's rows sum to 0)."""
+    _, centred, count = _cov_parts(m, y, rowvar, bias, ddof)
+    g = np.reshape(g, (centred.shape[0],) * 2)
+    return _to_inputs((g + g.T) @ centred / count, m, y, rowvar, which)
+
+
+def cov_jvp(t, m, y=None, rowvar=True, bias=False, ddof=None, which=0):
+    """Tangent of np.cov along the tangent `t` of `m` (which=0) or `y` (1)."""
+    _, centred, count = _cov_parts(m, y, rowvar, bias, ddof)
+    zeros = (np.zeros_like(m, dtype=_float_dtype(t)), None if y is None else np.zeros_like(y, dtype=_float_dtype(t)))
+    tangents = (t, zeros[1]) if which == 0 else (zeros[0], t)
+    dx = _observations(tangents[0], tangents[1], rowvar)
+    dx = dx - np.mean(dx, axis=1, keepdims=True)
+    out = (dx @ centred.T + centred @ dx.T) / count
+    return out if centred.shape[0] > 1 else out[0, 0]
+
+
+def corrcoef_adjoint(g, ans, x, y=None, rowvar=True, which=0):
+    """Adjoint in np.corrcoef: R = C / (s s^T) with s = sqrt(diag C); the adjoint of C is
+    G / (s s^T) less, on the diagonal, the row and column sums of G * R over 2 s^2."""
+    c = np.cov(x, y, rowvar)
+    s = np.sqrt(np.diag(np.atleast_2d(c)))
+    g, r = np.atleast_2d(g), np.atleast_2d(ans)
+    gr = g * r
+    g_cov = g / np.outer(s, s) - np.diag((gr.sum(0) + gr.sum(1)) / (2.0 * s * s))
+    return cov_adjoint(g_cov, x, y, rowvar, False, None, which)
+
+
+def corrcoef_jvp(t, ans, x, y=None, rowvar=True, which=0):
+    """Tangent of np.corrcoef along the tangent `t` of `x` (which=0) or `y` (1)."""
+    c = np.cov(x, y, rowvar)
+    s = np.sqrt(np.diag(np.atleast_2d(c)))
+    dc = np.atleast_2d(cov_jvp(t, x, y, rowvar, False, None, which))
+    relative = np.diag(dc) / (2.0 * s * s)                  # ds / s
+    out = dc / np.outer(s, s) - np.atleast_2d(ans) * (relative[:, None] + relative[None, :])
+    return np.reshape(out, np.shape(ans))

@@ -25,7 +25,7 @@ from srcgrad.runtime import (accumulate, c_adjoint, concatenate_adjoint, diag_ad
                              r_adjoint, repeat_adjoint, solve_adjoint, sum_over, tape_pop, tape_push,
                              tensordot_adjoint, tile_adjoint, trace_adjoint, unbroadcast,
                              vstack_adjoint, zero_at)
-from srcgrad.shape_adjoints import (average_adjoint, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint,
+from srcgrad.shape_adjoints import (corrcoef_adjoint, cov_adjoint, average_adjoint, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint,
                                     correlate_adjoint, cross_adjoint, cumprod_adjoint, diagonal_adjoint, diff_adjoint,
                                     dstack_adjoint, gradient_adjoint, gradient_spacing_adjoint, interp_adjoint, interp_x_adjoint, kron_adjoint, matrix_power_adjoint, pad_adjoint,
                                     quantile_adjoint, rollaxis_adjoint, take_adjoint, take_along_axis_adjoint,
@@ -178,6 +178,13 @@ def nonlinear_helpers_in_g(g):
             average_adjoint(g[:3], P34, 1, G4), average_weights_adjoint(g[:3], np.average(P34, 1, G4), P34, 1, G4, False),
             interp_adjoint(g, x, np.array([0.0, 0.5, 1.0]), np.array([1.0, 2.0, 0.0]), None, None, "fp"),
             interp_adjoint(g, x, np.array([0.0, 0.5, 1.0]), np.array([1.0, 2.0, 0.0]), 0.5, None, "left"))
+
+
+@case(cov_adjoint, G34[:, :3])
+@case(corrcoef_adjoint, G34[:, :3])
+def covariance_adjoints(g):
+    x = uniform((3, 5), seed=129)
+    return cov_adjoint(g, x), cov_adjoint(g[:2, :2], x[0], x[1], True, False, None, 1), corrcoef_adjoint(g, np.corrcoef(x), x)
 
 
 @case(matrix_power_adjoint, G34)

@@ -689,6 +689,13 @@ def order_statistics(x):
             mix(np.percentile(x, 40.0, axis=-1)) + mix(np.percentile(x, np.array([[10.0], [90.0]]), axis=2)))
 
 
+@issue12((np.cov, np.corrcoef), uniform((3, 6), seed=98), uniform((2, 6), seed=99), uniform((6,), seed=100))
+def covariances(m, y, v):
+    return (mix(np.cov(m)) + mix(np.cov(m.T, rowvar=False, bias=True)) + mix(np.cov(m, y, ddof=2)) + mix(np.cov(v)) +
+            mix(np.cov(v, v * v)) + mix(np.corrcoef(m)) + mix(np.corrcoef(m, y)) + mix(np.corrcoef(v, m[0] + v)) +
+            mix(np.corrcoef(y.T, rowvar=False)))
+
+
 TRAPEZOID = getattr(np, "trapezoid", None) or np.trapz
 
 
