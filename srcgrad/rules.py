@@ -50,7 +50,7 @@ from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_li
                       matmul_adjoint_rhs, meshgrid_adjoint, norm_adjoint, prod_adjoint, r_adjoint, repeat_adjoint,
                       solve_adjoint, sum_over, tensordot_adjoint, tile_adjoint, trace_adjoint,
                       unbroadcast, vstack_adjoint)
-from .shape_adjoints import (corrcoef_adjoint, corrcoef_jvp, cov_adjoint, cov_jvp, average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint,
+from .shape_adjoints import (permutation_adjoint, corrcoef_adjoint, corrcoef_jvp, cov_adjoint, cov_jvp, average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint,
                              correlate_adjoint, cross_adjoint, cumprod_adjoint, cumprod_jvp, diagonal_adjoint,
                              diff_adjoint, diff_jvp, dstack_adjoint, gradient_adjoint, gradient_spacing_adjoint, gradient_spacing_jvp, interp_adjoint, interp_slope, interp_x_adjoint, kron_adjoint,
                              matrix_power_adjoint, matrix_power_jvp, no_gradient, pad_adjoint, pad_jvp,
@@ -67,7 +67,7 @@ HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_
            tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint,
            einsum_adjoint_jvp, norm_jvp,
            # shape_adjoints (issue 12)
-           corrcoef_adjoint, corrcoef_jvp, cov_adjoint, cov_jvp, gradient_adjoint, gradient_spacing_adjoint, gradient_spacing_jvp, average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint, correlate_adjoint,
+           permutation_adjoint, corrcoef_adjoint, corrcoef_jvp, cov_adjoint, cov_jvp, gradient_adjoint, gradient_spacing_adjoint, gradient_spacing_jvp, average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint, correlate_adjoint,
            cross_adjoint, cumprod_adjoint, cumprod_jvp, diagonal_adjoint, diff_adjoint, diff_jvp, dstack_adjoint,
            interp_adjoint, interp_slope, interp_x_adjoint, kron_adjoint, matrix_power_adjoint, matrix_power_jvp, no_gradient,
            pad_adjoint, pad_jvp, permutation_source, quantile_adjoint, quantile_jvp, rollaxis_adjoint, select_picks,
@@ -321,9 +321,9 @@ vjp("take_along_axis",    lambda g, ans, arr, indices, axis=-1: take_along_axis_
 vjp("compress",           lambda g, ans, condition, a, axis=None, _out=None: (None, compress_adjoint(g, condition, a, axis)), jvp=linear)
 # Ties: equal elements keep their order in `a` (a stable sort), so the k-th of them in `a` gets
 # the gradient of the k-th of their places in the result; np.partition's are matched the same way.
-vjp("sort",               lambda g, ans, a, axis=-1, kind=None, order=None, *, stable=None: take_along_axis_adjoint(g, a, sort_indices(a, axis), axis), only={"order": None},
+vjp("sort",               lambda g, ans, a, axis=-1, kind=None, order=None, *, stable=None: permutation_adjoint(g, a, sort_indices(a, axis), axis), only={"order": None},
                           jvp=lambda t, ans, a, axis: np.take_along_axis(t, sort_indices(a, axis), axis))
-vjp("partition",          lambda g, ans, a, kth, axis=-1, kind="introselect", order=None: take_along_axis_adjoint(g, a, permutation_source(ans, a, axis), axis), only={"order": None},
+vjp("partition",          lambda g, ans, a, kth, axis=-1, kind="introselect", order=None: permutation_adjoint(g, a, permutation_source(ans, a, axis), axis), only={"order": None},
                           jvp=lambda t, ans, a, axis: np.take_along_axis(t, permutation_source(ans, a, axis), axis))
 # np.select picks each element from the first choice whose condition holds, else the default.
 vjp("select",             lambda g, ans, condlist, choicelist, default=0: (None, unbroadcast(g * (select_picks(condlist, g) == index), choicelist[index]), unbroadcast(g * (select_picks(condlist, g) == len(condlist)), default)),
@@ -403,7 +403,7 @@ forward_only(accumulate, linear, params="total part")      # a loop's sum, added
 forward_only(tape_pop, linear)
 # ... and of shape_adjoints: each linear in the adjoint it is given, reading the rest for
 # shapes and positions (which are locally constant: a sort's order, a quantile's places)
-forward_only((gradient_adjoint, take_adjoint, take_along_axis_adjoint, diagonal_adjoint, column_stack_adjoint, dstack_adjoint,
+forward_only((gradient_adjoint, permutation_adjoint, take_adjoint, take_along_axis_adjoint, diagonal_adjoint, column_stack_adjoint, dstack_adjoint,
               rollaxis_adjoint, diff_adjoint, pad_adjoint, trapezoid_adjoint), linear)
 forward_only(quantile_adjoint, linear, params="g")
 forward_only(gradient_spacing_adjoint, linear, missing="ans f spacing")

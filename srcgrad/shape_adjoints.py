@@ -614,3 +614,14 @@ def corrcoef_jvp(t, ans, x, y=None, rowvar=True, which=0):
     relative = np.diag(dc) / (2.0 * s * s)                  # ds / s
     out = dc / np.outer(s, s) - np.atleast_2d(ans) * (relative[:, None] + relative[None, :])
     return np.reshape(out, np.shape(ans))
+
+
+def permutation_adjoint(g, a, indices, axis=-1):
+    """Adjoint of np.take_along_axis(a, indices, axis) where `indices` permute a along axis
+    (np.sort, np.partition): each element was read once, so g is put back, nothing added."""
+    out = np.empty(np.shape(a), dtype=_float_dtype(g))
+    if axis is None:
+        out.reshape(-1)[indices] = np.ravel(g)
+    else:
+        np.put_along_axis(out, indices, g, axis)
+    return out

@@ -25,7 +25,7 @@ from srcgrad.runtime import (accumulate, c_adjoint, concatenate_adjoint, diag_ad
                              r_adjoint, repeat_adjoint, solve_adjoint, sum_over, tape_pop, tape_push,
                              tensordot_adjoint, tile_adjoint, trace_adjoint, unbroadcast,
                              vstack_adjoint, zero_at)
-from srcgrad.shape_adjoints import (corrcoef_adjoint, cov_adjoint, average_adjoint, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint,
+from srcgrad.shape_adjoints import (permutation_adjoint, corrcoef_adjoint, cov_adjoint, average_adjoint, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint,
                                     correlate_adjoint, cross_adjoint, cumprod_adjoint, diagonal_adjoint, diff_adjoint,
                                     dstack_adjoint, gradient_adjoint, gradient_spacing_adjoint, interp_adjoint, interp_x_adjoint, kron_adjoint, matrix_power_adjoint, pad_adjoint,
                                     quantile_adjoint, rollaxis_adjoint, take_adjoint, take_along_axis_adjoint,
@@ -141,12 +141,14 @@ S234 = uniform((2, 3, 4), seed=120)
 
 @case(take_adjoint, G34)
 @case(take_along_axis_adjoint, G34)
+@case(permutation_adjoint, G34)
 @case(compress_adjoint, G34)
 @case(diagonal_adjoint, G34)
 @case(rollaxis_adjoint, G34)
 def gather_adjoints(g):
     return (take_adjoint(g, np.ones((3, 5)), [0, 2, 2, 1], 1), take_adjoint(g[0], S234, [5, 0, 5, 1]),
             take_along_axis_adjoint(g, np.ones((3, 2)), np.array([[0, 1, 0, 1]] * 3), 1),
+            permutation_adjoint(g, S234[0], np.argsort(S234[0], 0), 0), permutation_adjoint(g[0], np.ones(4), [3, 0, 1, 2], None),
             compress_adjoint(g[:2], [True, False, True], np.ones((5, 4)), 0),
             diagonal_adjoint(g[:2, :3], S234, 0, 1, 2), rollaxis_adjoint(g, np.ones((4, 3)), 1))
 
