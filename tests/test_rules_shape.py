@@ -10,6 +10,8 @@ Both modes: reverse-mode tests are marked `@reverse(function, ...)`; the forward
 directions) are at the end of the file.  See tests/README.md.
 """
 import inspect
+import warnings
+
 import numpy as np
 import pytest
 from support import RuleTests, both_modes, check, check_jvp, is_float, line_of, numerical_gradient, uniform
@@ -766,11 +768,16 @@ def rotations(x):
             mix(np.fliplr(x)) + mix(np.rollaxis(x, 2)) + mix(np.rollaxis(x, -1, 1)) + mix(np.rollaxis(x, 0, 3)))
 
 
-@issue12((np.append, np.column_stack, np.dstack, np.row_stack), A34, V3)
+ROW_STACK = getattr(np, "row_stack", np.vstack)      # (gone from NumPy 2.5)
+
+
+@issue12(tuple({np.append, np.column_stack, np.dstack, ROW_STACK}), A34, V3)
 def joins_more(x, v):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        rows = ROW_STACK([x, v[:1] * x[0]])
     return (mix(np.append(x, v)) + mix(np.append(x, x[:1] * v[0], axis=0)) + mix(np.append(v, 2.0)) +
-            mix(np.column_stack([x, v, v * v])) + mix(np.dstack([x, x * v[0]])) + mix(np.dstack([v, v])) +
-            mix(np.row_stack([x, v[:1] * x[0]])))
+            mix(np.column_stack([x, v, v * v])) + mix(np.dstack([x, x * v[0]])) + mix(np.dstack([v, v])) + mix(rows))
 
 
 @issue12(np.select, A34, uniform((4,), seed=78))
