@@ -240,6 +240,9 @@ reduction("nanmean",      lambda g, ans, a, axis=None, _dtype=None, _out=None, k
                           jvp=lambda t, ans, a, axis, keepdims: np.sum(np.where(np.isnan(a), 0.0, t), axis=axis, keepdims=keepdims) / np.sum(~np.isnan(a), axis=axis, keepdims=keepdims))
 reduction("nanmax nanmin", lambda g, ans, a, axis=None, _out=None, keepdims=False: keep(g, axis, keepdims) * (a == keep(ans, axis, keepdims)) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=True),
                           jvp=lambda t, ans, a, axis, keepdims: np.sum(np.where(a == keep(ans, axis, keepdims), t, 0.0), axis=axis, keepdims=keepdims) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=keepdims))
+# log(sum(exp(a))) along axis (0 by default), from its own result: no overflow
+reduction("logaddexp.reduce", lambda g, ans, array, axis=0, _dtype=None, _out=None, keepdims=False: keep(g, axis, keepdims) * np.exp(array - keep(ans, axis, keepdims)),
+                          jvp=lambda t, ans, array, axis, keepdims: np.sum(t * np.exp(array - keep(ans, axis, keepdims)), axis=axis, keepdims=keepdims))
 # max - min, each shared evenly between ties
 reduction("ptp",          lambda g, ans, a, axis=None, _out=None, keepdims=False: keep(g, axis, keepdims) * ((a == np.max(a, axis=axis, keepdims=True)) / np.sum(a == np.max(a, axis=axis, keepdims=True), axis=axis, keepdims=True) - (a == np.min(a, axis=axis, keepdims=True)) / np.sum(a == np.min(a, axis=axis, keepdims=True), axis=axis, keepdims=True)),
                           jvp=lambda t, ans, a, axis, keepdims: np.sum(t * ((a == np.max(a, axis=axis, keepdims=True)) / np.sum(a == np.max(a, axis=axis, keepdims=True), axis=axis, keepdims=True) - (a == np.min(a, axis=axis, keepdims=True)) / np.sum(a == np.min(a, axis=axis, keepdims=True), axis=axis, keepdims=True)), axis=axis, keepdims=keepdims))

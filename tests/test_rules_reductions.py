@@ -672,6 +672,12 @@ def nan_reductions(x):
             mix(np.nanmean(y)) + mix(np.nanmax(y, axis=1)) + mix(np.nanmin(y)) + mix(np.nanmin(y, 0, keepdims=True)))
 
 
+@issue12(np.logaddexp.reduce, R234)
+def logaddexp_reductions(x):
+    return (mix(np.logaddexp.reduce(x)) + mix(np.logaddexp.reduce(x, axis=None)) +
+            mix(np.logaddexp.reduce(x * 300.0, axis=-1, keepdims=True)) + mix(np.logaddexp.reduce(x, (0, 2))))
+
+
 @issue12(np.ptp, R234)
 def ptps(x):
     return mix(np.ptp(x)) + mix(np.ptp(x, axis=1)) + mix(np.ptp(x, -1, keepdims=True))
