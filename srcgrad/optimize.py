@@ -17,7 +17,8 @@ from .aliasing import MAY_RETURN_FIRST_ARGUMENT as _ALIASING_NUMPY
 from .fold import copy_tree, fold, is_const, make_const
 from .ir import TapePop, all_lines, header, is_loop, loads, targets
 
-_ALIASING_HELPERS = {"unbroadcast", "sum_over", "concatenate_adjoint", "hstack_adjoint", "vstack_adjoint"}
+_ALIASING_HELPERS = {"unbroadcast", "sum_over", "concatenate_adjoint", "hstack_adjoint", "vstack_adjoint",
+                     "column_stack_adjoint", "dstack_adjoint", "rollaxis_adjoint"}
 _FRESH_NUMPY = {"sum", "mean", "prod", "where", "outer", "dot", "matmul", "inner", "vdot",
                 "tensordot", "take", "cumsum", "triu", "tril", "full", "zeros", "ones"}
 

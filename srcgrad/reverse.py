@@ -342,7 +342,7 @@ class ReverseMode:
                 pieces = list(enumerate(bound.elts))
             else:
                 pieces = [(None, bound)]
-                if isinstance(bound, gast.Name) and templates.template_uses(template, "index") and \
+                if isinstance(bound, gast.Name) and templates.template_uses(template, "index", position) and \
                         "index" not in templates.parameters(template)[0]:
                     template = rules.SEQUENCE_RULES.get(rule.func)       # a list built at run time
                     if template is None:
@@ -357,7 +357,9 @@ class ReverseMode:
                                             f"{rule.name} of a list held in a variable", lineno=line,
                                             construct=rule.name, hint="write the list out: "
                                             f"{rule.name}([a, b, ...])")
-                extra = {"index": make_const(index)} if index is not None else {}
+                # (a term without pieces, in a template that has them elsewhere: index is None)
+                extra = {"index": make_const(index)} if index is not None or \
+                    "index" not in templates.parameters(template)[0] else {}
                 if whole:           # its adjoint holds one per output: g is that of ours
                     extra["g"] = gast.Subscript(value=g, slice=make_const(
                         index if rule.output == "each" else rule.output), ctx=gast.Load())

@@ -53,6 +53,12 @@ from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_li
 from .linalg_adjoints import (cholesky_adjoint, cholesky_jvp, eig_adjoint, eig_jvp, eigh_adjoint, eigh_jvp,
                               eigen_gaps, lstsq_adjoint, lstsq_jvp, matrix_power_adjoint, matrix_power_jvp, pinv_adjoint, pinv_jvp, qr_adjoint, qr_jvp, split_adjoint,
                               sum_tangents, svd_adjoint, svd_jvp)
+from .shape_adjoints import (permutation_adjoint, corrcoef_adjoint, corrcoef_jvp, cov_adjoint, cov_jvp, average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint,
+                             correlate_adjoint, cross_adjoint, cumprod_adjoint, cumprod_jvp, diagonal_adjoint,
+                             diff_adjoint, diff_jvp, dstack_adjoint, gradient_adjoint, gradient_spacing_adjoint, gradient_spacing_jvp, interp_adjoint, interp_slope, interp_x_adjoint, kron_adjoint,
+                             no_gradient, pad_adjoint, pad_jvp,
+                             permutation_source, quantile_adjoint, quantile_jvp, rollaxis_adjoint, select_picks,
+                             sort_indices, take_adjoint, take_along_axis_adjoint, trapezoid_adjoint, trapezoid_jvp)
 
 RULES = {}        # NumPy function -> Rule
 NONDIFF = set()   # NumPy functions whose result carries no gradient
@@ -65,7 +71,13 @@ HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_
            einsum_adjoint_jvp, norm_jvp,
            cholesky_adjoint, cholesky_jvp, eig_adjoint, eig_jvp, eigh_adjoint, eigh_jvp, lstsq_adjoint, lstsq_jvp,
            matrix_power_adjoint, matrix_power_jvp, pinv_adjoint, pinv_jvp, qr_adjoint, qr_jvp, split_adjoint,
-           sum_tangents, svd_adjoint, svd_jvp)
+           sum_tangents, svd_adjoint, svd_jvp,
+           # shape_adjoints (issue 12)
+           permutation_adjoint, corrcoef_adjoint, corrcoef_jvp, cov_adjoint, cov_jvp, gradient_adjoint, gradient_spacing_adjoint, gradient_spacing_jvp, average_adjoint, average_jvp, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint, correlate_adjoint,
+           cross_adjoint, cumprod_adjoint, cumprod_jvp, diagonal_adjoint, diff_adjoint, diff_jvp, dstack_adjoint,
+           interp_adjoint, interp_slope, interp_x_adjoint, kron_adjoint, no_gradient,
+           pad_adjoint, pad_jvp, permutation_source, quantile_adjoint, quantile_jvp, rollaxis_adjoint, select_picks,
+           sort_indices, take_adjoint, take_along_axis_adjoint, trapezoid_adjoint, trapezoid_jvp)
 
 LN2, LN10 = float(np.log(2.0)), float(np.log(10.0))
 SQRT_PI, SQRT_2PI = float(np.sqrt(np.pi)), float(np.sqrt(2.0 * np.pi))
@@ -254,6 +266,42 @@ reduction("std",          lambda g, ans, a, axis=None, _dtype=None, _out=None, d
 reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x * keep(g / (ans + (ans == 0)), axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims),
                           jvp=lambda t, ans, x, ord, axis, keepdims: np.sum(x * t, axis=axis, keepdims=keepdims) / (ans + (ans == 0)) if ord is None else norm_jvp(t, ans, x, ord, axis, keepdims))
 vjp("cumsum",             lambda g, ans, a, axis=None, _dtype=None, _out=None: np.flip(np.cumsum(np.flip(g, axis), axis), axis) if axis is not None else np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a)), jvp=linear)
+# cumprod through zeros: no division by them (shape_adjoints.cumprod_adjoint)
+vjp("cumprod",            lambda g, ans, a, axis=None, _dtype=None, _out=None: cumprod_adjoint(g, ans, a, axis),
+                          jvp=lambda t, ans, a, axis: cumprod_jvp(t, ans, a, axis))
+# NaNs drop out of the nan-reductions; nanmax/nanmin share ties evenly, as max does.
+reduction("nansum",       lambda g, ans, a, axis=None, _dtype=None, _out=None, keepdims=False: keep(g, axis, keepdims) * ~np.isnan(a),
+                          jvp=lambda t, ans, a, axis, keepdims: np.sum(np.where(np.isnan(a), 0.0, t), axis=axis, keepdims=keepdims))
+reduction("nanmean",      lambda g, ans, a, axis=None, _dtype=None, _out=None, keepdims=False: keep(g, axis, keepdims) * ~np.isnan(a) / np.sum(~np.isnan(a), axis=axis, keepdims=True),
+                          jvp=lambda t, ans, a, axis, keepdims: np.sum(np.where(np.isnan(a), 0.0, t), axis=axis, keepdims=keepdims) / np.sum(~np.isnan(a), axis=axis, keepdims=keepdims))
+reduction("nanmax nanmin", lambda g, ans, a, axis=None, _out=None, keepdims=False: keep(g, axis, keepdims) * (a == keep(ans, axis, keepdims)) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=True),
+                          jvp=lambda t, ans, a, axis, keepdims: np.sum(np.where(a == keep(ans, axis, keepdims), t, 0.0), axis=axis, keepdims=keepdims) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=keepdims))
+# log(sum(exp(a))) along axis (0 by default), from its own result: no overflow
+reduction("logaddexp.reduce", lambda g, ans, array, axis=0, _dtype=None, _out=None, keepdims=False: keep(g, axis, keepdims) * np.exp(array - keep(ans, axis, keepdims)),
+                          jvp=lambda t, ans, array, axis, keepdims: np.sum(t * np.exp(array - keep(ans, axis, keepdims)), axis=axis, keepdims=keepdims))
+# max - min, each shared evenly between ties
+reduction("ptp",          lambda g, ans, a, axis=None, _out=None, keepdims=False: keep(g, axis, keepdims) * ((a == np.max(a, axis=axis, keepdims=True)) / np.sum(a == np.max(a, axis=axis, keepdims=True), axis=axis, keepdims=True) - (a == np.min(a, axis=axis, keepdims=True)) / np.sum(a == np.min(a, axis=axis, keepdims=True), axis=axis, keepdims=True)),
+                          jvp=lambda t, ans, a, axis, keepdims: np.sum(t * ((a == np.max(a, axis=axis, keepdims=True)) / np.sum(a == np.max(a, axis=axis, keepdims=True), axis=axis, keepdims=True) - (a == np.min(a, axis=axis, keepdims=True)) / np.sum(a == np.min(a, axis=axis, keepdims=True), axis=axis, keepdims=True)), axis=axis, keepdims=keepdims))
+# sum(a * w) / sum(w): differentiable in a and in the weights
+vjp("average",            lambda g, ans, a, axis=None, weights=None, returned=False, *, keepdims=False: (average_adjoint(g, a, axis, weights, keepdims), None, average_weights_adjoint(g, ans, a, axis, weights, keepdims)), only={"returned": False},
+                          jvp=lambda t, ans, a, axis, weights, keepdims: (average_jvp(t, ans, a, axis, weights, keepdims, 0), None, average_jvp(t, ans, a, axis, weights, keepdims, 1)))
+# Covariance Xc Xc^T / (N - ddof) of the centred data (rows are variables unless rowvar=False),
+# correlation C / (s s^T) with s = sqrt(diag C); observation weights are refused.
+vjp("cov",                lambda g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *, dtype=None: (cov_adjoint(g, m, y, rowvar, bias, ddof, 0), cov_adjoint(g, m, y, rowvar, bias, ddof, 1)), only={"fweights": None, "aweights": None},
+                          jvp=lambda t, ans, m, y, rowvar, bias, ddof: (cov_jvp(t, m, y, rowvar, bias, ddof, 0), cov_jvp(t, m, y, rowvar, bias, ddof, 1)))
+vjp("corrcoef",           lambda g, ans, x, y=None, rowvar=True, *, dtype=None: (corrcoef_adjoint(g, ans, x, y, rowvar, 0), corrcoef_adjoint(g, ans, x, y, rowvar, 1)),
+                          jvp=lambda t, ans, x, y, rowvar: (corrcoef_jvp(t, ans, x, y, rowvar, 0), corrcoef_jvp(t, ans, x, y, rowvar, 1)))
+# Order statistics ('linear' method): sorted[lo] * (1 - f) + sorted[lo + 1] * f.  Ties: equal
+# elements take their sorted places in their order in `a` (so of a median between two equal
+# values, the first of them in `a` may get both halves); other methods are refused.
+vjp("quantile",           lambda g, ans, a, q, axis=None, _out=None, overwrite_input=False, method="linear", keepdims=False, *, weights=None: quantile_adjoint(g, a, q, axis, keepdims, method), only={"weights": None},
+                          jvp=lambda t, ans, a, q, axis, keepdims, method: quantile_jvp(t, a, q, axis, keepdims, method))
+vjp("percentile",         lambda g, ans, a, q, axis=None, _out=None, overwrite_input=False, method="linear", keepdims=False, *, weights=None: quantile_adjoint(g, a, np.true_divide(q, 100.0), axis, keepdims, method), only={"weights": None},
+                          jvp=lambda t, ans, a, q, axis, keepdims, method: quantile_jvp(t, a, np.true_divide(q, 100.0), axis, keepdims, method))
+vjp("median",             lambda g, ans, a, axis=None, _out=None, overwrite_input=False, keepdims=False: quantile_adjoint(g, a, 0.5, axis, keepdims),
+                          jvp=lambda t, ans, a, axis, keepdims: quantile_jvp(t, a, 0.5, axis, keepdims))
+vjp("trapezoid trapz",    lambda g, ans, y, x=None, dx=1.0, axis=-1: (trapezoid_adjoint(g, y, x, dx, axis, 0), trapezoid_adjoint(g, y, x, dx, axis, 1), trapezoid_adjoint(g, y, x, dx, axis, 2)),
+                          jvp=lambda t, ans, y, x, dx, axis: (trapezoid_jvp(t, y, x, dx, axis, 0), trapezoid_jvp(t, y, x, dx, axis, 1), trapezoid_jvp(t, y, x, dx, axis, 2)))
 # --- linear algebra ------------------------------------------------------------------
 vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if x2.ndim == 2 else matmul_adjoint_lhs(g, x1, x2), x1.T @ g if x1.ndim == 2 else matmul_adjoint_rhs(g, x1, x2)), jvp=multilinear)
 vjp("dot",                lambda g, ans, a, b: (np.dot(g, b.T) if np.ndim(b) == 2 and np.ndim(a) >= 1 else dot_adjoint(g, a, b, 0), np.dot(a.T, g) if np.ndim(a) == 2 and 1 <= np.ndim(b) <= 2 else dot_adjoint(g, a, b, 1)), jvp=multilinear)
@@ -338,6 +386,54 @@ vjp("tile",               lambda g, ans, A, reps: tile_adjoint(g, A, reps), jvp=
 vjp("repeat",             lambda g, ans, a, repeats, axis=None: repeat_adjoint(g, a, repeats, axis), jvp=linear)
 vjp("r_",                 lambda g, ans, *arrays: r_adjoint(g, arrays, index), jvp=linear)    # np.r_[a, b, ...]
 vjp("c_",                 lambda g, ans, *arrays: c_adjoint(g, arrays, index), jvp=linear)    # np.c_[a, b, ...]
+vjp("row_stack",          lambda g, ans, tup, *, dtype=None, casting="same_kind": vstack_adjoint(g, tup, index), jvp=linear)
+vjp("column_stack",       lambda g, ans, tup: column_stack_adjoint(g, tup, index), jvp=linear)
+vjp("dstack",             lambda g, ans, tup: dstack_adjoint(g, tup, index), jvp=linear)
+vjp("append",             lambda g, ans, arr, values, axis=None: (np.reshape(g[:np.size(arr)], np.shape(arr)) if axis is None else np.take(g, np.arange(np.shape(arr)[axis]), axis), np.reshape(g[np.size(arr):], np.shape(values)) if axis is None else np.take(g, np.arange(np.shape(arr)[axis], np.shape(g)[axis]), axis)),
+                          jvp=lambda t, ans, arr, values, axis: (np.append(t, np.zeros(np.shape(values)), axis), np.append(np.zeros(np.shape(arr)), t, axis)))
+vjp("atleast_1d atleast_2d atleast_3d", lambda g, ans, arys: np.reshape(g, np.shape(arys)), jvp=linear)   # one array
+vjp("flipud",             lambda g, ans, m: np.flipud(g), jvp=linear)
+vjp("fliplr",             lambda g, ans, m: np.fliplr(g), jvp=linear)
+vjp("rot90",              lambda g, ans, m, k=1, axes=(0, 1): np.rot90(g, -k, axes), jvp=linear)
+vjp("rollaxis",           lambda g, ans, a, axis, start=0: rollaxis_adjoint(g, a, axis, start), jvp=linear)
+vjp("diagonal",           lambda g, ans, a, offset=0, axis1=0, axis2=1: diagonal_adjoint(g, a, offset, axis1, axis2), jvp=linear)
+# --- gathers: the adjoint adds g back where each element was read ------------------------------
+vjp("take",               lambda g, ans, a, indices, axis=None, _out=None, mode="raise": take_adjoint(g, a, indices, axis, mode), jvp=linear)
+vjp("take_along_axis",    lambda g, ans, arr, indices, axis=-1: take_along_axis_adjoint(g, arr, indices, axis), jvp=linear)
+vjp("compress",           lambda g, ans, condition, a, axis=None, _out=None: (None, compress_adjoint(g, condition, a, axis)), jvp=linear)
+# Ties: equal elements keep their order in `a` (a stable sort), so the k-th of them in `a` gets
+# the gradient of the k-th of their places in the result; np.partition's are matched the same way.
+vjp("sort",               lambda g, ans, a, axis=-1, kind=None, order=None, *, stable=None: permutation_adjoint(g, a, sort_indices(a, axis), axis), only={"order": None},
+                          jvp=lambda t, ans, a, axis: np.take_along_axis(t, sort_indices(a, axis), axis))
+vjp("partition",          lambda g, ans, a, kth, axis=-1, kind="introselect", order=None: permutation_adjoint(g, a, permutation_source(ans, a, axis), axis), only={"order": None},
+                          jvp=lambda t, ans, a, axis: np.take_along_axis(t, permutation_source(ans, a, axis), axis))
+# np.select picks each element from the first choice whose condition holds, else the default.
+vjp("select",             lambda g, ans, condlist, choicelist, default=0: (None, unbroadcast(g * (select_picks(condlist, g) == index), choicelist[index]), unbroadcast(g * (select_picks(condlist, g) == len(condlist)), default)),
+                          jvp=lambda t, ans, condlist, choicelist, default: (None, np.where(select_picks(condlist, ans) == index, t, 0.0), np.where(select_picks(condlist, ans) == len(condlist), t, 0.0)))
+# --- differences, padding, convolution: linear maps whose transposes the helpers apply --------
+# np.gradient along one axis (a 1-D array, or axis=k) with one uniform spacing; edge_order 1 or 2
+vjp("gradient",           lambda g, ans, f, *varargs, axis=None, edge_order=1: (gradient_adjoint(g, f, varargs, axis, edge_order), gradient_spacing_adjoint(g, ans, f, varargs, axis, edge_order, index)),
+                          jvp=lambda t, ans, f, *varargs, axis, edge_order: (np.gradient(t, *varargs, axis=axis, edge_order=edge_order), gradient_spacing_jvp(t, ans, f, varargs, axis, edge_order, index)))
+vjp("diff",               lambda g, ans, a, n=1, axis=-1, prepend=None, append=None: (diff_adjoint(g, a, n, axis, prepend, append, 0), None, None, diff_adjoint(g, a, n, axis, prepend, append, 1), diff_adjoint(g, a, n, axis, prepend, append, 2)),
+                          jvp=lambda t, ans, a, n, axis, prepend, append: (diff_jvp(t, a, n, axis, prepend, append, 0), None, None, diff_jvp(t, a, n, axis, prepend, append, 1), diff_jvp(t, a, n, axis, prepend, append, 2)))
+# The modes that copy elements (constant, edge, reflect, symmetric, wrap); the others are refused.
+vjp("pad",                lambda g, ans, array, pad_width, mode="constant", constant_values=0, reflect_type="even": (pad_adjoint(g, array, pad_width, mode, 0, constant_values, reflect_type), None, None, pad_adjoint(g, array, pad_width, mode, 1, constant_values, reflect_type)),
+                          jvp=lambda t, ans, array, pad_width, mode, constant_values, reflect_type: (pad_jvp(t, array, pad_width, mode, 0, constant_values, reflect_type), None, None, pad_jvp(t, array, pad_width, mode, 1, constant_values, reflect_type)))
+vjp("convolve",           lambda g, ans, a, v, mode="full": (convolve_adjoint(g, a, v, mode, 0), convolve_adjoint(g, a, v, mode, 1)), jvp=multilinear)
+vjp("correlate",          lambda g, ans, a, v, mode="valid": (correlate_adjoint(g, a, v, mode, 0), correlate_adjoint(g, a, v, mode, 1)), jvp=multilinear)
+vjp("kron",               lambda g, ans, a, b: (kron_adjoint(g, a, b, 0), kron_adjoint(g, a, b, 1)), jvp=multilinear)
+vjp("cross",              lambda g, ans, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None: (cross_adjoint(g, a, b, 0, axisa, axisb, axisc, axis), cross_adjoint(g, a, b, 1, axisa, axisb, axisc, axis)), jvp=multilinear)
+# Piecewise linear in x: at a knot, the slope of the segment that starts there (at the last
+# knot, of the one that ends there); outside the knots, flat.  Not differentiated in xp.
+vjp("interp",             lambda g, ans, x, xp, fp, left=None, right=None, period=None: (interp_x_adjoint(g, x, xp, fp), no_gradient("np.interp", "xp"), interp_adjoint(g, x, xp, fp, left, right, "fp"), interp_adjoint(g, x, xp, fp, left, right, "left"), interp_adjoint(g, x, xp, fp, left, right, "right")), only={"period": None},
+                          jvp=lambda t, ans, x, xp, fp, left, right: (t * interp_slope(x, xp, fp), no_gradient("np.interp", "xp"), np.interp(x, xp, t, None if left is None else 0.0, None if right is None else 0.0), t * (np.asarray(x) < xp[0]), t * (np.asarray(x) > xp[-1])))
+# Cleaning and elementwise shaping: np.nan_to_num passes g where x is finite, and to the
+# replacement values where it replaced; sinc's slope is 0 at 0.
+elementwise("nan_to_num", lambda g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None: (g * np.isfinite(x), None, g * np.isnan(x), g * np.isposinf(x), g * np.isneginf(x)))
+elementwise("sinc",       lambda g, ans, x: g * (np.cos(np.pi * x) - ans) / np.where(x == 0, 1.0, x))
+# x.astype(t): the identity to a float type, no gradient through an integer (or boolean) one.
+RULES[np.ndarray.astype] = Rule(np.ndarray.astype, "np.ndarray.astype", lambda g, ans, a, dtype, order="K", casting="unsafe", subok=True, copy=True: real(g, ans), "vjp",
+                                jvp=lambda t, ans, a: real(np.asarray(t, ans.dtype) if ans.dtype.kind == "f" else t, ans))
 # --- building arrays: the fill value and the end points are differentiable ---------------------
 # An integer result (np.full_like of an int array) truncates its fill value: no derivative.
 vjp("full",               lambda g, ans, shape, fill_value, dtype=None: (None, unbroadcast(g if dtype is None else real(g, ans), fill_value)),
@@ -389,6 +485,25 @@ forward_only(solve_adjoint, linear, missing="ans a")
 forward_only(tape_push, linear, params="tape value")
 forward_only(accumulate, linear, params="total part")      # a loop's sum, added in place
 forward_only(tape_pop, linear)
+# ... and of shape_adjoints: each linear in the adjoint it is given, reading the rest for
+# shapes and positions (which are locally constant: a sort's order, a quantile's places)
+forward_only((gradient_adjoint, permutation_adjoint, take_adjoint, take_along_axis_adjoint, diagonal_adjoint, column_stack_adjoint, dstack_adjoint,
+              rollaxis_adjoint, diff_adjoint, pad_adjoint, trapezoid_adjoint), linear)
+forward_only(quantile_adjoint, linear, params="g")
+forward_only(gradient_spacing_adjoint, linear, missing="ans f spacing")
+forward_only(compress_adjoint, linear, params="g")
+forward_only(cumprod_adjoint, linear, missing="ans a")
+forward_only(average_adjoint, linear, missing="weights")
+forward_only(average_weights_adjoint, linear, missing="mean a weights")
+forward_only(cov_adjoint, linear, missing="m y")
+forward_only(corrcoef_adjoint, linear, missing="ans x y")
+forward_only(interp_adjoint, linear, missing="x xp")            # (the weights do not depend on fp)
+forward_only(interp_x_adjoint, lambda t, ans, g, x, xp, fp: (interp_x_adjoint(t, x, xp, fp), None, None, interp_x_adjoint(g, x, xp, t)),
+             missing="xp")                                       # (the slope is flat in x between knots)
+forward_only(convolve_adjoint, lambda t, ans, g, a, v, mode, which: (convolve_adjoint(t, a, v, mode, which), convolve_adjoint(g, t, v, mode, which) if which == 1 else None, convolve_adjoint(g, a, t, mode, which) if which == 0 else None))
+forward_only(correlate_adjoint, lambda t, ans, g, a, v, mode, which: (correlate_adjoint(t, a, v, mode, which), correlate_adjoint(g, t, v, mode, which) if which == 1 else None, correlate_adjoint(g, a, t, mode, which) if which == 0 else None))
+forward_only(kron_adjoint, lambda t, ans, g, a, b, which: (kron_adjoint(t, a, b, which), kron_adjoint(g, t, b, which) if which == 1 else None, kron_adjoint(g, a, t, which) if which == 0 else None))
+forward_only(cross_adjoint, lambda t, ans, g, a, b, which, axisa, axisb, axisc, axis: (cross_adjoint(t, a, b, which, axisa, axisb, axisc, axis), cross_adjoint(g, t, b, which, axisa, axisb, axisc, axis) if which == 1 else None, cross_adjoint(g, a, t, which, axisa, axisb, axisc, axis) if which == 0 else None))
 # --- no derivative: only functions whose result is an integer, a boolean, or constant in each
 # float argument wherever it is continuous (tests/test_correct_or_loud_rules.py checks each one)
 nondiff("zeros ones empty zeros_like ones_like empty_like eye identity tri shape ndim size result_type "
@@ -398,7 +513,7 @@ nondiff("zeros ones empty zeros_like ones_like empty_like eye identity tri shape
         "logical_and logical_or logical_not logical_xor isnan isinf isfinite signbit all any "
         "floor_divide")
 
-NONDIFF.add(stop_gradient)
+NONDIFF.update((stop_gradient, sort_indices, permutation_source, select_picks))
 
 # --- the helpers generated gradients call: differentiating a gradient (grad(grad(f))) -----
 # Each is linear in the adjoint it is given; matmul's are bilinear: <G, lhs(g, x1, x2)> is
@@ -509,7 +624,8 @@ def _scipy_rules():
 METHODS = {name: getattr(np, name) for name in (
     "sum mean prod max min var std cumsum dot reshape ravel transpose swapaxes squeeze clip "
     "trace repeat round argmax argmin all any nonzero").split()}
-METHODS.update(flatten=np.ravel, copy=np.asarray)
+METHODS.update(flatten=np.ravel, copy=np.asarray, astype=np.ndarray.astype,
+               **{name: getattr(np, name) for name in "take diagonal cumprod".split() if hasattr(np, name)})
 ATTRIBUTES = {"T": np.transpose}
 SHAPE_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
 BUILTINS = {abs: np.absolute, float: np.asarray, max: np.maximum, min: np.minimum,

@@ -114,6 +114,10 @@ def instantiate(fn, bindings, namespace, scalars=frozenset(), data=frozenset()):
     return [body]
 
 
-def template_uses(fn, name):
-    """Whether the rule's template mentions parameter `name` (e.g. "ans")."""
-    return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(lambda_node(fn).body))
+def template_uses(fn, name, position=None):
+    """Whether the rule's template (its term number `position`, if given) mentions parameter
+    `name` (e.g. "ans")."""
+    body = lambda_node(fn).body
+    if position is not None and isinstance(body, gast.Tuple):
+        body = body.elts[position]
+    return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(body))

@@ -27,6 +27,7 @@ import srcgrad
 from srcgrad import rules
 from srcgrad.custom import stop_gradient
 from srcgrad.resolve import NONDIFF_BUILTINS as _NONDIFF_BUILTINS
+from srcgrad.shape_adjoints import permutation_source, select_picks, sort_indices
 
 HERE = os.path.basename(__file__)
 rng = np.random.default_rng(2024)
@@ -151,6 +152,10 @@ NONDIFF_CALLS = {
     np.all: (lambda x: np.all(x), (XS,)),
     np.any: (lambda x: np.any(x), (XS,)),
     np.floor_divide: (lambda x, y: np.floor_divide(x, y), (XS + 7.0, np.full(6, 1.5))),
+    # positions the gradients of sort, partition and select read (srcgrad/shape_adjoints.py)
+    sort_indices: (lambda x: sort_indices(x, -1), (XS,)),
+    permutation_source: (lambda x: permutation_source(np.partition(x, 2), x, 0), (XS,)),
+    select_picks: (lambda x: select_picks([x > 0.0, x < -1.0], x), (XS,)),
 }
 try:                              # scipy.special's, when SciPy is installed
     from scipy.special import gammasgn
@@ -244,7 +249,7 @@ def test_stop_gradient_is_zero_by_design():
 
 
 def unknown_call(x):
-    return np.sum(np.sinc(x))
+    return np.sum(np.unwrap(x))
 
 
 def unknown_attribute(x):
@@ -271,7 +276,7 @@ def string_of_x(x):
 
 
 @pytest.mark.parametrize("f,text,message", [
-    (unknown_call, "np.sinc", "no derivative rule for `np.sinc`"),
+    (unknown_call, "np.unwrap", "no derivative rule for `np.unwrap`"),
     (unknown_attribute, "x.real", "no derivative rule for the attribute `.real`"),
     (unknown_method, "x.conj", "no derivative rule for the method `.conj()`"),
     (unknown_subscript, "TABLE[x]", "no derivative rule for indexing `TABLE`"),

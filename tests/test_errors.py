@@ -237,12 +237,12 @@ def test_user_module_outside_site_packages_is_still_inlined(tmp_path, monkeypatc
 
 
 def method_without_rule(x):
-    return np.sum(x.cumprod())
+    return np.sum(x.tolist())
 
 
 def test_method_without_rule():
     err = raises(method_without_rule, NoDerivativeRuleError)
-    assert ".cumprod()" in str(err) and err.lineno == line_of(method_without_rule, "cumprod")
+    assert ".tolist()" in str(err) and err.lineno == line_of(method_without_rule, "tolist")
 
 
 def helper(v):

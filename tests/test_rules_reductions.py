@@ -10,9 +10,11 @@ Both modes: reverse-mode tests are marked `@reverse(function, ...)`; the forward
 (`@case(function, *args)`, checked by test_rule_jvp against central differences along random
 directions) are at the end of the file.  See tests/README.md.
 """
+import warnings
+
 import numpy as np
 import pytest
-from support import RuleTests, check, check_jvp, uniform
+from support import RuleTests, check, check_jvp, is_float, numerical_gradient, uniform
 
 import srcgrad
 from srcgrad import rules
@@ -619,6 +621,123 @@ def norms(a):
 @case(np.cumsum, A34)
 def cumsums(a):
     return np.cumsum(a), np.cumsum(a, axis=0), a.cumsum(axis=1)
+
+
+# ==============================================================================================
+# Issue 12: cumprod, the nan-reductions, ptp, average, order statistics, trapezoid.  Each case
+# is a loss of random float inputs: its gradient in every float argument (test_issue12_gradient),
+# in float32 (test_issue12_float32) and its tangents (test_rule_jvp).
+# ==============================================================================================
+
+def mix(y):
+    """A loss that gives each element of y its own, non-constant adjoint."""
+    return np.sum(np.sin(1.7 * y) * np.arange(1.0, np.size(y) + 1.0).reshape(np.shape(y)))
+
+
+R234 = uniform((2, 3, 4), seed=90)
+ISSUE12 = []
+
+
+def issue12(keys, *args):
+    keys = keys if isinstance(keys, tuple) else (keys,)
+    def register(f):
+        ISSUE12.append((keys, f, args))
+        for key in keys:
+            case(key, *args)(f)
+        return f
+    return register
+
+
+@issue12(np.cumprod, R234)
+def cumprods(x):
+    return mix(np.cumprod(x)) + mix(np.cumprod(x, axis=1)) + mix(x.cumprod(-1)) + mix(np.cumprod(x[0, 0], 0))
+
+
+ZEROS = np.array([[1.0, 0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0, 1.0]])
+
+
+@issue12(np.cumprod, uniform((3, 5), seed=91))
+def cumprods_through_zeros(x):
+    y = x * ZEROS                     # zeros in the input, wherever x is
+    return mix(np.cumprod(y, axis=1)) + mix(np.cumprod(y.T, axis=0)) + mix(np.cumprod(y))
+
+
+NANS = np.array([[0.0, np.nan, 0.0, 0.0], [0.0, 0.0, 0.0, np.nan], [np.nan, 0.0, 0.0, 0.0]])
+
+
+@issue12((np.nansum, np.nanmean, np.nanmax, np.nanmin), uniform((3, 4), seed=92))
+def nan_reductions(x):
+    y = x + NANS
+    return (mix(np.nansum(y)) + mix(np.nansum(y, axis=0)) + mix(np.nanmean(y, axis=-1, keepdims=True)) +
+            mix(np.nanmean(y)) + mix(np.nanmax(y, axis=1)) + mix(np.nanmin(y)) + mix(np.nanmin(y, 0, keepdims=True)))
+
+
+@issue12(np.logaddexp.reduce, R234)
+def logaddexp_reductions(x):
+    return (mix(np.logaddexp.reduce(x)) + mix(np.logaddexp.reduce(x, axis=None)) +
+            mix(np.logaddexp.reduce(x * 300.0, axis=-1, keepdims=True)) + mix(np.logaddexp.reduce(x, (0, 2))))
+
+
+@issue12(np.ptp, R234)
+def ptps(x):
+    return mix(np.ptp(x)) + mix(np.ptp(x, axis=1)) + mix(np.ptp(x, -1, keepdims=True))
+
+
+@issue12(np.average, R234, uniform((3,), 0.5, 1.5, seed=93), uniform((2, 3, 4), 0.5, 1.5, seed=94))
+def averages(x, w, W):
+    return (mix(np.average(x)) + mix(np.average(x, axis=1)) + mix(np.average(x, 1, w)) +
+            mix(np.average(x, axis=-1, weights=W[0, 0])) + mix(np.average(x, weights=W)) +
+            mix(np.average(x, axis=(0, 2), weights=W, keepdims=True)))
+
+
+@issue12((np.median, np.quantile, np.percentile), uniform((3, 5, 4), seed=95))
+def order_statistics(x):
+    return (mix(np.median(x)) + mix(np.median(x, axis=1)) + mix(np.median(x, -1, keepdims=True)) +
+            mix(np.quantile(x, 0.3)) + mix(np.quantile(x, [0.1, 0.75], axis=0)) + mix(np.quantile(x, 1.0, 1, keepdims=True)) +
+            mix(np.percentile(x, 40.0, axis=-1)) + mix(np.percentile(x, np.array([[10.0], [90.0]]), axis=2)))
+
+
+@issue12((np.cov, np.corrcoef), uniform((3, 6), seed=98), uniform((2, 6), seed=99), uniform((6,), seed=100))
+def covariances(m, y, v):
+    return (mix(np.cov(m)) + mix(np.cov(m.T, rowvar=False, bias=True)) + mix(np.cov(m, y, ddof=2)) + mix(np.cov(v)) +
+            mix(np.cov(v, v * v)) + mix(np.corrcoef(m)) + mix(np.corrcoef(m, y)) + mix(np.corrcoef(v, m[0] + v)) +
+            mix(np.corrcoef(y.T, rowvar=False)))
+
+
+TRAPEZOID = getattr(np, "trapezoid", None) or np.trapz
+TRAPZ = getattr(np, "trapz", TRAPEZOID)         # NumPy 2.0 and 2.1 have both (trapz deprecated)
+
+
+@issue12(tuple({TRAPEZOID, TRAPZ}), R234, np.sort(uniform((4,), seed=96)), uniform((2, 3, 4), seed=97), 0.3)
+def trapezoids(y, x, X, dx):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        old = TRAPZ(y, x, axis=-1)
+    return (mix(TRAPEZOID(y)) + mix(TRAPEZOID(y, x)) + mix(TRAPEZOID(y, dx=dx, axis=1)) +
+            mix(TRAPEZOID(y, X, axis=-1)) + mix(TRAPEZOID(y[0, 0], x)) + mix(old))
+
+
+@reverse(*{key for keys, _, _ in ISSUE12 for key in keys})
+@pytest.mark.parametrize("f,args", [(f, args) for _, f, args in ISSUE12], ids=lambda v: getattr(v, "__name__", ""))
+def test_issue12_gradient(f, args):
+    floats = tuple(i for i, a in enumerate(args) if is_float(a))
+    check(f, *args, wrt=floats if len(floats) > 1 else floats[0])
+
+
+@pytest.mark.parametrize("f,args", [(f, args) for _, f, args in ISSUE12], ids=lambda v: getattr(v, "__name__", ""))
+def test_issue12_float32(f, args):
+    """In float32: float32 gradients (and tangents), close to float64 finite differences."""
+    args32 = [np.float32(a) if type(a) is float else a.astype(np.float32) for a in args]
+    floats = tuple(i for i, a in enumerate(args) if is_float(a))
+    got = srcgrad.grad(f, wrt=floats)(*args32)
+    for i, g in zip(floats, got):
+        want = numerical_gradient(f, [np.float64(a) if np.ndim(a) == 0 else a.astype(np.float64) for a in args32], i)
+        assert np.asarray(g).dtype == np.float32, (i, np.asarray(g).dtype)
+        np.testing.assert_allclose(g, want, rtol=3e-3, atol=3e-3 * max(1.0, np.max(np.abs(want))))
+    tangents = [np.ones_like(a) for a in args32]
+    _, tangent = srcgrad.jvp(f, args32, tangents)
+    _, want = srcgrad.jvp(f, [np.float64(a) for a in args32], [np.float64(t) for t in tangents])
+    np.testing.assert_allclose(tangent, want, rtol=3e-3, atol=3e-3 * max(1.0, abs(want)))
 
 
 @pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())

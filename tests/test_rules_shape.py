@@ -10,9 +10,11 @@ Both modes: reverse-mode tests are marked `@reverse(function, ...)`; the forward
 directions) are at the end of the file.  See tests/README.md.
 """
 import inspect
+import warnings
+
 import numpy as np
 import pytest
-from support import RuleTests, check, check_jvp, uniform
+from support import RuleTests, both_modes, check, check_jvp, is_float, line_of, numerical_gradient, uniform
 
 import srcgrad
 
@@ -675,6 +677,326 @@ def index_tricks(a, s):
 @case(np.repeat, uniform((2, 3), seed=40))
 def repeats(a):
     return np.tile(a, 2), np.tile(a, (2, 1)), np.repeat(a, 2), np.repeat(a, [1, 3], axis=0)
+
+
+# ==============================================================================================
+# Issue 12: shape, construction and single-output array functions.  Each case below is a loss
+# of random float inputs; test_issue12_gradient checks the gradient in every float argument
+# against finite differences, test_issue12_float32 the same in float32, test_rule_jvp the
+# tangents (each case is also a forward case of the rules it names).
+# ==============================================================================================
+
+def mix(y):
+    """A loss that gives each element of y its own, non-constant adjoint."""
+    return np.sum(np.sin(1.7 * y) * np.arange(1.0, np.size(y) + 1.0).reshape(np.shape(y)))
+
+
+A34 = uniform((3, 4), seed=70)
+A234 = uniform((2, 3, 4), seed=71)
+V5 = uniform((5,), seed=72)
+V3 = uniform((3,), seed=73)
+ISSUE12 = []
+
+
+def issue12(keys, *args):
+    """Register a loss as a reverse case (test_issue12_*) and a forward case of each rule."""
+    keys = keys if isinstance(keys, tuple) else (keys,)
+    def register(f):
+        ISSUE12.append((keys, f, args))
+        for key in keys:
+            case(key, *args)(f)
+        return f
+    return register
+
+
+@issue12(np.sort, A234)
+def sorts(x):
+    return mix(np.sort(x)) + mix(np.sort(x, axis=0)) + mix(np.sort(x, -2)) + mix(np.sort(x, axis=None)) + mix(np.sort(x[0], kind="stable"))
+
+
+@issue12(np.partition, A234)
+def partitions(x):
+    return mix(np.partition(x, 2)) + mix(np.partition(x, (0, 2), axis=1)) + mix(np.partition(x, 1, axis=-3))
+
+
+@issue12(np.diff, A234, uniform((2, 1, 4), seed=74))
+def diffs(x, p):
+    return (mix(np.diff(x)) + mix(np.diff(x, 2, axis=0 + 1)) + mix(np.diff(x, n=3, axis=-1)) +
+            mix(np.diff(x, axis=1, prepend=p, append=2.0)) + mix(np.diff(x[0, 0], prepend=x[1, 1])))
+
+
+@issue12(np.gradient, A234, uniform("float", 0.5, 1.5, seed=87))
+def gradients(x, h):
+    return (mix(np.gradient(x[0, 0])) + mix(np.gradient(x, axis=1)) + mix(np.gradient(x, h, axis=-1, edge_order=2)) +
+            mix(np.gradient(x[0], 0.5, axis=0)) + mix(np.gradient(x[1, 1], h)) + mix(np.gradient(x[1], axis=(1,), edge_order=2)))
+
+
+@issue12(np.pad, A34, uniform("float", seed=75))
+def pads(x, c):
+    return (mix(np.pad(x, 2)) + mix(np.pad(x, ((1, 0), (0, 2)), constant_values=c)) +
+            mix(np.pad(x, 2, mode="edge")) + mix(np.pad(x, (2, 3), "reflect")) +
+            mix(np.pad(x, 1, mode="symmetric")) + mix(np.pad(x, ((4, 1), (0, 5)), "wrap")) + c * 0.0)
+
+
+@issue12(np.take, A234)
+def takes(x):
+    return (mix(np.take(x, [0, 2, 2, -1])) + mix(np.take(x, [[1, 0], [1, 1]], axis=1)) + mix(x.take([3, 0, 3], -1)) +
+            mix(np.take(x, [5, -4], axis=2, mode="wrap")) + mix(np.take(x, [7, 0], 0, mode="clip")))
+
+
+@issue12(np.take_along_axis, A234)
+def takes_along(x):
+    order = np.argsort(x, axis=1)
+    return (mix(np.take_along_axis(x, order, axis=1)) + mix(np.take_along_axis(x, np.array([[[0, 0, 3]]]), -1)) +
+            mix(np.take_along_axis(x[0, 0], np.array([1, 1, 0]), axis=None)))
+
+
+@issue12(np.compress, A234)
+def compresses(x):
+    return mix(np.compress([True, False, True], x, axis=1)) + mix(np.compress([0, 1, 1], x)) + mix(np.compress([1, 0, 1, 1], x, -1))
+
+
+@issue12((np.atleast_1d, np.atleast_2d, np.atleast_3d), uniform((4,), seed=76), uniform("float", seed=77))
+def atleasts(v, s):
+    return (mix(np.atleast_1d(s)) + mix(np.atleast_2d(v)) + mix(np.atleast_3d(v)) +
+            mix(np.atleast_1d(v)) + mix(np.atleast_3d(s * v[:2])))
+
+
+@issue12((np.rot90, np.flipud, np.fliplr, np.rollaxis), A234)
+def rotations(x):
+    return (mix(np.rot90(x)) + mix(np.rot90(x, 3, axes=(1, 2))) + mix(np.rot90(x, -1, (0, -1))) + mix(np.flipud(x)) +
+            mix(np.fliplr(x)) + mix(np.rollaxis(x, 2)) + mix(np.rollaxis(x, -1, 1)) + mix(np.rollaxis(x, 0, 3)))
+
+
+ROW_STACK = getattr(np, "row_stack", np.vstack)      # (gone from NumPy 2.5)
+
+
+@issue12(tuple({np.append, np.column_stack, np.dstack, ROW_STACK}), A34, V3)
+def joins_more(x, v):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        rows = ROW_STACK([x, v[:1] * x[0]])
+    return (mix(np.append(x, v)) + mix(np.append(x, x[:1] * v[0], axis=0)) + mix(np.append(v, 2.0)) +
+            mix(np.column_stack([x, v, v * v])) + mix(np.dstack([x, x * v[0]])) + mix(np.dstack([v, v])) + mix(rows))
+
+
+@issue12(np.select, A34, uniform((4,), seed=78))
+def selects(x, d):
+    return mix(np.select([x > 0.5, x < -0.2], [x * x, 3.0 * x], default=d)) + mix(np.select([x > 0], [d]))
+
+
+@issue12(np.diagonal, A234)
+def diagonals(x):
+    return (mix(np.diagonal(x)) + mix(np.diagonal(x, 1, 1, 2)) + mix(x.diagonal(offset=-1, axis1=-1, axis2=0)) +
+            mix(x[0].diagonal()))
+
+
+@issue12((np.convolve, np.correlate), V5, V3)
+def convolutions(a, v):
+    return (mix(np.convolve(a, v)) + mix(np.convolve(v, a, "same")) + mix(np.convolve(a, v, mode="valid")) +
+            mix(np.correlate(a, v)) + mix(np.correlate(a, v, "full")) + mix(np.correlate(v, a, mode="same")) +
+            mix(np.correlate(v, a, "full")))
+
+
+@issue12(np.kron, A34, uniform((2, 3), seed=79))
+def krons(a, b):
+    return mix(np.kron(a, b)) + mix(np.kron(a[0], b)) + mix(np.kron(b[0], a[0])) + mix(np.kron(2.0, b))
+
+
+def _crosses_2_vectors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            return np.cross(np.ones(2), np.ones(3)) is not None
+        except ValueError:           # NumPy 2.5 takes 3-vectors only
+            return False
+
+
+@issue12(np.cross, uniform((4, 3), seed=80), V3)
+def crosses(a, b):
+    return mix(np.cross(a, b)) + mix(np.cross(b, a[0])) + mix(np.cross(a.T, b, axisa=0)) + mix(np.cross(a.T, a.T, axis=0))
+
+
+if _crosses_2_vectors():
+    @issue12(np.cross, uniform((4, 3), seed=80), V3)
+    def crosses_of_2_vectors(a, b):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            mixed, planar = np.cross(a[:, :2], b), np.cross(a[:, :2], b[1:])
+        return mix(mixed) + mix(planar)
+
+
+@issue12(np.linalg.matrix_power, uniform((3, 3), seed=81) + 2.0 * np.eye(3))
+def matrix_powers(a):
+    return (mix(np.linalg.matrix_power(a, 3)) + mix(np.linalg.matrix_power(a, 1)) +
+            mix(np.linalg.matrix_power(a, 0)) + mix(np.linalg.matrix_power(a, -2)))
+
+
+@issue12(np.interp, uniform((6,), -1.5, 3.5, seed=82), uniform((4,), seed=83), uniform("float", seed=84))
+def interps(x, fp, lo):
+    xp = np.array([0.0, 1.0, 1.5, 3.0])
+    return mix(np.interp(x, xp, fp)) + mix(np.interp(x, xp, fp, left=lo, right=2.0 * lo)) + mix(np.interp(x[0], xp, fp))
+
+
+NOT_FINITE = np.array([[0.0, np.nan, 0.0, 0.0], [np.inf, 0.0, -np.inf, 0.0], [0.0, np.nan, 0.0, np.inf]])
+
+
+@issue12(np.nan_to_num, A34, uniform("float", seed=85))
+def nans_to_nums(x, v):
+    y = np.where(np.isfinite(NOT_FINITE), x * v, NOT_FINITE)       # (finite differences need finite inputs)
+    return mix(np.nan_to_num(y, posinf=5.0, neginf=-4.0)) + mix(np.nan_to_num(y, nan=v, posinf=2.0 * v, neginf=v * v))
+
+
+@issue12(np.sinc, uniform((3, 4), -2.0, 2.0, seed=86))
+def sincs(x):
+    return mix(np.sinc(x)) + mix(np.sinc(x * 0.0 + np.array([0.0, 1.0, -1.0, 0.5])))
+
+
+@issue12(np.ndarray.astype, A34)
+def astypes(x):
+    return mix(x.astype(float)) + mix(x.astype(np.float64) * x) + np.sum(x.astype(int) * x) + np.sum((x * 3.0).astype("int32") * 1.0)
+
+
+# --- issue 12: ties, kinks and what is refused, against closed forms --------------------------
+
+def test_sort_ties_go_in_order_of_the_input():
+    """Equal elements take their sorted places in their order in x (a stable sort): the
+    first 1.0 in x gets the weight of the first place of the 1.0s."""
+    def f(x):
+        return np.sum(np.sort(x) * np.array([10.0, 20.0, 30.0, 40.0]))
+    x = np.array([1.0, 0.5, 1.0, 3.0])
+    np.testing.assert_array_equal(srcgrad.grad(f)(x), [20.0, 10.0, 30.0, 40.0])
+    _, tangent = srcgrad.jvp(f, (x,), (np.array([1.0, 0.0, 2.0, 0.0]),))
+    assert tangent == 20.0 + 60.0
+
+
+def test_partition_and_median_ties():
+    def kth(x):
+        return np.partition(x, 1)[1]
+
+    def median(x):
+        return np.median(x)
+    x = np.array([2.0, 1.0, 2.0, 1.0, 5.0])
+    np.testing.assert_array_equal(srcgrad.grad(kth)(x), [0.0, 0.0, 0.0, 1.0, 0.0])    # the second 1.0
+    np.testing.assert_array_equal(srcgrad.grad(median)(x), [1.0, 0.0, 0.0, 0.0, 0.0])   # the first 2.0
+    even = np.array([3.0, 1.0, 3.0, 0.0])          # the two middle places hold the 1.0 and the first 3.0
+    np.testing.assert_array_equal(srcgrad.grad(median)(even), [0.5, 0.5, 0.0, 0.0])
+
+
+def test_interp_at_knots_and_outside():
+    """At a knot the slope of the segment starting there; at the last knot that of the one
+    ending there; flat outside."""
+    xp, fp = np.array([0.0, 1.0, 3.0]), np.array([0.0, 2.0, 1.0])
+
+    def f(x):
+        return np.sum(np.interp(x, xp, fp))
+    np.testing.assert_array_equal(srcgrad.grad(f)(np.array([0.0, 1.0, 3.0, -1.0, 4.0, 0.5])),
+                                  [2.0, -0.5, -0.5, 0.0, 0.0, 2.0])
+
+
+def test_interp_in_the_knots_is_refused_at_the_line():
+    def f(xp):
+        return np.sum(np.interp(np.array([0.5, 1.5]), xp, np.array([1.0, 2.0, 0.0])))
+    for err in both_modes(f, np.array([0.0, 1.0, 2.0])):
+        assert "with respect to `xp`" in str(err) and err.lineno == line_of(f, "np.interp")
+
+
+def test_cumprod_through_zeros_closed_form():
+    """d/dx_j of sum(cumprod(x)) = sum over i >= j of the product of x[:i+1] without x_j."""
+    def f(x):
+        return np.sum(np.cumprod(x))
+    x = np.array([2.0, 0.0, 3.0, 0.0, 5.0])
+    # x_0: 1; x_1 (the first zero): 2 + 2*3 + 0 + 0 = 8; after it: 0 (x_1 = 0 in every product);
+    # x_3, the second zero: 2*0*3 = 0
+    np.testing.assert_array_equal(srcgrad.grad(f)(x), [1.0, 8.0, 0.0, 0.0, 0.0])
+    check(f, np.array([2.0, 0.5, 0.0, 3.0]))
+
+
+def test_nan_to_num_gradient_and_values():
+    def f(x, v):
+        with np.errstate(invalid="ignore"):
+            y = np.where([True, False, True], np.log(x), -np.inf)      # log: nan below 0
+        return np.sum(np.nan_to_num(y, nan=v, neginf=2.0 * v) * np.array([1.0, 2.0, 3.0]))
+    dx, dv = srcgrad.grad(f, wrt=(0, 1))(np.array([0.5, 0.7, -1.0]), 0.7)
+    np.testing.assert_allclose(dx, [2.0, 0.0, 0.0])            # (1 / x where log(x) is kept)
+    assert dv == 2.0 * 2.0 + 3.0
+
+
+def test_sort_in_place_is_refused():
+    def f(x):
+        x.sort()
+        return np.sum(x * np.arange(3.0))
+    for err in both_modes(f, np.array([0.3, 0.1, 0.2])):
+        assert ".sort()" in str(err) and err.lineno == line_of(f, "x.sort()")
+
+
+def test_pad_modes_that_do_not_copy_are_refused():
+    def f(x):
+        return np.sum(np.pad(x, 2, mode="maximum") ** 2)
+    for err in both_modes(f, np.array([0.3, 0.1, 0.2])):
+        assert "mode='maximum'" in str(err) and err.lineno == line_of(f, "np.pad")
+
+
+def test_order_statistics_other_methods_and_options_are_refused():
+    def nearest(x):
+        return np.quantile(x, 0.3, method="nearest")
+
+    def stats(x):
+        return np.pad(x, 1, stat_length=2)
+
+    def sort_fields(x):
+        return np.sum(np.sort(x, order="a"))
+    x = np.array([0.3, 0.1, 0.2])
+    for err in both_modes(nearest, x):
+        assert "method='linear'" in str(err) and err.lineno == line_of(nearest, "np.quantile")
+    for f, text in ((stats, "stat_length"), (sort_fields, "order")):
+        for err in both_modes(f, x):
+            assert text in str(err) and err.lineno == line_of(f, "np.")
+
+
+def test_gradient_of_several_axes_or_coordinates_is_refused_at_the_line():
+    def every_axis(x):
+        gx, gy = np.gradient(x)
+        return np.sum(gx * gy)
+
+    def coordinates(x):
+        return np.sum(np.gradient(x, np.array([0.0, 1.0, 3.0])) ** 2)
+    with pytest.raises(srcgrad.SrcgradError) as info:
+        srcgrad.grad(every_axis)(uniform((3, 3), seed=88))
+    assert "along one axis" in str(info.value) and info.value.lineno == line_of(every_axis, "np.gradient")
+    with pytest.raises(srcgrad.SrcgradError) as info:
+        srcgrad.grad(coordinates)(uniform((3,), seed=89))
+    assert "uniform spacing" in str(info.value) and info.value.lineno == line_of(coordinates, "np.gradient")
+
+
+def test_astype_integer_has_no_gradient():
+    def f(x):
+        return np.sum(x.astype(int) * x) + np.sum(x.astype(np.float32))
+    x = np.array([1.5, -2.5, 3.2])
+    np.testing.assert_array_equal(srcgrad.grad(f)(x), [2.0, -1.0, 4.0])
+
+
+@reverse(*{key for keys, _, _ in ISSUE12 for key in keys})
+@pytest.mark.parametrize("f,args", [(f, args) for _, f, args in ISSUE12], ids=lambda v: getattr(v, "__name__", ""))
+def test_issue12_gradient(f, args):
+    floats = tuple(i for i, a in enumerate(args) if is_float(a))
+    check(f, *args, wrt=floats if len(floats) > 1 else floats[0])
+
+
+@pytest.mark.parametrize("f,args", [(f, args) for _, f, args in ISSUE12], ids=lambda v: getattr(v, "__name__", ""))
+def test_issue12_float32(f, args):
+    """In float32: float32 gradients (and tangents), close to float64 finite differences."""
+    args32 = [np.float32(a) if type(a) is float else a.astype(np.float32) for a in args]
+    floats = tuple(i for i, a in enumerate(args) if is_float(a))
+    got = srcgrad.grad(f, wrt=floats)(*args32)
+    for i, g in zip(floats, got):
+        want = numerical_gradient(f, [np.float64(a) if np.ndim(a) == 0 else a.astype(np.float64) for a in args32], i)
+        assert np.asarray(g).dtype == np.float32, (i, np.asarray(g).dtype)
+        np.testing.assert_allclose(g, want, rtol=3e-3, atol=3e-3 * max(1.0, np.max(np.abs(want))))
+    tangents = [np.ones_like(a) for a in args32]
+    _, tangent = srcgrad.jvp(f, args32, tangents)
+    _, want = srcgrad.jvp(f, [np.float64(a) for a in args32], [np.float64(t) for t in tangents])
+    np.testing.assert_allclose(tangent, want, rtol=3e-3, atol=3e-3 * max(1.0, abs(want)))
 
 
 @pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())
