@@ -27,7 +27,7 @@ from srcgrad.runtime import (accumulate, c_adjoint, concatenate_adjoint, diag_ad
                              vstack_adjoint, zero_at)
 from srcgrad.shape_adjoints import (permutation_adjoint, corrcoef_adjoint, cov_adjoint, average_adjoint, average_weights_adjoint, column_stack_adjoint, compress_adjoint, convolve_adjoint,
                                     correlate_adjoint, cross_adjoint, cumprod_adjoint, diagonal_adjoint, diff_adjoint,
-                                    dstack_adjoint, gradient_adjoint, gradient_spacing_adjoint, interp_adjoint, interp_x_adjoint, kron_adjoint, matrix_power_adjoint, pad_adjoint,
+                                    dstack_adjoint, gradient_adjoint, gradient_spacing_adjoint, interp_adjoint, interp_x_adjoint, kron_adjoint, pad_adjoint,
                                     quantile_adjoint, rollaxis_adjoint, take_adjoint, take_along_axis_adjoint,
                                     trapezoid_adjoint)
 
@@ -187,11 +187,6 @@ def nonlinear_helpers_in_g(g):
 def covariance_adjoints(g):
     x = uniform((3, 5), seed=129)
     return cov_adjoint(g, x), cov_adjoint(g[:2, :2], x[0], x[1], True, False, None, 1), corrcoef_adjoint(g, np.corrcoef(x), x)
-
-
-@case(matrix_power_adjoint, G34)
-def matrix_power_adjoints(g):
-    return matrix_power_adjoint(g[:, :3], well_conditioned(3, seed=122), 3), matrix_power_adjoint(g[:, 1:], well_conditioned(3, seed=122), -2)
 
 
 @case(interp_x_adjoint, G4, uniform((3,), seed=128))
