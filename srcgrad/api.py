@@ -303,7 +303,7 @@ class GradientFunction:
         for g, name, copy in zip(grads, self._wrt, copies):
             if not copy:
                 lines.append(f"    if type({name}) is float:")
-                lines.append(f"        {g} = float({g})")
+                lines.append(f"        {g} = float({g}.real)")     # (complex in between: rules.py)
                 lines.append(f"    elif not (type({g}) is _srcgrad_ndarray and type({name}) is "
                              f"_srcgrad_ndarray and {g}.shape == {name}.shape and {g}.dtype is "
                              f"{name}.dtype and {name}.dtype.kind == 'f'):")

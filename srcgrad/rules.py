@@ -44,6 +44,7 @@ import sys
 import numpy as np
 
 from .custom import stop_gradient
+from .fft_adjoints import fft_adjoint, ifft_adjoint, irfft_adjoint, rfft_adjoint
 from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_list_adjoint, diag_adjoint, dot_adjoint,
                       einsum_adjoint, getitem, with_set, zero_at, einsum_adjoint_jvp, norm_jvp, tape_pop, tape_push,
                       hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
@@ -59,7 +60,7 @@ HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_
            hstack_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
            matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint, solve_adjoint,
            tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint,
-           einsum_adjoint_jvp, norm_jvp)
+           einsum_adjoint_jvp, norm_jvp, fft_adjoint, ifft_adjoint, rfft_adjoint, irfft_adjoint)
 
 LN2, LN10 = float(np.log(2.0)), float(np.log(10.0))
 SQRT_PI, SQRT_2PI = float(np.sqrt(np.pi)), float(np.sqrt(2.0 * np.pi))
@@ -194,7 +195,9 @@ elementwise("arctanh",    lambda g, ans, x: g / (1.0 - x * x))
 elementwise("deg2rad radians", lambda g, ans, x: g * (np.pi / 180.0))
 elementwise("rad2deg degrees", lambda g, ans, x: g * (180.0 / np.pi))
 # --- piecewise: ties share the gradient evenly ---------------------------------------
-elementwise("absolute fabs", lambda g, ans, x: g * np.sign(x))
+# (of a complex x: d|x| = Re(conj(x) dx) / |x|, and only the real part of g counts; on real
+# arrays `.real` and `.conj()` are the array itself)
+elementwise("absolute fabs", lambda g, ans, x: g.real * np.sign(x).conj(), jvp=lambda t, ans, x: np.real(t * np.sign(x).conj()))
 elementwise("maximum fmax", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
 elementwise("minimum fmin", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
 elementwise("heaviside",  lambda g, ans, x1, x2: (None, g * (x1 == 0)))     # x2 is the value at x1 == 0
@@ -223,7 +226,7 @@ vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if x2.ndim == 2 else 
 vjp("dot",                lambda g, ans, a, b: (np.dot(g, b.T) if np.ndim(b) == 2 and np.ndim(a) >= 1 else dot_adjoint(g, a, b, 0), np.dot(a.T, g) if np.ndim(a) == 2 and 1 <= np.ndim(b) <= 2 else dot_adjoint(g, a, b, 1)), jvp=multilinear)
 vjp("outer",              lambda g, ans, a, b: (np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))), jvp=multilinear)
 vjp("inner",              lambda g, ans, a, b: (inner_adjoint(g, a, b, 0), inner_adjoint(g, a, b, 1)), jvp=multilinear)
-vjp("vdot",               lambda g, ans, a, b: (g * np.reshape(b, np.shape(a)), g * np.reshape(a, np.shape(b))), jvp=multilinear)
+vjp("vdot",               lambda g, ans, a, b: ((g * np.reshape(b, np.shape(a))).conj(), g * np.reshape(a, np.shape(b)).conj()), jvp=multilinear)   # sum(conj(a) * b)
 vjp("tensordot",          lambda g, ans, a, b, axes=2: (tensordot_adjoint(g, a, b, axes, 0), tensordot_adjoint(g, a, b, axes, 1)), jvp=multilinear)
 vjp("einsum",             lambda g, ans, subscripts, *operands: (None, einsum_adjoint(g, subscripts, operands, index)), jvp=multilinear)
 vjp("trace",              lambda g, ans, a, offset=0, axis1=0, axis2=1, _dtype=None, _out=None: trace_adjoint(g, a, offset, axis1, axis2), jvp=linear)
@@ -283,6 +286,36 @@ SEQUENCE_RULES = {
     np.stack:       lambda g, ans, arrays, axis=0: np.moveaxis(g, axis, 0),
     np.concatenate: lambda g, ans, arrays, axis=0: concatenate_list_adjoint(g, arrays, axis),
 }
+# --- complex numbers and the FFT ------------------------------------------------------------
+# A real loss of real inputs may pass through complex values.  The adjoint of z = u + iv is
+# dL/du - i dL/dv, so that dL = Re(sum(adjoint * dz)): a holomorphic f has the adjoint
+# g * f'(z), the rules above as they are; a linear map has its transpose's, with no conjugate;
+# and a real x has the real part of what reaches it.  The adjoint of a real value may carry an
+# imaginary part from the complex values it fed: where complex values give a real result
+# (real, imag, abs, angle, irfft) only the real part of `g` is read, and a real parameter's
+# gradient is the real part (runtime.fit_gradient).  docs/how-it-works.md, "Complex values".
+elementwise("real",       lambda g, ans, val: np.real(g))
+elementwise("imag",       lambda g, ans, val: -1j * np.real(g), jvp=lambda t, ans, val: np.imag(t))
+elementwise("conjugate",  lambda g, ans, x: np.conj(g))
+# d angle(z) = Im(dz / z)
+elementwise("angle",      lambda g, ans, z, deg=False: -1j * np.real(g) / z * (180.0 / np.pi if deg else 1.0),
+                          jvp=lambda t, ans, z, deg: np.imag(t / z) * (180.0 / np.pi if deg else 1.0))
+# The transforms are linear: forward mode applies them to the tangents.  A 1-D transform is the
+# n-D one along (axis,); its `n`, like `s`, pads or cuts the input, which the adjoint undoes.
+vjp("fft.fft",            lambda g, ans, a, n=None, axis=-1, norm=None: fft_adjoint(g, a, None, (axis,), norm), jvp=linear)
+vjp("fft.ifft",           lambda g, ans, a, n=None, axis=-1, norm=None: ifft_adjoint(g, a, None, (axis,), norm), jvp=linear)
+vjp("fft.rfft",           lambda g, ans, a, n=None, axis=-1, norm=None: rfft_adjoint(g, a, None if n is None else (n,), (axis,), norm), jvp=linear)
+vjp("fft.irfft",          lambda g, ans, a, n=None, axis=-1, norm=None: irfft_adjoint(g, a, None if n is None else (n,), (axis,), norm), jvp=linear)
+vjp("fft.fft2",           lambda g, ans, a, s=None, axes=(-2, -1), norm=None: fft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.ifft2",          lambda g, ans, a, s=None, axes=(-2, -1), norm=None: ifft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.rfft2",          lambda g, ans, a, s=None, axes=(-2, -1), norm=None: rfft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.irfft2",         lambda g, ans, a, s=None, axes=(-2, -1), norm=None: irfft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.fftn",           lambda g, ans, a, s=None, axes=None, norm=None: fft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.ifftn",          lambda g, ans, a, s=None, axes=None, norm=None: ifft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.rfftn",          lambda g, ans, a, s=None, axes=None, norm=None: rfft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.irfftn",         lambda g, ans, a, s=None, axes=None, norm=None: irfft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.fftshift",       lambda g, ans, x, axes=None: np.fft.ifftshift(g, axes), jvp=linear)
+vjp("fft.ifftshift",      lambda g, ans, x, axes=None: np.fft.fftshift(g, axes), jvp=linear)
 # --- indexing: x[index] --------------------------------------------------------------------
 # "scatter": takes a scalar stand-in for g as it is, and gives the full shape of `a`.
 RULES[getitem] = Rule(getitem, "indexing", lambda g, ans, a, index: index_adjoint(g, a, index), "scatter", jvp=linear)
@@ -300,6 +333,7 @@ forward_only(dot_adjoint, lambda t, ans, g, a, b, which: (dot_adjoint(t, a, b, w
 forward_only(inner_adjoint, lambda t, ans, g, a, b, which: (inner_adjoint(t, a, b, which), inner_adjoint(g, t, b, which) if which == 1 else None, inner_adjoint(g, a, t, which) if which == 0 else None))
 forward_only(tensordot_adjoint, lambda t, ans, g, a, b, axes, which: (tensordot_adjoint(t, a, b, axes, which), tensordot_adjoint(g, t, b, axes, which) if which == 1 else None, tensordot_adjoint(g, a, t, axes, which) if which == 0 else None))
 forward_only(einsum_adjoint, lambda t, ans, g, operands, subscripts, which: (einsum_adjoint(t, subscripts, operands, which), einsum_adjoint_jvp(g, subscripts, operands, which, index, t) if index != which else None))
+forward_only((fft_adjoint, ifft_adjoint, rfft_adjoint, irfft_adjoint), linear)   # in g; `a` read for its shape and dtype
 forward_only(prod_adjoint, linear, missing="ans a")
 forward_only(norm_adjoint, linear, missing="ans x")
 forward_only(solve_adjoint, linear, missing="ans a")
@@ -395,8 +429,8 @@ def _scipy_rules():
 METHODS = {name: getattr(np, name) for name in (
     "sum mean prod max min var std cumsum dot reshape ravel transpose swapaxes squeeze clip "
     "trace repeat round argmax argmin all any nonzero").split()}
-METHODS.update(flatten=np.ravel, copy=np.asarray)
-ATTRIBUTES = {"T": np.transpose}
+METHODS.update(flatten=np.ravel, copy=np.asarray, conj=np.conjugate, conjugate=np.conjugate)
+ATTRIBUTES = {"T": np.transpose, "real": np.real, "imag": np.imag}
 SHAPE_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
 BUILTINS = {abs: np.absolute, float: np.asarray, max: np.maximum, min: np.minimum,
             math.exp: np.exp, math.log: np.log, math.log1p: np.log1p, math.expm1: np.expm1,

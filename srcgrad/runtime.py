@@ -537,12 +537,14 @@ def fit_gradient(grad, like, copy):
                 grad.dtype is like.dtype or grad.dtype == like.dtype) and like.dtype.kind in "fc":
             return grad
         out = np.empty(like.shape, like.dtype if like.dtype.kind in "fc" else np.float64)
-        out[...] = grad
+        # A real argument's gradient is the real part of its adjoint (complex intermediates:
+        # dL = Re(adjoint * dx), rules.py); only a complex argument keeps an imaginary part.
+        out[...] = grad if like.dtype.kind == "c" else np.real(grad)
         return out
     if type(like) in _PYTHON_SCALARS and _shape(grad) == ():
-        return float(grad)
+        return float(grad.real)
     if isinstance(like, np.generic) and np.ndim(grad) == 0:
-        return (like.dtype.type if like.dtype.kind in "fc" else np.float64)(grad)
+        return (like.dtype.type if like.dtype.kind in "fc" else np.float64)(grad if like.dtype.kind == "c" else grad.real)
     return fit_gradient(grad, np.asarray(like), copy)
 
 
