@@ -185,8 +185,8 @@ def rule_table():
         params, body = _template(func, source, found)
         macros.append([_code(name), _code(params), _code(body)])
     out += [_table(["name", "parameters", "value"], macros), ""]
-    out += ["The larger adjoints are functions in `srcgrad/runtime.py`, called by the generated "
-            "code:", ""]
+    out += ["The larger adjoints are functions in `srcgrad/runtime.py` (those of the FFT in "
+            "`srcgrad/fft_adjoints.py`), called by the generated code:", ""]
     helpers = [[_code(h.__name__), html.escape((inspect.getdoc(h) or "").split("\n\n")[0]
                                                .replace("\n", " "))] for h in rules.HELPERS]
     out += [_table(["helper", "what it computes"], helpers), ""]

@@ -14,10 +14,15 @@ import numpy as np
 _SWAPPED_NORM = {None: "forward", "backward": "forward", "ortho": "ortho", "forward": "backward"}
 
 
+def _sizes(s):
+    """`s` of an n-D transform, or a 1-D transform's `n` as (n,); None when not given."""
+    return None if s is None else (s,) if np.ndim(s) == 0 else tuple(s)
+
+
 def transform_axes(a, s, axes):
     """The axes an n-dimensional FFT of `a` transforms, counted from 0: NumPy's default
     is every axis, or the last len(s) when only `s` is given."""
-    ndim = np.ndim(a)
+    s, ndim = _sizes(s), np.ndim(a)
     if axes is None:
         axes = range(ndim) if s is None else range(ndim - len(s), ndim)
     return tuple(int(axis) % ndim for axis in axes)
@@ -56,20 +61,22 @@ def ifft_adjoint(g, a, s, axes, norm):
 
 
 def rfft_adjoint(g, a, s, axes, norm):
-    """Adjoint of the real `a` in np.fft.rfftn(a, s, axes, norm) (and rfft, rfft2): the
-    half spectrum padded with zeros to the full length, transformed, its real part."""
-    axes = transform_axes(a, s, axes)
-    sizes = tuple(s) if s is not None else tuple(np.shape(a)[axis] for axis in axes)
+    """Adjoint of the real `a` in np.fft.rfftn(a, s, axes, norm) (and rfft2, and rfft(a, n,
+    axis, norm) as s = n, axes = (axis,)): the half spectrum padded with zeros to the full
+    length, transformed, its real part."""
+    axes, s = transform_axes(a, s, axes), _sizes(s)
+    sizes = s if s is not None else tuple(np.shape(a)[axis] for axis in axes)
     full = np.fft.fftn(g, s=sizes, axes=axes, norm=norm)
     return fit_to(full.real, np.shape(a), axes)
 
 
 def irfft_adjoint(g, a, s, axes, norm):
-    """Adjoint of `a` in np.fft.irfftn(a, s, axes, norm) (and irfft, irfft2).  The result is
-    real, so only the real part of `g` counts.  Along the last axis, irfft reads each
-    frequency 1 <= k < n/2 twice (as itself and as its conjugate at n - k): those get twice
-    the inverse transform of g; the constant term and, for even n, the one at n/2 once."""
-    axes = transform_axes(a, s, axes)
+    """Adjoint of `a` in np.fft.irfftn(a, s, axes, norm) (and irfft2, and irfft(a, n, axis,
+    norm) as s = n, axes = (axis,)).  The result is real, so only the real part of `g`
+    counts.  Along the last axis, irfft reads each frequency 1 <= k < n/2 twice (as itself
+    and as its conjugate at n - k): those get twice the inverse transform of g; the
+    constant term and, for even n, the one at n/2 once."""
+    axes, s = transform_axes(a, s, axes), _sizes(s)
     last = axes[-1]
     n = s[-1] if s is not None else 2 * (np.shape(a)[last] - 1)
     # The inverse transform of a real g on the half spectrum: the forward one, conjugated,

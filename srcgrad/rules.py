@@ -304,8 +304,8 @@ elementwise("angle",      lambda g, ans, z, deg=False: -1j * np.real(g) / z * (1
 # n-D one along (axis,); its `n`, like `s`, pads or cuts the input, which the adjoint undoes.
 vjp("fft.fft",            lambda g, ans, a, n=None, axis=-1, norm=None: fft_adjoint(g, a, None, (axis,), norm), jvp=linear)
 vjp("fft.ifft",           lambda g, ans, a, n=None, axis=-1, norm=None: ifft_adjoint(g, a, None, (axis,), norm), jvp=linear)
-vjp("fft.rfft",           lambda g, ans, a, n=None, axis=-1, norm=None: rfft_adjoint(g, a, None if n is None else (n,), (axis,), norm), jvp=linear)
-vjp("fft.irfft",          lambda g, ans, a, n=None, axis=-1, norm=None: irfft_adjoint(g, a, None if n is None else (n,), (axis,), norm), jvp=linear)
+vjp("fft.rfft",           lambda g, ans, a, n=None, axis=-1, norm=None: rfft_adjoint(g, a, n, (axis,), norm), jvp=linear)
+vjp("fft.irfft",          lambda g, ans, a, n=None, axis=-1, norm=None: irfft_adjoint(g, a, n, (axis,), norm), jvp=linear)
 vjp("fft.fft2",           lambda g, ans, a, s=None, axes=(-2, -1), norm=None: fft_adjoint(g, a, s, axes, norm), jvp=linear)
 vjp("fft.ifft2",          lambda g, ans, a, s=None, axes=(-2, -1), norm=None: ifft_adjoint(g, a, s, axes, norm), jvp=linear)
 vjp("fft.rfft2",          lambda g, ans, a, s=None, axes=(-2, -1), norm=None: rfft_adjoint(g, a, s, axes, norm), jvp=linear)
