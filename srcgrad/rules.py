@@ -195,9 +195,10 @@ elementwise("arctanh",    lambda g, ans, x: g / (1.0 - x * x))
 elementwise("deg2rad radians", lambda g, ans, x: g * (np.pi / 180.0))
 elementwise("rad2deg degrees", lambda g, ans, x: g * (180.0 / np.pi))
 # --- piecewise: ties share the gradient evenly ---------------------------------------
-# (of a complex x: d|x| = Re(conj(x) dx) / |x|, and only the real part of g counts; on real
-# arrays `.real` and `.conj()` are the array itself)
-elementwise("absolute fabs", lambda g, ans, x: g.real * np.sign(x).conj(), jvp=lambda t, ans, x: np.real(t * np.sign(x).conj()))
+# x / |x| is sign(x), 0 at 0; of a complex x, d|x| = Re(conj(x) dx) / |x| and only the real
+# part of g counts (`.real` and `.conjugate()` of a real array are the array itself; Python
+# numbers have them too).  Not np.sign, flat only on real numbers: grad(grad(f)) reads this.
+elementwise("absolute fabs", lambda g, ans, x: g.real * x.conjugate() / (ans + (ans == 0)), jvp=lambda t, ans, x: np.real(t * x.conjugate()) / (ans + (ans == 0)))
 elementwise("maximum fmax", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
 elementwise("minimum fmin", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
 elementwise("heaviside",  lambda g, ans, x1, x2: (None, g * (x1 == 0)))     # x2 is the value at x1 == 0
