@@ -213,14 +213,15 @@ reduction("prod",         lambda g, ans, a, axis=None, _dtype=None, _out=None, k
                           jvp=lambda t, ans, a, axis, keepdims: np.sum(t * prod_adjoint(1.0, ans, a, axis, keepdims), axis=axis, keepdims=keepdims))
 reduction("max amax min amin", lambda g, ans, a, axis=None, _out=None, keepdims=False: keep(g, axis, keepdims) * (a == keep(ans, axis, keepdims)) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=True),
                           jvp=lambda t, ans, a, axis, keepdims: np.sum(t * (a == keep(ans, axis, keepdims)), axis=axis, keepdims=keepdims) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=keepdims))
-reduction("var",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g, axis, keepdims) * 2.0 * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof),
-                          jvp=lambda t, ans, a, axis, ddof, keepdims: 2.0 * np.sum(t * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / (count(a, ans, axis) - ddof))
+reduction("var",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g, axis, keepdims).real * 2.0 * (a - np.mean(a, axis=axis, keepdims=True)).conjugate() / (count(a, ans, axis) - ddof),
+                          jvp=lambda t, ans, a, axis, ddof, keepdims: 2.0 * np.sum(np.real(t * (a - np.mean(a, axis=axis, keepdims=True)).conjugate()), axis=axis, keepdims=keepdims) / (count(a, ans, axis) - ddof))
 # A std or a norm that is 0 (over one element, at x = 0) has a numerator that is exactly 0
 # too: `ans + (ans == 0)` divides it by 1 there, giving the subgradient 0 (as PyTorch does).
-reduction("std",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g / (ans + (ans == 0)), axis, keepdims) * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof),
-                          jvp=lambda t, ans, a, axis, ddof, keepdims: np.sum(t * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / ((count(a, ans, axis) - ddof) * (ans + (ans == 0))))
-reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x * keep(g / (ans + (ans == 0)), axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims),
-                          jvp=lambda t, ans, x, ord, axis, keepdims: np.sum(x * t, axis=axis, keepdims=keepdims) / (ans + (ans == 0)) if ord is None else norm_jvp(t, ans, x, ord, axis, keepdims))
+# Of complex values they are real, as |z| is: `.real` of g, `.conjugate()` of the values.
+reduction("std",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g.real / (ans + (ans == 0)), axis, keepdims) * (a - np.mean(a, axis=axis, keepdims=True)).conjugate() / (count(a, ans, axis) - ddof),
+                          jvp=lambda t, ans, a, axis, ddof, keepdims: np.sum(np.real(t * (a - np.mean(a, axis=axis, keepdims=True)).conjugate()), axis=axis, keepdims=keepdims) / ((count(a, ans, axis) - ddof) * (ans + (ans == 0))))
+reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x.conjugate() * keep(g.real / (ans + (ans == 0)), axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims),
+                          jvp=lambda t, ans, x, ord, axis, keepdims: np.sum(np.real(x.conjugate() * t), axis=axis, keepdims=keepdims) / (ans + (ans == 0)) if ord is None else norm_jvp(t, ans, x, ord, axis, keepdims))
 vjp("cumsum",             lambda g, ans, a, axis=None, _dtype=None, _out=None: np.flip(np.cumsum(np.flip(g, axis), axis), axis) if axis is not None else np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a)), jvp=linear)
 # --- linear algebra ------------------------------------------------------------------
 vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if x2.ndim == 2 else matmul_adjoint_lhs(g, x1, x2), x1.T @ g if x1.ndim == 2 else matmul_adjoint_rhs(g, x1, x2)), jvp=multilinear)

@@ -326,6 +326,9 @@ def prod_adjoint(g, ans, a, axis=None, keepdims=False):
 def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
     """Adjoint of np.linalg.norm for the orders NumPy defines on vectors and matrices."""
     x = np.asarray(x)
+    if x.dtype.kind == "c":
+        raise TypeError(f"srcgrad has no derivative rule for np.linalg.norm(x, ord={ord!r}) of "
+                        f"complex values (only the default order)")
     matrix = (axis is None and x.ndim == 2 and ord is not None) or (
         axis is not None and np.ndim(axis) == 1 and len(axis) == 2)
     if axis is None:

@@ -312,6 +312,14 @@ fft_case(np.fft.fftshift, (4, 5), 1)
 fft_case(np.fft.ifftshift, (4, 5), (0,))
 
 
+@case(np.var, uniform((3, 4), seed=43))
+@case(np.std, uniform((3, 4), seed=43))
+@case(np.linalg.norm, uniform((3, 4), seed=43))
+def spread_and_norm_of_complex(x):
+    z = np.exp(1j * x) * W + x
+    return np.var(z, axis=0), np.std(z, axis=1, ddof=1), np.linalg.norm(z * x), np.linalg.norm(z, axis=1)
+
+
 @case(fft_adjoint, uniform((3, 6), seed=35))
 @case(ifft_adjoint, uniform((3, 6), seed=35))
 @case(rfft_adjoint, uniform((3, 6), seed=35))
@@ -376,3 +384,23 @@ def test_jacobian_of_a_complex_result():
     np.testing.assert_allclose(srcgrad.jacobian(spectrum)(x), dft, atol=1e-12)
     np.testing.assert_allclose(srcgrad.jacobian(real_part)(x), dft.real, atol=1e-12)
     np.testing.assert_allclose(srcgrad.jacobian(imaginary_part)(x), dft.imag[:2], atol=1e-12)
+
+
+@reverse(np.var, np.std, np.linalg.norm)
+@pytest.mark.parametrize("axis", [None, 1])
+def test_spread_and_norm_of_complex(axis):
+    """var, std and the 2-norm of complex values are real, as |z| is."""
+    def f(x):
+        z = np.exp(1j * x) * W + x
+        return (np.sum(np.var(z, axis=axis, ddof=1) ** 2) + np.sum(np.std(z, axis=axis))
+                + np.sum(np.linalg.norm(z * x, axis=axis) ** 3))
+    x = uniform((3, 4), seed=42)
+    check(f, x)
+    check_float32(f, x)
+
+
+def test_other_norms_of_complex_are_refused():
+    def f(x):
+        return np.linalg.norm(np.exp(1j * x) * W, 1)
+    with pytest.raises(srcgrad.SrcgradError, match="norm.*complex"):
+        srcgrad.grad(f)(uniform((3, 4), seed=44))
