@@ -149,7 +149,7 @@ count = MACROS["count"] = lambda a, ans, axis: np.size(a) if axis is None else n
 mT = MACROS["mT"] = lambda x: np.swapaxes(x, -1, -2)
 sigmoid = MACROS["sigmoid"] = lambda x: 0.5 * (1.0 + np.tanh(0.5 * x))   # 1 / (1 + e^-x), no overflow
 ramp = MACROS["ramp"] = lambda num, endpoint: np.arange(num) / ((num - 1 if endpoint else num) or 1)  # stop's share in linspace
-real = MACROS["real"] = lambda g, ans: g if ans.dtype.kind == "f" else 0.0 * g   # none through an integer result
+real = MACROS["real"] = lambda g, ans: g if ans.dtype.kind in "fc" else 0.0 * g   # none through an integer result
 
 # --- arithmetic -------------------------------------------------------------------
 elementwise("add",        lambda g, ans, x1, x2: (g, g))
@@ -190,7 +190,7 @@ elementwise("sinh",       lambda g, ans, x: g * np.cosh(x))
 elementwise("cosh",       lambda g, ans, x: g * np.sinh(x))
 elementwise("tanh",       lambda g, ans, x: g * (1.0 - ans * ans))
 elementwise("arcsinh",    lambda g, ans, x: g / np.sqrt(x * x + 1.0))
-elementwise("arccosh",    lambda g, ans, x: g / np.sqrt(x * x - 1.0))
+elementwise("arccosh",    lambda g, ans, x: g / (np.sqrt(x - 1.0) * np.sqrt(x + 1.0)))   # (not sqrt(x^2 - 1): of complex x, its sign)
 elementwise("arctanh",    lambda g, ans, x: g / (1.0 - x * x))
 elementwise("deg2rad radians", lambda g, ans, x: g * (np.pi / 180.0))
 elementwise("rad2deg degrees", lambda g, ans, x: g * (180.0 / np.pi))

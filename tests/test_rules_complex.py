@@ -102,6 +102,24 @@ def test_holomorphic_functions():
     check_float32(f, x)
 
 
+HOLOMORPHIC = [np.negative, np.positive, np.square, np.sqrt, np.reciprocal, np.exp, np.exp2, np.expm1,
+               np.log, np.log2, np.log10, np.log1p, np.sin, np.cos, np.tan, np.arcsin, np.arccos,
+               np.arctan, np.sinh, np.cosh, np.tanh, np.arcsinh, np.arccosh, np.arctanh]
+
+
+@reverse(*HOLOMORPHIC)
+@pytest.mark.parametrize("fn", HOLOMORPHIC, ids=[fn.__name__ for fn in HOLOMORPHIC])
+def test_each_holomorphic_function_of_complex_values(fn):
+    """Complex values on both sides of the real axis (where arccosh's derivative is
+    1 / (sqrt(z - 1) sqrt(z + 1)), not 1 / sqrt(z^2 - 1)); both modes."""
+    def f(x):
+        z = x * W + np.array([[0.3], [-2.0], [2.0]])
+        return np.sum(np.abs(fn(z)) ** 2)
+    x = uniform((3, 4), 0.2, 1.0, seed=17)
+    check(f, x)
+    check_jvp(f, x)
+
+
 @reverse(np.sum, np.mean, np.matmul, np.dot, np.reshape, np.transpose)
 def test_linear_maps_of_complex():
     """Sums, products and shapes of complex values: their adjoints are the transposes, with
@@ -116,6 +134,41 @@ def test_linear_maps_of_complex():
     x = uniform((3, 4), seed=12)
     check(f, x)
     check_float32(f, x)
+
+
+V = crand((4,), seed=18)
+
+
+def written_row(x):
+    z = np.zeros((3, 4), dtype=complex)
+    z[1] = x[1] * V
+    return np.sum(np.abs(z + W) ** 2)
+
+
+REACHED = {   # rules of other families, reached by complex values: as they are
+    "divide": lambda x: np.sum(np.abs((x + W) / (V + x)) ** 2),
+    "power": lambda x: np.sum(np.abs((x * W + 2) ** (V * x[0])) ** 2) + np.sum(np.abs(x ** (V + 1j * x)) ** 2),
+    "maximum": lambda x: np.sum(np.abs(np.maximum(W, x * V)) ** 2) + np.abs(np.max(x * W)),
+    "full": lambda x: np.sum(np.abs(np.full((2, 3), x[0, 0] * (1 + 1j)) * W[:2, :3]) ** 2),
+    "where": lambda x: np.sum(np.abs(np.where(x > 0.5, x * W, W)) ** 2),
+    "einsum": lambda x: np.sum(np.abs(np.einsum("ij,j->i", x * W, V)) ** 2),
+    "prod-cumsum": lambda x: np.abs(np.prod(x * W)) + np.sum(np.abs(np.cumsum(x * W, axis=1)) ** 2),
+    "inv-solve-det": lambda x: (np.sum(np.abs(np.linalg.inv(x[:, :3] * W[:, :3] + 2 * np.eye(3))) ** 2)
+                                + np.sum(np.abs(np.linalg.solve(x[:, :3] * W[:, :3] + 2 * np.eye(3), V[:3])) ** 2)
+                                + np.abs(np.linalg.det(x[:, :3] * W[:, :3] + 2 * np.eye(3)))),
+    "joins": lambda x: np.sum(np.abs(np.concatenate([x * W, W])) ** 2) + np.abs(np.mean(np.stack([x * W, W]), axis=0)).sum(),
+    "products": lambda x: (np.abs(np.tensordot(x * W, W, 2)) + np.sum(np.abs(np.outer(x[0] * V, W[1])) ** 2)
+                           + np.sum(np.abs(np.inner(x * W, V)) ** 2)),
+    "trace-diag": lambda x: np.abs(np.trace(x[:, :3] * W[:, :3])) + np.sum(np.abs(np.diag(x[:, :3] * W[:, :3]))),
+    "write": written_row,
+}
+
+
+@pytest.mark.parametrize("name", list(REACHED))
+def test_rules_reached_by_complex_values(name):
+    x = uniform((3, 4), 0.2, 1.0, seed=19)
+    check(REACHED[name], x)
+    check_jvp(REACHED[name], x)
 
 
 @reverse(np.vdot)
