@@ -296,6 +296,7 @@ SEQUENCE_RULES = {
 # imaginary part from the complex values it fed: where complex values give a real result
 # (real, imag, abs, angle, irfft) only the real part of `g` is read, and a real parameter's
 # gradient is the real part (runtime.fit_gradient).  docs/how-it-works.md, "Complex values".
+_FIRST_COMPLEX = len(RULES)     # (the docs list this section's rules in a table of their own)
 elementwise("real",       lambda g, ans, val: np.real(g))
 elementwise("imag",       lambda g, ans, val: -1j * np.real(g), jvp=lambda t, ans, val: np.imag(t))
 elementwise("conjugate",  lambda g, ans, x: np.conj(g))
@@ -318,6 +319,8 @@ vjp("fft.rfftn",          lambda g, ans, a, s=None, axes=None, norm=None: rfft_a
 vjp("fft.irfftn",         lambda g, ans, a, s=None, axes=None, norm=None: irfft_adjoint(g, a, s, axes, norm), jvp=linear)
 vjp("fft.fftshift",       lambda g, ans, x, axes=None: np.fft.ifftshift(g, axes), jvp=linear)
 vjp("fft.ifftshift",      lambda g, ans, x, axes=None: np.fft.fftshift(g, axes), jvp=linear)
+for _rule in list(RULES.values())[_FIRST_COMPLEX:]:
+    _rule.section = "complex"
 # --- indexing: x[index] --------------------------------------------------------------------
 # "scatter": takes a scalar stand-in for g as it is, and gives the full shape of `a`.
 RULES[getitem] = Rule(getitem, "indexing", lambda g, ans, a, index: index_adjoint(g, a, index), "scatter", jvp=linear)
