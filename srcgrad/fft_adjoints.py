@@ -88,3 +88,30 @@ def irfft_adjoint(g, a, s, axes, norm):
         twice[-1] = 1.0
     half *= np.reshape(twice, (-1,) + (1,) * (np.ndim(half) - 1 - last))
     return fit_to(half, np.shape(a), axes)
+
+
+# --- the slope of |x|, of real or complex x ---------------------------------------------------
+
+def sign_conj(x):
+    """conj(x) / |x|, 0 at 0: the slope of |x| (of a real x, np.sign(x))."""
+    if np.iscomplexobj(x):
+        size = np.abs(x)
+        return np.conj(x) / (size + (size == 0))
+    return np.sign(x)
+
+
+def sign_conj_adjoint(g, ans, x):
+    """Adjoint of x in sign_conj(x): flat for a real x; for a complex one, sign_conj only turns,
+    by i Im(conj(ans) dx) / |x| (what grad(grad(f)) of a complex |x| meets)."""
+    if not np.iscomplexobj(x):
+        return 0.0 * g
+    size = np.abs(x)
+    return 1j * np.imag(np.conj(g) * np.conj(ans)) * ans / (size + (size == 0))
+
+
+def sign_conj_jvp(t, ans, x):
+    """Tangent of sign_conj(x) along t (0 for a real x)."""
+    if not np.iscomplexobj(x):
+        return 0.0 * t
+    size = np.abs(x)
+    return -1j * ans * np.imag(ans * t) / (size + (size == 0))

@@ -44,7 +44,8 @@ import sys
 import numpy as np
 
 from .custom import stop_gradient
-from .fft_adjoints import fft_adjoint, ifft_adjoint, irfft_adjoint, rfft_adjoint
+from .fft_adjoints import (fft_adjoint, ifft_adjoint, irfft_adjoint, rfft_adjoint, sign_conj, sign_conj_adjoint,
+                           sign_conj_jvp)
 from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_list_adjoint, diag_adjoint, dot_adjoint,
                       einsum_adjoint, getitem, with_set, zero_at, einsum_adjoint_jvp, norm_jvp, tape_pop, tape_push,
                       hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
@@ -60,7 +61,8 @@ HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_
            hstack_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
            matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint, solve_adjoint,
            tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint,
-           einsum_adjoint_jvp, norm_jvp, fft_adjoint, ifft_adjoint, rfft_adjoint, irfft_adjoint)
+           einsum_adjoint_jvp, norm_jvp, fft_adjoint, ifft_adjoint, rfft_adjoint, irfft_adjoint,
+           sign_conj, sign_conj_adjoint, sign_conj_jvp)
 
 LN2, LN10 = float(np.log(2.0)), float(np.log(10.0))
 SQRT_PI, SQRT_2PI = float(np.sqrt(np.pi)), float(np.sqrt(2.0 * np.pi))
@@ -195,10 +197,10 @@ elementwise("arctanh",    lambda g, ans, x: g / (1.0 - x * x))
 elementwise("deg2rad radians", lambda g, ans, x: g * (np.pi / 180.0))
 elementwise("rad2deg degrees", lambda g, ans, x: g * (180.0 / np.pi))
 # --- piecewise: ties share the gradient evenly ---------------------------------------
-# x / |x| is sign(x), 0 at 0; of a complex x, d|x| = Re(conj(x) dx) / |x| and only the real
-# part of g counts (`.real` and `.conjugate()` of a real array are the array itself; Python
-# numbers have them too).  Not np.sign, flat only on real numbers: grad(grad(f)) reads this.
-elementwise("absolute fabs", lambda g, ans, x: g.real * x.conjugate() / (ans + (ans == 0)), jvp=lambda t, ans, x: np.real(t * x.conjugate()) / (ans + (ans == 0)))
+# Of a complex x, d|x| = Re(conj(x) dx) / |x|, and only the real part of g counts (`.real` of
+# a real array is the array itself).  sign_conj(x) is np.sign(x) of a real x; of a complex
+# one it is not flat, and has a rule of its own, for grad(grad(f)).
+elementwise("absolute fabs", lambda g, ans, x: g.real * sign_conj(x), jvp=lambda t, ans, x: np.real(t * sign_conj(x)))
 elementwise("maximum fmax", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
 elementwise("minimum fmin", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
 elementwise("heaviside",  lambda g, ans, x1, x2: (None, g * (x1 == 0)))     # x2 is the value at x1 == 0
@@ -319,6 +321,9 @@ vjp("fft.rfftn",          lambda g, ans, a, s=None, axes=None, norm=None: rfft_a
 vjp("fft.irfftn",         lambda g, ans, a, s=None, axes=None, norm=None: irfft_adjoint(g, a, s, axes, norm), jvp=linear)
 vjp("fft.fftshift",       lambda g, ans, x, axes=None: np.fft.ifftshift(g, axes), jvp=linear)
 vjp("fft.ifftshift",      lambda g, ans, x, axes=None: np.fft.fftshift(g, axes), jvp=linear)
+# abs's slope (np.sign of real values), a function of its own for second derivatives
+RULES[sign_conj] = Rule(sign_conj, "sign_conj", lambda g, ans, x: sign_conj_adjoint(g, ans, x), "elementwise",
+                        jvp=lambda t, ans, x: sign_conj_jvp(t, ans, x))
 for _rule in list(RULES.values())[_FIRST_COMPLEX:]:
     _rule.section = "complex"
 # --- indexing: x[index] --------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from support import RuleTests, check, check_jvp, numerical_gradient, uniform
 
 import srcgrad
-from srcgrad.fft_adjoints import fft_adjoint, ifft_adjoint, irfft_adjoint, rfft_adjoint
+from srcgrad.fft_adjoints import fft_adjoint, ifft_adjoint, irfft_adjoint, rfft_adjoint, sign_conj
 
 RULE_TESTS = RuleTests()         # this family's rules: forward cases, reverse tests
 case, reverse = RULE_TESTS.case, RULE_TESTS.reverse
@@ -78,6 +78,18 @@ def test_abs_of_complex():
     x, y = uniform((3, 4), seed=6), uniform((3, 4), seed=7)
     check(f, x, y, wrt=(0, 1))
     check_float32(f, x, y)
+
+
+@reverse(sign_conj)
+def test_slope_of_abs():
+    """sign_conj(x), the slope of |x| in generated gradients: np.sign of real values (flat),
+    conj(z) / |z| of complex ones (turning with z), 0 at 0."""
+    def f(x, y):
+        return np.sum(np.real(sign_conj(x + 1j * y) * W)) + np.sum(sign_conj(x) * y)
+    x, y = uniform((3, 4), seed=45), uniform((3, 4), seed=46)
+    check(f, x, y, wrt=(0, 1))
+    np.testing.assert_array_equal(sign_conj(np.array([-2.0, 0.0, 3.0])), [-1.0, 0.0, 1.0])
+    np.testing.assert_allclose(sign_conj(np.array([3 + 4j, 0j])), [0.6 - 0.8j, 0])
 
 
 def test_abs_closed_form():
@@ -318,7 +330,7 @@ def test_generated_source_reads_like_numpy():
     def f(x):
         return np.sum(np.abs(np.fft.rfft(x)))
     source = srcgrad.grad(f).source
-    assert "rfft_adjoint(" in source and "rfft_x.conjugate() / (" in source
+    assert "rfft_adjoint(" in source and "sign_conj(rfft_x)" in source
 
 
 # --- forward mode ----------------------------------------------------------------------------
@@ -363,6 +375,11 @@ fft_case(np.fft.rfftn, (3, 4, 5), None, (0, 1), None)
 fft_case(np.fft.irfftn, (3, 4, 5), (4, 3, 6), (0, 1, 2), None)
 fft_case(np.fft.fftshift, (4, 5), 1)
 fft_case(np.fft.ifftshift, (4, 5), (0,))
+
+
+@case(sign_conj, uniform((3, 4), seed=45), uniform((3, 4), seed=46))
+def slope_of_abs(x, y):
+    return np.real(sign_conj(x + 1j * y) * W), sign_conj(x) * y
 
 
 @case(np.var, uniform((3, 4), seed=43))
