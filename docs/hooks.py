@@ -107,11 +107,15 @@ def _families(doc):
 
 _FAMILY_TITLES = {"elementwise": "Elementwise", "reduction": "Reductions",
                   "vjp": "Other functions (vector–Jacobian products)", "scatter": "Indexing",
-                  "scipy": "SciPy: scipy.special"}
+                  "scipy": "SciPy: scipy.special", "complex": "Complex values and the FFT"}
 _SECTIONS = {"scipy": "the functions of `scipy.special`, when SciPy is installed (srcgrad needs only "
                       "NumPy; these rules are registered once SciPy is imported). Each is "
                       "elementwise (broadcasting), a reduction (logsumexp) or a "
-                      "vector–Jacobian product (softmax, log_softmax), as the families above."}
+                      "vector–Jacobian product (softmax, log_softmax), as the families above.",
+             "complex": "a real loss of real parameters through complex values. The adjoint of "
+                        "z = u + iv is ∂L/∂u − i ∂L/∂v (see [complex values](how-it-works.md#complex-values)): "
+                        "the rules above hold as they are for complex values, these are the ones "
+                        "that are not holomorphic, and the FFTs (`g` has the result's full shape)."}
 
 
 def _code(text):
@@ -185,8 +189,8 @@ def rule_table():
         params, body = _template(func, source, found)
         macros.append([_code(name), _code(params), _code(body)])
     out += [_table(["name", "parameters", "value"], macros), ""]
-    out += ["The larger adjoints are functions in `srcgrad/runtime.py`, called by the generated "
-            "code:", ""]
+    out += ["The larger adjoints are functions in `srcgrad/runtime.py` (those of the FFT in "
+            "`srcgrad/fft_adjoints.py`), called by the generated code:", ""]
     helpers = [[_code(h.__name__), html.escape((inspect.getdoc(h) or "").split("\n\n")[0]
                                                .replace("\n", " "))] for h in rules.HELPERS]
     out += [_table(["helper", "what it computes"], helpers), ""]

@@ -323,7 +323,7 @@ class GradientFunction:
                              f"{name}.dtype and {name}.dtype.kind == 'f':")
                 lines.append("        pass")
                 lines.append(f"    elif type({name}) is float and type({g}) in _srcgrad_plain:")
-                lines.append(f"        {g} = float({g})")
+                lines.append(f"        {g} = float({g}.real)")     # (complex in between: rules.py)
                 lines.append(f"    elif type({g}) in _srcgrad_plain:")
                 lines.append(f"        {g} = _srcgrad_fit({g}, {name}, False)")
                 lines.append("    else:")

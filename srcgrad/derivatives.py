@@ -66,9 +66,12 @@ def jacobian(f, wrt=0):
     def jacobian_function(*args, **kwargs):
         func = _plain(f)                # (a gradient's generated code: made again if stale)
         x_shape = np.shape(signature.bind(*args, **kwargs).arguments[name])
-        out_shape = np.shape(func(*args, **kwargs))
-        if int(np.prod(x_shape, dtype=int)) < int(np.prod(out_shape, dtype=int)):
-            return _by_columns(func, name, signature, args, kwargs, x_shape, out_shape)
+        out = func(*args, **kwargs)
+        out_shape = np.shape(out)
+        # A complex result: by columns, each the derivative of its real and imaginary parts.
+        if np.iscomplexobj(out) or int(np.prod(x_shape, dtype=int)) < int(np.prod(out_shape, dtype=int)):
+            return _by_columns(func, name, signature, args, kwargs, x_shape, out_shape,
+                               dtype=complex if np.iscomplexobj(out) else float)
         return _by_rows(func, name, args, kwargs, x_shape, out_shape)
 
     jacobian_function.__name__ = f"jacobian_{getattr(func, '__name__', 'f')}"
@@ -86,23 +89,26 @@ def _by_rows(func, name, args, kwargs, x_shape, out_shape):
             value, backward = vjp(*args, **kwargs)
         seed = np.zeros(out_shape)
         seed.flat[i] = 1.0
-        rows[i] = np.broadcast_to(backward(seed if out_shape else 1.0), x_shape).ravel()
+        # (the real part: complex values in between leave one on a real x's adjoint, rules.py)
+        rows[i] = np.broadcast_to(np.real(backward(seed if out_shape else 1.0)), x_shape).ravel()
     return rows.reshape(out_shape + x_shape)
 
 
-def _by_columns(func, name, signature, args, kwargs, x_shape, out_shape, f=None):
-    """Forward mode: column j is the Jacobian-vector product with the j-th unit vector."""
+def _by_columns(func, name, signature, args, kwargs, x_shape, out_shape, f=None, dtype=float):
+    """Forward mode: column j is the Jacobian-vector product with the j-th unit vector (of a
+    real result, the real part: complex values in between may leave an imaginary one)."""
     from .forward_api import jvp
     bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
     primals = tuple(bound.arguments.values())
     position = list(bound.arguments).index(name)
-    columns = np.zeros((int(np.prod(out_shape, dtype=int)), int(np.prod(x_shape, dtype=int))))
+    columns = np.zeros((int(np.prod(out_shape, dtype=int)), int(np.prod(x_shape, dtype=int))), dtype)
     for j in range(columns.shape[1]):
         tangent = np.zeros(x_shape)
         tangent.flat[j] = 1.0
         tangents = tuple(tangent if k == position else None for k in range(len(primals)))
         _, column = jvp(f if f is not None else func, primals, tangents)
+        column = column if dtype is complex else np.real(column)
         columns[:, j] = np.broadcast_to(column, out_shape).ravel()
     return columns.reshape(out_shape + x_shape)
 

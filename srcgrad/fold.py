@@ -203,6 +203,8 @@ class _Folder(gast.NodeTransformer):
         self.generic_visit(node)
         if node.attr == "T" and isinstance(const_value(node.value), (int, float)):
             return node.value        # `g.T` of a transpose's template, g a known number
+        if node.attr == "real" and isinstance(const_value(node.value), (int, float)):
+            return node.value        # `g.real` of a rule for complex values, g a real number
         return node
 
     def visit_Compare(self, node):

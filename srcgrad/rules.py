@@ -44,6 +44,8 @@ import sys
 import numpy as np
 
 from .custom import stop_gradient
+from .fft_adjoints import (fft_adjoint, ifft_adjoint, irfft_adjoint, rfft_adjoint, sign_conj, sign_conj_adjoint,
+                           sign_conj_jvp)
 from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_list_adjoint, diag_adjoint, dot_adjoint,
                       einsum_adjoint, getitem, with_set, zero_at, einsum_adjoint_jvp, norm_jvp, tape_pop, tape_push,
                       hstack_adjoint, index_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
@@ -68,7 +70,8 @@ HELPERS = (unbroadcast, sum_over, index_adjoint, with_set, zero_at, concatenate_
            hstack_adjoint, inner_adjoint, inverse_permutation, matmul_adjoint_lhs,
            matmul_adjoint_rhs, norm_adjoint, prod_adjoint, repeat_adjoint, solve_adjoint,
            tensordot_adjoint, tile_adjoint, trace_adjoint, vstack_adjoint, r_adjoint, c_adjoint, meshgrid_adjoint,
-           einsum_adjoint_jvp, norm_jvp,
+           einsum_adjoint_jvp, norm_jvp, fft_adjoint, ifft_adjoint, rfft_adjoint, irfft_adjoint,
+           sign_conj, sign_conj_adjoint, sign_conj_jvp,
            cholesky_adjoint, cholesky_jvp, eig_adjoint, eig_jvp, eigh_adjoint, eigh_jvp, lstsq_adjoint, lstsq_jvp,
            matrix_power_adjoint, matrix_power_jvp, pinv_adjoint, pinv_jvp, qr_adjoint, qr_jvp, split_adjoint,
            sum_tangents, svd_adjoint, svd_jvp,
@@ -196,7 +199,7 @@ count = MACROS["count"] = lambda a, ans, axis: np.size(a) if axis is None else n
 mT = MACROS["mT"] = lambda x: np.swapaxes(x, -1, -2)
 sigmoid = MACROS["sigmoid"] = lambda x: 0.5 * (1.0 + np.tanh(0.5 * x))   # 1 / (1 + e^-x), no overflow
 ramp = MACROS["ramp"] = lambda num, endpoint: np.arange(num) / ((num - 1 if endpoint else num) or 1)  # stop's share in linspace
-real = MACROS["real"] = lambda g, ans: g if ans.dtype.kind == "f" else 0.0 * g   # none through an integer result
+real = MACROS["real"] = lambda g, ans: g if ans.dtype.kind in "fc" else 0.0 * g   # none through an integer result
 
 # --- arithmetic -------------------------------------------------------------------
 elementwise("add",        lambda g, ans, x1, x2: (g, g))
@@ -237,12 +240,15 @@ elementwise("sinh",       lambda g, ans, x: g * np.cosh(x))
 elementwise("cosh",       lambda g, ans, x: g * np.sinh(x))
 elementwise("tanh",       lambda g, ans, x: g * (1.0 - ans * ans))
 elementwise("arcsinh",    lambda g, ans, x: g / np.sqrt(x * x + 1.0))
-elementwise("arccosh",    lambda g, ans, x: g / np.sqrt(x * x - 1.0))
+elementwise("arccosh",    lambda g, ans, x: g / (np.sqrt(x - 1.0) * np.sqrt(x + 1.0)))   # (not sqrt(x^2 - 1): of complex x, its sign)
 elementwise("arctanh",    lambda g, ans, x: g / (1.0 - x * x))
 elementwise("deg2rad radians", lambda g, ans, x: g * (np.pi / 180.0))
 elementwise("rad2deg degrees", lambda g, ans, x: g * (180.0 / np.pi))
 # --- piecewise: ties share the gradient evenly ---------------------------------------
-elementwise("absolute fabs", lambda g, ans, x: g * np.sign(x))
+# Of a complex x, d|x| = Re(conj(x) dx) / |x|, and only the real part of g counts (`.real` of
+# a real array is the array itself).  sign_conj(x) is np.sign(x) of a real x; of a complex
+# one it is not flat, and has a rule of its own, for grad(grad(f)).
+elementwise("absolute fabs", lambda g, ans, x: g.real * sign_conj(x), jvp=lambda t, ans, x: np.real(t * sign_conj(x)))
 elementwise("maximum fmax", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
 elementwise("minimum fmin", lambda g, ans, x1, x2: (g * (x1 == ans) / ((x1 == x2) + 1.0), g * (x2 == ans) / ((x1 == x2) + 1.0)))
 elementwise("heaviside",  lambda g, ans, x1, x2: (None, g * (x1 == 0)))     # x2 is the value at x1 == 0
@@ -257,14 +263,15 @@ reduction("prod",         lambda g, ans, a, axis=None, _dtype=None, _out=None, k
                           jvp=lambda t, ans, a, axis, keepdims: np.sum(t * prod_adjoint(1.0, ans, a, axis, keepdims), axis=axis, keepdims=keepdims))
 reduction("max amax min amin", lambda g, ans, a, axis=None, _out=None, keepdims=False: keep(g, axis, keepdims) * (a == keep(ans, axis, keepdims)) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=True),
                           jvp=lambda t, ans, a, axis, keepdims: np.sum(t * (a == keep(ans, axis, keepdims)), axis=axis, keepdims=keepdims) / np.sum(a == keep(ans, axis, keepdims), axis=axis, keepdims=keepdims))
-reduction("var",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g, axis, keepdims) * 2.0 * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof),
-                          jvp=lambda t, ans, a, axis, ddof, keepdims: 2.0 * np.sum(t * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / (count(a, ans, axis) - ddof))
+reduction("var",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g, axis, keepdims).real * 2.0 * (a - np.mean(a, axis=axis, keepdims=True)).conjugate() / (count(a, ans, axis) - ddof),
+                          jvp=lambda t, ans, a, axis, ddof, keepdims: 2.0 * np.sum(np.real(t * (a - np.mean(a, axis=axis, keepdims=True)).conjugate()), axis=axis, keepdims=keepdims) / (count(a, ans, axis) - ddof))
 # A std or a norm that is 0 (over one element, at x = 0) has a numerator that is exactly 0
 # too: `ans + (ans == 0)` divides it by 1 there, giving the subgradient 0 (as PyTorch does).
-reduction("std",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g / (ans + (ans == 0)), axis, keepdims) * (a - np.mean(a, axis=axis, keepdims=True)) / (count(a, ans, axis) - ddof),
-                          jvp=lambda t, ans, a, axis, ddof, keepdims: np.sum(t * (a - np.mean(a, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims) / ((count(a, ans, axis) - ddof) * (ans + (ans == 0))))
-reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x * keep(g / (ans + (ans == 0)), axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims),
-                          jvp=lambda t, ans, x, ord, axis, keepdims: np.sum(x * t, axis=axis, keepdims=keepdims) / (ans + (ans == 0)) if ord is None else norm_jvp(t, ans, x, ord, axis, keepdims))
+# Of complex values they are real, as |z| is: `.real` of g, `.conjugate()` of the values.
+reduction("std",          lambda g, ans, a, axis=None, _dtype=None, _out=None, ddof=0, keepdims=False: keep(g.real / (ans + (ans == 0)), axis, keepdims) * (a - np.mean(a, axis=axis, keepdims=True)).conjugate() / (count(a, ans, axis) - ddof),
+                          jvp=lambda t, ans, a, axis, ddof, keepdims: np.sum(np.real(t * (a - np.mean(a, axis=axis, keepdims=True)).conjugate()), axis=axis, keepdims=keepdims) / ((count(a, ans, axis) - ddof) * (ans + (ans == 0))))
+reduction("linalg.norm",  lambda g, ans, x, ord=None, axis=None, keepdims=False: x.conjugate() * keep(g.real / (ans + (ans == 0)), axis, keepdims) if ord is None else norm_adjoint(g, ans, x, ord, axis, keepdims),
+                          jvp=lambda t, ans, x, ord, axis, keepdims: np.sum(np.real(x.conjugate() * t), axis=axis, keepdims=keepdims) / (ans + (ans == 0)) if ord is None else norm_jvp(t, ans, x, ord, axis, keepdims))
 vjp("cumsum",             lambda g, ans, a, axis=None, _dtype=None, _out=None: np.flip(np.cumsum(np.flip(g, axis), axis), axis) if axis is not None else np.reshape(np.flip(np.cumsum(np.flip(g))), np.shape(a)), jvp=linear)
 # cumprod through zeros: no division by them (shape_adjoints.cumprod_adjoint)
 vjp("cumprod",            lambda g, ans, a, axis=None, _dtype=None, _out=None: cumprod_adjoint(g, ans, a, axis),
@@ -307,7 +314,7 @@ vjp("matmul",             lambda g, ans, x1, x2: (g @ x2.T if x2.ndim == 2 else 
 vjp("dot",                lambda g, ans, a, b: (np.dot(g, b.T) if np.ndim(b) == 2 and np.ndim(a) >= 1 else dot_adjoint(g, a, b, 0), np.dot(a.T, g) if np.ndim(a) == 2 and 1 <= np.ndim(b) <= 2 else dot_adjoint(g, a, b, 1)), jvp=multilinear)
 vjp("outer",              lambda g, ans, a, b: (np.reshape(g @ np.ravel(b), np.shape(a)), np.reshape(np.ravel(a) @ g, np.shape(b))), jvp=multilinear)
 vjp("inner",              lambda g, ans, a, b: (inner_adjoint(g, a, b, 0), inner_adjoint(g, a, b, 1)), jvp=multilinear)
-vjp("vdot",               lambda g, ans, a, b: (g * np.reshape(b, np.shape(a)), g * np.reshape(a, np.shape(b))), jvp=multilinear)
+vjp("vdot",               lambda g, ans, a, b: ((g * np.reshape(b, np.shape(a))).conj(), g * np.reshape(a, np.shape(b)).conj()), jvp=multilinear)   # sum(conj(a) * b)
 vjp("tensordot",          lambda g, ans, a, b, axes=2: (tensordot_adjoint(g, a, b, axes, 0), tensordot_adjoint(g, a, b, axes, 1)), jvp=multilinear)
 vjp("einsum",             lambda g, ans, subscripts, *operands: (None, einsum_adjoint(g, subscripts, operands, index)), jvp=multilinear)
 vjp("trace",              lambda g, ans, a, offset=0, axis1=0, axis2=1, _dtype=None, _out=None: trace_adjoint(g, a, offset, axis1, axis2), jvp=linear)
@@ -458,6 +465,42 @@ SEQUENCE_RULES = {
     np.stack:       lambda g, ans, arrays, axis=0: np.moveaxis(g, axis, 0),
     np.concatenate: lambda g, ans, arrays, axis=0: concatenate_list_adjoint(g, arrays, axis),
 }
+# --- complex numbers and the FFT ------------------------------------------------------------
+# A real loss of real inputs may pass through complex values.  The adjoint of z = u + iv is
+# dL/du - i dL/dv, so that dL = Re(sum(adjoint * dz)): a holomorphic f has the adjoint
+# g * f'(z), the rules above as they are; a linear map has its transpose's, with no conjugate;
+# and a real x has the real part of what reaches it.  The adjoint of a real value may carry an
+# imaginary part from the complex values it fed: where complex values give a real result
+# (real, imag, abs, angle, irfft) only the real part of `g` is read, and a real parameter's
+# gradient is the real part (runtime.fit_gradient).  docs/how-it-works.md, "Complex values".
+_FIRST_COMPLEX = len(RULES)     # (the docs list this section's rules in a table of their own)
+elementwise("real",       lambda g, ans, val: np.real(g))
+elementwise("imag",       lambda g, ans, val: -1j * np.real(g), jvp=lambda t, ans, val: np.imag(t))
+elementwise("conjugate",  lambda g, ans, x: np.conj(g))
+# d angle(z) = Im(dz / z)
+elementwise("angle",      lambda g, ans, z, deg=False: -1j * np.real(g) / z * (180.0 / np.pi if deg else 1.0),
+                          jvp=lambda t, ans, z, deg: np.imag(t / z) * (180.0 / np.pi if deg else 1.0))
+# The transforms are linear: forward mode applies them to the tangents.  A 1-D transform is the
+# n-D one along (axis,); its `n`, like `s`, pads or cuts the input, which the adjoint undoes.
+vjp("fft.fft",            lambda g, ans, a, n=None, axis=-1, norm=None: fft_adjoint(g, a, None, (axis,), norm), jvp=linear)
+vjp("fft.ifft",           lambda g, ans, a, n=None, axis=-1, norm=None: ifft_adjoint(g, a, None, (axis,), norm), jvp=linear)
+vjp("fft.rfft",           lambda g, ans, a, n=None, axis=-1, norm=None: rfft_adjoint(g, a, n, (axis,), norm), jvp=linear)
+vjp("fft.irfft",          lambda g, ans, a, n=None, axis=-1, norm=None: irfft_adjoint(g, a, n, (axis,), norm), jvp=linear)
+vjp("fft.fft2",           lambda g, ans, a, s=None, axes=(-2, -1), norm=None: fft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.ifft2",          lambda g, ans, a, s=None, axes=(-2, -1), norm=None: ifft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.rfft2",          lambda g, ans, a, s=None, axes=(-2, -1), norm=None: rfft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.irfft2",         lambda g, ans, a, s=None, axes=(-2, -1), norm=None: irfft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.fftn",           lambda g, ans, a, s=None, axes=None, norm=None: fft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.ifftn",          lambda g, ans, a, s=None, axes=None, norm=None: ifft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.rfftn",          lambda g, ans, a, s=None, axes=None, norm=None: rfft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.irfftn",         lambda g, ans, a, s=None, axes=None, norm=None: irfft_adjoint(g, a, s, axes, norm), jvp=linear)
+vjp("fft.fftshift",       lambda g, ans, x, axes=None: np.fft.ifftshift(g, axes), jvp=linear)
+vjp("fft.ifftshift",      lambda g, ans, x, axes=None: np.fft.fftshift(g, axes), jvp=linear)
+# abs's slope (np.sign of real values), a function of its own for second derivatives
+RULES[sign_conj] = Rule(sign_conj, "sign_conj", lambda g, ans, x: sign_conj_adjoint(g, ans, x), "elementwise",
+                        jvp=lambda t, ans, x: sign_conj_jvp(t, ans, x))
+for _rule in list(RULES.values())[_FIRST_COMPLEX:]:
+    _rule.section = "complex"
 # --- indexing: x[index] --------------------------------------------------------------------
 # "scatter": takes a scalar stand-in for g as it is, and gives the full shape of `a`.
 RULES[getitem] = Rule(getitem, "indexing", lambda g, ans, a, index: index_adjoint(g, a, index), "scatter", jvp=linear)
@@ -478,6 +521,7 @@ forward_only(dot_adjoint, lambda t, ans, g, a, b, which: (dot_adjoint(t, a, b, w
 forward_only(inner_adjoint, lambda t, ans, g, a, b, which: (inner_adjoint(t, a, b, which), inner_adjoint(g, t, b, which) if which == 1 else None, inner_adjoint(g, a, t, which) if which == 0 else None))
 forward_only(tensordot_adjoint, lambda t, ans, g, a, b, axes, which: (tensordot_adjoint(t, a, b, axes, which), tensordot_adjoint(g, t, b, axes, which) if which == 1 else None, tensordot_adjoint(g, a, t, axes, which) if which == 0 else None))
 forward_only(einsum_adjoint, lambda t, ans, g, operands, subscripts, which: (einsum_adjoint(t, subscripts, operands, which), einsum_adjoint_jvp(g, subscripts, operands, which, index, t) if index != which else None))
+forward_only((fft_adjoint, ifft_adjoint, rfft_adjoint, irfft_adjoint), linear)   # in g; `a` read for its shape and dtype
 forward_only(prod_adjoint, linear, missing="ans a")
 forward_only(norm_adjoint, linear, missing="ans x")
 forward_only(solve_adjoint, linear, missing="ans a")
@@ -624,9 +668,10 @@ def _scipy_rules():
 METHODS = {name: getattr(np, name) for name in (
     "sum mean prod max min var std cumsum dot reshape ravel transpose swapaxes squeeze clip "
     "trace repeat round argmax argmin all any nonzero").split()}
-METHODS.update(flatten=np.ravel, copy=np.asarray, astype=np.ndarray.astype,
+METHODS.update(flatten=np.ravel, copy=np.asarray, astype=np.ndarray.astype, conj=np.conjugate,
+               conjugate=np.conjugate,
                **{name: getattr(np, name) for name in "take diagonal cumprod".split() if hasattr(np, name)})
-ATTRIBUTES = {"T": np.transpose}
+ATTRIBUTES = {"T": np.transpose, "real": np.real, "imag": np.imag}
 SHAPE_ATTRIBUTES = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes"}
 BUILTINS = {abs: np.absolute, float: np.asarray, max: np.maximum, min: np.minimum,
             math.exp: np.exp, math.log: np.log, math.log1p: np.log1p, math.expm1: np.expm1,

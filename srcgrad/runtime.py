@@ -404,6 +404,9 @@ def prod_adjoint(g, ans, a, axis=None, keepdims=False):
 def norm_adjoint(g, ans, x, ord=None, axis=None, keepdims=False):
     """Adjoint of np.linalg.norm for the orders NumPy defines on vectors and matrices."""
     x = _array(x)
+    if x.dtype.kind == "c":
+        raise TypeError(f"srcgrad has no derivative rule for np.linalg.norm(x, ord={ord!r}) of "
+                        f"complex values (only the default order)")
     matrix = (axis is None and x.ndim == 2 and ord is not None) or (
         axis is not None and np.ndim(axis) == 1 and len(axis) == 2)
     if axis is None:
@@ -654,12 +657,14 @@ def fit_gradient(grad, like, copy):
                 grad.dtype is like.dtype or grad.dtype == like.dtype) and like.dtype.kind in "fc":
             return grad
         out = np.empty(like.shape, like.dtype if like.dtype.kind in "fc" else np.float64)
-        out[...] = grad
+        # A real argument's gradient is the real part of its adjoint (complex intermediates:
+        # dL = Re(adjoint * dx), rules.py); only a complex argument keeps an imaginary part.
+        out[...] = grad if like.dtype.kind == "c" else np.real(grad)
         return out
     if type(like) in _PYTHON_SCALARS and _shape(grad) == ():
-        return float(grad)
+        return float(grad.real)
     if isinstance(like, np.generic) and np.ndim(grad) == 0:
-        return (like.dtype.type if like.dtype.kind in "fc" else np.float64)(grad)
+        return (like.dtype.type if like.dtype.kind in "fc" else np.float64)(grad if like.dtype.kind == "c" else grad.real)
     if hasattr(like, "__array_function__") and hasattr(like, "dtype") and not isinstance(like, np.ndarray):
         return _fit_foreign(grad, like, copy)
     return fit_gradient(grad, np.asarray(like), copy)

@@ -253,11 +253,11 @@ def unknown_call(x):
 
 
 def unknown_attribute(x):
-    return np.sum(x.real)
+    return np.sum(x.flat)
 
 
 def unknown_method(x):
-    return np.sum(x.conj())
+    return np.sum(x.byteswap())
 
 
 def unknown_subscript(x):
@@ -277,8 +277,8 @@ def string_of_x(x):
 
 @pytest.mark.parametrize("f,text,message", [
     (unknown_call, "np.unwrap", "no derivative rule for `np.unwrap`"),
-    (unknown_attribute, "x.real", "no derivative rule for the attribute `.real`"),
-    (unknown_method, "x.conj", "no derivative rule for the method `.conj()`"),
+    (unknown_attribute, "x.flat", "no derivative rule for the attribute `.flat`"),
+    (unknown_method, "x.byteswap", "no derivative rule for the method `.byteswap()`"),
     (unknown_subscript, "TABLE[x]", "no derivative rule for indexing `TABLE`"),
     (random_of_x, "normal(x", "no derivative rule for the random function `RNG.normal`"),
     (string_of_x, "str(x", "no derivative rule for `str`")])

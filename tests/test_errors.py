@@ -105,14 +105,14 @@ def test_error_is_raised_at_transform_time_by_source_too():
 
 
 def fft_loss(x):
-    y = np.fft.fft(x)
+    y = np.fft.hfft(x)
     return np.sum(np.abs(y))
 
 
 def test_function_without_rule_names_it():
     err = raises(fft_loss, NoDerivativeRuleError)
-    assert err.lineno == line_of(fft_loss, "np.fft.fft")
-    assert "np.fft.fft" in str(err) and "hint:" in str(err)
+    assert err.lineno == line_of(fft_loss, "np.fft.hfft")
+    assert "np.fft.hfft" in str(err) and "hint:" in str(err)
 
 
 def test_function_without_rule_on_data_only_is_fine():
@@ -627,22 +627,22 @@ _X = np.array([[1.0, 2.0], [-0.5, 0.25]])
 
 def no_rule_plain(W, b, X):
     z = X @ W + b
-    return np.sum(np.fft.fft(z).real)
+    return np.sum(np.fft.hfft(z))
 
 
 def no_rule_dict(p, X):
     z = X @ p["W"] + p["b"]
-    return np.sum(np.fft.fft(z).real)
+    return np.sum(np.fft.hfft(z))
 
 
 def no_rule_list(p, X):
     z = X @ p[0] + p[1]
-    return np.sum(np.fft.fft(z).real)
+    return np.sum(np.fft.hfft(z))
 
 
 def no_rule_record(p, X):
     z = X @ p.W + p.b
-    return np.sum(np.fft.fft(z).real)
+    return np.sum(np.fft.hfft(z))
 
 
 def singular_plain(W, b, X):
@@ -722,7 +722,7 @@ _CONTAINER_ARGUMENTS = {"dict": {"W": _W, "b": _B}, "list": [_W, _B], "record": 
 
 @pytest.mark.parametrize("kind", ["dict", "list", "record"])
 @pytest.mark.parametrize("error,cls,marker", [
-    ("no_rule", NoDerivativeRuleError, "np.fft.fft(z)"),
+    ("no_rule", NoDerivativeRuleError, "np.fft.hfft(z)"),
     ("singular", np.linalg.LinAlgError, "np.linalg.inv"),
     ("vector", NonScalarResultError, "return np.tanh(z)"),
     ("bad_try", UnsupportedSyntaxError, "try:"),
