@@ -127,3 +127,10 @@ def test_both_compositions_are_used(monkeypatch):
     srcgrad.jacobian(wide_function)(RNG.normal(size=5))  # 5 inputs, 2 outputs: rows
     srcgrad.hessian(quartic)(x)                          # forward over reverse
     assert used == ["_by_columns", "_by_rows", "_by_columns"]
+
+
+def test_jacobian_of_a_lambda_by_rows():
+    """A lambda's vjp function is named `vjp_lambda` (it was `vjp_<lambda>`: a SyntaxError)."""
+    double = lambda x: x * 2.0 + np.sin(x)      # noqa: E731
+    x = np.array([0.1, 0.5, 1.0])
+    np.testing.assert_allclose(srcgrad.jacobian(double)(x), np.diag(2.0 + np.cos(x)), rtol=1e-12)
