@@ -68,8 +68,9 @@ special = None    # scipy.special, once its rules are registered (load_scipy)
 
 class Rule:
     def __init__(self, func, name, template, family, output=None, jvp=None, missing=(), params=(),
-                 only=None, section=None):
+                 only=None, section=None, fixed=None):
         self.func, self.name, self.template = func, name, template
+        self.fixed = fixed or {}  # keyword-only template parameter -> the object it names (a SciPy distribution)
         self.family = family
         self.only = only or {}    # parameter -> the one value the rule supports (a constant)
         self.section = section    # where the docs list it, if not under its family
@@ -331,19 +332,32 @@ for _helper, _template in [
     RULES[_helper] = Rule(_helper, _helper.__name__, _template, "vjp")   # (forward: FORWARD_ONLY)
 
 
-# --- SciPy: scipy.special ------------------------------------------------------------------
+# --- SciPy: scipy.special, scipy.stats, scipy.linalg --------------------------------------
+SCIPY = {}        # name generated code gives it -> scipy.special, scipy.stats, scipy.linalg (once loaded)
+stats = linalg = None
+
+
 def load_scipy(import_it=False):
     """Register the rules of scipy.special once SciPy is imported (or, with `import_it`, import
-    it if it is installed); True when they are registered.  srcgrad calls this before it reads
-    a function, so the rules are there whenever the function can call scipy.special."""
-    global special
-    if special is None and (import_it or "scipy.special" in sys.modules):
+    it if it is installed), and those of scipy.stats and scipy.linalg once each is imported;
+    True when scipy.special's are registered.  srcgrad calls this before it reads a function,
+    so the rules are there whenever the function can call SciPy."""
+    global special, stats, linalg
+    if special is None and (import_it or any(m in sys.modules for m in ("scipy.special", "scipy.linalg"))):
         try:
             import scipy.special
         except ImportError:
             return False
-        special = scipy.special
+        special = SCIPY["special"] = scipy.special
         _scipy_rules()
+    if special is not None and stats is None and (import_it or "scipy.stats" in sys.modules):
+        import scipy.stats
+        stats = SCIPY["stats"] = scipy.stats
+        _scipy_stats_rules()
+    if special is not None and linalg is None and (import_it or "scipy.linalg" in sys.modules):
+        import scipy.linalg
+        linalg = SCIPY["linalg"] = scipy.linalg
+        _scipy_linalg_rules()
     return special is not None
 
 
@@ -390,6 +404,79 @@ def _scipy_rules():
     ufunc("i0e",         lambda g, ans, x: g * (special.i1e(x) - np.sign(x) * ans))
     ufunc("i1e",         lambda g, ans, x: g * (0.5 * (special.i0e(x) + special.ive(2, x)) - np.sign(x) * ans))
 
+
+# --- SciPy: scipy.stats --------------------------------------------------------------------
+# A distribution with `loc` and `scale` is its standard one at z = (x - loc) / scale, with
+# density f(z) / scale.  So d/dloc = -d/dx, and d/dscale = -z d/dx, less 1 / scale for a log
+# density (ans / scale for a density).  Densities are written with the standard score
+# d log f / dz (`score`, srcgrad/scipy_adjoints.py); distribution functions with the density
+# itself (`dist.pdf`: SciPy's, zero off the support), their logs with density / function =
+# exp(logpdf - ans), which has no 0 / 0 in the tails.  A cdf's derivative in a shape parameter
+# (t's df, gamma's a) has no closed form: it is refused (`missing`).
+zs = MACROS["zs"] = lambda x, loc, scale: (x - loc) / scale
+# no shape parameters: norm, expon, laplace, cauchy, logistic
+_logpdf = lambda g, ans, x, loc=0.0, scale=1.0, *, score: (g * score(zs(x, loc, scale)) / scale, -g * score(zs(x, loc, scale)) / scale, -g * (zs(x, loc, scale) * score(zs(x, loc, scale)) + 1.0) / scale)
+_pdf    = lambda g, ans, x, loc=0.0, scale=1.0, *, score: (g * ans * score(zs(x, loc, scale)) / scale, -g * ans * score(zs(x, loc, scale)) / scale, -g * ans * (zs(x, loc, scale) * score(zs(x, loc, scale)) + 1.0) / scale)
+_cdf    = lambda g, ans, x, loc=0.0, scale=1.0, *, dist: (g * dist.pdf(x, loc, scale), -g * dist.pdf(x, loc, scale), -g * dist.pdf(x, loc, scale) * zs(x, loc, scale))
+_logcdf = lambda g, ans, x, loc=0.0, scale=1.0, *, dist: (g * np.exp(dist.logpdf(x, loc, scale) - ans), -g * np.exp(dist.logpdf(x, loc, scale) - ans), -g * np.exp(dist.logpdf(x, loc, scale) - ans) * zs(x, loc, scale))
+_sf     = lambda g, ans, x, loc=0.0, scale=1.0, *, dist: (-g * dist.pdf(x, loc, scale), g * dist.pdf(x, loc, scale), g * dist.pdf(x, loc, scale) * zs(x, loc, scale))
+_logsf  = lambda g, ans, x, loc=0.0, scale=1.0, *, dist: (-g * np.exp(dist.logpdf(x, loc, scale) - ans), g * np.exp(dist.logpdf(x, loc, scale) - ans), g * np.exp(dist.logpdf(x, loc, scale) - ans) * zs(x, loc, scale))
+# one shape parameter df (t, chi2); `dshape` is d log f / d df
+_logpdf_df = lambda g, ans, x, df, loc=0.0, scale=1.0, *, score, dshape: (g * score(zs(x, loc, scale), df) / scale, g * dshape(zs(x, loc, scale), df), -g * score(zs(x, loc, scale), df) / scale, -g * (zs(x, loc, scale) * score(zs(x, loc, scale), df) + 1.0) / scale)
+_pdf_df    = lambda g, ans, x, df, loc=0.0, scale=1.0, *, score, dshape: (g * ans * score(zs(x, loc, scale), df) / scale, g * ans * dshape(zs(x, loc, scale), df), -g * ans * score(zs(x, loc, scale), df) / scale, -g * ans * (zs(x, loc, scale) * score(zs(x, loc, scale), df) + 1.0) / scale)
+_cdf_df    = lambda g, ans, x, df, loc=0.0, scale=1.0, *, dist: (g * dist.pdf(x, df, loc, scale), None, -g * dist.pdf(x, df, loc, scale), -g * dist.pdf(x, df, loc, scale) * zs(x, loc, scale))
+_logcdf_df = lambda g, ans, x, df, loc=0.0, scale=1.0, *, dist: (g * np.exp(dist.logpdf(x, df, loc, scale) - ans), None, -g * np.exp(dist.logpdf(x, df, loc, scale) - ans), -g * np.exp(dist.logpdf(x, df, loc, scale) - ans) * zs(x, loc, scale))
+_sf_df     = lambda g, ans, x, df, loc=0.0, scale=1.0, *, dist: (-g * dist.pdf(x, df, loc, scale), None, g * dist.pdf(x, df, loc, scale), g * dist.pdf(x, df, loc, scale) * zs(x, loc, scale))
+_logsf_df  = lambda g, ans, x, df, loc=0.0, scale=1.0, *, dist: (-g * np.exp(dist.logpdf(x, df, loc, scale) - ans), None, g * np.exp(dist.logpdf(x, df, loc, scale) - ans), g * np.exp(dist.logpdf(x, df, loc, scale) - ans) * zs(x, loc, scale))
+# one shape parameter a (gamma)
+_logpdf_a = lambda g, ans, x, a, loc=0.0, scale=1.0, *, score, dshape: (g * score(zs(x, loc, scale), a) / scale, g * dshape(zs(x, loc, scale), a), -g * score(zs(x, loc, scale), a) / scale, -g * (zs(x, loc, scale) * score(zs(x, loc, scale), a) + 1.0) / scale)
+_pdf_a    = lambda g, ans, x, a, loc=0.0, scale=1.0, *, score, dshape: (g * ans * score(zs(x, loc, scale), a) / scale, g * ans * dshape(zs(x, loc, scale), a), -g * ans * score(zs(x, loc, scale), a) / scale, -g * ans * (zs(x, loc, scale) * score(zs(x, loc, scale), a) + 1.0) / scale)
+_cdf_a    = lambda g, ans, x, a, loc=0.0, scale=1.0, *, dist: (g * dist.pdf(x, a, loc, scale), None, -g * dist.pdf(x, a, loc, scale), -g * dist.pdf(x, a, loc, scale) * zs(x, loc, scale))
+_logcdf_a = lambda g, ans, x, a, loc=0.0, scale=1.0, *, dist: (g * np.exp(dist.logpdf(x, a, loc, scale) - ans), None, -g * np.exp(dist.logpdf(x, a, loc, scale) - ans), -g * np.exp(dist.logpdf(x, a, loc, scale) - ans) * zs(x, loc, scale))
+_sf_a     = lambda g, ans, x, a, loc=0.0, scale=1.0, *, dist: (-g * dist.pdf(x, a, loc, scale), None, g * dist.pdf(x, a, loc, scale), g * dist.pdf(x, a, loc, scale) * zs(x, loc, scale))
+_logsf_a  = lambda g, ans, x, a, loc=0.0, scale=1.0, *, dist: (-g * np.exp(dist.logpdf(x, a, loc, scale) - ans), None, g * np.exp(dist.logpdf(x, a, loc, scale) - ans), g * np.exp(dist.logpdf(x, a, loc, scale) - ans) * zs(x, loc, scale))
+# two shape parameters a, b (beta)
+_logpdf_ab = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, score, da, db: (g * score(zs(x, loc, scale), a, b) / scale, g * da(zs(x, loc, scale), a, b), g * db(zs(x, loc, scale), a, b), -g * score(zs(x, loc, scale), a, b) / scale, -g * (zs(x, loc, scale) * score(zs(x, loc, scale), a, b) + 1.0) / scale)
+_pdf_ab    = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, score, da, db: (g * ans * score(zs(x, loc, scale), a, b) / scale, g * ans * da(zs(x, loc, scale), a, b), g * ans * db(zs(x, loc, scale), a, b), -g * ans * score(zs(x, loc, scale), a, b) / scale, -g * ans * (zs(x, loc, scale) * score(zs(x, loc, scale), a, b) + 1.0) / scale)
+_cdf_ab    = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, dist: (g * dist.pdf(x, a, b, loc, scale), None, None, -g * dist.pdf(x, a, b, loc, scale), -g * dist.pdf(x, a, b, loc, scale) * zs(x, loc, scale))
+_sf_ab     = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, dist: (-g * dist.pdf(x, a, b, loc, scale), None, None, g * dist.pdf(x, a, b, loc, scale), g * dist.pdf(x, a, b, loc, scale) * zs(x, loc, scale))
+# Poisson: k is an integer (no derivative); the cdf is Q(floor(k) + 1, mu), with d/dmu = -pmf(floor(k))
+_logpmf  = lambda g, ans, k, mu, loc=0: (None, g * (k - loc - mu) / mu, None)
+_pmf     = lambda g, ans, k, mu, loc=0: (None, g * ans * (k - loc - mu) / mu, None)
+_pcdf    = lambda g, ans, k, mu, loc=0: (None, -g * stats.poisson.pmf(np.floor(k), mu, loc), None)
+_plogcdf = lambda g, ans, k, mu, loc=0: (None, -g * np.exp(stats.poisson.logpmf(np.floor(k), mu, loc) - ans), None)
+_psf     = lambda g, ans, k, mu, loc=0: (None, g * stats.poisson.pmf(np.floor(k), mu, loc), None)
+_plogsf  = lambda g, ans, k, mu, loc=0: (None, g * np.exp(stats.poisson.logpmf(np.floor(k), mu, loc) - ans), None)
+
+_DENSITY = {"": (_logpdf, _pdf), "df": (_logpdf_df, _pdf_df), "a": (_logpdf_a, _pdf_a), "ab": (_logpdf_ab, _pdf_ab)}
+_DISTRIBUTION = {"": (_cdf, _logcdf, _sf, _logsf), "df": (_cdf_df, _logcdf_df, _sf_df, _logsf_df),
+                 "a": (_cdf_a, _logcdf_a, _sf_a, _logsf_a), "ab": (_cdf_ab, None, _sf_ab, None)}
+
+
+def _scipy_stats_rules():
+    from . import scipy_adjoints as sa
+
+    def stat(names, template, **options):
+        _register(names, template, "elementwise", stats, "scipy.stats.", section="scipy.stats", **options)
+    for name, shapes in [("norm", ""), ("expon", ""), ("laplace", ""), ("cauchy", ""), ("logistic", ""),
+                         ("t", "df"), ("chi2", "df"), ("gamma", "a"), ("beta", "ab")]:
+        dist, missing = getattr(stats, name), (shapes,) if shapes == "df" else tuple(shapes)
+        fixed = {"score": sa.SCORES[name]}
+        fixed.update({"da": sa.beta_dlogf_a, "db": sa.beta_dlogf_b} if shapes == "ab" else
+                     {"dshape": sa.SHAPE_DERIVATIVES[name]} if shapes else {})
+        for method, template in zip(("logpdf", "pdf"), _DENSITY[shapes]):
+            stat(f"{name}.{method}", template, fixed=fixed)
+        for method, template in zip(("cdf", "logcdf", "sf", "logsf"), _DISTRIBUTION[shapes]):
+            if template is not None:   # (beta's logcdf and logsf: no rule yet)
+                stat(f"{name}.{method}", template, fixed={"dist": dist}, missing=missing)
+    for method, template in [("logpmf", _logpmf), ("pmf", _pmf), ("cdf", _pcdf), ("logcdf", _plogcdf),
+                             ("sf", _psf), ("logsf", _plogsf)]:
+        stat(f"poisson.{method}", template)
+
+
+
+def _scipy_linalg_rules():
+    pass
 
 # Array methods and attributes, as the NumPy functions they stand for.
 METHODS = {name: getattr(np, name) for name in (

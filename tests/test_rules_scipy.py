@@ -1,0 +1,233 @@
+"""Tests of the SciPy rules beyond scipy.special (srcgrad/rules.py, `_scipy_stats_rules`;
+skipped when SciPy is not installed): the distributions of scipy.stats as users call them,
+`stats.norm.logpdf(x, mu, sigma)` and `stats.norm.logpdf(x, loc=mu, scale=sigma)`.
+
+Every rule is checked against central finite differences (tests/support.py) at random inputs
+inside the support, in `x`, `loc`, `scale` and the shape parameters, in float64; in float32
+the gradient matches the float64 one to float32 accuracy.  A cdf's shape parameter (t's df)
+and frozen distributions are refused, loudly.  Forward cases (`@case`) are at the end.
+"""
+import numpy as np
+import pytest
+
+stats = pytest.importorskip("scipy.stats")
+import scipy.integrate  # noqa: E402
+import scipy.linalg  # noqa: E402
+
+from support import RuleTests, check, check_jvp, line_of, uniform  # noqa: E402
+
+import srcgrad  # noqa: E402
+from srcgrad import rules  # noqa: E402
+
+assert rules.load_scipy()
+
+RULE_TESTS = RuleTests()
+case, reverse = RULE_TESTS.case, RULE_TESTS.reverse
+
+# distribution -> (x's domain, the shape parameters' domains, loc's domain, scale's domain)
+DOMAINS = {
+    "norm": ((-3, 3), [], (-1, 1), (0.5, 2)),
+    "expon": ((0.2, 3), [], (-0.5, 0), (0.5, 2)),
+    "laplace": ((-3, 3), [], (-1, 1), (0.5, 2)),
+    "cauchy": ((-3, 3), [], (-1, 1), (0.5, 2)),
+    "logistic": ((-3, 3), [], (-1, 1), (0.5, 2)),
+    "t": ((-3, 3), [(2, 6)], (-1, 1), (0.5, 2)),
+    "chi2": ((0.5, 4), [(2.5, 6)], (-0.3, 0.2), (0.8, 1.5)),
+    "gamma": ((0.5, 4), [(1.5, 4)], (-0.3, 0.2), (0.8, 1.5)),
+    "beta": ((0.2, 0.7), [(1.5, 4), (1.5, 4)], (-0.05, 0.05), (1.0, 1.2)),
+}
+DENSITIES = ["logpdf", "pdf"]
+DISTRIBUTIONS = ["cdf", "logcdf", "sf", "logsf"]
+METHODS = [(d, m) for d in DOMAINS for m in DENSITIES + DISTRIBUTIONS
+           if not (d == "beta" and m in ("logcdf", "logsf"))]
+
+
+def arguments(name, seed, shape=(5,)):
+    xd, shapes, locd, scaled = DOMAINS[name]
+    x = uniform(shape, *xd, seed=seed)
+    return [x] + [uniform("float", *d, seed=seed + 1 + i) for i, d in enumerate(shapes)] + \
+        [uniform("float", *locd, seed=seed + 7), uniform("float", *scaled, seed=seed + 8)]
+
+
+def of_arity(method, n, w=1.0):
+    """sum(w * method(...)) as a function of n named parameters (srcgrad reads its source)."""
+    def f2(x, mu):
+        return np.sum(w * method(x, mu))
+
+    def f3(x, loc, scale):
+        return np.sum(w * method(x, loc, scale))
+
+    def f4(x, s1, loc, scale):
+        return np.sum(w * method(x, s1, loc, scale))
+
+    def f5(x, s1, s2, loc, scale):
+        return np.sum(w * method(x, s1, s2, loc, scale))
+    return {2: f2, 3: f3, 4: f4, 5: f5}[n]
+
+
+def weighted(method, n):
+    return of_arity(method, n, uniform((5,), 0.5, 1.5, seed=3))
+
+
+@reverse(*[getattr(getattr(stats, d), m) for d, m in METHODS])
+@pytest.mark.parametrize("name,method", METHODS, ids=[f"{d}.{m}" for d, m in METHODS])
+def test_distribution_every_argument(name, method):
+    fn = getattr(getattr(stats, name), method)
+    args = arguments(name, seed=11)
+    shapes = len(DOMAINS[name][1])
+    wrt = tuple(i for i in range(len(args)) if method in DENSITIES or not 1 <= i <= shapes)
+    check(weighted(fn, len(args)), *args, wrt=wrt, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("name,method", METHODS, ids=[f"{d}.{m}" for d, m in METHODS])
+def test_distribution_float32(name, method):
+    """In x, in float32: close to the float64 gradient (SciPy computes in float64)."""
+    fn = getattr(getattr(stats, name), method)
+    args = arguments(name, seed=12)
+    f = weighted(fn, len(args))
+    want = srcgrad.grad(f)(*args)
+    got = srcgrad.grad(f)(args[0].astype(np.float32), *args[1:])
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=1e-4)
+
+
+@reverse(stats.norm.logpdf, stats.t.logpdf, stats.gamma.cdf)
+def test_keywords_and_broadcast_parameters():
+    """loc= and scale= (and df=, a=) by keyword; parameters that are arrays, broadcast."""
+    x, mu, sigma = uniform((4, 3), -2, 2, seed=1), uniform((3,), -1, 1, seed=2), uniform((4, 1), 0.5, 2, seed=3)
+
+    def normal(x, mu, sigma):
+        return np.sum(stats.norm.logpdf(x, loc=mu, scale=sigma))
+
+    def student(x, df, mu):
+        return np.sum(stats.t.logpdf(x, df=df, loc=mu, scale=2.0))
+
+    def gamma(x, scale):
+        return np.sum(stats.gamma.cdf(x + 3.0, a=2.5, scale=scale))
+    check(normal, x, mu, sigma, wrt=(0, 1, 2))
+    check(student, x, uniform((3,), 2, 5, seed=4), mu, wrt=(0, 1, 2))
+    check(gamma, x, sigma, wrt=(0, 1))
+
+
+@reverse(stats.norm.logcdf, stats.norm.logsf)
+def test_normal_log_cdf_far_in_the_tail():
+    """d log Phi(x) / dx ~ -x far out on the left: from exp(logpdf - logcdf), with no 0 / 0."""
+    x = np.array([-40.0, -20.0, 0.0, 20.0, 40.0])
+
+    def f(x):
+        return np.sum(stats.norm.logcdf(x) + stats.norm.logsf(x))
+    got = srcgrad.grad(f)(x)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got[:2], [40.0 + 1 / 40.0, 20.0 + 1 / 20.0], rtol=1e-3)   # -(-x) - ...
+    np.testing.assert_allclose(got[2], 0.0, atol=1e-12)
+
+
+POISSON = ["logpmf", "pmf", "cdf", "logcdf", "sf", "logsf"]
+
+
+@reverse(*[getattr(stats.poisson, m) for m in POISSON])
+@pytest.mark.parametrize("method", POISSON)
+def test_poisson_in_its_rate(method):
+    """k is an integer: no gradient; mu has one."""
+    fn = getattr(stats.poisson, method)
+    k = np.array([0, 1, 2, 4, 7])
+    check(weighted(fn, 2), k, uniform((5,), 1, 5, seed=5), wrt=1)
+
+
+def test_poisson_closed_form():
+    """d/dmu log pmf(k; mu) = k / mu - 1;  d/dmu cdf(0; mu) = -exp(-mu)."""
+    def f(mu):
+        return stats.poisson.logpmf(3, mu)
+
+    def g(mu):
+        return stats.poisson.cdf(0, mu)
+    assert srcgrad.grad(f)(2.0) == pytest.approx(0.5, rel=1e-12)
+    assert srcgrad.grad(g)(2.0) == pytest.approx(-np.exp(-2.0), rel=1e-12)
+
+
+# --- refusals ---------------------------------------------------------------------------------
+def test_cdf_in_a_shape_parameter_is_refused_in_both_modes():
+    def f(x, df):
+        return np.sum(stats.t.cdf(x, df))
+    with pytest.raises(srcgrad.NoDerivativeRuleError) as info:
+        srcgrad.grad(f, wrt=1)(np.ones(2), 3.0)
+    assert "scipy.stats.t.cdf with respect to `df`" in str(info.value)
+    assert info.value.lineno == line_of(f, "stats.t.cdf")
+    with pytest.raises(srcgrad.NoDerivativeRuleError):
+        srcgrad.jvp(f, (np.ones(2), 3.0), (None, 1.0))
+    np.testing.assert_allclose(srcgrad.grad(f)(np.ones(2), 3.0), stats.t.pdf(np.ones(2), 3.0))
+
+
+def test_frozen_distribution_is_refused():
+    def f(x, mu):
+        return np.sum(stats.norm(mu, 2.0).logpdf(x))
+    with pytest.raises(srcgrad.NoDerivativeRuleError) as info:
+        srcgrad.grad(f, wrt=1)(np.ones(2), 0.5)
+    assert "logpdf" in str(info.value) and "stats.norm.logpdf(x, loc, scale)" in str(info.value)
+    assert info.value.lineno == line_of(f, "stats.norm(mu")
+
+
+LIBRARY = [(scipy.linalg.lu, "scipy.linalg.lu"), (stats.norm.entropy, "stats.norm.entropy"),
+           (np.polyfit, "np.polyfit")]
+
+
+@pytest.mark.parametrize("which", ["lu", "entropy", "polyfit"])
+def test_library_functions_without_rules_name_themselves(which):
+    """A NumPy or SciPy function without a rule: NoDerivativeRuleError naming it, with the
+    register_vjp hint (never the advice for recursive functions of the user's)."""
+    def lu(x):
+        return np.sum(scipy.linalg.lu(x)[0])
+
+    def entropy(x):
+        return stats.norm.entropy(x)
+
+    def polyfit(x):
+        return np.sum(np.polyfit(x, x, 1))
+
+    def odeint(x):
+        return np.sum(scipy.integrate.odeint(np.sin, x, np.linspace(0.0, 1.0, 3)))
+    f = {"lu": lu, "entropy": entropy, "polyfit": polyfit}[which]
+    x = np.eye(2) + 1.0 if which == "lu" else np.ones(3)
+    with pytest.raises(srcgrad.NoDerivativeRuleError) as info:
+        srcgrad.grad(f)(x)
+    text = str(info.value)
+    name = {"lu": "scipy.linalg.lu", "entropy": "stats.norm.entropy", "polyfit": "np.polyfit"}[which]
+    assert f"no derivative rule for `{name}`" in text and "register_vjp" in text, text
+    assert "recursive" not in text and info.value.lineno == line_of(f, "return")
+
+
+def test_odeint_is_refused_with_the_custom_rule_hint():
+    def f(y0):
+        return np.sum(scipy.integrate.odeint(np.sin, y0, np.linspace(0.0, 1.0, 3)))
+    with pytest.raises(srcgrad.NoDerivativeRuleError) as info:
+        srcgrad.grad(f)(np.ones(2))
+    assert "scipy.integrate.odeint" in str(info.value) and "register_vjp" in str(info.value)
+
+
+# --- forward mode -------------------------------------------------------------------------------
+def _shapes_held(fn, shapes):
+    """fn with its shape parameters held constant (a cdf has no derivative in them)."""
+    s1, s2 = (list(shapes) + [None])[:2]
+
+    def f1(x, loc, scale):
+        return fn(x, s1, loc, scale)
+
+    def f2(x, loc, scale):
+        return fn(x, s1, s2, loc, scale)
+    return f1 if len(shapes) == 1 else f2
+
+
+for _d, _m in METHODS:
+    _args = arguments(_d, seed=21)
+    _shapes = len(DOMAINS[_d][1])
+    _fn = getattr(getattr(stats, _d), _m)
+    if _m in DISTRIBUTIONS and _shapes:
+        case(_fn, _args[0], *_args[1 + _shapes:])(_shapes_held(_fn, _args[1:1 + _shapes]))
+    else:
+        case(_fn, *_args)(of_arity(_fn, len(_args)))
+for _m in POISSON:
+    case(getattr(stats.poisson, _m), np.array([0, 1, 2, 4, 7]), uniform((5,), 1, 5, seed=6))(of_arity(getattr(stats.poisson, _m), 2))
+
+
+@pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())
+def test_rule_jvp(key, f, args):
+    check_jvp(f, *args)
