@@ -69,7 +69,7 @@ class Resolver:
                     return self.problem(UnsupportedSyntaxError, f"{shown} is missing argument `{p}`",
                                         stmt.line, construct=shown)
                 bound[p] = make_const(defaults[p])
-        for p in rule.missing:          # a parameter its rule has no derivative in (t.cdf's df)
+        for p in rule.refused:          # a parameter its rule has no derivative in (t.cdf's df)
             if p in bound and any(self.is_varied(n) for n in gast.walk(bound[p]) if isinstance(n, gast.Name)):
                 return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for {shown} "
                                     f"with respect to `{p}`", stmt.line, construct=f"{shown}({p}=...)",

@@ -341,7 +341,8 @@ class ReverseMode:
             else:
                 pieces = [(None, bound)]
                 if isinstance(bound, gast.Name) and templates.template_uses(template, "index") and \
-                        "index" not in templates.parameters(template)[0]:
+                        "index" not in templates.parameters(template)[0] and self.is_varied(bound) and \
+                        param == templates.parameters(template)[0][0]:    # (cho_solve's b: an array)
                     template = rules.SEQUENCE_RULES.get(rule.func)       # a list built at run time
                     if template is None:
                         raise self.parsed.error(UnsupportedSyntaxError, f"srcgrad cannot differentiate "
@@ -355,7 +356,9 @@ class ReverseMode:
                                             f"{rule.name} of a list held in a variable", lineno=line,
                                             construct=rule.name, hint="write the list out: "
                                             f"{rule.name}([a, b, ...])")
-                extra = {"index": make_const(index)} if index is not None else {}
+                extra = {"index": make_const(index)} if index is not None or (
+                    templates.template_uses(template, "index") and "index" not in templates.parameters(template)[0]) \
+                    else {}     # (None: an array beside the pieces, cho_solve's b)
                 if whole:           # its adjoint holds one per output: g is that of ours
                     extra["g"] = gast.Subscript(value=g, slice=make_const(
                         index if rule.output == "each" else rule.output), ctx=gast.Load())

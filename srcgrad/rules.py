@@ -68,9 +68,10 @@ special = None    # scipy.special, once its rules are registered (load_scipy)
 
 class Rule:
     def __init__(self, func, name, template, family, output=None, jvp=None, missing=(), params=(),
-                 only=None, section=None, fixed=None):
+                 only=None, section=None, fixed=None, refused=()):
         self.func, self.name, self.template = func, name, template
         self.fixed = fixed or {}  # keyword-only template parameter -> the object it names (a SciPy distribution)
+        self.refused = refused    # parameters it has no derivative in, either mode (t.cdf's df): an error
         self.family = family
         self.only = only or {}    # parameter -> the one value the rule supports (a constant)
         self.section = section    # where the docs list it, if not under its family
@@ -334,16 +335,16 @@ for _helper, _template in [
 
 # --- SciPy: scipy.special, scipy.stats, scipy.linalg --------------------------------------
 SCIPY = {}        # name generated code gives it -> scipy.special, scipy.stats, scipy.linalg (once loaded)
-stats = linalg = None
+stats = linalg = signal = None
 
 
 def load_scipy(import_it=False):
     """Register the rules of scipy.special once SciPy is imported (or, with `import_it`, import
     it if it is installed), and those of scipy.stats and scipy.linalg once each is imported;
-    True when scipy.special's are registered.  srcgrad calls this before it reads a function,
+    (and scipy.signal's); True when scipy.special's are registered.  srcgrad calls this before it reads a function,
     so the rules are there whenever the function can call SciPy."""
-    global special, stats, linalg
-    if special is None and (import_it or any(m in sys.modules for m in ("scipy.special", "scipy.linalg"))):
+    global special, stats, linalg, signal
+    if special is None and (import_it or any(m in sys.modules for m in ("scipy.special", "scipy.linalg", "scipy.signal"))):
         try:
             import scipy.special
         except ImportError:
@@ -358,6 +359,10 @@ def load_scipy(import_it=False):
         import scipy.linalg
         linalg = SCIPY["linalg"] = scipy.linalg
         _scipy_linalg_rules()
+    if linalg is not None and signal is None and (import_it or "scipy.signal" in sys.modules):
+        import scipy.signal
+        signal = SCIPY["signal"] = scipy.signal
+        _scipy_signal_rules()
     return special is not None
 
 
@@ -412,7 +417,7 @@ def _scipy_rules():
 # d log f / dz (`score`, srcgrad/scipy_adjoints.py); distribution functions with the density
 # itself (`dist.pdf`: SciPy's, zero off the support), their logs with density / function =
 # exp(logpdf - ans), which has no 0 / 0 in the tails.  A cdf's derivative in a shape parameter
-# (t's df, gamma's a) has no closed form: it is refused (`missing`).
+# (t's df, gamma's a) has no closed form: it is refused (`refused`).
 zs = MACROS["zs"] = lambda x, loc, scale: (x - loc) / scale
 # no shape parameters: norm, expon, laplace, cauchy, logistic
 _logpdf = lambda g, ans, x, loc=0.0, scale=1.0, *, score: (g * score(zs(x, loc, scale)) / scale, -g * score(zs(x, loc, scale)) / scale, -g * (zs(x, loc, scale) * score(zs(x, loc, scale)) + 1.0) / scale)
@@ -460,7 +465,7 @@ def _scipy_stats_rules():
         _register(names, template, "elementwise", stats, "scipy.stats.", section="scipy.stats", **options)
     for name, shapes in [("norm", ""), ("expon", ""), ("laplace", ""), ("cauchy", ""), ("logistic", ""),
                          ("t", "df"), ("chi2", "df"), ("gamma", "a"), ("beta", "ab")]:
-        dist, missing = getattr(stats, name), (shapes,) if shapes == "df" else tuple(shapes)
+        dist, refused = getattr(stats, name), (shapes,) if shapes == "df" else tuple(shapes)
         fixed = {"score": sa.SCORES[name]}
         fixed.update({"da": sa.beta_dlogf_a, "db": sa.beta_dlogf_b} if shapes == "ab" else
                      {"dshape": sa.SHAPE_DERIVATIVES[name]} if shapes else {})
@@ -468,15 +473,60 @@ def _scipy_stats_rules():
             stat(f"{name}.{method}", template, fixed=fixed)
         for method, template in zip(("cdf", "logcdf", "sf", "logsf"), _DISTRIBUTION[shapes]):
             if template is not None:   # (beta's logcdf and logsf: no rule yet)
-                stat(f"{name}.{method}", template, fixed={"dist": dist}, missing=missing)
+                stat(f"{name}.{method}", template, fixed={"dist": dist}, refused=refused)
     for method, template in [("logpmf", _logpmf), ("pmf", _pmf), ("cdf", _pcdf), ("logcdf", _plogcdf),
                              ("sf", _psf), ("logsf", _plogsf)]:
         stat(f"poisson.{method}", template)
 
 
 
+# --- SciPy: scipy.linalg --------------------------------------------------------------------
+# One matrix at a time (the helpers say so when given a stack).  A factorization that reads one
+# triangle of `a` (cholesky, cho_factor) gives an adjoint on that triangle alone: exactly what
+# changing each entry of `a` does.  `cho_factor`'s (c, lower) goes to cho_solve written out:
+# `c, lower = cho_factor(a)`, then `cho_solve((c, lower), b)`.
 def _scipy_linalg_rules():
-    pass
+    global HELPERS
+    from . import scipy_adjoints
+    helpers = [getattr(scipy_adjoints, name) for name in (
+        "solve_triangular_adjoint_a solve_triangular_adjoint_b solve_triangular_jvp_a cholesky_adjoint "
+        "cholesky_jvp cho_factor_adjoint cho_factor_jvp cho_solve_adjoint convolve_adjoint").split()]
+    HELPERS += tuple(helpers)
+    globals().update((f.__name__, f) for f in helpers)      # (the templates name them)
+
+    def la(names, template, **options):
+        _register(names, template, "vjp", linalg, "scipy.linalg.", section="scipy.linalg", **options)
+    la("solve_triangular", lambda g, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, check_finite=True: (solve_triangular_adjoint_a(g, ans, a, trans, lower, unit_diagonal), solve_triangular_adjoint_b(g, a, trans, lower, unit_diagonal)),
+                           jvp=lambda t, ans, a, b, trans, lower, unit_diagonal: (solve_triangular_jvp_a(t, ans, a, trans, lower, unit_diagonal), linalg.solve_triangular(a, t, trans, lower, unit_diagonal)))
+    la("cholesky",         lambda g, ans, a, lower=False, overwrite_a=False, check_finite=True: cholesky_adjoint(g, ans, lower),
+                           jvp=lambda t, ans, a, lower: cholesky_jvp(t, ans, lower))
+    la("cho_factor",       lambda g, ans, a, lower=False, overwrite_a=False, check_finite=True: cho_factor_adjoint(g, ans, lower), output=0,
+                           jvp=lambda t, ans, a, lower: cho_factor_jvp(t, ans, lower))
+    la("cho_solve",        lambda g, ans, c_and_lower, b, overwrite_b=False, check_finite=True: (cho_solve_adjoint(g, ans, c_and_lower, index), linalg.cho_solve(c_and_lower, g)),
+                           jvp=lambda t, ans, c_and_lower, b: (None, linalg.cho_solve(c_and_lower, t)), missing=("c_and_lower",))
+    # exp(A)'s adjoint is its Frechet derivative at A^T in the direction g
+    la("expm",             lambda g, ans, A: linalg.expm_frechet(A.T, g, compute_expm=False),
+                           jvp=lambda t, ans, A: linalg.expm_frechet(A, t, compute_expm=False))
+    # X = sqrtm(A): X dX + dX X = dA, a Sylvester equation
+    la("sqrtm",            lambda g, ans, A: linalg.solve_sylvester(ans.T, ans.T, g),
+                           jvp=lambda t, ans, A: linalg.solve_sylvester(ans, ans, t))
+    # A X + X B = Q:  A^T Y + Y B^T = g gives Q's adjoint Y, then A's -Y X^T and B's -X^T Y
+    la("solve_sylvester",  lambda g, ans, a, b, q: (-linalg.solve_sylvester(a.T, b.T, g) @ ans.T, -ans.T @ linalg.solve_sylvester(a.T, b.T, g), linalg.solve_sylvester(a.T, b.T, g)),
+                           jvp=lambda t, ans, a, b, q: (linalg.solve_sylvester(a, b, -(t @ ans)), linalg.solve_sylvester(a, b, -(ans @ t)), linalg.solve_sylvester(a, b, t)))
+    # as NumPy's, for a general matrix (assume_a=None): a structure assumed reads part of `a` only
+    la("inv",              lambda g, ans, a, overwrite_a=False, check_finite=True, *, assume_a=None, lower=False: -(ans.T @ g @ ans.T), only={"assume_a": None},
+                           jvp=lambda t, ans, a: -(ans @ t @ ans))
+    la("det",              lambda g, ans, a, overwrite_a=False, check_finite=True: g * ans * linalg.inv(a).T,
+                           jvp=lambda t, ans, a: ans * np.trace(linalg.solve(a, t)))
+    la("solve",            lambda g, ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True, assume_a=None, transposed=False: (solve_adjoint(g, ans, a, b, 0), solve_adjoint(g, ans, a, b, 1)), only={"assume_a": None, "transposed": False},
+                           jvp=lambda t, ans, a, b: (np.linalg.solve(a, -(t @ ans[..., None]))[..., 0] if np.ndim(b) == 1 else np.linalg.solve(a, -(t @ ans)), np.linalg.solve(a, t)))
+
+
+# --- SciPy: scipy.signal --------------------------------------------------------------------
+# convolve is bilinear; an input's adjoint is g, placed in the full output, correlated with the other
+def _scipy_signal_rules():
+    _register("convolve", lambda g, ans, in1, in2, mode="full", method="auto": (convolve_adjoint(g, in1, in2, mode, 0), convolve_adjoint(g, in1, in2, mode, 1)),
+              "vjp", signal, "scipy.signal.", section="scipy.signal", jvp=multilinear)
 
 # Array methods and attributes, as the NumPy functions they stand for.
 METHODS = {name: getattr(np, name) for name in (

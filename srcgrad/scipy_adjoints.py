@@ -105,3 +105,92 @@ def solve_triangular_jvp_a(t, ans, a, trans=0, lower=False, unit_diagonal=False)
     t = read_triangle(t, lower, unit_diagonal)
     return linalg.solve_triangular(a, -((t.T if _transposed(trans) else t) @ ans), trans=trans,
                                    lower=lower, unit_diagonal=unit_diagonal)
+
+
+def _mT(m):
+    return np.swapaxes(m, -1, -2)
+
+
+def _only_matrices(a, name):
+    if np.ndim(a) != 2:
+        raise ValueError(f"srcgrad's rule for scipy.linalg.{name} takes one matrix, not a stack "
+                         f"of shape {np.shape(a)}")
+
+
+def _halve_diagonal(m):
+    """The lower triangle of m with its diagonal halved (the `Phi` of Cholesky adjoints)."""
+    return np.tril(m) - 0.5 * np.diag(np.diag(m))
+
+
+def _lower_cholesky_adjoint(gl, l):
+    """For L = cholesky(A, lower=True), which reads the lower triangle of A: the adjoint of
+    that triangle, from the adjoint gl of L (zeros above the diagonal)."""
+    p = _halve_diagonal(l.T @ np.tril(gl))
+    p_by_inverse = linalg.solve_triangular(l, p.T, trans=1, lower=True).T        # P L^-1
+    s = linalg.solve_triangular(l, p_by_inverse, trans=1, lower=True)             # L^-T P L^-1
+    s = 0.5 * (s + s.T)                 # the adjoint of a symmetric A ...
+    return np.tril(2.0 * s) - np.diag(np.diag(s))   # ... as one of its lower triangle alone
+
+
+def _lower_cholesky_jvp(t, l):
+    """The tangent of L = cholesky(A, lower=True) for a tangent t of A's lower triangle."""
+    t = np.tril(t) + np.tril(t, -1).T   # the symmetric matrix the triangle stands for
+    inner = linalg.solve_triangular(l, linalg.solve_triangular(l, t, lower=True).T, lower=True).T
+    return l @ _halve_diagonal(inner)
+
+
+def cholesky_adjoint(g, ans, lower=False):
+    """Adjoint of a = ...: scipy.linalg.cholesky reads only the triangle of `a` its factor is
+    in (the lower one for lower=True, else the upper), so the other triangle gets none."""
+    _only_matrices(ans, "cholesky")
+    if lower:
+        return _lower_cholesky_adjoint(g, ans)
+    return _lower_cholesky_adjoint(g.T, ans.T).T
+
+
+def cholesky_jvp(t, ans, lower=False):
+    if lower:
+        return _lower_cholesky_jvp(t, ans)
+    return _lower_cholesky_jvp(t.T, ans.T).T
+
+
+def cho_factor_adjoint(g, ans, lower=False):
+    """c of (c, lower) = cho_factor(a) holds the factor in one triangle and a's own entries in
+    the other (LAPACK leaves them): the factor's adjoint goes through cholesky's, the rest
+    straight to those entries of a."""
+    factor = np.tril(ans) if lower else np.triu(ans)
+    rest = np.triu(g, 1) if lower else np.tril(g, -1)
+    return cholesky_adjoint(np.tril(g) if lower else np.triu(g), factor, lower) + rest
+
+
+def cho_factor_jvp(t, ans, lower=False):
+    factor = np.tril(ans) if lower else np.triu(ans)
+    rest = np.triu(t, 1) if lower else np.tril(t, -1)
+    return cholesky_jvp(t, factor, lower) + rest
+
+
+def _factor(c_and_lower):
+    c, lower = c_and_lower
+    return (np.tril(c) if lower else np.triu(c)), lower
+
+
+def cho_solve_adjoint(g, ans, c_and_lower, which):
+    """Adjoint of element `which` of (c, lower) in x = cho_solve((c, lower), b), that is of
+    A = L L^T (or U^T U) with L the triangle of c: only that triangle gets one."""
+    assert which == 0                   # (lower is a bool: no adjoint)
+    l, lower = _factor(c_and_lower)
+    _only_matrices(l, "cho_solve")
+    gb = linalg.cho_solve(c_and_lower, g)
+    gb2, x2 = (gb, ans) if np.ndim(ans) == 2 else (gb[:, None], ans[:, None])
+    ga = -(gb2 @ x2.T + x2 @ gb2.T)     # the adjoint of the symmetric A, twice over
+    return np.tril(ga @ l) if lower else np.triu(l @ ga)
+
+
+def convolve_adjoint(g, in1, in2, mode, which):
+    """Adjoint of input `which` of scipy.signal.convolve(in1, in2, mode): g placed where its
+    mode's output sits in the full convolution, correlated with the other input."""
+    from scipy import signal
+    full = np.zeros(tuple(np.add(np.shape(in1), np.shape(in2)) - 1), dtype=np.result_type(g, float))
+    start = (np.array(full.shape) - np.shape(g)) // 2
+    full[tuple(slice(s, s + n) for s, n in zip(start, np.shape(g)))] = g
+    return signal.correlate(full, in2 if which == 0 else in1, mode="valid")

@@ -13,6 +13,7 @@ import pytest
 stats = pytest.importorskip("scipy.stats")
 import scipy.integrate  # noqa: E402
 import scipy.linalg  # noqa: E402
+import scipy.signal  # noqa: E402
 
 from support import RuleTests, check, check_jvp, line_of, uniform  # noqa: E402
 
@@ -79,7 +80,11 @@ def test_distribution_every_argument(name, method):
     check(weighted(fn, len(args)), *args, wrt=wrt, rtol=1e-5, atol=1e-8)
 
 
-@pytest.mark.parametrize("name,method", METHODS, ids=[f"{d}.{m}" for d, m in METHODS])
+FLOAT32 = [("norm", "logcdf"), ("t", "logpdf"), ("gamma", "cdf"), ("beta", "pdf"), ("cauchy", "logsf"),
+           ("chi2", "sf"), ("logistic", "pdf"), ("laplace", "logpdf"), ("expon", "logcdf")]
+
+
+@pytest.mark.parametrize("name,method", FLOAT32, ids=[f"{d}.{m}" for d, m in FLOAT32])
 def test_distribution_float32(name, method):
     """In x, in float32: close to the float64 gradient (SciPy computes in float64)."""
     fn = getattr(getattr(stats, name), method)
@@ -142,6 +147,142 @@ def test_poisson_closed_form():
         return stats.poisson.cdf(0, mu)
     assert srcgrad.grad(f)(2.0) == pytest.approx(0.5, rel=1e-12)
     assert srcgrad.grad(g)(2.0) == pytest.approx(-np.exp(-2.0), rel=1e-12)
+
+
+# --- scipy.linalg and scipy.signal -----------------------------------------------------------
+def spd(n, seed):
+    a = uniform((n, n), seed=seed)
+    return a @ a.T + n * np.eye(n)
+
+
+def well_conditioned(n, seed):
+    return uniform((n, n), seed=seed) + 3.0 * np.eye(n)
+
+
+W44, W42, W4 = uniform((4, 4), seed=31), uniform((4, 2), seed=32), uniform((4,), seed=33)
+TRIANGULAR = [(0, False, False), (0, True, False), (1, False, False), ("T", True, False), (0, False, True),
+              (2, True, True)]      # (trans, lower, unit_diagonal)
+
+
+@reverse(scipy.linalg.solve_triangular)
+@pytest.mark.parametrize("options", TRIANGULAR, ids=lambda o: "trans={}-lower={}-unit={}".format(*o))
+@pytest.mark.parametrize("rhs", ["vector", "matrix"])
+def test_solve_triangular(options, rhs):
+    """Only the triangle the solve reads (without the diagonal for unit_diagonal) gets a gradient."""
+    a, b = well_conditioned(4, 1), (W4 if rhs == "vector" else W42)
+    w = W42 if rhs == "matrix" else W4
+
+    trans, lower, unit = options
+
+    def f(a, b):
+        return np.sum(w * scipy.linalg.solve_triangular(a, b, trans=trans, lower=lower, unit_diagonal=unit))
+    got, _ = check(f, a, b, wrt=(0, 1))
+    assert np.all(got == (np.tril(got) if lower else np.triu(got))) and (not unit or np.all(np.diag(got) == 0))
+
+
+@reverse(scipy.linalg.cholesky)
+@pytest.mark.parametrize("lower", [False, True])
+def test_cholesky_reads_one_triangle(lower):
+    """scipy.linalg.cholesky reads the upper triangle of `a` (the lower for lower=True): the
+    gradient is on that triangle, as changing each entry of `a` shows."""
+    def f(a):
+        return np.sum(W44 * scipy.linalg.cholesky(a, lower=lower))
+    got = check(f, spd(4, 2))
+    assert np.all(got == (np.tril(got) if lower else np.triu(got)))
+
+
+@reverse(scipy.linalg.cho_factor, scipy.linalg.cho_solve)
+@pytest.mark.parametrize("lower", [False, True])
+def test_cho_factor_then_cho_solve(lower):
+    def f(a, b):
+        c, low = scipy.linalg.cho_factor(a, lower=lower)
+        return np.sum(W42 * scipy.linalg.cho_solve((c, low), b))
+
+    def whole_factor(a):            # c's other triangle holds a's own entries
+        c, low = scipy.linalg.cho_factor(a, lower=lower)
+        return np.sum(W44 * c)
+    check(f, spd(4, 3), W42 * 2.0, wrt=(0, 1))
+    check(whole_factor, spd(4, 3))
+
+
+def test_cho_solve_forward_through_the_factor_is_refused():
+    def f(a, b):
+        c, low = scipy.linalg.cho_factor(a)
+        return np.sum(scipy.linalg.cho_solve((c, low), b))
+    with pytest.raises(srcgrad.NoDerivativeRuleError) as info:
+        srcgrad.jvp(f, (spd(3, 1), W4[:3]), (spd(3, 2), None))
+    assert "cho_solve" in str(info.value) and "c_and_lower" in str(info.value)
+
+
+MATRIX_FUNCTIONS = [(scipy.linalg.expm, lambda: 0.3 * uniform((4, 4), seed=4)), (scipy.linalg.sqrtm, lambda: spd(4, 5)),
+                    (scipy.linalg.inv, lambda: well_conditioned(4, 6))]
+
+
+@reverse(*[fn for fn, _ in MATRIX_FUNCTIONS])
+@pytest.mark.parametrize("fn,make", MATRIX_FUNCTIONS, ids=["expm", "sqrtm", "inv"])
+def test_matrix_functions(fn, make):
+    def f(a):
+        return np.sum(W44 * fn(a))
+    check(f, make())
+
+
+@reverse(scipy.linalg.det, scipy.linalg.solve, scipy.linalg.solve_sylvester)
+def test_det_solve_sylvester():
+    a, b, q = well_conditioned(3, 7), well_conditioned(3, 8), uniform((3, 3), seed=9)
+
+    def det(a):
+        return scipy.linalg.det(a)
+
+    def solve(a, b, v):
+        return np.sum(W44[:3, :3] * scipy.linalg.solve(a, b)) + np.sum(W4[:3] * scipy.linalg.solve(a, v))
+
+    def sylvester(a, b, q):
+        return np.sum(W44[:3, :3] * scipy.linalg.solve_sylvester(a, b, q))
+    check(det, a)
+    check(solve, a, b, W4[:3], wrt=(0, 1, 2))
+    check(sylvester, a, b, q, wrt=(0, 1, 2))
+
+
+def test_solve_with_an_assumed_structure_is_refused():
+    def f(a, b):
+        return np.sum(scipy.linalg.solve(a, b, assume_a="pos"))
+    with pytest.raises(srcgrad.UnsupportedSyntaxError) as info:
+        srcgrad.grad(f)(spd(3, 1), W4[:3])
+    assert "supports only `assume_a=None`" in str(info.value)
+
+
+CONVOLVE_SHAPES = [((7,), (3,)), ((3,), (7,)), ((5, 4), (2, 3))]
+
+
+@reverse(scipy.signal.convolve)
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("shapes", CONVOLVE_SHAPES, ids=lambda s: "x".join(map(str, s[0])) + "-" + "x".join(map(str, s[1])))
+def test_convolve(shapes, mode):
+    a, b = uniform(shapes[0], seed=10), uniform(shapes[1], seed=11)
+    w = uniform(scipy.signal.convolve(a, b, mode).shape, seed=12)
+
+    def f(a, b):
+        return np.sum(w * scipy.signal.convolve(a, b, mode=mode))
+    check(f, a, b, wrt=(0, 1))
+
+
+LINALG_FLOAT32 = [
+    ("solve_triangular", lambda a: scipy.linalg.solve_triangular(a, W4, lower=True), lambda: well_conditioned(4, 1)),
+    ("cholesky", lambda a: scipy.linalg.cholesky(a), lambda: spd(4, 2)),
+    ("expm", lambda a: scipy.linalg.expm(a), lambda: 0.3 * uniform((4, 4), seed=4)),
+    ("convolve", lambda a: scipy.signal.convolve(a, W4, mode="same"), lambda: uniform((6,), seed=3)),
+]
+
+
+@pytest.mark.parametrize("name,fn,make", LINALG_FLOAT32, ids=[n for n, _, _ in LINALG_FLOAT32])
+def test_linalg_float32(name, fn, make):
+    def f(a):
+        return np.sum(fn(a) ** 2)
+    a = make()
+    want = srcgrad.grad(f)(a)
+    got = srcgrad.grad(f)(a.astype(np.float32))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3)
 
 
 # --- refusals ---------------------------------------------------------------------------------
@@ -226,6 +367,58 @@ for _d, _m in METHODS:
         case(_fn, *_args)(of_arity(_fn, len(_args)))
 for _m in POISSON:
     case(getattr(stats.poisson, _m), np.array([0, 1, 2, 4, 7]), uniform((5,), 1, 5, seed=6))(of_arity(getattr(stats.poisson, _m), 2))
+
+
+@case(scipy.linalg.solve_triangular, well_conditioned(4, 1), W42)
+def triangular_solves(a, b):
+    return (scipy.linalg.solve_triangular(a, b), scipy.linalg.solve_triangular(a, b, lower=True),
+            scipy.linalg.solve_triangular(a, b, trans="T", lower=True, unit_diagonal=True),
+            scipy.linalg.solve_triangular(a, b[:, 0], 1))
+
+
+@case(scipy.linalg.cholesky, spd(4, 2))
+def cholesky_factors(a):
+    return scipy.linalg.cholesky(a), scipy.linalg.cholesky(a, lower=True)
+
+
+@case(scipy.linalg.cho_factor, spd(4, 2))
+def cho_factors(a):
+    c, low = scipy.linalg.cho_factor(a)
+    d, low2 = scipy.linalg.cho_factor(a, lower=True)
+    return c, d
+
+
+@case(scipy.linalg.cho_solve, W42)
+def cho_solves(b):
+    c, low = scipy.linalg.cho_factor(spd(4, 2))
+    return scipy.linalg.cho_solve((c, low), b)
+
+
+@case(scipy.linalg.expm, 0.3 * uniform((4, 4), seed=4))
+@case(scipy.linalg.inv, well_conditioned(4, 6))
+@case(scipy.linalg.det, well_conditioned(4, 6))
+def matrix_functions(a):
+    return scipy.linalg.expm(a), scipy.linalg.inv(a), scipy.linalg.det(a)
+
+
+@case(scipy.linalg.sqrtm, spd(4, 5))
+def square_root(a):
+    return scipy.linalg.sqrtm(a)
+
+
+@case(scipy.linalg.solve, well_conditioned(3, 7), uniform((3, 2), seed=1), W4[:3])
+def solves(a, b, v):
+    return scipy.linalg.solve(a, b), scipy.linalg.solve(a, v)
+
+
+@case(scipy.linalg.solve_sylvester, well_conditioned(3, 7), well_conditioned(3, 8), uniform((3, 3), seed=9))
+def sylvester(a, b, q):
+    return scipy.linalg.solve_sylvester(a, b, q)
+
+
+@case(scipy.signal.convolve, uniform((5, 4), seed=10), uniform((2, 3), seed=11))
+def convolutions(a, b):
+    return scipy.signal.convolve(a, b), scipy.signal.convolve(a, b, "same"), scipy.signal.convolve(a, b, mode="valid")
 
 
 @pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())
