@@ -453,6 +453,17 @@ _plogcdf = lambda g, ans, k, mu, loc=0: (None, -g * np.exp(stats.poisson.logpmf(
 _psf     = lambda g, ans, k, mu, loc=0: (None, g * stats.poisson.pmf(np.floor(k), mu, loc), None)
 _plogsf  = lambda g, ans, k, mu, loc=0: (None, g * np.exp(stats.poisson.logpmf(np.floor(k), mu, loc) - ans), None)
 
+# multivariate normal: for each point -(x - mean)^T C^-1 (x - mean) / 2 - log det(2 pi C) / 2; Dirichlet
+_MULTIVARIATE = {
+    "multivariate_normal.logpdf": (lambda g, ans, x, mean=None, cov=1, allow_singular=False: (mvn_logpdf_adjoint(g, x, mean, cov, 0), mvn_logpdf_adjoint(g, x, mean, cov, 1), mvn_logpdf_adjoint(g, x, mean, cov, 2)),
+                                   lambda t, ans, x, mean, cov: (mvn_logpdf_jvp(t, x, mean, cov, 0), mvn_logpdf_jvp(t, x, mean, cov, 1), mvn_logpdf_jvp(t, x, mean, cov, 2))),
+    "multivariate_normal.pdf":    (lambda g, ans, x, mean=None, cov=1, allow_singular=False: (mvn_logpdf_adjoint(g * ans, x, mean, cov, 0), mvn_logpdf_adjoint(g * ans, x, mean, cov, 1), mvn_logpdf_adjoint(g * ans, x, mean, cov, 2)),
+                                   lambda t, ans, x, mean, cov: (ans * mvn_logpdf_jvp(t, x, mean, cov, 0), ans * mvn_logpdf_jvp(t, x, mean, cov, 1), ans * mvn_logpdf_jvp(t, x, mean, cov, 2))),
+    "dirichlet.logpdf":           (lambda g, ans, x, alpha: (dirichlet_logpdf_adjoint(g, x, alpha, 0), dirichlet_logpdf_adjoint(g, x, alpha, 1)),
+                                   lambda t, ans, x, alpha: (dirichlet_logpdf_jvp(t, x, alpha, 0), dirichlet_logpdf_jvp(t, x, alpha, 1))),
+    "dirichlet.pdf":              (lambda g, ans, x, alpha: (dirichlet_logpdf_adjoint(g * ans, x, alpha, 0), dirichlet_logpdf_adjoint(g * ans, x, alpha, 1)),
+                                   lambda t, ans, x, alpha: (ans * dirichlet_logpdf_jvp(t, x, alpha, 0), ans * dirichlet_logpdf_jvp(t, x, alpha, 1))),
+}
 _DENSITY = {"": (_logpdf, _pdf), "df": (_logpdf_df, _pdf_df), "a": (_logpdf_a, _pdf_a), "ab": (_logpdf_ab, _pdf_ab)}
 _DISTRIBUTION = {"": (_cdf, _logcdf, _sf, _logsf), "df": (_cdf_df, _logcdf_df, _sf_df, _logsf_df),
                  "a": (_cdf_a, _logcdf_a, _sf_a, _logsf_a), "ab": (_cdf_ab, None, _sf_ab, None)}
@@ -477,6 +488,14 @@ def _scipy_stats_rules():
     for method, template in [("logpmf", _logpmf), ("pmf", _pmf), ("cdf", _pcdf), ("logcdf", _plogcdf),
                              ("sf", _psf), ("logsf", _plogsf)]:
         stat(f"poisson.{method}", template)
+    # multivariate: the normal's cov is read by SciPy in its lower triangle (adjoint there only)
+    helpers = [getattr(sa, name) for name in "mvn_logpdf_adjoint mvn_logpdf_jvp dirichlet_logpdf_adjoint dirichlet_logpdf_jvp".split()]
+    global HELPERS
+    HELPERS += tuple(helpers)
+    globals().update((f.__name__, f) for f in helpers)      # (the templates name them)
+    for name, template in _MULTIVARIATE.items():
+        _register(name, template[0], "vjp", stats, "scipy.stats.", section="scipy.stats", jvp=template[1],
+                  only={"allow_singular": False} if name.startswith("multivariate") else {})
 
 
 

@@ -194,3 +194,90 @@ def convolve_adjoint(g, in1, in2, mode, which):
     start = (np.array(full.shape) - np.shape(g)) // 2
     full[tuple(slice(s, s + n) for s, n in zip(start, np.shape(g)))] = g
     return signal.correlate(full, in2 if which == 0 else in1, mode="valid")
+
+
+# --- scipy.stats.multivariate_normal and dirichlet --------------------------------------------
+def _lower_read(s):
+    """A symmetric adjoint s as one of the lower triangle alone (what SciPy reads of cov)."""
+    return np.tril(2.0 * s) - np.diag(np.diag(s))
+
+
+def _gaussian(x, mean, cov):
+    """The rows r = x - mean (one per point), the covariance matrix and r C^-1, row by row."""
+    d = np.shape(cov)[0] if np.ndim(cov) else np.size(mean) if mean is not None else np.shape(x)[-1]
+    c = cov if np.ndim(cov) == 2 else np.diag(cov) if np.ndim(cov) == 1 else cov * np.eye(d)
+    r = np.reshape(x, (-1, d)) - (0.0 if mean is None else np.reshape(mean, (d,)))
+    return r, c, np.linalg.solve(c, r.T).T
+
+
+def _per_point(g, n):
+    return np.broadcast_to(np.reshape(g, (-1,)), (n,))
+
+
+def _as_cov(s, cov):
+    """The adjoint of the matrix as one of `cov` as given: the lower triangle of a matrix, the
+    diagonal of a vector of variances, the trace for one variance."""
+    return _lower_read(s) if np.ndim(cov) == 2 else np.diag(s) if np.ndim(cov) == 1 else np.trace(s)
+
+
+def mvn_logpdf_adjoint(g, x, mean, cov, which):
+    """Adjoint of argument `which` (0 x, 1 mean, 2 cov) of multivariate_normal.logpdf, with
+    -(x - mean)^T C^-1 (x - mean) / 2 - log det(2 pi C) / 2 for each point."""
+    r, c, r_over_c = _gaussian(x, mean, cov)
+    gs = _per_point(g, r.shape[0])
+    if which == 0:
+        return np.reshape(-gs[:, None] * r_over_c, np.shape(x))
+    if which == 1:
+        return np.reshape(np.sum(gs[:, None] * r_over_c, axis=0), np.shape(mean))
+    s = 0.5 * (r_over_c.T @ (gs[:, None] * r_over_c) - np.sum(gs) * np.linalg.inv(c))
+    return _as_cov(0.5 * (s + s.T), cov)
+
+
+def mvn_logpdf_jvp(t, x, mean, cov, which):
+    """The tangent of multivariate_normal.logpdf for a tangent t of argument `which`."""
+    r, c, r_over_c = _gaussian(x, mean, cov)
+    shape = np.shape(stats_shape(x, r))
+    if which == 0:
+        return np.reshape(-np.sum(r_over_c * np.reshape(t, r.shape), axis=1), shape)
+    if which == 1:
+        return np.reshape(r_over_c @ np.reshape(t, (-1,)), shape)
+    d = c.shape[0]
+    tc = (np.tril(t) + np.tril(t, -1).T if np.ndim(cov) == 2 else np.diag(t) if np.ndim(cov) == 1
+          else t * np.eye(d))
+    quadratic = np.einsum("ni,ij,nj->n", r_over_c, tc, r_over_c)
+    return np.reshape(0.5 * (quadratic - np.trace(np.linalg.solve(c, tc))), shape)
+
+
+def stats_shape(x, r):
+    """The shape of a logpdf of the points `r` of x: one value per point, or one for a point."""
+    return np.empty(()) if r.shape[0] == 1 and np.ndim(x) <= 1 else np.empty(r.shape[0])
+
+
+def _dirichlet(x, alpha):
+    """x with its last component (1 - the others' sum) filled in when SciPy would."""
+    x = np.asarray(x)
+    if x.shape[0] == len(alpha) - 1:
+        x = np.concatenate([x, 1.0 - np.sum(x, axis=0, keepdims=True)], axis=0)
+    return x
+
+
+def dirichlet_logpdf_adjoint(g, x, alpha, which):
+    """Adjoint of x (which 0) or alpha (1) of dirichlet.logpdf: sum (alpha - 1) log x - log B(alpha)."""
+    full = _dirichlet(x, alpha)
+    a = np.reshape(alpha, (-1,) + (1,) * (full.ndim - 1))
+    if which == 0:
+        dx = g * (a - 1.0) / full
+        return dx if full.shape == np.shape(x) else dx[:-1] - dx[-1:]
+    return np.reshape(np.sum(g * (np.log(full) - special.digamma(a) + special.digamma(np.sum(alpha))),
+                             axis=tuple(range(1, full.ndim))), np.shape(alpha))
+
+
+def dirichlet_logpdf_jvp(t, x, alpha, which):
+    full = _dirichlet(x, alpha)
+    a = np.reshape(alpha, (-1,) + (1,) * (full.ndim - 1))
+    if which == 0:
+        t = np.asarray(t)
+        t = t if t.shape == full.shape else np.concatenate([t, -np.sum(t, axis=0, keepdims=True)], axis=0)
+        return np.sum(t * (a - 1.0) / full, axis=0)
+    ta = np.reshape(t, a.shape)
+    return np.sum(ta * (np.log(full) - special.digamma(a)), axis=0) + np.sum(ta) * special.digamma(np.sum(alpha))

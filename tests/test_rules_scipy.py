@@ -285,6 +285,52 @@ def test_linalg_float32(name, fn, make):
     np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3)
 
 
+MVN_COVARIANCES = {"matrix": lambda: spd(3, 13), "variances": lambda: uniform((3,), 0.5, 2, seed=14), "variance": lambda: 1.7}
+
+
+@reverse(stats.multivariate_normal.logpdf, stats.multivariate_normal.pdf)
+@pytest.mark.parametrize("cov", MVN_COVARIANCES)
+def test_multivariate_normal(cov):
+    """In x (points as rows), mean and cov: a matrix (SciPy reads its lower triangle: the
+    gradient is there), a vector of variances or one variance."""
+    x, mean, c = uniform((4, 3), seed=15), uniform((3,), seed=16), MVN_COVARIANCES[cov]()
+    w = uniform((4,), 0.5, 1.5, seed=17)
+
+    def logpdf(x, mean, c):
+        return np.sum(w * stats.multivariate_normal.logpdf(x, mean, c))
+
+    def pdf(x, mean, c):
+        return np.sum(w * stats.multivariate_normal.pdf(x, mean=mean, cov=c))
+
+    def one_point(x, mean, c):
+        return stats.multivariate_normal.logpdf(x, mean, c)
+    _, _, dc = check(logpdf, x, mean, c, wrt=(0, 1, 2))
+    check(pdf, x, mean, c, wrt=(0, 1, 2))
+    check(one_point, x[0], mean, c, wrt=(0, 1, 2))
+    if cov == "matrix":
+        assert np.all(dc == np.tril(dc))
+
+
+@reverse(stats.dirichlet.logpdf, stats.dirichlet.pdf)
+def test_dirichlet():
+    """In alpha, and in x given by its first K - 1 components (the last is 1 - their sum: a
+    full x cannot move off the simplex, where SciPy refuses it)."""
+    alpha = uniform((3,), 1.2, 3, seed=18)
+    points = np.ascontiguousarray(np.random.default_rng(19).dirichlet(alpha, size=4).T)   # (K, N)
+    w = uniform((4,), 0.5, 1.5, seed=20)
+
+    def logpdf(x, alpha):
+        return np.sum(w * stats.dirichlet.logpdf(x, alpha))
+
+    def pdf(x, alpha):
+        return stats.dirichlet.pdf(x, alpha)
+    check(logpdf, points[:2], alpha, wrt=(0, 1))
+    check(logpdf, points, alpha, wrt=1)
+    check(pdf, points[:2, 0], alpha, wrt=(0, 1))
+    got = srcgrad.grad(logpdf)(points, alpha)                    # the full x: d/dx_i = (alpha_i - 1) / x_i
+    np.testing.assert_allclose(got, w * (alpha[:, None] - 1.0) / points, rtol=1e-12)
+
+
 # --- refusals ---------------------------------------------------------------------------------
 def test_cdf_in_a_shape_parameter_is_refused_in_both_modes():
     def f(x, df):
@@ -419,6 +465,21 @@ def sylvester(a, b, q):
 @case(scipy.signal.convolve, uniform((5, 4), seed=10), uniform((2, 3), seed=11))
 def convolutions(a, b):
     return scipy.signal.convolve(a, b), scipy.signal.convolve(a, b, "same"), scipy.signal.convolve(a, b, mode="valid")
+
+
+@case(stats.multivariate_normal.logpdf, uniform((4, 3), seed=15), uniform((3,), seed=16), spd(3, 13))
+@case(stats.multivariate_normal.pdf, uniform((4, 3), seed=15), uniform((3,), seed=16), spd(3, 13))
+def gaussians(x, mean, c):
+    return (stats.multivariate_normal.logpdf(x, mean, c), stats.multivariate_normal.pdf(x, mean, c),
+            stats.multivariate_normal.logpdf(x[0], mean, np.diag(c)), stats.multivariate_normal.logpdf(x, mean, c[0, 0]))
+
+
+@case(stats.dirichlet.logpdf, np.ascontiguousarray(np.random.default_rng(19).dirichlet([1.5, 2.0, 2.5], size=4).T[:2]),
+      uniform((3,), 1.2, 3, seed=18))
+@case(stats.dirichlet.pdf, np.ascontiguousarray(np.random.default_rng(19).dirichlet([1.5, 2.0, 2.5], size=4).T[:2]),
+      uniform((3,), 1.2, 3, seed=18))
+def dirichlets(x, alpha):
+    return stats.dirichlet.logpdf(x, alpha), stats.dirichlet.pdf(x[:, 0], alpha)
 
 
 @pytest.mark.parametrize("key,f,args", RULE_TESTS.cases, ids=RULE_TESTS.case_ids())
