@@ -96,6 +96,7 @@ def solve_triangular_adjoint_a(g, ans, a, trans=0, lower=False, unit_diagonal=Fa
 
 
 def read_triangle(m, lower, unit_diagonal=False):
+    """The part of m a triangular solve reads (without the diagonal for unit_diagonal)."""
     k = -1 if unit_diagonal else 0
     return np.tril(m, k) if lower else np.triu(m, -k)
 
@@ -149,6 +150,7 @@ def cholesky_adjoint(g, ans, lower=False):
 
 
 def cholesky_jvp(t, ans, lower=False):
+    """The tangent of scipy.linalg.cholesky's factor for a tangent t of the triangle it reads."""
     if lower:
         return _lower_cholesky_jvp(t, ans)
     return _lower_cholesky_jvp(t.T, ans.T).T
@@ -164,6 +166,7 @@ def cho_factor_adjoint(g, ans, lower=False):
 
 
 def cho_factor_jvp(t, ans, lower=False):
+    """The tangent of c in (c, lower) = cho_factor(a): the factor's, and t's own other triangle."""
     factor = np.tril(ans) if lower else np.triu(ans)
     rest = np.triu(t, 1) if lower else np.tril(t, -1)
     return cholesky_jvp(t, factor, lower) + rest
@@ -273,6 +276,7 @@ def dirichlet_logpdf_adjoint(g, x, alpha, which):
 
 
 def dirichlet_logpdf_jvp(t, x, alpha, which):
+    """The tangent of dirichlet.logpdf for a tangent t of x (which 0) or alpha (1)."""
     full = _dirichlet(x, alpha)
     a = np.reshape(alpha, (-1,) + (1,) * (full.ndim - 1))
     if which == 0:
