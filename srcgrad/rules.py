@@ -444,6 +444,8 @@ _logsf_a  = lambda g, ans, x, a, loc=0.0, scale=1.0, *, dist: (-g * np.exp(dist.
 _logpdf_ab = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, score, da, db: (g * score(zs(x, loc, scale), a, b) / scale, g * da(zs(x, loc, scale), a, b), g * db(zs(x, loc, scale), a, b), -g * score(zs(x, loc, scale), a, b) / scale, -g * (zs(x, loc, scale) * score(zs(x, loc, scale), a, b) + 1.0) / scale)
 _pdf_ab    = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, score, da, db: (g * ans * score(zs(x, loc, scale), a, b) / scale, g * ans * da(zs(x, loc, scale), a, b), g * ans * db(zs(x, loc, scale), a, b), -g * ans * score(zs(x, loc, scale), a, b) / scale, -g * ans * (zs(x, loc, scale) * score(zs(x, loc, scale), a, b) + 1.0) / scale)
 _cdf_ab    = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, dist: (g * dist.pdf(x, a, b, loc, scale), None, None, -g * dist.pdf(x, a, b, loc, scale), -g * dist.pdf(x, a, b, loc, scale) * zs(x, loc, scale))
+_logcdf_ab = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, dist: (g * np.exp(dist.logpdf(x, a, b, loc, scale) - ans), None, None, -g * np.exp(dist.logpdf(x, a, b, loc, scale) - ans), -g * np.exp(dist.logpdf(x, a, b, loc, scale) - ans) * zs(x, loc, scale))
+_logsf_ab  = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, dist: (-g * np.exp(dist.logpdf(x, a, b, loc, scale) - ans), None, None, g * np.exp(dist.logpdf(x, a, b, loc, scale) - ans), g * np.exp(dist.logpdf(x, a, b, loc, scale) - ans) * zs(x, loc, scale))
 _sf_ab     = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, dist: (-g * dist.pdf(x, a, b, loc, scale), None, None, g * dist.pdf(x, a, b, loc, scale), g * dist.pdf(x, a, b, loc, scale) * zs(x, loc, scale))
 # Poisson: k is an integer (no derivative); the cdf is Q(floor(k) + 1, mu), with d/dmu = -pmf(floor(k))
 _logpmf  = lambda g, ans, k, mu, loc=0: (None, g * (k - loc - mu) / mu, None)
@@ -466,7 +468,7 @@ _MULTIVARIATE = {
 }
 _DENSITY = {"": (_logpdf, _pdf), "df": (_logpdf_df, _pdf_df), "a": (_logpdf_a, _pdf_a), "ab": (_logpdf_ab, _pdf_ab)}
 _DISTRIBUTION = {"": (_cdf, _logcdf, _sf, _logsf), "df": (_cdf_df, _logcdf_df, _sf_df, _logsf_df),
-                 "a": (_cdf_a, _logcdf_a, _sf_a, _logsf_a), "ab": (_cdf_ab, None, _sf_ab, None)}
+                 "a": (_cdf_a, _logcdf_a, _sf_a, _logsf_a), "ab": (_cdf_ab, _logcdf_ab, _sf_ab, _logsf_ab)}
 
 
 def _scipy_stats_rules():
@@ -483,8 +485,7 @@ def _scipy_stats_rules():
         for method, template in zip(("logpdf", "pdf"), _DENSITY[shapes]):
             stat(f"{name}.{method}", template, fixed=fixed)
         for method, template in zip(("cdf", "logcdf", "sf", "logsf"), _DISTRIBUTION[shapes]):
-            if template is not None:   # (beta's logcdf and logsf: no rule yet)
-                stat(f"{name}.{method}", template, fixed={"dist": dist}, refused=refused)
+            stat(f"{name}.{method}", template, fixed={"dist": dist}, refused=refused)
     for method, template in [("logpmf", _logpmf), ("pmf", _pmf), ("cdf", _pcdf), ("logcdf", _plogcdf),
                              ("sf", _psf), ("logsf", _plogsf)]:
         stat(f"poisson.{method}", template)
