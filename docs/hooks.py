@@ -124,7 +124,8 @@ _SECTIONS = {"scipy": "the functions of `scipy.special`, when SciPy is installed
                              "`cholesky` and `cho_factor` read one triangle of `a`, and their "
                              "gradient is on that triangle; `cho_factor`'s result goes to "
                              "`cho_solve` written out: `c, low = cho_factor(a)`, then "
-                             "`cho_solve((c, low), b)` (forward mode through `c` is refused). "
+                             "`cho_solve((c, low), b)` (forward mode through `c` is refused); `lu_factor` "
+                             "and `lu_solve` alike. "
                              "`solve` and `inv` with `assume_a=None` only.",
              "scipy.signal": "`scipy.signal.convolve`, modes full, same and valid, in both inputs."}
 

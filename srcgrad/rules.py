@@ -510,7 +510,8 @@ def _scipy_linalg_rules():
     from . import scipy_adjoints
     helpers = [getattr(scipy_adjoints, name) for name in (
         "solve_triangular_adjoint_a solve_triangular_adjoint_b solve_triangular_jvp_a cholesky_adjoint "
-        "cholesky_jvp cho_factor_adjoint cho_factor_jvp cho_solve_adjoint convolve_adjoint").split()]
+        "cholesky_jvp cho_factor_adjoint cho_factor_jvp cho_solve_adjoint convolve_adjoint lu_factor_adjoint "
+        "lu_factor_jvp lu_solve_adjoint lu_solve_adjoint_b").split()]
     HELPERS += tuple(helpers)
     globals().update((f.__name__, f) for f in helpers)      # (the templates name them)
 
@@ -524,6 +525,12 @@ def _scipy_linalg_rules():
                            jvp=lambda t, ans, a, lower: cho_factor_jvp(t, ans, lower))
     la("cho_solve",        lambda g, ans, c_and_lower, b, overwrite_b=False, check_finite=True: (cho_solve_adjoint(g, ans, c_and_lower, index), linalg.cho_solve(c_and_lower, g)),
                            jvp=lambda t, ans, c_and_lower, b: (None, linalg.cho_solve(c_and_lower, t)), missing=("c_and_lower",))
+    # lu_factor's (lu, piv) packs L (unit lower) and U of a[perm] = L U (the helpers factor a
+    # again for piv, the other output); piv holds integers: no derivative
+    la("lu_factor",        lambda g, ans, a, overwrite_a=False, check_finite=True: lu_factor_adjoint(g, ans, a), output=0,
+                           jvp=lambda t, ans, a: lu_factor_jvp(t, ans, a))
+    la("lu_solve",         lambda g, ans, lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True: (lu_solve_adjoint(g, ans, lu_and_piv, trans, index), lu_solve_adjoint_b(g, lu_and_piv, trans)),
+                           jvp=lambda t, ans, lu_and_piv, b, trans: (None, linalg.lu_solve(lu_and_piv, t, trans)), missing=("lu_and_piv",))
     # exp(A)'s adjoint is its Frechet derivative at A^T in the direction g
     la("expm",             lambda g, ans, A: linalg.expm_frechet(A.T, g, compute_expm=False),
                            jvp=lambda t, ans, A: linalg.expm_frechet(A, t, compute_expm=False))

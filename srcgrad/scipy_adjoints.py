@@ -285,3 +285,56 @@ def dirichlet_logpdf_jvp(t, x, alpha, which):
         return np.sum(t * (a - 1.0) / full, axis=0)
     ta = np.reshape(t, a.shape)
     return np.sum(ta * (np.log(full) - special.digamma(a)), axis=0) + np.sum(ta) * special.digamma(np.sum(alpha))
+
+
+# --- scipy.linalg.lu_factor / lu_solve: a[perm] = L U, lu holding L (unit lower) and U ---------
+def _lu_parts(lu, piv):
+    """L, U and the row order `perm` with a[perm] = L U, from lu_factor's (lu, piv)."""
+    perm = np.arange(lu.shape[0])
+    for i, p in enumerate(piv):             # row i was swapped with row p, in turn
+        perm[[i, p]] = perm[[p, i]]
+    return np.tril(lu, -1) + np.eye(lu.shape[0]), np.triu(lu), perm
+
+
+def _lu_adjoint_of_factors(g_perm, l, u):
+    """The adjoint packed as lu is (strict lower part: L's, upper part: U's) from the adjoint
+    g_perm of the matrix L U."""
+    return np.tril(g_perm @ u.T, -1) + np.triu(l.T @ g_perm)
+
+
+def lu_factor_adjoint(g, ans, a):
+    """Adjoint of a in (lu, piv) = lu_factor(a), from the adjoint g of lu (piv: a factored again)."""
+    _only_matrices(ans, "lu_factor")
+    l, u, perm = _lu_parts(ans, linalg.lu_factor(a)[1])
+    inner = np.tril(l.T @ np.tril(g, -1), -1) + np.triu(np.triu(g) @ u.T)
+    g_perm = linalg.solve_triangular(l, linalg.solve_triangular(u, inner.T).T,
+                                     lower=True, unit_diagonal=True, trans=1)     # L^-T inner U^-T
+    ga = np.empty_like(g_perm)
+    ga[perm] = g_perm
+    return ga
+
+
+def lu_factor_jvp(t, ans, a):
+    """The tangent of lu for a tangent t of a: F = L^-1 t[perm] U^-1, dL = L tril(F), dU = triu(F) U."""
+    l, u, perm = _lu_parts(ans, linalg.lu_factor(a)[1])
+    f = linalg.solve_triangular(u, linalg.solve_triangular(l, t[perm], lower=True, unit_diagonal=True).T,
+                                trans=1).T
+    return l @ np.tril(f, -1) + np.triu(f) @ u
+
+
+def lu_solve_adjoint(g, ans, lu_and_piv, trans, which):
+    """Adjoint of lu (element `which` 0 of (lu, piv)) in x = lu_solve((lu, piv), b, trans)."""
+    assert which == 0                       # (piv holds integers: no adjoint)
+    lu, piv = lu_and_piv
+    _only_matrices(lu, "lu_solve")
+    l, u, perm = _lu_parts(lu, piv)
+    transposed = trans in (1, 2, "T", "C")
+    gb = linalg.lu_solve(lu_and_piv, g, trans=0 if transposed else 1)
+    gb2, x2 = (gb, ans) if np.ndim(ans) == 2 else (gb[:, None], ans[:, None])
+    ga = -(x2 @ gb2.T if transposed else gb2 @ x2.T)       # the adjoint of a = P L U
+    return _lu_adjoint_of_factors(ga[perm], l, u)
+
+
+def lu_solve_adjoint_b(g, lu_and_piv, trans):
+    """op(a)^-T g: the adjoint of b in x = lu_solve((lu, piv), b, trans)."""
+    return linalg.lu_solve(lu_and_piv, g, trans=0 if trans in (1, 2, "T", "C") else 1)

@@ -213,6 +213,24 @@ def test_cho_solve_forward_through_the_factor_is_refused():
     assert "cho_solve" in str(info.value) and "c_and_lower" in str(info.value)
 
 
+@reverse(scipy.linalg.lu_factor, scipy.linalg.lu_solve)
+@pytest.mark.parametrize("trans", [0, 1])
+def test_lu_factor_then_lu_solve(trans):
+    """Through lu (L and U packed) and the pivots of a matrix that needs them; piv is integer."""
+    a = uniform((4, 4), seed=21)          # (pivoting: its largest entries are off the diagonal)
+
+    def f(a, b):
+        lu, piv = scipy.linalg.lu_factor(a)
+        return np.sum(W42 * scipy.linalg.lu_solve((lu, piv), b, trans=trans))
+
+    def whole_factor(a):
+        lu, piv = scipy.linalg.lu_factor(a)
+        return np.sum(W44 * lu)
+    assert np.any(scipy.linalg.lu_factor(a)[1] != np.arange(4))
+    check(f, a, W42 * 2.0, wrt=(0, 1))
+    check(whole_factor, a)
+
+
 MATRIX_FUNCTIONS = [(scipy.linalg.expm, lambda: 0.3 * uniform((4, 4), seed=4)), (scipy.linalg.sqrtm, lambda: spd(4, 5)),
                     (scipy.linalg.inv, lambda: well_conditioned(4, 6))]
 
@@ -437,6 +455,18 @@ def cho_factors(a):
 def cho_solves(b):
     c, low = scipy.linalg.cho_factor(spd(4, 2))
     return scipy.linalg.cho_solve((c, low), b)
+
+
+@case(scipy.linalg.lu_factor, uniform((4, 4), seed=21))
+def lu_factors(a):
+    lu, piv = scipy.linalg.lu_factor(a)
+    return lu
+
+
+@case(scipy.linalg.lu_solve, W42)
+def lu_solves(b):
+    lu, piv = scipy.linalg.lu_factor(uniform((4, 4), seed=21))
+    return scipy.linalg.lu_solve((lu, piv), b), scipy.linalg.lu_solve((lu, piv), b, 1)
 
 
 @case(scipy.linalg.expm, 0.3 * uniform((4, 4), seed=4))
