@@ -310,11 +310,12 @@ class Resolver:
             target = rules.METHODS.get(func.attr)
             if target is None and func.attr in FROZEN_METHODS:       # stats.norm(mu, s).logpdf(x)
                 return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the "
-                                    f"method `.{func.attr}()` of a frozen scipy.stats distribution",
-                                    stmt.line, construct=f".{func.attr}()",
-                                    hint=f"call the distribution's own method with the parameters: "
+                                    f"method `.{func.attr}()`", stmt.line, construct=f".{func.attr}()",
+                                    hint=f"a frozen scipy.stats distribution has none: call the "
+                                         f"distribution's own method with the parameters, "
                                          f"stats.norm.{func.attr}(x, loc, scale) for "
-                                         f"stats.norm(loc, scale).{func.attr}(x)")
+                                         f"stats.norm(loc, scale).{func.attr}(x); otherwise compute "
+                                         f"this value outside the differentiated function")
             if target is None or (target not in rules.RULES and target not in rules.NONDIFF):
                 return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the "
                                     f"method `.{func.attr}()`", stmt.line, construct=f".{func.attr}()",
