@@ -156,20 +156,28 @@ def cholesky_jvp(t, ans, lower=False):
     return _lower_cholesky_jvp(t.T, ans.T).T
 
 
+# Whether cho_factor's c holds a's own entries in its other triangle (SciPy before 1.18: LAPACK
+# leaves them) or zeros there (later releases).
+CHO_FACTOR_KEEPS_A = linalg.cho_factor(np.array([[4.0, 1.0], [5.0, 3.0]]))[0][1, 0] == 5.0
+
+
+def _other_triangle(m, lower):
+    return (np.triu(m, 1) if lower else np.tril(m, -1)) if CHO_FACTOR_KEEPS_A else 0.0
+
+
 def cho_factor_adjoint(g, ans, lower=False):
-    """c of (c, lower) = cho_factor(a) holds the factor in one triangle and a's own entries in
-    the other (LAPACK leaves them): the factor's adjoint goes through cholesky's, the rest
-    straight to those entries of a."""
+    """c of (c, lower) = cho_factor(a) holds the factor in one triangle, and in the other a's own
+    entries (before SciPy 1.18) or zeros: the factor's adjoint goes through cholesky's, that of
+    a's entries straight to them."""
     factor = np.tril(ans) if lower else np.triu(ans)
-    rest = np.triu(g, 1) if lower else np.tril(g, -1)
-    return cholesky_adjoint(np.tril(g) if lower else np.triu(g), factor, lower) + rest
+    return cholesky_adjoint(np.tril(g) if lower else np.triu(g), factor, lower) + _other_triangle(g, lower)
 
 
 def cho_factor_jvp(t, ans, lower=False):
-    """The tangent of c in (c, lower) = cho_factor(a): the factor's, and t's own other triangle."""
+    """The tangent of c in (c, lower) = cho_factor(a): the factor's, and t's own other triangle
+    where c holds a's entries."""
     factor = np.tril(ans) if lower else np.triu(ans)
-    rest = np.triu(t, 1) if lower else np.tril(t, -1)
-    return cholesky_jvp(t, factor, lower) + rest
+    return cholesky_jvp(t, factor, lower) + _other_triangle(t, lower)
 
 
 def _factor(c_and_lower):
