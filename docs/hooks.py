@@ -107,7 +107,9 @@ def _families(doc):
 
 _FAMILY_TITLES = {"elementwise": "Elementwise", "reduction": "Reductions",
                   "vjp": "Other functions (vector–Jacobian products)", "scatter": "Indexing",
-                  "scipy": "SciPy: scipy.special", "complex": "Complex values and the FFT"}
+                  "scipy": "SciPy: scipy.special", "complex": "Complex values and the FFT",
+                  "scipy.stats": "SciPy: scipy.stats", "scipy.linalg": "SciPy: scipy.linalg",
+                  "scipy.signal": "SciPy: scipy.signal"}
 _SECTIONS = {"scipy": "the functions of `scipy.special`, when SciPy is installed (srcgrad needs only "
                       "NumPy; these rules are registered once SciPy is imported). Each is "
                       "elementwise (broadcasting), a reduction (logsumexp) or a "
@@ -115,7 +117,22 @@ _SECTIONS = {"scipy": "the functions of `scipy.special`, when SciPy is installed
              "complex": "a real loss of real parameters through complex values. The adjoint of "
                         "z = u + iv is ∂L/∂u − i ∂L/∂v (see [complex values](how-it-works.md#complex-values)): "
                         "the rules above hold as they are for complex values, these are the ones "
-                        "that are not holomorphic, and the FFTs (`g` has the result's full shape)."}
+                        "that are not holomorphic, and the FFTs (`g` has the result's full shape).",
+             "scipy.stats": "the distributions of `scipy.stats` as they are called, "
+                            "`stats.norm.logpdf(x, loc, scale)` (by position or keyword), in `x`, "
+                            "`loc`, `scale` and the shape parameters; `z` is `(x - loc) / scale`, "
+                            "`score` the standard distribution's d log f / dz and `dist` the "
+                            "distribution (both named in the generated code). A cdf (logcdf, sf, "
+                            "logsf) in a shape parameter raises `NoDerivativeRuleError`, and so do "
+                            "the methods of frozen distributions (`stats.norm(mu, s).logpdf(x)`).",
+             "scipy.linalg": "the functions of `scipy.linalg` on one matrix (not stacks). "
+                             "`cholesky` and `cho_factor` read one triangle of `a`, and their "
+                             "gradient is on that triangle; `cho_factor`'s result goes to "
+                             "`cho_solve` written out: `c, low = cho_factor(a)`, then "
+                             "`cho_solve((c, low), b)` (forward mode through `c` is refused); `lu_factor` "
+                             "and `lu_solve` alike. "
+                             "`solve` and `inv` with `assume_a=None` only.",
+             "scipy.signal": "`scipy.signal.convolve`, modes full, same and valid, in both inputs."}
 
 
 def _code(text):

@@ -72,7 +72,7 @@ def numerical_gradient(f, args, wrt=0, eps=1e-6, *, kwargs=None, relative=False)
     `kwargs` is modified."""
     args, kwargs = list(args), dict(kwargs or {})
     where = kwargs if isinstance(wrt, str) else args
-    x = np.array(where[wrt], dtype=np.float64)
+    x = np.array(where[wrt], dtype=np.float64, order="C")     # (C order: `flat` below is a view)
     flat = x.reshape(-1)            # a view: writing into it moves the point
     columns = []
     for i in range(flat.size):

@@ -463,7 +463,9 @@ class ForwardMode:
                 raise self.parsed.error(
                     NoDerivativeRuleError, f"srcgrad has no forward rule for {rule.name} with "
                     f"respect to its argument `{param}`", lineno=stmt.line, construct=rule.name,
-                    hint="forward mode over this part of a gradient is not supported yet")
+                    hint="forward mode over this part of a gradient is not supported yet"
+                    if rule.family == "forward" else f"hold `{param}` constant in jvp, or use reverse "
+                    "mode (srcgrad.grad) for its derivative")
         elementwise = rule.family == "elementwise"
         if rule.jvp is rules.linear:
             expr = self.linear(stmt, op, elementwise)

@@ -50,6 +50,8 @@ class Resolver:
         if len(args) > len(params) and vararg is None:
             return self.problem(UnsupportedSyntaxError, f"srcgrad's rule for {shown} takes at most "
                                 f"{len(params)} positional arguments", stmt.line, construct=shown)
+        for p, obj in rule.fixed.items():   # a SciPy distribution, or its score, by a name of ours
+            bound[p] = self.ns.reference(obj, getattr(obj, "__name__", None) or obj.name)
         for p, a in zip(params, args):
             bound[p] = a
         if vararg is not None:
@@ -67,6 +69,12 @@ class Resolver:
                     return self.problem(UnsupportedSyntaxError, f"{shown} is missing argument `{p}`",
                                         stmt.line, construct=shown)
                 bound[p] = make_const(defaults[p])
+        for p in rule.refused:          # a parameter its rule has no derivative in (t.cdf's df)
+            if p in bound and any(self.is_varied(n) for n in gast.walk(bound[p]) if isinstance(n, gast.Name)):
+                return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for {shown} "
+                                    f"with respect to `{p}`", stmt.line, construct=f"{shown}({p}=...)",
+                                    hint=f"pass `{p}` as a constant, or give the function a rule of yours "
+                                         f"with srcgrad.register_vjp / srcgrad.custom_vjp")
         for p, value in rule.only.items():
             if const_value(bound[p]) is not value:
                 return self.problem(UnsupportedSyntaxError, f"srcgrad's rule for {shown} supports "
@@ -306,6 +314,14 @@ class Resolver:
             if not self.is_varied(func.value) and not any_varied:
                 return Op("nondiff")
             target = rules.METHODS.get(func.attr)
+            if target is None and func.attr in FROZEN_METHODS:       # stats.norm(mu, s).logpdf(x)
+                return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the "
+                                    f"method `.{func.attr}()`", stmt.line, construct=f".{func.attr}()",
+                                    hint=f"a frozen scipy.stats distribution has none: call the "
+                                         f"distribution's own method with the parameters, "
+                                         f"stats.norm.{func.attr}(x, loc, scale) for "
+                                         f"stats.norm(loc, scale).{func.attr}(x); otherwise compute "
+                                         f"this value outside the differentiated function")
             if target is None or (target not in rules.RULES and target not in rules.NONDIFF):
                 return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the "
                                     f"method `.{func.attr}()`", stmt.line, construct=f".{func.attr}()",
@@ -340,7 +356,7 @@ class Resolver:
                                 f"function `{source_text(func)}` of a value that carries a gradient",
                                 stmt.line, construct=source_text(func), hint="draw the noise from "
                                 "constants and transform it: mu + sigma * rng.standard_normal(shape)")
-        if inline.library_function(obj) and (getattr(obj, "__module__", None) or "").split(".")[0] != "srcgrad":
+        if (inline.library_function(obj) or library_object(obj)) and (getattr(obj, "__module__", None) or "").split(".")[0] != "srcgrad":
             return self.library_problem(func, stmt)     # (before recursion: it is not the user's)
         if isinstance(obj, types.FunctionType) and self.recursive and \
                 (obj.__module__ or "").split(".")[0] != "srcgrad":
@@ -511,6 +527,15 @@ def index_value(node):
     if isinstance(node, gast.Tuple):
         return gast.Tuple(elts=[index_value(e) for e in node.elts], ctx=gast.Load())
     return node
+
+
+FROZEN_METHODS = {"logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "logpmf", "pmf", "ppf", "isf"}
+
+
+def library_object(obj):
+    """A callable of NumPy or SciPy that is not a plain Python function (np.polyfit, behind
+    NumPy's dispatcher)."""
+    return callable(obj) and (getattr(obj, "__module__", None) or "").split(".")[0] in ("numpy", "scipy")
 
 
 def hashable(obj):

@@ -89,8 +89,10 @@ special = None    # scipy.special, once its rules are registered (load_scipy)
 
 class Rule:
     def __init__(self, func, name, template, family, output=None, jvp=None, missing=(), params=(),
-                 only=None, section=None, outputs=None, fields=()):
+                 only=None, section=None, outputs=None, fields=(), fixed=None, refused=()):
         self.func, self.name, self.template = func, name, template
+        self.fixed = fixed or {}  # keyword-only template parameter -> the object it names (a SciPy distribution)
+        self.refused = refused    # parameters it has no derivative in, either mode (t.cdf's df): an error
         self.family = family
         self.only = only or {}    # parameter -> the one value the rule supports (a constant)
         self.section = section    # where the docs list it, if not under its family
@@ -572,19 +574,36 @@ for _helper, _template in [
     RULES[_helper] = Rule(_helper, _helper.__name__, _template, "vjp")   # (forward: FORWARD_ONLY)
 
 
-# --- SciPy: scipy.special ------------------------------------------------------------------
+# --- SciPy: scipy.special, scipy.stats, scipy.linalg --------------------------------------
+SCIPY = {}        # name generated code gives it -> scipy.special, scipy.stats, scipy.linalg (once loaded)
+stats = linalg = signal = None
+
+
 def load_scipy(import_it=False):
     """Register the rules of scipy.special once SciPy is imported (or, with `import_it`, import
-    it if it is installed); True when they are registered.  srcgrad calls this before it reads
-    a function, so the rules are there whenever the function can call scipy.special."""
-    global special
-    if special is None and (import_it or "scipy.special" in sys.modules):
+    it if it is installed), and those of scipy.stats and scipy.linalg once each is imported;
+    (and scipy.signal's); True when scipy.special's are registered.  srcgrad calls this before it reads a function,
+    so the rules are there whenever the function can call SciPy."""
+    global special, stats, linalg, signal
+    if special is None and (import_it or any(m in sys.modules for m in ("scipy.special", "scipy.linalg", "scipy.signal"))):
         try:
             import scipy.special
         except ImportError:
             return False
-        special = scipy.special
+        special = SCIPY["special"] = scipy.special
         _scipy_rules()
+    if special is not None and stats is None and (import_it or "scipy.stats" in sys.modules):
+        import scipy.stats
+        stats = SCIPY["stats"] = scipy.stats
+        _scipy_stats_rules()
+    if special is not None and linalg is None and (import_it or "scipy.linalg" in sys.modules):
+        import scipy.linalg
+        linalg = SCIPY["linalg"] = scipy.linalg
+        _scipy_linalg_rules()
+    if linalg is not None and signal is None and (import_it or "scipy.signal" in sys.modules):
+        import scipy.signal
+        signal = SCIPY["signal"] = scipy.signal
+        _scipy_signal_rules()
     return special is not None
 
 
@@ -663,6 +682,151 @@ def _scipy_rules():
     ufunc("pseudo_huber", lambda g, ans, delta, r: (None, g * r / np.sqrt(1.0 + (r / delta) ** 2)), missing=("delta",))
     NONDIFF.add(special.gammasgn)       # the sign of gamma: piecewise constant
 
+
+# --- SciPy: scipy.stats --------------------------------------------------------------------
+# A distribution with `loc` and `scale` is its standard one at z = (x - loc) / scale, with
+# density f(z) / scale.  So d/dloc = -d/dx, and d/dscale = -z d/dx, less 1 / scale for a log
+# density (ans / scale for a density).  Densities are written with the standard score
+# d log f / dz (`score`, srcgrad/scipy_adjoints.py); distribution functions with the density
+# itself (`dist.pdf`: SciPy's, zero off the support), their logs with density / function =
+# exp(logpdf - ans), which has no 0 / 0 in the tails.  A cdf's derivative in a shape parameter
+# (t's df, gamma's a) has no closed form: it is refused (`refused`).
+zs = MACROS["zs"] = lambda x, loc, scale: (x - loc) / scale
+# no shape parameters: norm, expon, laplace, cauchy, logistic
+_logpdf = lambda g, ans, x, loc=0.0, scale=1.0, *, score: (g * score(zs(x, loc, scale)) / scale, -g * score(zs(x, loc, scale)) / scale, -g * (zs(x, loc, scale) * score(zs(x, loc, scale)) + 1.0) / scale)
+_pdf    = lambda g, ans, x, loc=0.0, scale=1.0, *, score: (g * ans * score(zs(x, loc, scale)) / scale, -g * ans * score(zs(x, loc, scale)) / scale, -g * ans * (zs(x, loc, scale) * score(zs(x, loc, scale)) + 1.0) / scale)
+_cdf    = lambda g, ans, x, loc=0.0, scale=1.0, *, dist: (g * dist.pdf(x, loc, scale), -g * dist.pdf(x, loc, scale), -g * dist.pdf(x, loc, scale) * zs(x, loc, scale))
+_logcdf = lambda g, ans, x, loc=0.0, scale=1.0, *, dist: (g * np.exp(dist.logpdf(x, loc, scale) - ans), -g * np.exp(dist.logpdf(x, loc, scale) - ans), -g * np.exp(dist.logpdf(x, loc, scale) - ans) * zs(x, loc, scale))
+_sf     = lambda g, ans, x, loc=0.0, scale=1.0, *, dist: (-g * dist.pdf(x, loc, scale), g * dist.pdf(x, loc, scale), g * dist.pdf(x, loc, scale) * zs(x, loc, scale))
+_logsf  = lambda g, ans, x, loc=0.0, scale=1.0, *, dist: (-g * np.exp(dist.logpdf(x, loc, scale) - ans), g * np.exp(dist.logpdf(x, loc, scale) - ans), g * np.exp(dist.logpdf(x, loc, scale) - ans) * zs(x, loc, scale))
+# one shape parameter df (t, chi2); `dshape` is d log f / d df
+_logpdf_df = lambda g, ans, x, df, loc=0.0, scale=1.0, *, score, dshape: (g * score(zs(x, loc, scale), df) / scale, g * dshape(zs(x, loc, scale), df), -g * score(zs(x, loc, scale), df) / scale, -g * (zs(x, loc, scale) * score(zs(x, loc, scale), df) + 1.0) / scale)
+_pdf_df    = lambda g, ans, x, df, loc=0.0, scale=1.0, *, score, dshape: (g * ans * score(zs(x, loc, scale), df) / scale, g * ans * dshape(zs(x, loc, scale), df), -g * ans * score(zs(x, loc, scale), df) / scale, -g * ans * (zs(x, loc, scale) * score(zs(x, loc, scale), df) + 1.0) / scale)
+_cdf_df    = lambda g, ans, x, df, loc=0.0, scale=1.0, *, dist: (g * dist.pdf(x, df, loc, scale), None, -g * dist.pdf(x, df, loc, scale), -g * dist.pdf(x, df, loc, scale) * zs(x, loc, scale))
+_logcdf_df = lambda g, ans, x, df, loc=0.0, scale=1.0, *, dist: (g * np.exp(dist.logpdf(x, df, loc, scale) - ans), None, -g * np.exp(dist.logpdf(x, df, loc, scale) - ans), -g * np.exp(dist.logpdf(x, df, loc, scale) - ans) * zs(x, loc, scale))
+_sf_df     = lambda g, ans, x, df, loc=0.0, scale=1.0, *, dist: (-g * dist.pdf(x, df, loc, scale), None, g * dist.pdf(x, df, loc, scale), g * dist.pdf(x, df, loc, scale) * zs(x, loc, scale))
+_logsf_df  = lambda g, ans, x, df, loc=0.0, scale=1.0, *, dist: (-g * np.exp(dist.logpdf(x, df, loc, scale) - ans), None, g * np.exp(dist.logpdf(x, df, loc, scale) - ans), g * np.exp(dist.logpdf(x, df, loc, scale) - ans) * zs(x, loc, scale))
+# one shape parameter a (gamma)
+_logpdf_a = lambda g, ans, x, a, loc=0.0, scale=1.0, *, score, dshape: (g * score(zs(x, loc, scale), a) / scale, g * dshape(zs(x, loc, scale), a), -g * score(zs(x, loc, scale), a) / scale, -g * (zs(x, loc, scale) * score(zs(x, loc, scale), a) + 1.0) / scale)
+_pdf_a    = lambda g, ans, x, a, loc=0.0, scale=1.0, *, score, dshape: (g * ans * score(zs(x, loc, scale), a) / scale, g * ans * dshape(zs(x, loc, scale), a), -g * ans * score(zs(x, loc, scale), a) / scale, -g * ans * (zs(x, loc, scale) * score(zs(x, loc, scale), a) + 1.0) / scale)
+_cdf_a    = lambda g, ans, x, a, loc=0.0, scale=1.0, *, dist: (g * dist.pdf(x, a, loc, scale), None, -g * dist.pdf(x, a, loc, scale), -g * dist.pdf(x, a, loc, scale) * zs(x, loc, scale))
+_logcdf_a = lambda g, ans, x, a, loc=0.0, scale=1.0, *, dist: (g * np.exp(dist.logpdf(x, a, loc, scale) - ans), None, -g * np.exp(dist.logpdf(x, a, loc, scale) - ans), -g * np.exp(dist.logpdf(x, a, loc, scale) - ans) * zs(x, loc, scale))
+_sf_a     = lambda g, ans, x, a, loc=0.0, scale=1.0, *, dist: (-g * dist.pdf(x, a, loc, scale), None, g * dist.pdf(x, a, loc, scale), g * dist.pdf(x, a, loc, scale) * zs(x, loc, scale))
+_logsf_a  = lambda g, ans, x, a, loc=0.0, scale=1.0, *, dist: (-g * np.exp(dist.logpdf(x, a, loc, scale) - ans), None, g * np.exp(dist.logpdf(x, a, loc, scale) - ans), g * np.exp(dist.logpdf(x, a, loc, scale) - ans) * zs(x, loc, scale))
+# two shape parameters a, b (beta)
+_logpdf_ab = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, score, da, db: (g * score(zs(x, loc, scale), a, b) / scale, g * da(zs(x, loc, scale), a, b), g * db(zs(x, loc, scale), a, b), -g * score(zs(x, loc, scale), a, b) / scale, -g * (zs(x, loc, scale) * score(zs(x, loc, scale), a, b) + 1.0) / scale)
+_pdf_ab    = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, score, da, db: (g * ans * score(zs(x, loc, scale), a, b) / scale, g * ans * da(zs(x, loc, scale), a, b), g * ans * db(zs(x, loc, scale), a, b), -g * ans * score(zs(x, loc, scale), a, b) / scale, -g * ans * (zs(x, loc, scale) * score(zs(x, loc, scale), a, b) + 1.0) / scale)
+_cdf_ab    = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, dist: (g * dist.pdf(x, a, b, loc, scale), None, None, -g * dist.pdf(x, a, b, loc, scale), -g * dist.pdf(x, a, b, loc, scale) * zs(x, loc, scale))
+_logcdf_ab = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, dist: (g * np.exp(dist.logpdf(x, a, b, loc, scale) - ans), None, None, -g * np.exp(dist.logpdf(x, a, b, loc, scale) - ans), -g * np.exp(dist.logpdf(x, a, b, loc, scale) - ans) * zs(x, loc, scale))
+_logsf_ab  = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, dist: (-g * np.exp(dist.logpdf(x, a, b, loc, scale) - ans), None, None, g * np.exp(dist.logpdf(x, a, b, loc, scale) - ans), g * np.exp(dist.logpdf(x, a, b, loc, scale) - ans) * zs(x, loc, scale))
+_sf_ab     = lambda g, ans, x, a, b, loc=0.0, scale=1.0, *, dist: (-g * dist.pdf(x, a, b, loc, scale), None, None, g * dist.pdf(x, a, b, loc, scale), g * dist.pdf(x, a, b, loc, scale) * zs(x, loc, scale))
+# Poisson: k is an integer (no derivative); the cdf is Q(floor(k) + 1, mu), with d/dmu = -pmf(floor(k))
+_logpmf  = lambda g, ans, k, mu, loc=0: (None, g * (k - loc - mu) / mu, None)
+_pmf     = lambda g, ans, k, mu, loc=0: (None, g * ans * (k - loc - mu) / mu, None)
+_pcdf    = lambda g, ans, k, mu, loc=0: (None, -g * stats.poisson.pmf(np.floor(k), mu, loc), None)
+_plogcdf = lambda g, ans, k, mu, loc=0: (None, -g * np.exp(stats.poisson.logpmf(np.floor(k), mu, loc) - ans), None)
+_psf     = lambda g, ans, k, mu, loc=0: (None, g * stats.poisson.pmf(np.floor(k), mu, loc), None)
+_plogsf  = lambda g, ans, k, mu, loc=0: (None, g * np.exp(stats.poisson.logpmf(np.floor(k), mu, loc) - ans), None)
+
+# multivariate normal: for each point -(x - mean)^T C^-1 (x - mean) / 2 - log det(2 pi C) / 2; Dirichlet
+_MULTIVARIATE = {
+    "multivariate_normal.logpdf": (lambda g, ans, x, mean=None, cov=1, allow_singular=False: (mvn_logpdf_adjoint(g, x, mean, cov, 0), mvn_logpdf_adjoint(g, x, mean, cov, 1), mvn_logpdf_adjoint(g, x, mean, cov, 2)),
+                                   lambda t, ans, x, mean, cov: (mvn_logpdf_jvp(t, x, mean, cov, 0), mvn_logpdf_jvp(t, x, mean, cov, 1), mvn_logpdf_jvp(t, x, mean, cov, 2))),
+    "multivariate_normal.pdf":    (lambda g, ans, x, mean=None, cov=1, allow_singular=False: (mvn_logpdf_adjoint(g * ans, x, mean, cov, 0), mvn_logpdf_adjoint(g * ans, x, mean, cov, 1), mvn_logpdf_adjoint(g * ans, x, mean, cov, 2)),
+                                   lambda t, ans, x, mean, cov: (ans * mvn_logpdf_jvp(t, x, mean, cov, 0), ans * mvn_logpdf_jvp(t, x, mean, cov, 1), ans * mvn_logpdf_jvp(t, x, mean, cov, 2))),
+    "dirichlet.logpdf":           (lambda g, ans, x, alpha: (dirichlet_logpdf_adjoint(g, x, alpha, 0), dirichlet_logpdf_adjoint(g, x, alpha, 1)),
+                                   lambda t, ans, x, alpha: (dirichlet_logpdf_jvp(t, x, alpha, 0), dirichlet_logpdf_jvp(t, x, alpha, 1))),
+    "dirichlet.pdf":              (lambda g, ans, x, alpha: (dirichlet_logpdf_adjoint(g * ans, x, alpha, 0), dirichlet_logpdf_adjoint(g * ans, x, alpha, 1)),
+                                   lambda t, ans, x, alpha: (ans * dirichlet_logpdf_jvp(t, x, alpha, 0), ans * dirichlet_logpdf_jvp(t, x, alpha, 1))),
+}
+_DENSITY = {"": (_logpdf, _pdf), "df": (_logpdf_df, _pdf_df), "a": (_logpdf_a, _pdf_a), "ab": (_logpdf_ab, _pdf_ab)}
+_DISTRIBUTION = {"": (_cdf, _logcdf, _sf, _logsf), "df": (_cdf_df, _logcdf_df, _sf_df, _logsf_df),
+                 "a": (_cdf_a, _logcdf_a, _sf_a, _logsf_a), "ab": (_cdf_ab, _logcdf_ab, _sf_ab, _logsf_ab)}
+
+
+def _scipy_stats_rules():
+    from . import scipy_adjoints as sa
+
+    def stat(names, template, **options):
+        _register(names, template, "elementwise", stats, "scipy.stats.", section="scipy.stats", **options)
+    for name, shapes in [("norm", ""), ("expon", ""), ("laplace", ""), ("cauchy", ""), ("logistic", ""),
+                         ("t", "df"), ("chi2", "df"), ("gamma", "a"), ("beta", "ab")]:
+        dist, refused = getattr(stats, name), (shapes,) if shapes == "df" else tuple(shapes)
+        fixed = {"score": sa.SCORES[name]}
+        fixed.update({"da": sa.beta_dlogf_a, "db": sa.beta_dlogf_b} if shapes == "ab" else
+                     {"dshape": sa.SHAPE_DERIVATIVES[name]} if shapes else {})
+        for method, template in zip(("logpdf", "pdf"), _DENSITY[shapes]):
+            stat(f"{name}.{method}", template, fixed=fixed)
+        for method, template in zip(("cdf", "logcdf", "sf", "logsf"), _DISTRIBUTION[shapes]):
+            stat(f"{name}.{method}", template, fixed={"dist": dist}, refused=refused)
+    for method, template in [("logpmf", _logpmf), ("pmf", _pmf), ("cdf", _pcdf), ("logcdf", _plogcdf),
+                             ("sf", _psf), ("logsf", _plogsf)]:
+        stat(f"poisson.{method}", template)
+    # multivariate: the normal's cov is read by SciPy in its lower triangle (adjoint there only)
+    helpers = [getattr(sa, name) for name in "mvn_logpdf_adjoint mvn_logpdf_jvp dirichlet_logpdf_adjoint dirichlet_logpdf_jvp".split()]
+    global HELPERS
+    HELPERS += tuple(helpers)
+    globals().update((f.__name__, f) for f in helpers)      # (the templates name them)
+    for name, template in _MULTIVARIATE.items():
+        _register(name, template[0], "vjp", stats, "scipy.stats.", section="scipy.stats", jvp=template[1],
+                  only={"allow_singular": False} if name.startswith("multivariate") else {})
+
+
+
+# --- SciPy: scipy.linalg --------------------------------------------------------------------
+# One matrix at a time (the helpers say so when given a stack).  A factorization that reads one
+# triangle of `a` (cholesky, cho_factor) gives an adjoint on that triangle alone: exactly what
+# changing each entry of `a` does.  `cho_factor`'s (c, lower) goes to cho_solve written out:
+# `c, lower = cho_factor(a)`, then `cho_solve((c, lower), b)`.
+def _scipy_linalg_rules():
+    global HELPERS
+    from . import scipy_adjoints
+    helpers = [getattr(scipy_adjoints, name) for name in (
+        "solve_triangular_adjoint_a solve_triangular_adjoint_b solve_triangular_jvp_a cholesky_adjoint "
+        "cholesky_jvp cho_factor_adjoint cho_factor_jvp cho_solve_adjoint convolve_adjoint lu_factor_adjoint "
+        "lu_factor_jvp lu_solve_adjoint lu_solve_adjoint_b").split()]
+    HELPERS += tuple(helpers)
+    globals().update((f.__name__, f) for f in helpers)      # (the templates name them)
+
+    def la(names, template, **options):
+        _register(names, template, "vjp", linalg, "scipy.linalg.", section="scipy.linalg", **options)
+    la("solve_triangular", lambda g, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, check_finite=True: (solve_triangular_adjoint_a(g, ans, a, trans, lower, unit_diagonal), solve_triangular_adjoint_b(g, a, trans, lower, unit_diagonal)),
+                           jvp=lambda t, ans, a, b, trans, lower, unit_diagonal: (solve_triangular_jvp_a(t, ans, a, trans, lower, unit_diagonal), linalg.solve_triangular(a, t, trans, lower, unit_diagonal)))
+    la("cholesky",         lambda g, ans, a, lower=False, overwrite_a=False, check_finite=True: cholesky_adjoint(g, ans, lower),
+                           jvp=lambda t, ans, a, lower: cholesky_jvp(t, ans, lower))
+    la("cho_factor",       lambda g, ans, a, lower=False, overwrite_a=False, check_finite=True: cho_factor_adjoint(g, ans, lower), output=0,
+                           jvp=lambda t, ans, a, lower: cho_factor_jvp(t, ans, lower))
+    la("cho_solve",        lambda g, ans, c_and_lower, b, overwrite_b=False, check_finite=True: (cho_solve_adjoint(g, ans, c_and_lower, index), linalg.cho_solve(c_and_lower, g)),
+                           jvp=lambda t, ans, c_and_lower, b: (None, linalg.cho_solve(c_and_lower, t)), missing=("c_and_lower",))
+    # lu_factor's (lu, piv) packs L (unit lower) and U of a[perm] = L U (the helpers factor a
+    # again for piv, the other output); piv holds integers: no derivative
+    la("lu_factor",        lambda g, ans, a, overwrite_a=False, check_finite=True: lu_factor_adjoint(g, ans, a), output=0,
+                           jvp=lambda t, ans, a: lu_factor_jvp(t, ans, a))
+    la("lu_solve",         lambda g, ans, lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True: (lu_solve_adjoint(g, ans, lu_and_piv, trans, index), lu_solve_adjoint_b(g, lu_and_piv, trans)),
+                           jvp=lambda t, ans, lu_and_piv, b, trans: (None, linalg.lu_solve(lu_and_piv, t, trans)), missing=("lu_and_piv",))
+    # exp(A)'s adjoint is its Frechet derivative at A^T in the direction g
+    la("expm",             lambda g, ans, A: linalg.expm_frechet(A.T, g, compute_expm=False),
+                           jvp=lambda t, ans, A: linalg.expm_frechet(A, t, compute_expm=False))
+    # X = sqrtm(A): X dX + dX X = dA, a Sylvester equation
+    la("sqrtm",            lambda g, ans, A: linalg.solve_sylvester(ans.T, ans.T, g),
+                           jvp=lambda t, ans, A: linalg.solve_sylvester(ans, ans, t))
+    # A X + X B = Q:  A^T Y + Y B^T = g gives Q's adjoint Y, then A's -Y X^T and B's -X^T Y
+    la("solve_sylvester",  lambda g, ans, a, b, q: (-linalg.solve_sylvester(a.T, b.T, g) @ ans.T, -ans.T @ linalg.solve_sylvester(a.T, b.T, g), linalg.solve_sylvester(a.T, b.T, g)),
+                           jvp=lambda t, ans, a, b, q: (linalg.solve_sylvester(a, b, -(t @ ans)), linalg.solve_sylvester(a, b, -(ans @ t)), linalg.solve_sylvester(a, b, t)))
+    # as NumPy's, for a general matrix (assume_a=None): a structure assumed reads part of `a` only
+    la("inv",              lambda g, ans, a, overwrite_a=False, check_finite=True, *, assume_a=None, lower=False: -(ans.T @ g @ ans.T), only={"assume_a": None},
+                           jvp=lambda t, ans, a: -(ans @ t @ ans))
+    la("det",              lambda g, ans, a, overwrite_a=False, check_finite=True: g * ans * linalg.inv(a).T,
+                           jvp=lambda t, ans, a: ans * np.trace(linalg.solve(a, t)))
+    la("solve",            lambda g, ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True, assume_a=None, transposed=False: (solve_adjoint(g, ans, a, b, 0), solve_adjoint(g, ans, a, b, 1)), only={"assume_a": None, "transposed": False},
+                           jvp=lambda t, ans, a, b: (np.linalg.solve(a, -(t @ ans[..., None]))[..., 0] if np.ndim(b) == 1 else np.linalg.solve(a, -(t @ ans)), np.linalg.solve(a, t)))
+
+
+# --- SciPy: scipy.signal --------------------------------------------------------------------
+# convolve is bilinear; an input's adjoint is g, placed in the full output, correlated with the other
+def _scipy_signal_rules():
+    _register("convolve", lambda g, ans, in1, in2, mode="full", method="auto": (convolve_adjoint(g, in1, in2, mode, 0), convolve_adjoint(g, in1, in2, mode, 1)),
+              "vjp", signal, "scipy.signal.", section="scipy.signal", jvp=multilinear)
 
 # Array methods and attributes, as the NumPy functions they stand for.
 METHODS = {name: getattr(np, name) for name in (

@@ -66,8 +66,9 @@ class _Instantiate(gast.NodeTransformer):
         obj = self.env.get(node.id, getattr(builtins, node.id, None))
         if obj is np:
             return self.namespace.reference(np, "np")
-        if obj is not None and obj is rules.special:                  # scipy.special
-            return self.namespace.reference(obj, "special")
+        for name, module in rules.SCIPY.items():            # scipy.special, scipy.stats, ...
+            if obj is module:
+                return self.namespace.reference(obj, name)
         if isinstance(obj, (int, float)) and not isinstance(obj, bool):
             return make_const(obj)
         if obj in rules.HELPERS:

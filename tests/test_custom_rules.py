@@ -196,6 +196,13 @@ def test_numerical_gradient_of_a_scalar_function_by_position_and_by_name():
     assert isinstance(x, np.ndarray) and x[0, 0] == 0.3         # the point is not moved
 
 
+def test_numerical_gradient_of_a_fortran_ordered_array():
+    """A transposed (Fortran-ordered) argument is moved too (it gave zeros: `reshape(-1)` of
+    its float64 copy was a copy, not a view)."""
+    x = np.asfortranarray(np.array([[0.3, -1.2, 2.0], [0.5, 0.1, -0.7]]))
+    np.testing.assert_allclose(numerical_gradient(lambda a: np.sum(np.sin(a)), (x,)), np.cos(x), rtol=1e-8)
+
+
 def test_numerical_gradient_is_exactly_the_central_difference():
     # eps = 0.25 on a cubic: (f(x+h) - f(x-h)) / 2h = 3x^2 + h^2, exact in binary
     assert numerical_gradient(lambda x: x ** 3, (1.0,), eps=0.25) == 3.0 + 0.0625

@@ -151,41 +151,41 @@ def test_numpy_function_written_in_python_without_rule():
         assert err.construct == "np.asarray_chkfinite"
 
 
-def scipy_matrix_exponential(a):
-    return np.sum(expm_imported(a))
+def scipy_matrix_logarithm(a):          # (scipy.linalg.logm has no rule)
+    return np.sum(logm_imported(a))
 
 
 def scipy_by_module(a):
-    return np.trace(scipy.linalg.expm(a * 0.5))
+    return np.trace(scipy.linalg.logm(a * 0.5))
 
 
-expm_imported = scipy = None        # (set by the tests when SciPy is installed)
+logm_imported = scipy = None        # (set by the tests when SciPy is installed)
 
 
 def test_scipy_function_without_rule_named_as_written(monkeypatch):
     linalg = pytest.importorskip("scipy.linalg")
-    monkeypatch.setitem(globals(), "expm_imported", linalg.expm)
+    monkeypatch.setitem(globals(), "logm_imported", linalg.logm)
     monkeypatch.setitem(globals(), "scipy", pytest.importorskip("scipy"))
     a = np.eye(2) * 0.3
-    line = line_of(scipy_matrix_exponential, "expm_imported(a)")
-    want = library_message("expm_imported", line, "return np.sum(expm_imported(a))")
-    for err in both_modes(scipy_matrix_exponential, a):
+    line = line_of(scipy_matrix_logarithm, "logm_imported(a)")
+    want = library_message("logm_imported", line, "return np.sum(logm_imported(a))")
+    for err in both_modes(scipy_matrix_logarithm, a):
         assert isinstance(err, NoDerivativeRuleError) and str(err) == want
     err = raises(scipy_by_module, NoDerivativeRuleError, args=(a,))
-    assert err.lineno == line_of(scipy_by_module, "scipy.linalg.expm")
-    assert "`scipy.linalg.expm`, a function of an installed library" in str(err)
-    assert "srcgrad.register_vjp(scipy.linalg.expm, rule)" in str(err)
+    assert err.lineno == line_of(scipy_by_module, "scipy.linalg.logm")
+    assert "`scipy.linalg.logm`, a function of an installed library" in str(err)
+    assert "srcgrad.register_vjp(scipy.linalg.logm, rule)" in str(err)
 
 
 def test_the_hint_works_a_registered_rule_is_used(monkeypatch):
     linalg = pytest.importorskip("scipy.linalg")
-    monkeypatch.setitem(globals(), "expm_imported", linalg.expm)
+    monkeypatch.setitem(globals(), "logm_imported", linalg.logm)
     monkeypatch.setattr(srcgrad.custom, "CUSTOM_VJP", {})
     srcgrad.clear_cache()
-    # d/da sum(expm(a)) for a diagonal a = diag(d): exp(d) on the diagonal, 0 elsewhere
-    srcgrad.register_vjp(linalg.expm, lambda g, ans, a: np.diag(np.diag(g * ans)))
-    a = np.diag([0.2, -0.5])
-    np.testing.assert_allclose(srcgrad.grad(scipy_matrix_exponential)(a), np.diag(np.exp([0.2, -0.5])))
+    # d/da sum(logm(a)) for a diagonal a = diag(d): 1 / d on the diagonal, 0 elsewhere
+    srcgrad.register_vjp(linalg.logm, lambda g, ans, a: np.diag(np.diag(g) / np.diag(a)))
+    a = np.diag([0.2, 0.5])
+    np.testing.assert_allclose(srcgrad.grad(scipy_matrix_logarithm)(a), np.diag(1.0 / np.array([0.2, 0.5])))
     srcgrad.clear_cache()
 
 

@@ -38,7 +38,7 @@ case, reverse = RULE_TESTS.case, RULE_TESTS.reverse
 FAMILY_FILES = ["test_rules_elementwise", "test_rules_reductions", "test_rules_linalg", "test_rules_shape",
                 "test_rules_creation", "test_indexing", "test_rules_helpers", "test_rules_complex"]
 if rules.load_scipy(import_it=True):          # SciPy installed: its rules are registered and tested
-    FAMILY_FILES.append("test_rules_special")
+    FAMILY_FILES += ["test_rules_special", "test_rules_scipy"]
 
 
 def well_conditioned(n, seed=0, batch=()):
