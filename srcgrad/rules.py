@@ -443,6 +443,8 @@ elementwise("sinc",       lambda g, ans, x: g * (np.cos(np.pi * x) - ans) / np.w
 # x.astype(t): the identity to a float type, no gradient through an integer (or boolean) one.
 RULES[np.ndarray.astype] = Rule(np.ndarray.astype, "np.ndarray.astype", lambda g, ans, a, dtype, order="K", casting="unsafe", subok=True, copy=True: real(g, ans), "vjp",
                                 jvp=lambda t, ans, a: real(np.asarray(t, ans.dtype) if ans.dtype.kind == "f" else t, ans))
+vjp("astype",             lambda g, ans, x, dtype, *, copy=True, device=None: real(g, ans),      # np.astype (NumPy >= 2.1)
+                          jvp=lambda t, ans, x: real(np.asarray(t, ans.dtype) if ans.dtype.kind == "f" else t, ans))
 # --- building arrays: the fill value and the end points are differentiable ---------------------
 # An integer result (np.full_like of an int array) truncates its fill value: no derivative.
 vjp("full",               lambda g, ans, shape, fill_value, dtype=None: (None, unbroadcast(g if dtype is None else real(g, ans), fill_value)),

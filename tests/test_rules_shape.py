@@ -857,6 +857,12 @@ def astypes(x):
     return mix(x.astype(float)) + mix(x.astype(np.float64) * x) + np.sum(x.astype(int) * x) + np.sum((x * 3.0).astype("int32") * 1.0)
 
 
+if hasattr(np, "astype"):       # (the function, NumPy >= 2.1)
+    @issue12(np.astype, A34)
+    def astype_functions(x):
+        return mix(np.astype(x, float)) + mix(np.astype(x * x, np.float64, copy=False)) + np.sum(np.astype(x, int) * x)
+
+
 # --- issue 12: ties, kinks and what is refused, against closed forms --------------------------
 
 def test_sort_ties_go_in_order_of_the_input():
