@@ -15,7 +15,7 @@ import gast
 import numpy as np
 
 from . import rules
-from .ir import Assign, Branch, Loop, flatten
+from .ir import Assign, Branch, Loop, flatten, walk
 
 
 def _key(node, copies):
@@ -34,7 +34,7 @@ def _key(node, copies):
 
 
 def _names(value):
-    return {n.id for n in gast.walk(value) if isinstance(n, gast.Name)}
+    return {n.id for n in walk(value) if isinstance(n, gast.Name)}
 
 
 def merge_common(body, lookup):

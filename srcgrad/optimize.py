@@ -15,7 +15,7 @@ from . import rules
 # NumPy calls that may return (a view of) their first argument rather than a new array
 from .aliasing import MAY_RETURN_FIRST_ARGUMENT as _ALIASING_NUMPY
 from .fold import copy_tree, fold, is_const, make_const
-from .ir import TapePop, all_lines, header, is_loop, loads, targets
+from .ir import TapePop, all_lines, header, is_loop, loads, targets, walk
 
 _ALIASING_HELPERS = {"unbroadcast", "sum_over", "concatenate_adjoint", "hstack_adjoint", "vstack_adjoint"}
 _FRESH_NUMPY = {"sum", "mean", "prod", "where", "outer", "dot", "matmul", "inner", "vdot",
@@ -254,19 +254,26 @@ class _ShapeQueries(gast.NodeTransformer):
         by_preference = sorted(everywhere, key=lambda n: (n not in gradient.numpy_typed,
                                                           n in in_loops, position.get(n, 0), n))
         self.candidates = [n for n in by_preference if n in self.classes]
+        self.is_candidate = set(self.candidates)
+        self.first_of_class = {}        # shape class -> its preferred candidate
+        for name in self.candidates:
+            self.first_of_class.setdefault(self.classes[name], name)
+        # (a later candidate of a class covers nothing the first one does not)
+        self.largest_first = sorted(self.first_of_class.values(),
+                                    key=lambda n: -len(self.classes[n]))
 
     def stand_in(self, node):
         cls = self.uses.shape_class(node)
-        if cls is None or node.id in self.candidates:
+        if cls is None or node.id in self.is_candidate:
             return node
         if node.id in self.needed and (node.id not in self.in_loops or
-                                       not any(self.classes[n] == cls for n in self.candidates)):
+                                       cls not in self.first_of_class):
             return node         # (a value set in a loop is best not kept for its shape alone)
-        for name in self.candidates:
-            if self.classes[name] == cls:
-                return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+        if cls in self.first_of_class:
+            return gast.Name(id=self.first_of_class[cls], ctx=gast.Load(), annotation=None,
+                             type_comment=None)
         cover, covered = [], frozenset()
-        for name in sorted(self.candidates, key=lambda n: -len(self.classes[n])):
+        for name in self.largest_first:
             part = self.classes[name]
             if part and part <= cls and not part <= covered:
                 cover.append(name)
@@ -321,8 +328,10 @@ def _hoist_broadcasts(gradient, lines, counts=None, names=None):
     """Compute each `np.broadcast(a, b)` that appears more than once just once."""
     if counts is None:
         counts, names = {}, {}
+        if not gradient.shape_uses.broadcasts:
+            return lines            # (none was made: nothing to look for)
         for node in _nodes(lines):
-            for sub in gast.walk(node):
+            for sub in walk(node):
                 key = _broadcast_key(sub, gradient.shape_uses)
                 if key:
                     counts[key] = counts.get(key, 0) + 1
@@ -333,7 +342,7 @@ def _hoist_broadcasts(gradient, lines, counts=None, names=None):
             line.orelse = _hoist_broadcasts(gradient, line.orelse, counts, dict(names))
             out.append(line)
             continue
-        for node in gast.walk(line.stmt):
+        for node in walk(line.stmt):
             key = _broadcast_key(node, gradient.shape_uses)
             if key and counts[key] > 1 and key not in names:
                 names[key] = gradient.namer.fresh("shape_of_" + "_".join(key))

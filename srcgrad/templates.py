@@ -16,6 +16,7 @@ from .fold import copy_tree, fold, make_const
 
 _LAMBDAS = {}   # (filename, first line) -> [gast.Lambda, ...]
 _READ = set()   # the files whose lambdas are in _LAMBDAS
+_MENTIONED = {}  # id of a gast.Lambda in _LAMBDAS -> the names its body mentions
 _LOCK = threading.Lock()
 
 
@@ -108,4 +109,9 @@ def instantiate(fn, bindings, namespace, scalars=frozenset(), data=frozenset()):
 
 def template_uses(fn, name):
     """Whether the rule's template mentions parameter `name` (e.g. "ans")."""
-    return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(lambda_node(fn).body))
+    node = lambda_node(fn)
+    names = _MENTIONED.get(id(node))
+    if names is None:       # (the node stays in _LAMBDAS, so its id is never reused)
+        names = _MENTIONED[id(node)] = frozenset(
+            n.id for n in gast.walk(node.body) if isinstance(n, gast.Name))
+    return name in names
