@@ -20,7 +20,7 @@ import numpy as np
 
 from . import rules
 from .fold import const_value, make_const
-from .ir import Assign, Branch, Loop, flatten
+from .ir import Assign, Branch, Loop, flatten, walk
 from .namespace import Namespace
 from .resolve import Resolver, hashable, is_random
 
@@ -147,7 +147,7 @@ class _Analyzer:
         if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Name)) or \
                 (isinstance(value, gast.Attribute) and value.attr == "T"):
             return any(isinstance(n, gast.Name) and n.id in self.numpy_typed
-                       for n in gast.walk(value))
+                       for n in walk(value))
         if isinstance(value, gast.Subscript):
             return isinstance(value.value, gast.Name) and value.value.id in self.numpy_typed
         if isinstance(value, gast.Call):
@@ -317,7 +317,7 @@ class _Analyzer:
 
 
 def _names_in(node):
-    return [n.id for n in gast.walk(node) if isinstance(n, gast.Name)]
+    return [n.id for n in walk(node) if isinstance(n, gast.Name)]
 
 
 def is_numpy_call(ns, func):

@@ -15,7 +15,7 @@ import gast
 import numpy as np
 
 from . import rules
-from .ir import Assign, Branch, Loop, flatten
+from .ir import Assign, Branch, Loop, flatten, walk
 
 
 def _key(node, copies):
@@ -34,13 +34,13 @@ def _key(node, copies):
 
 
 def _names(value):
-    return {n.id for n in gast.walk(value) if isinstance(n, gast.Name)}
+    return {n.id for n in walk(value) if isinstance(n, gast.Name)}
 
 
 def merge_common(body, lookup):
     """Merge repeated computations in a normalized body, in place.  `lookup(func)` is the
     object a called expression names (or None)."""
-    _block(body, {}, {}, _Pure(lookup))
+    _block(body, _Known(), _Pure(lookup))
 
 
 class _Pure:
@@ -65,46 +65,77 @@ class _Pure:
         return False
 
 
-def _block(stmts, available, copies, pure):
-    """`available`: source of a value -> (its name, the names it reads); `copies`: name ->
-    the name it is a copy of."""
+class _Known:
+    """What a point of a block knows: `available`, the source of a value -> (its name, the
+    names it reads); `copies`, name -> the name it is a copy of.  Each is indexed by the
+    names it mentions, so binding a name forgets only what mentions it."""
+
+    def __init__(self):
+        self.available, self.copies = {}, {}
+        self.mentions = {}          # name -> keys of `available` whose entry mentions it
+        self.copied_by = {}         # name -> names that are copies of it
+
+    def copy(self):
+        known = _Known()
+        known.available, known.copies = dict(self.available), dict(self.copies)
+        known.mentions = {k: set(v) for k, v in self.mentions.items()}
+        known.copied_by = {k: set(v) for k, v in self.copied_by.items()}
+        return known
+
+    def add(self, key, name, reads):
+        self.available[key] = (name, reads)
+        for mentioned in {name} | reads:
+            self.mentions.setdefault(mentioned, set()).add(key)
+
+    def add_copy(self, name, source):
+        self.copies[name] = source
+        self.copied_by.setdefault(source, set()).add(name)
+
+    def forget(self, names):
+        """`names` are bound again: forget the values that are or read them, and copies."""
+        for name in names:
+            for key in self.mentions.pop(name, ()):
+                entry = self.available.pop(key, None)
+                if entry is not None:
+                    for mentioned in {entry[0]} | entry[1]:
+                        if mentioned != name:
+                            self.mentions[mentioned].discard(key)
+            source = self.copies.pop(name, None)
+            if source is not None:
+                self.copied_by[source].discard(name)
+            for copy in self.copied_by.pop(name, ()):
+                del self.copies[copy]
+
+
+def _block(stmts, known, pure):
     for stmt in stmts:
         if isinstance(stmt, Branch):
             for side in (stmt.body, stmt.orelse):
-                _block(side, dict(available), dict(copies), pure)
-            _forget(available, copies, _bound(stmt.body) | _bound(stmt.orelse))
+                _block(side, known.copy(), pure)
+            known.forget(_bound(stmt.body) | _bound(stmt.orelse))
         elif isinstance(stmt, Loop):
-            _block(stmt.body, {}, {}, pure)
-            _forget(available, copies, _bound(stmt.body) | {stmt.target} | set(stmt.carried))
+            _block(stmt.body, _Known(), pure)
+            known.forget(_bound(stmt.body) | {stmt.target} | set(stmt.carried))
         elif isinstance(stmt, Assign):
-            _forget(available, copies, set(stmt.targets))
+            known.forget(set(stmt.targets))
             if len(stmt.targets) != 1 or stmt.carry or stmt.opaque:
                 continue
-            target = stmt.targets[0]
+            target, copies = stmt.targets[0], known.copies
             if isinstance(stmt.value, gast.Name) and stmt.value.id != target:
-                copies[target] = copies.get(stmt.value.id, stmt.value.id)
+                known.add_copy(target, copies.get(stmt.value.id, stmt.value.id))
                 continue
             if not pure(stmt.value):
                 continue
             key = _key(stmt.value, copies)
-            if key in available:
-                stmt.value = gast.Name(id=available[key][0], ctx=gast.Load(), annotation=None,
-                                       type_comment=None)
-                copies[target] = available[key][0]
+            if key in known.available:
+                stmt.value = gast.Name(id=known.available[key][0], ctx=gast.Load(),
+                                       annotation=None, type_comment=None)
+                known.add_copy(target, known.available[key][0])
             else:
                 reads = {copies.get(n, n) for n in _names(stmt.value)} | _names(stmt.value)
                 if target not in reads:
-                    available[key] = (target, reads)
+                    known.add(key, target, reads)
 
 
 def _bound(stmts):
     return {t for s in flatten(stmts) if isinstance(s, Assign) for t in s.targets}
-
-
-def _forget(available, copies, names):
-    for key, (name, reads) in list(available.items()):
-        if name in names or reads & names:
-            del available[key]
-    for copy, source in list(copies.items()):
-        if copy in names or source in names:
-            del copies[copy]

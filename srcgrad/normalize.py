@@ -38,7 +38,7 @@ from .cse import merge_common
 from .control import (always_raises, always_returns, is_raise_check, restructure_jumps,
                       restructure_returns)
 from .errors import NonScalarResultError, UnsupportedSyntaxError
-from .ir import Assign, Branch, Effect, IterationEnd, Jump, Loop, Namer, NormalFunction, Return
+from .ir import Assign, Branch, Effect, IterationEnd, Jump, Loop, Namer, NormalFunction, Return, walk
 from .naming import describe
 from .scope import RESULT, Scope, assigned_names, list_method
 from .validate import UNSUPPORTED_STATEMENTS, reject_unsupported, unsupported
@@ -57,7 +57,7 @@ class Normalizer:
         self.arguments = {}     # SSA name of a container read from a parameter -> the read
                                 # (`p`, `p['layer1']`) that code kept whole evaluates instead
         func = parsed.node
-        taken = {n.id for n in gast.walk(func) if isinstance(n, gast.Name)}
+        taken = {n.id for n in walk(func) if isinstance(n, gast.Name)}
         self.namer = Namer(taken | set(dir(builtins)))   # never shadow `sum`, `abs`, ...
         self.scope = Scope(parsed, {})   # that of the function whose code is being read
         self.body = []

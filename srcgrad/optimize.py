@@ -15,7 +15,7 @@ from . import rules, runtime
 # NumPy calls that may return (a view of) their first argument rather than a new array
 from .aliasing import MAY_RETURN_FIRST_ARGUMENT as _ALIASING_NUMPY
 from .fold import copy_tree, fold, is_const, make_const
-from .ir import TapePop, all_lines, header, is_loop, loads, targets
+from .ir import TapePop, all_lines, header, is_loop, loads, targets, walk
 
 _ALIASING_HELPERS = {"unbroadcast", "sum_over", "concatenate_adjoint", "hstack_adjoint", "vstack_adjoint",
                      "column_stack_adjoint", "dstack_adjoint", "rollaxis_adjoint"}
@@ -60,39 +60,70 @@ def _set_header(line, value):
         line.stmt.test = value
 
 
-def _without(copies, names):
-    return {k: v for k, v in copies.items()
-            if k not in names and not names.intersection(n.id for n in loads(v))}
+class _Copies:
+    """Names that copy another name or a constant (name -> that expression), with the
+    names each one's value reads, so that binding a name forgets what it invalidates
+    without looking at every recorded copy."""
+
+    def __init__(self, values=None, readers=None):
+        self.values = values if values is not None else {}     # name -> Name or constant
+        self.readers = readers if readers is not None else {}  # name -> copies that read it
+
+    def copy(self):
+        return _Copies(dict(self.values), {k: set(v) for k, v in self.readers.items()})
+
+    def record(self, name, value):
+        self.forget(name)
+        self.values[name] = value
+        if isinstance(value, gast.Name):
+            self.readers.setdefault(value.id, set()).add(name)
+
+    def forget(self, name):
+        """`name` is bound again: neither it nor a copy of it stands for anything now."""
+        value = self.values.pop(name, None)
+        if isinstance(value, gast.Name):
+            self.readers[value.id].discard(name)
+        for reader in self.readers.pop(name, ()):
+            del self.values[reader]
+
+    def without(self, names):
+        kept = self.copy()
+        for name in names:
+            kept.forget(name)
+        return kept
 
 
 def _propagate(lines, copies, objects, data):
-    for line in list(lines):
+    """Substitute and fold, line by line, recording the copies made along the way (a
+    _Copies); `lines` is updated in place."""
+    kept = []
+    for line in lines:
         stmt = line.stmt
+        mapping = copies.values
         if line.body is None and isinstance(stmt, gast.Assign) and \
                 isinstance(stmt.targets[0], gast.Name) and \
-                isinstance(copies.get(getattr(stmt.value, "id", None)), gast.Name) and \
-                copies[stmt.value.id].id == stmt.targets[0].id:
-            lines.remove(line)               # `a = b` where b is a copy of a: nothing to do
-            continue
+                isinstance(mapping.get(getattr(stmt.value, "id", None)), gast.Name) and \
+                mapping[stmt.value.id].id == stmt.targets[0].id:
+            continue                         # `a = b` where b is a copy of a: nothing to do
         if line.body is not None:
-            _set_header(line, fold(_substitute(header(line), copies), rules.STATIC, objects, data=data))
-            inner = _without(copies, set(_assigned(line))) if is_loop(line) else copies
-            _propagate(line.body, dict(inner), objects, data)
-            _propagate(line.orelse, dict(inner), objects, data)
+            _set_header(line, fold(_substitute(header(line), mapping), rules.STATIC, objects, data=data))
+            inner = copies.without(set(_assigned(line))) if is_loop(line) else copies
+            _propagate(line.body, inner.copy(), objects, data)
+            _propagate(line.orelse, inner.copy(), objects, data)
         elif isinstance(stmt, gast.Assign):
-            stmt.value = fold(_substitute(stmt.value, copies), rules.STATIC, objects, data=data)
+            stmt.value = fold(_substitute(stmt.value, mapping), rules.STATIC, objects, data=data)
         else:
-            line.stmt = stmt = fold(_substitute(stmt, copies), rules.STATIC, objects, data=data)
+            line.stmt = stmt = fold(_substitute(stmt, mapping), rules.STATIC, objects, data=data)
         for t in _assigned(line):
-            copies = {k: v for k, v in copies.items()
-                      if k != t and t not in {n.id for n in loads(v)}}
+            copies.forget(t)
         if line.body is None and isinstance(stmt, gast.Assign) and \
                 isinstance(stmt.targets[0], gast.Name) and \
                 (isinstance(stmt.value, gast.Name) or is_const(stmt.value)):
             if getattr(stmt.value, "id", None) == stmt.targets[0].id:
-                lines.remove(line)           # `a = a`
-            else:
-                copies[stmt.targets[0].id] = stmt.value
+                continue                     # `a = a`
+            copies.record(stmt.targets[0].id, stmt.value)
+        kept.append(line)
+    lines[:] = kept
     return copies
 
 
@@ -100,7 +131,7 @@ def propagate_copies(lines, outputs, objects=None, data=frozenset()):
     """Replace names that copy others (`a = b`) or constants by what they copy; `objects`:
     what the namespace's names refer to (for folding calls of static functions); `data`:
     names that may hold booleans (see fold)."""
-    copies = _propagate(lines, {}, objects or {}, data)
+    copies = _propagate(lines, _Copies(), objects or {}, data).values
     return [fold(_substitute(o, copies), rules.STATIC, objects, data=data) if o is not None
             else None for o in outputs]
 
@@ -170,34 +201,37 @@ def inline_temporaries(lines, outputs):
 
 
 def _inline(lines, uses):
+    """One pass, a line at a time: a temporary used once goes into the line that follows
+    it, and so in turn can the temporary that is then just before that line."""
     for line in lines:
         if line.body is not None:
             _inline(line.body, uses)
             _inline(line.orelse, uses)
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(lines) - 1):
-            line, nxt = lines[i], lines[i + 1]
-            if not (line.temporary and line.section == "forward" == nxt.section):
-                continue
-            (name,) = targets(line.stmt) or (None,)
-            if nxt.body is not None:       # into a loop header: `for t in range(n):`
-                if not isinstance(nxt.stmt, gast.For) or uses.get(name) != 1 or \
-                        name not in {n.id for n in loads(nxt.stmt.iter)}:
-                    continue
-                nxt.stmt.iter = _substitute(nxt.stmt.iter, {name: line.stmt.value})
-                del lines[i]
-                changed = True
-                break
-            if not isinstance(nxt.stmt, gast.Assign):
-                continue
-            if name is None or uses.get(name) != 1 or name not in {n.id for n in loads(nxt.stmt)}:
-                continue
-            nxt.stmt.value = _substitute(nxt.stmt.value, {name: line.stmt.value})
-            del lines[i]
-            changed = True
-            break
+    kept = []
+    for nxt in lines:
+        while kept and _inline_into(kept[-1], nxt, uses):
+            kept.pop()
+        kept.append(nxt)
+    lines[:] = kept
+
+
+def _inline_into(line, nxt, uses):
+    """Put `line`, a single-use forward temporary, into `nxt`; whether it was."""
+    if not (line.temporary and line.section == "forward" == nxt.section):
+        return False
+    (name,) = targets(line.stmt) or (None,)
+    if nxt.body is not None:       # into a loop header: `for t in range(n):`
+        if not isinstance(nxt.stmt, gast.For) or uses.get(name) != 1 or \
+                name not in {n.id for n in loads(nxt.stmt.iter)}:
+            return False
+        nxt.stmt.iter = _substitute(nxt.stmt.iter, {name: line.stmt.value})
+        return True
+    if not isinstance(nxt.stmt, gast.Assign):
+        return False
+    if name is None or uses.get(name) != 1 or name not in {n.id for n in loads(nxt.stmt)}:
+        return False
+    nxt.stmt.value = _substitute(nxt.stmt.value, {name: line.stmt.value})
+    return True
 
 
 def _needed(lines, outputs, params, shape_uses):
@@ -221,19 +255,26 @@ class _ShapeQueries(gast.NodeTransformer):
         by_preference = sorted(everywhere, key=lambda n: (n not in gradient.numpy_typed,
                                                           n in in_loops, position.get(n, 0), n))
         self.candidates = [n for n in by_preference if n in self.classes]
+        self.is_candidate = set(self.candidates)
+        self.first_of_class = {}        # shape class -> its preferred candidate
+        for name in self.candidates:
+            self.first_of_class.setdefault(self.classes[name], name)
+        # (a later candidate of a class covers nothing the first one does not)
+        self.largest_first = sorted(self.first_of_class.values(),
+                                    key=lambda n: -len(self.classes[n]))
 
     def stand_in(self, node):
         cls = self.uses.shape_class(node)
-        if cls is None or node.id in self.candidates:
+        if cls is None or node.id in self.is_candidate:
             return node
         if node.id in self.needed and (node.id not in self.in_loops or
-                                       not any(self.classes[n] == cls for n in self.candidates)):
+                                       cls not in self.first_of_class):
             return node         # (a value set in a loop is best not kept for its shape alone)
-        for name in self.candidates:
-            if self.classes[name] == cls:
-                return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+        if cls in self.first_of_class:
+            return gast.Name(id=self.first_of_class[cls], ctx=gast.Load(), annotation=None,
+                             type_comment=None)
         cover, covered = [], frozenset()
-        for name in sorted(self.candidates, key=lambda n: -len(self.classes[n])):
+        for name in self.largest_first:
             part = self.classes[name]
             if part and part <= cls and not part <= covered:
                 cover.append(name)
@@ -289,8 +330,10 @@ def _hoist_broadcasts(gradient, lines, counts=None, names=None):
     """Compute each `np.broadcast(a, b)` that appears more than once just once."""
     if counts is None:
         counts, names = {}, {}
+        if not gradient.shape_uses.broadcasts:
+            return lines            # (none was made: nothing to look for)
         for node in _nodes(lines):
-            for sub in gast.walk(node):
+            for sub in walk(node):
                 key = _broadcast_key(sub, gradient.shape_uses)
                 if key:
                     counts[key] = counts.get(key, 0) + 1
@@ -301,7 +344,7 @@ def _hoist_broadcasts(gradient, lines, counts=None, names=None):
             line.orelse = _hoist_broadcasts(gradient, line.orelse, counts, dict(names))
             out.append(line)
             continue
-        for node in gast.walk(line.stmt):
+        for node in walk(line.stmt):
             key = _broadcast_key(node, gradient.shape_uses)
             if key and counts[key] > 1 and key not in names:
                 names[key] = gradient.namer.fresh("shape_of_" + "_".join(key))

@@ -16,7 +16,7 @@ import numpy as np
 from . import custom, inline, rules, runtime, templates
 from .errors import NoDerivativeRuleError, UnsupportedSyntaxError
 from .fold import const_value, make_const
-from .ir import Op
+from .ir import Op, walk
 
 _BINOP_FUNCS = {gast.Add: np.add, gast.Sub: np.subtract, gast.Mult: np.multiply,
                 gast.Div: np.divide, gast.Pow: np.power, gast.MatMult: np.matmul,
@@ -112,7 +112,7 @@ class Resolver:
         if op.kind not in ("dict_build", "dict_set", "dict_get", "list_get", "list_set",
                            "list_build", "copy", "nondiff", "problem") and \
                 any(isinstance(n, gast.Name) and n.id in self.facts.dicts and self.is_varied(n)
-                    for a in op.operands for n in gast.walk(a)):
+                    for a in op.operands for n in walk(a)):
             return self.problem(UnsupportedSyntaxError, "srcgrad cannot differentiate this use of "
                                 "a list, tuple or dict holding differentiated values in this "
                                 "version", stmt.line, construct="dict",
@@ -185,7 +185,7 @@ class Resolver:
             return self.rule_op(rules.RULES[rules.with_set], value.args, [], stmt)
         if isinstance(value, gast.Call):
             return self.resolve_call(value, stmt)
-        varied = [n for n in gast.walk(value) if isinstance(n, gast.Name) and self.is_varied(n)]
+        varied = [n for n in walk(value) if isinstance(n, gast.Name) and self.is_varied(n)]
         if not varied:
             return Op("nondiff")
         if isinstance(value, gast.Subscript):

@@ -17,7 +17,7 @@ from .analysis import SCALAR, analyze
 from .errors import UnsupportedSyntaxError
 from .fold import const_value, copy_tree, make_const
 from .ir import (Adjoint, Assign, Branch, Effect, Gradient, IterationEnd, Jump, Line, Loop, ShapeUses,
-                 flatten)
+                 flatten, walk)
 from .ir import context_blocks, context_line   # `with` blocks (forward_lines)
 from .namespace import Namespace
 
@@ -84,7 +84,7 @@ class ReverseMode:
     def mark_shape_queries(self, expr):
         """Record uses of a value for its shape only (np.size(x), unbroadcast(g, x)); the
         optimizer may swap x for another value of its shape class that is kept anyway."""
-        for node in gast.walk(expr):
+        for node in walk(expr):
             if not isinstance(node, gast.Call):
                 continue
             func = node.func
@@ -133,7 +133,7 @@ class ReverseMode:
         for s in body:
             if self.analysis.is_active(s):
                 for atom in self.ops[id(s)].operands:
-                    accumulate.update(n.id for n in gast.walk(atom) if isinstance(n, gast.Name)
+                    accumulate.update(n.id for n in walk(atom) if isinstance(n, gast.Name)
                                       and n.id not in inside and n.id in self.varied)
         outer, self.lines = self.lines, []
         for name in sorted(accumulate):

@@ -16,6 +16,7 @@ from .fold import copy_tree, fold, make_const
 
 _LAMBDAS = {}   # (filename, first line) -> [gast.Lambda, ...]
 _READ = set()   # the files whose lambdas are in _LAMBDAS
+_MENTIONED = {}  # id of a gast.Lambda in _LAMBDAS -> the names its body mentions
 _LOCK = threading.Lock()
 
 
@@ -118,7 +119,12 @@ def instantiate(fn, bindings, namespace, scalars=frozenset(), data=frozenset()):
 def template_uses(fn, name, position=None):
     """Whether the rule's template (its term number `position`, if given) mentions parameter
     `name` (e.g. "ans")."""
-    body = lambda_node(fn).body
-    if position is not None and isinstance(body, gast.Tuple):
-        body = body.elts[position]
-    return any(isinstance(n, gast.Name) and n.id == name for n in gast.walk(body))
+    node = lambda_node(fn)
+    key = (id(node), position)
+    names = _MENTIONED.get(key)
+    if names is None:       # (the node stays in _LAMBDAS, so its id is never reused)
+        body = node.body
+        if position is not None and isinstance(body, gast.Tuple):
+            body = body.elts[position]
+        names = _MENTIONED[key] = frozenset(n.id for n in gast.walk(body) if isinstance(n, gast.Name))
+    return name in names
