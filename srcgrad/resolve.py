@@ -94,12 +94,6 @@ class Resolver:
                                     "of a list of values written out here", stmt.line,
                                     construct=f"list in {shown}", hint="make it an array first: "
                                     "`v = np.array([a, b])`, then pass v")
-        for p in rule.missing:          # a parameter with a derivative srcgrad has no rule for
-            if p in bound and self.is_varied(bound[p]):
-                return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative of {shown} "
-                                    f"with respect to its argument `{p}`", stmt.line,
-                                    construct=f"{shown}({p}=...)", hint="pass a constant there, or "
-                                    "give the call a rule of your own with srcgrad.custom_vjp")
         operands = [bound[p] for p, diff in entries if diff]
         return Op("rule", rule=rule, bindings=bound, entries=entries, operands=operands)
 

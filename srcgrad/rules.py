@@ -652,26 +652,26 @@ def _scipy_rules():
     ufunc("i0e",         lambda g, ans, x: g * (special.i1e(x) - np.sign(x) * ans))
     ufunc("i1e",         lambda g, ans, x: g * (0.5 * (special.i0e(x) + special.ive(2, x)) - np.sign(x) * ans))
     # Bessel functions in their argument: Z_v' = (Z_{v-1} - Z_{v+1}) / 2 for J and Y, with + for I,
-    # and -(K_{v-1} + K_{v+1}) / 2 for K; the order `v` is refused where it varies (`missing`)
+    # and -(K_{v-1} + K_{v+1}) / 2 for K; the order `v` is refused where it varies (`refused`)
     ufunc("j0",          lambda g, ans, x: -g * special.j1(x))
     ufunc("j1",          lambda g, ans, x: g * 0.5 * (special.j0(x) - special.jv(2, x)))
     ufunc("y0",          lambda g, ans, x: -g * special.y1(x))
     ufunc("y1",          lambda g, ans, x: g * 0.5 * (special.y0(x) - special.yv(2.0, x)))
-    ufunc("jv",          lambda g, ans, v, z: (None, g * 0.5 * (special.jv(v - 1, z) - special.jv(v + 1, z))), missing=("v",))
-    ufunc("yv",          lambda g, ans, v, z: (None, g * 0.5 * (special.yv(v - 1, z) - special.yv(v + 1, z))), missing=("v",))
+    ufunc("jv",          lambda g, ans, v, z: (None, g * 0.5 * (special.jv(v - 1, z) - special.jv(v + 1, z))), refused=("v",))
+    ufunc("yv",          lambda g, ans, v, z: (None, g * 0.5 * (special.yv(v - 1, z) - special.yv(v + 1, z))), refused=("v",))
     ufunc("yn",          lambda g, ans, n, x: (None, g * 0.5 * (special.yn(n - 1, x) - special.yn(n + 1, x))))   # n: an integer
-    ufunc("iv",          lambda g, ans, v, z: (None, g * 0.5 * (special.iv(v - 1, z) + special.iv(v + 1, z))), missing=("v",))
-    ufunc("ive",         lambda g, ans, v, z: (None, g * (0.5 * (special.ive(v - 1, z) + special.ive(v + 1, z)) - np.sign(z) * ans)), missing=("v",))
-    ufunc("kv",          lambda g, ans, v, z: (None, -g * 0.5 * (special.kv(v - 1, z) + special.kv(v + 1, z))), missing=("v",))
-    ufunc("kve",         lambda g, ans, v, z: (None, g * (ans - 0.5 * (special.kve(v - 1, z) + special.kve(v + 1, z)))), missing=("v",))
+    ufunc("iv",          lambda g, ans, v, z: (None, g * 0.5 * (special.iv(v - 1, z) + special.iv(v + 1, z))), refused=("v",))
+    ufunc("ive",         lambda g, ans, v, z: (None, g * (0.5 * (special.ive(v - 1, z) + special.ive(v + 1, z)) - np.sign(z) * ans)), refused=("v",))
+    ufunc("kv",          lambda g, ans, v, z: (None, -g * 0.5 * (special.kv(v - 1, z) + special.kv(v + 1, z))), refused=("v",))
+    ufunc("kve",         lambda g, ans, v, z: (None, g * (ans - 0.5 * (special.kve(v - 1, z) + special.kve(v + 1, z)))), refused=("v",))
     # incomplete gamma and beta functions in x (their densities); the shape parameters are refused
-    ufunc("gammainc",    lambda g, ans, a, x: (None, g * np.exp((a - 1.0) * np.log(x) - x - special.gammaln(a))), missing=("a",))
-    ufunc("gammaincc",   lambda g, ans, a, x: (None, -g * np.exp((a - 1.0) * np.log(x) - x - special.gammaln(a))), missing=("a",))
-    ufunc("betainc",     lambda g, ans, a, b, x: (None, None, g * np.exp((a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x) - special.betaln(a, b))), missing=("a", "b"))
+    ufunc("gammainc",    lambda g, ans, a, x: (None, g * np.exp((a - 1.0) * np.log(x) - x - special.gammaln(a))), refused=("a",))
+    ufunc("gammaincc",   lambda g, ans, a, x: (None, -g * np.exp((a - 1.0) * np.log(x) - x - special.gammaln(a))), refused=("a",))
+    ufunc("betainc",     lambda g, ans, a, b, x: (None, None, g * np.exp((a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x) - special.betaln(a, b))), refused=("a", "b"))
     # 1/gamma: 0 at the poles of gamma (x = 0, -1, ...), where digamma is infinite: nan there
     ufunc("rgamma",      lambda g, ans, x: -g * ans * special.digamma(x))
     ufunc("multigammaln", lambda g, ans, a, d: (g * np.sum(special.digamma(np.expand_dims(a, -1) - 0.5 * np.arange(d)), axis=-1), None))
-    ufunc("zeta",        lambda g, ans, x, q=None: (None, -g * x * special.zeta(x + 1.0, q)), missing=("x",))   # Hurwitz, in q
+    ufunc("zeta",        lambda g, ans, x, q=None: (None, -g * x * special.zeta(x + 1.0, q)), refused=("x",))   # Hurwitz, in q
     # more functions of one argument
     ufunc("erfcx",       lambda g, ans, x: g * (2.0 * x * ans - 2.0 / SQRT_PI))
     ufunc("dawsn",       lambda g, ans, x: g * (1.0 - 2.0 * x * ans))
@@ -680,8 +680,8 @@ def _scipy_rules():
     ufunc("log_expit",   lambda g, ans, x: g * special.expit(-x))
     ufunc("softplus",    lambda g, ans, x: g * special.expit(x))
     # robust losses: quadratic near 0, linear (huber) or hyperbolic (pseudo-Huber) far out
-    ufunc("huber",       lambda g, ans, delta, r: (None, g * np.clip(r, -delta, delta)), missing=("delta",))
-    ufunc("pseudo_huber", lambda g, ans, delta, r: (None, g * r / np.sqrt(1.0 + (r / delta) ** 2)), missing=("delta",))
+    ufunc("huber",       lambda g, ans, delta, r: (None, g * np.clip(r, -delta, delta)), refused=("delta",))
+    ufunc("pseudo_huber", lambda g, ans, delta, r: (None, g * r / np.sqrt(1.0 + (r / delta) ** 2)), refused=("delta",))
     NONDIFF.add(special.gammasgn)       # the sign of gamma: piecewise constant
 
 
@@ -784,8 +784,8 @@ def _scipy_linalg_rules():
     global HELPERS
     from . import scipy_adjoints
     helpers = [getattr(scipy_adjoints, name) for name in (
-        "solve_triangular_adjoint_a solve_triangular_adjoint_b solve_triangular_jvp_a cholesky_adjoint "
-        "cholesky_jvp cho_factor_adjoint cho_factor_jvp cho_solve_adjoint convolve_adjoint lu_factor_adjoint "
+        "solve_triangular_adjoint_a solve_triangular_adjoint_b solve_triangular_jvp_a triangle_cholesky_adjoint "
+        "triangle_cholesky_jvp cho_factor_adjoint cho_factor_jvp cho_solve_adjoint signal_convolve_adjoint lu_factor_adjoint "
         "lu_factor_jvp lu_solve_adjoint lu_solve_adjoint_b").split()]
     HELPERS += tuple(helpers)
     globals().update((f.__name__, f) for f in helpers)      # (the templates name them)
@@ -794,8 +794,8 @@ def _scipy_linalg_rules():
         _register(names, template, "vjp", linalg, "scipy.linalg.", section="scipy.linalg", **options)
     la("solve_triangular", lambda g, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, check_finite=True: (solve_triangular_adjoint_a(g, ans, a, trans, lower, unit_diagonal), solve_triangular_adjoint_b(g, a, trans, lower, unit_diagonal)),
                            jvp=lambda t, ans, a, b, trans, lower, unit_diagonal: (solve_triangular_jvp_a(t, ans, a, trans, lower, unit_diagonal), linalg.solve_triangular(a, t, trans, lower, unit_diagonal)))
-    la("cholesky",         lambda g, ans, a, lower=False, overwrite_a=False, check_finite=True: cholesky_adjoint(g, ans, lower),
-                           jvp=lambda t, ans, a, lower: cholesky_jvp(t, ans, lower))
+    la("cholesky",         lambda g, ans, a, lower=False, overwrite_a=False, check_finite=True: triangle_cholesky_adjoint(g, ans, lower),
+                           jvp=lambda t, ans, a, lower: triangle_cholesky_jvp(t, ans, lower))
     la("cho_factor",       lambda g, ans, a, lower=False, overwrite_a=False, check_finite=True: cho_factor_adjoint(g, ans, lower), output=0,
                            jvp=lambda t, ans, a, lower: cho_factor_jvp(t, ans, lower))
     la("cho_solve",        lambda g, ans, c_and_lower, b, overwrite_b=False, check_finite=True: (cho_solve_adjoint(g, ans, c_and_lower, index), linalg.cho_solve(c_and_lower, g)),
@@ -827,7 +827,7 @@ def _scipy_linalg_rules():
 # --- SciPy: scipy.signal --------------------------------------------------------------------
 # convolve is bilinear; an input's adjoint is g, placed in the full output, correlated with the other
 def _scipy_signal_rules():
-    _register("convolve", lambda g, ans, in1, in2, mode="full", method="auto": (convolve_adjoint(g, in1, in2, mode, 0), convolve_adjoint(g, in1, in2, mode, 1)),
+    _register("convolve", lambda g, ans, in1, in2, mode="full", method="auto": (signal_convolve_adjoint(g, in1, in2, mode, 0), signal_convolve_adjoint(g, in1, in2, mode, 1)),
               "vjp", signal, "scipy.signal.", section="scipy.signal", jvp=multilinear)
 
 # Array methods and attributes, as the NumPy functions they stand for.

@@ -140,7 +140,7 @@ def _lower_cholesky_jvp(t, l):
     return l @ _halve_diagonal(inner)
 
 
-def cholesky_adjoint(g, ans, lower=False):
+def triangle_cholesky_adjoint(g, ans, lower=False):
     """Adjoint of a = ...: scipy.linalg.cholesky reads only the triangle of `a` its factor is
     in (the lower one for lower=True, else the upper), so the other triangle gets none."""
     _only_matrices(ans, "cholesky")
@@ -149,7 +149,7 @@ def cholesky_adjoint(g, ans, lower=False):
     return _lower_cholesky_adjoint(g.T, ans.T).T
 
 
-def cholesky_jvp(t, ans, lower=False):
+def triangle_cholesky_jvp(t, ans, lower=False):
     """The tangent of scipy.linalg.cholesky's factor for a tangent t of the triangle it reads."""
     if lower:
         return _lower_cholesky_jvp(t, ans)
@@ -170,14 +170,14 @@ def cho_factor_adjoint(g, ans, lower=False):
     entries (before SciPy 1.18) or zeros: the factor's adjoint goes through cholesky's, that of
     a's entries straight to them."""
     factor = np.tril(ans) if lower else np.triu(ans)
-    return cholesky_adjoint(np.tril(g) if lower else np.triu(g), factor, lower) + _other_triangle(g, lower)
+    return triangle_cholesky_adjoint(np.tril(g) if lower else np.triu(g), factor, lower) + _other_triangle(g, lower)
 
 
 def cho_factor_jvp(t, ans, lower=False):
     """The tangent of c in (c, lower) = cho_factor(a): the factor's, and t's own other triangle
     where c holds a's entries."""
     factor = np.tril(ans) if lower else np.triu(ans)
-    return cholesky_jvp(t, factor, lower) + _other_triangle(t, lower)
+    return triangle_cholesky_jvp(t, factor, lower) + _other_triangle(t, lower)
 
 
 def _factor(c_and_lower):
@@ -197,7 +197,7 @@ def cho_solve_adjoint(g, ans, c_and_lower, which):
     return np.tril(ga @ l) if lower else np.triu(l @ ga)
 
 
-def convolve_adjoint(g, in1, in2, mode, which):
+def signal_convolve_adjoint(g, in1, in2, mode, which):
     """Adjoint of input `which` of scipy.signal.convolve(in1, in2, mode): g placed where its
     mode's output sits in the full convolution, correlated with the other input."""
     from scipy import signal
