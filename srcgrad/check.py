@@ -55,8 +55,10 @@ def check_grad(f, *args, wrt=0, rtol=1e-5, atol=1e-6, eps=1e-6, **kwargs):
                     f"gradient of {getattr(f, '__name__', 'f')} with respect to {where}: srcgrad "
                     f"gives {float(g[i]):.8g}, central finite differences {float(want[i]):.8g} (difference "
                     f"{error[i]:.3g}; tolerance {atol + rtol * abs(want[i]):.3g})",
-                    hint="a custom rule (custom_vjp, register_vjp) may be wrong; if none is "
-                         "involved, please report this with the function and its inputs")
+                    hint="if the function draws random numbers, it must draw the same ones on "
+                         "every call (a seeded generator made inside it, or noise passed in); a "
+                         "custom rule (custom_vjp, register_vjp) may be wrong; if neither is the "
+                         "case, please report this with the function and its inputs")
     return worst
 
 

@@ -24,6 +24,10 @@ _BINOP_FUNCS = {gast.Add: np.add, gast.Sub: np.subtract, gast.Mult: np.multiply,
 _BITWISE = (gast.BitAnd, gast.BitOr, gast.BitXor, gast.Invert, gast.Not)  # masks: no gradient
 _UNARY_FUNCS = {gast.USub: np.negative, gast.UAdd: np.positive}
 NONDIFF_BUILTINS = {len, int, bool, round, range, print, isinstance, type}   # (str(x) holds x)
+# the methods that draw random numbers (np.random.Generator's and RandomState's)
+_GENERATOR_METHODS = {name for cls in (np.random.Generator, np.random.RandomState) for name in dir(cls)
+                      if not name.startswith("_") and name not in ("bit_generator", "spawn", "get_state",
+                                                                   "set_state", "seed")}
 
 
 class Resolver:
@@ -316,6 +320,13 @@ class Resolver:
                                          f"stats.norm.{func.attr}(x, loc, scale) for "
                                          f"stats.norm(loc, scale).{func.attr}(x); otherwise compute "
                                          f"this value outside the differentiated function")
+            if target is None and func.attr in _GENERATOR_METHODS and not self.is_varied(func.value):
+                # `rng.normal(mu, 1.0)` with `rng` an argument: a random draw, as for a global rng
+                return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the "
+                                    f"random function `{source_text(func)}` of a value that carries a "
+                                    f"gradient", stmt.line, construct=source_text(func),
+                                    hint="draw the noise from constants and transform it: "
+                                         "mu + sigma * rng.standard_normal(shape)")
             if target is None or (target not in rules.RULES and target not in rules.NONDIFF):
                 return self.problem(NoDerivativeRuleError, f"srcgrad has no derivative rule for the "
                                     f"method `.{func.attr}()`", stmt.line, construct=f".{func.attr}()",

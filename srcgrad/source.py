@@ -66,8 +66,10 @@ def parse_function(func):
     except (OSError, TypeError) as exc:
         raise SourceUnavailableError(
             f"cannot read the source of {func.__qualname__} ({exc})", filename=filename,
-            hint="srcgrad reads a function's source code: define it in a .py file (or a "
-                 "notebook cell / IPython session), not in a bare `python` REPL or via exec") from None
+            hint="srcgrad reads a function's source code: define it in a .py file, a notebook "
+                 "cell or an IPython session (or the REPL of Python 3.13 and later), not in the "
+                 "REPL of an older Python or in a string given to exec (unless its text is put in "
+                 "linecache first)") from None
     first = max(first, 1)
     text = textwrap.dedent("".join(source_lines))
     try:

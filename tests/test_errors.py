@@ -859,3 +859,18 @@ def test_a_key_the_container_argument_lacks_is_named_at_its_read(func, argument,
     assert err.filename == __file__ and err.lineno == line_of(func, marker)
     assert err.reason == reason and err.construct == "parameter container"
     assert "on every path" in err.hint
+
+
+def draw_around(mu, rng):
+    return np.sum(rng.normal(mu, 1.0))
+
+
+def test_a_random_draw_of_a_generator_argument_gets_the_reparametrization_hint():
+    """`rng.normal(mu, ...)` with `rng` an argument is a random draw, as with a global
+    generator (it read "no derivative rule for the method `.normal()`: call the NumPy
+    function instead")."""
+    with pytest.raises(srcgrad.NoDerivativeRuleError) as info:
+        srcgrad.grad(draw_around)(np.zeros(3), np.random.default_rng(0))
+    message = str(info.value)
+    assert "the random function `rng.normal`" in message
+    assert "mu + sigma * rng.standard_normal(shape)" in message
