@@ -480,6 +480,9 @@ SEQUENCE_RULES = {
 _FIRST_COMPLEX = len(RULES)     # (the docs list this section's rules in a table of their own)
 elementwise("real",       lambda g, ans, val: np.real(g))
 elementwise("imag",       lambda g, ans, val: -1j * np.real(g), jvp=lambda t, ans, val: np.imag(t))
+# the real part where the imaginary one is negligible (then as np.real), else the values as they are
+vjp("real_if_close",      lambda g, ans, a, tol=100: g if ans.dtype.kind == "c" else np.real(g), section="complex",
+                          jvp=lambda t, ans, a: t if ans.dtype.kind == "c" else np.real(t))
 elementwise("conjugate",  lambda g, ans, x: np.conj(g))
 # d angle(z) = Im(dz / z)
 elementwise("angle",      lambda g, ans, z, deg=False: -1j * np.real(g) / z * (180.0 / np.pi if deg else 1.0),
@@ -736,6 +739,9 @@ _MULTIVARIATE = {
                                    lambda t, ans, x, mean, cov: (mvn_logpdf_jvp(t, x, mean, cov, 0), mvn_logpdf_jvp(t, x, mean, cov, 1), mvn_logpdf_jvp(t, x, mean, cov, 2))),
     "multivariate_normal.pdf":    (lambda g, ans, x, mean=None, cov=1, allow_singular=False: (mvn_logpdf_adjoint(g * ans, x, mean, cov, 0), mvn_logpdf_adjoint(g * ans, x, mean, cov, 1), mvn_logpdf_adjoint(g * ans, x, mean, cov, 2)),
                                    lambda t, ans, x, mean, cov: (ans * mvn_logpdf_jvp(t, x, mean, cov, 0), ans * mvn_logpdf_jvp(t, x, mean, cov, 1), ans * mvn_logpdf_jvp(t, x, mean, cov, 2))),
+    # entropy = log det(2 pi e C) / 2: none through the mean
+    "multivariate_normal.entropy": (lambda g, ans, mean=None, cov=1: (None, mvn_entropy_adjoint(g, mean, cov)),
+                                    lambda t, ans, mean, cov: (None, mvn_entropy_jvp(t, mean, cov))),
     "dirichlet.logpdf":           (lambda g, ans, x, alpha: (dirichlet_logpdf_adjoint(g, x, alpha, 0), dirichlet_logpdf_adjoint(g, x, alpha, 1)),
                                    lambda t, ans, x, alpha: (dirichlet_logpdf_jvp(t, x, alpha, 0), dirichlet_logpdf_jvp(t, x, alpha, 1))),
     "dirichlet.pdf":              (lambda g, ans, x, alpha: (dirichlet_logpdf_adjoint(g * ans, x, alpha, 0), dirichlet_logpdf_adjoint(g * ans, x, alpha, 1)),
@@ -765,13 +771,14 @@ def _scipy_stats_rules():
                              ("sf", _psf), ("logsf", _plogsf)]:
         stat(f"poisson.{method}", template)
     # multivariate: the normal's cov is read by SciPy in its lower triangle (adjoint there only)
-    helpers = [getattr(sa, name) for name in "mvn_logpdf_adjoint mvn_logpdf_jvp dirichlet_logpdf_adjoint dirichlet_logpdf_jvp".split()]
+    helpers = [getattr(sa, name) for name in "mvn_logpdf_adjoint mvn_logpdf_jvp mvn_entropy_adjoint mvn_entropy_jvp dirichlet_logpdf_adjoint "
+                                              "dirichlet_logpdf_jvp".split()]
     global HELPERS
     HELPERS += tuple(helpers)
     globals().update((f.__name__, f) for f in helpers)      # (the templates name them)
     for name, template in _MULTIVARIATE.items():
         _register(name, template[0], "vjp", stats, "scipy.stats.", section="scipy.stats", jvp=template[1],
-                  only={"allow_singular": False} if name.startswith("multivariate") else {})
+                  only={"allow_singular": False} if "allow_singular" in template[0].__code__.co_varnames else {})
 
 
 
@@ -786,7 +793,7 @@ def _scipy_linalg_rules():
     helpers = [getattr(scipy_adjoints, name) for name in (
         "solve_triangular_adjoint_a solve_triangular_adjoint_b solve_triangular_jvp_a triangle_cholesky_adjoint "
         "triangle_cholesky_jvp cho_factor_adjoint cho_factor_jvp cho_solve_adjoint signal_convolve_adjoint lu_factor_adjoint "
-        "lu_factor_jvp lu_solve_adjoint lu_solve_adjoint_b").split()]
+        "lu_factor_jvp lu_solve_adjoint lu_solve_adjoint_b solve_banded_adjoint solve_banded_jvp").split()]
     HELPERS += tuple(helpers)
     globals().update((f.__name__, f) for f in helpers)      # (the templates name them)
 
@@ -812,6 +819,9 @@ def _scipy_linalg_rules():
     # X = sqrtm(A): X dX + dX X = dA, a Sylvester equation
     la("sqrtm",            lambda g, ans, A: linalg.solve_sylvester(ans.T, ans.T, g),
                            jvp=lambda t, ans, A: linalg.solve_sylvester(ans, ans, t))
+    # banded storage: b's adjoint solves with A^T (its bands swapped), ab's is -(A^-T g) x^T in the band
+    la("solve_banded",     lambda g, ans, l_and_u, ab, b, overwrite_ab=False, overwrite_b=False, check_finite=True: (None, solve_banded_adjoint(g, ans, l_and_u, ab, 0), solve_banded_adjoint(g, ans, l_and_u, ab, 1)),
+                           jvp=lambda t, ans, l_and_u, ab, b: (None, solve_banded_jvp(t, ans, l_and_u, ab), linalg.solve_banded(l_and_u, ab, t)))
     # A X + X B = Q:  A^T Y + Y B^T = g gives Q's adjoint Y, then A's -Y X^T and B's -X^T Y
     la("solve_sylvester",  lambda g, ans, a, b, q: (-linalg.solve_sylvester(a.T, b.T, g) @ ans.T, -ans.T @ linalg.solve_sylvester(a.T, b.T, g), linalg.solve_sylvester(a.T, b.T, g)),
                            jvp=lambda t, ans, a, b, q: (linalg.solve_sylvester(a, b, -(t @ ans)), linalg.solve_sylvester(a, b, -(ans @ t)), linalg.solve_sylvester(a, b, t)))

@@ -259,6 +259,26 @@ def mvn_logpdf_jvp(t, x, mean, cov, which):
     return np.reshape(0.5 * (quadratic - np.trace(np.linalg.solve(c, tc))), shape)
 
 
+def _covariance(mean, cov):
+    """The covariance matrix of a multivariate normal given SciPy's way (matrix, variances, one)."""
+    d = np.shape(cov)[0] if np.ndim(cov) else np.size(mean) if mean is not None else 1
+    return cov if np.ndim(cov) == 2 else np.diag(cov) if np.ndim(cov) == 1 else cov * np.eye(d)
+
+
+def mvn_entropy_adjoint(g, mean, cov):
+    """Adjoint of cov in multivariate_normal.entropy = log det(2 pi e C) / 2: C^-1 / 2."""
+    return _as_cov(0.5 * g * np.linalg.inv(_covariance(mean, cov)), cov)
+
+
+def mvn_entropy_jvp(t, mean, cov):
+    """Tangent of multivariate_normal.entropy for a tangent t of cov: trace(C^-1 dC) / 2."""
+    c = _covariance(mean, cov)
+    d = c.shape[0]
+    tc = (np.tril(t) + np.tril(t, -1).T if np.ndim(cov) == 2 else np.diag(t) if np.ndim(cov) == 1
+          else t * np.eye(d))
+    return 0.5 * np.trace(np.linalg.solve(c, tc))
+
+
 def stats_shape(x, r):
     """The shape of a logpdf of the points `r` of x: one value per point, or one for a point."""
     return np.empty(()) if r.shape[0] == 1 and np.ndim(x) <= 1 else np.empty(r.shape[0])
@@ -346,3 +366,47 @@ def lu_solve_adjoint(g, ans, lu_and_piv, trans, which):
 def lu_solve_adjoint_b(g, lu_and_piv, trans):
     """op(a)^-T g: the adjoint of b in x = lu_solve((lu, piv), b, trans)."""
     return linalg.lu_solve(lu_and_piv, g, trans=0 if trans in (1, 2, "T", "C") else 1)
+
+
+# --- solve_banded: A x = b with A in banded storage, ab[u + i - j, j] = A[i, j] ----------------
+def _banded_transpose(l_and_u, ab):
+    """A^T in banded storage (its bands (u, l)): ab_T[r, j] = ab[l + u - r, j + r - l]."""
+    l, u = l_and_u
+    n = ab.shape[1]
+    out = np.zeros_like(ab)
+    for r in range(l + u + 1):
+        shift, source = r - l, l + u - r
+        if shift >= 0:
+            out[r, :n - shift] = ab[source, shift:]
+        else:
+            out[r, -shift:] = ab[source, :n + shift]
+    return out
+
+
+def _band(l_and_u, n):
+    """For each entry (k, j) of banded storage, the row i of A it holds and whether it is in A."""
+    l, u = l_and_u
+    rows = np.arange(l + u + 1)[:, None] - u + np.arange(n)[None, :]
+    return np.clip(rows, 0, n - 1), (rows >= 0) & (rows < n)
+
+
+def solve_banded_adjoint(g, ans, l_and_u, ab, which):
+    """Adjoint of `ab` (which 0) or `b` (which 1) of solve_banded: b's is A^-T g, A's is
+    -(A^-T g) x^T, read back into banded storage (entries outside A get none)."""
+    l, u = l_and_u
+    gb = linalg.solve_banded((u, l), _banded_transpose(l_and_u, ab), g)
+    if which == 1:
+        return gb
+    n = ab.shape[1]
+    dense = -(np.reshape(gb, (n, -1)) @ np.reshape(ans, (n, -1)).T)
+    rows, inside = _band(l_and_u, n)
+    return np.where(inside, dense[rows, np.arange(n)[None, :]], 0.0)
+
+
+def solve_banded_jvp(t, ans, l_and_u, ab):
+    """Tangent of solve_banded for a tangent t of `ab`: -A^-1 (dA x)."""
+    n = ab.shape[1]
+    rows, inside = _band(l_and_u, n)
+    dense = np.zeros((n, n), dtype=np.result_type(t, ans))
+    np.add.at(dense, (rows[inside], np.broadcast_to(np.arange(n), rows.shape)[inside]), t[inside])
+    return -linalg.solve_banded(l_and_u, ab, np.reshape(dense @ np.reshape(ans, (n, -1)), np.shape(ans)))

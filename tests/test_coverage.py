@@ -28,11 +28,7 @@ STATS = {"norm": "cdf logcdf logpdf logsf pdf sf", "t": "cdf logcdf logpdf pdf",
          "poisson": "cdf logpmf pmf", "multivariate_normal": "entropy logpdf pdf",
          "dirichlet": "logpdf pdf"}
 # autograd's functions srcgrad refuses, on purpose (docs/supported.md says why)
-REFUSED = {
-    "np.real_if_close": "its result is real or complex depending on the values: write np.real",
-    "scipy.linalg.solve_banded": "banded storage: solve the full matrix with scipy.linalg.solve",
-    "scipy.stats.multivariate_normal.entropy": "a method other than the densities and distribution functions",
-}
+REFUSED = {}
 
 
 def covered(obj):

@@ -128,3 +128,14 @@ def test_every_example_is_tested():
     tested = {name[len("test_"):] + ".py" for name in globals() if name.startswith("test_")}
     scripts = {f for f in os.listdir(EXAMPLES) if f.endswith(".py")}
     assert scripts <= tested, f"examples without a test: {sorted(scripts - tested)}"
+
+
+def test_dask_logistic_regression(tmp_path):
+    """L-BFGS-B over Dask data on a two-worker LocalCluster, driven by value_and_grad: the
+    coefficients scikit-learn finds on the same data (issue #14)."""
+    pytest.importorskip("distributed")
+    require_sklearn()
+    out = run_example("dask_logistic_regression.py", tmp_path, "--rows", "100000", "--chunk", "25000")
+    assert number_after("largest difference from scikit-learn:", out) < 1e-5, out
+    assert number_after("rows:", out) == 100000
+    assert 0.2 < number_after("final loss:", out) < 0.5, out

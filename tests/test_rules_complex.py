@@ -335,6 +335,23 @@ def test_generated_source_reads_like_numpy():
 
 # --- forward mode ----------------------------------------------------------------------------
 
+def real_if_close_loss(x, y):
+    z = x + 1j * (y * 1e-18)                 # imaginary parts negligible: the real part
+    w = x + 1j * y                           # not negligible: the complex values themselves
+    return np.sum(np.real_if_close(z) ** 2) + np.sum(np.abs(np.real_if_close(w) * W) ** 2)
+
+
+@reverse(np.real_if_close)
+def test_real_if_close_either_way():
+    x, y = uniform((3, 4), seed=32), uniform((3, 4), seed=33)
+    check(real_if_close_loss, x, y, wrt=(0, 1))
+
+
+@case(np.real_if_close, uniform((3, 4), seed=34), uniform((3, 4), seed=35))
+def real_if_close_values(x, y):
+    return np.real_if_close(x + 1j * (y * 1e-18)) * 2.0, np.abs(np.real_if_close(x + 1j * y))
+
+
 @case(np.real, uniform((3, 4), seed=30), uniform((3, 4), seed=31))
 @case(np.imag, uniform((3, 4), seed=30), uniform((3, 4), seed=31))
 @case(np.conjugate, uniform((3, 4), seed=30), uniform((3, 4), seed=31))

@@ -329,6 +329,22 @@ def test_multivariate_normal(cov):
         assert np.all(dc == np.tril(dc))
 
 
+@reverse(stats.multivariate_normal.entropy)
+@pytest.mark.parametrize("cov", MVN_COVARIANCES)
+def test_multivariate_normal_entropy(cov):
+    """log det(2 pi e C) / 2 in cov (none in the mean); for one variance v in d dimensions,
+    d / (2 v)."""
+    mean, c = uniform((3,), seed=16), MVN_COVARIANCES[cov]()
+
+    def entropy(mean, c):
+        return stats.multivariate_normal.entropy(mean, c) * 2.0
+    _, dc = check(entropy, mean, c, wrt=(0, 1))
+    if cov == "variance":
+        assert dc == pytest.approx(3.0 / c)
+    if cov == "matrix":
+        assert np.all(dc == np.tril(dc))
+
+
 @reverse(stats.dirichlet.logpdf, stats.dirichlet.pdf)
 def test_dirichlet():
     """In alpha, and in x given by its first K - 1 components (the last is 1 - their sum: a
@@ -487,6 +503,34 @@ def solves(a, b, v):
     return scipy.linalg.solve(a, b), scipy.linalg.solve(a, v)
 
 
+def banded(l, u, n, seed):
+    """A diagonally dominant matrix in banded storage (its main diagonal in row u)."""
+    ab = uniform((l + u + 1, n), seed=seed)
+    ab[u] += 4.0
+    return ab
+
+
+@reverse(scipy.linalg.solve_banded)
+@pytest.mark.parametrize("l,u,rhs", [(1, 2, (5,)), (0, 1, (5, 2)), (2, 0, (5,)), (1, 1, (5, 3))])
+def test_solve_banded(l, u, rhs):
+    """In the band of `ab` (entries outside the matrix get none) and in b, one or several
+    right-hand sides; against the dense solve's gradient too."""
+    ab, b = banded(l, u, 5, seed=40 + l + u), uniform(rhs, seed=41)
+    w = uniform(rhs, 0.5, 1.5, seed=42)
+
+    def f(ab, b):
+        return np.sum(w * scipy.linalg.solve_banded((l, u), ab, b))
+    dab, db = check(f, ab, b, wrt=(0, 1))
+    for k in range(l + u + 1):          # row k holds diagonal u - k: its first/last entries lie outside A
+        outside = list(range(max(0, u - k))) + list(range(5 - max(0, k - u), 5))
+        assert np.all(dab[k, outside] == 0.0)
+
+
+@case(scipy.linalg.solve_banded, banded(1, 2, 5, seed=43), uniform((5, 2), seed=44))
+def banded_solves(ab, b):
+    return scipy.linalg.solve_banded((1, 2), ab, b), scipy.linalg.solve_banded((1, 2), ab, b[:, 0] * 2.0)
+
+
 @case(scipy.linalg.solve_sylvester, well_conditioned(3, 7), well_conditioned(3, 8), uniform((3, 3), seed=9))
 def sylvester(a, b, q):
     return scipy.linalg.solve_sylvester(a, b, q)
@@ -502,6 +546,12 @@ def convolutions(a, b):
 def gaussians(x, mean, c):
     return (stats.multivariate_normal.logpdf(x, mean, c), stats.multivariate_normal.pdf(x, mean, c),
             stats.multivariate_normal.logpdf(x[0], mean, np.diag(c)), stats.multivariate_normal.logpdf(x, mean, c[0, 0]))
+
+
+@case(stats.multivariate_normal.entropy, uniform((3,), seed=16), spd(3, 13))
+def entropies(mean, c):
+    return (stats.multivariate_normal.entropy(mean, c), stats.multivariate_normal.entropy(mean, np.diag(c)),
+            stats.multivariate_normal.entropy(cov=c[0, 0] + 0.0 * mean[0], mean=mean))
 
 
 @case(stats.dirichlet.logpdf, np.ascontiguousarray(np.random.default_rng(19).dirichlet([1.5, 2.0, 2.5], size=4).T[:2]),
