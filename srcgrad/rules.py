@@ -44,6 +44,7 @@ import sys
 import numpy as np
 
 from .custom import stop_gradient
+from .runtime import broadcast as runtime_broadcast, size as runtime_size
 from .fft_adjoints import (fft_adjoint, ifft_adjoint, irfft_adjoint, rfft_adjoint, sign_conj, sign_conj_adjoint,
                            sign_conj_jvp)
 from .runtime import (accumulate, c_adjoint, concatenate_adjoint, concatenate_list_adjoint, diag_adjoint, dot_adjoint,
@@ -564,7 +565,8 @@ nondiff("zeros ones empty zeros_like ones_like empty_like eye identity tri shape
         "logical_and logical_or logical_not logical_xor isnan isinf isfinite signbit all any "
         "floor_divide")
 
-NONDIFF.update((stop_gradient, sort_indices, permutation_source, select_picks))
+NONDIFF.update((stop_gradient, sort_indices, permutation_source, select_picks,
+                runtime_size, runtime_broadcast))     # (shapes: srcgrad's np.size and np.broadcast)
 
 # --- the helpers generated gradients call: differentiating a gradient (grad(grad(f))) -----
 # Each is linear in the adjoint it is given; matmul's are bilinear: <G, lhs(g, x1, x2)> is

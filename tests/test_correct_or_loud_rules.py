@@ -27,6 +27,7 @@ import srcgrad
 from srcgrad import rules
 from srcgrad.custom import stop_gradient
 from srcgrad.resolve import NONDIFF_BUILTINS as _NONDIFF_BUILTINS
+from srcgrad import runtime  # noqa: E402
 from srcgrad.shape_adjoints import permutation_source, select_picks, sort_indices
 
 HERE = os.path.basename(__file__)
@@ -154,6 +155,8 @@ NONDIFF_CALLS = {
     np.floor_divide: (lambda x, y: np.floor_divide(x, y), (XS + 7.0, np.full(6, 1.5))),
     # positions the gradients of sort, partition and select read (srcgrad/shape_adjoints.py)
     sort_indices: (lambda x: sort_indices(x, -1), (XS,)),
+    runtime.size: (lambda x: runtime.size(x), (XS,)),
+    runtime.broadcast: (lambda x, y: runtime.broadcast(x, y).shape, (XS, YS)),
     permutation_source: (lambda x: permutation_source(np.partition(x, 2), x, 0), (XS,)),
     select_picks: (lambda x: select_picks([x > 0.0, x < -1.0], x), (XS,)),
 }
