@@ -423,9 +423,12 @@ def main(argv=None):
             print(f"hint: {for_command_line(exc.hint, args)}", file=sys.stderr)
         return FAILURE
     except Exception as exc:             # the user's code raised while running (check)
-        _error(for_command_line(f"{type(exc).__name__}: {exc}".splitlines()[0], args))
-        for note in getattr(exc, "__notes__", ()):      # where srcgrad says where it happened
-            print(for_command_line(note, args), file=sys.stderr)
+        first, *rest = f"{type(exc).__name__}: {exc}".splitlines() or [type(exc).__name__]
+        _error(for_command_line(first, args))
+        # where srcgrad says where it happened: the exception's notes (Python 3.11+), or the
+        # lines srcgrad added to its message (3.9, 3.10)
+        for line in rest + list(getattr(exc, "__notes__", ())):
+            print(for_command_line(line, args), file=sys.stderr)
         return FAILURE
 
 
